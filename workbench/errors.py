@@ -1,0 +1,68 @@
+"""One error hierarchy for the workbench.
+
+Every error is a :class:`WorkbenchError` and also the matching builtin, so callers can catch
+either. Messages say what was received, what is allowed, and how to fix it. The CLI turns a
+``WorkbenchError`` into one line and exit code 2; the app into ``st.error``.
+"""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class of every error the workbench raises on purpose."""
+
+
+class InvalidArgument(WorkbenchError, ValueError):
+    """An argument is outside what is allowed (k <= 0, an unknown metric name, ...)."""
+
+
+class ConfigError(WorkbenchError, ValueError):
+    """The workspace configuration file is missing, malformed or inconsistent."""
+
+
+class UnpinnedModelError(WorkbenchError, ValueError):
+    """A model reference lacks an exact revision or uses a moving one such as ``latest``."""
+
+
+class FingerprintMismatch(WorkbenchError, ValueError):
+    """The model files on disk do not match the pinned sha256 fingerprint."""
+
+
+class UnsafeWeightsError(WorkbenchError, ValueError):
+    """Pickle weights (``*.bin``) were found and not explicitly allowed."""
+
+
+class ModelNotFound(WorkbenchError, LookupError):
+    """A model alias, package or directory cannot be found."""
+
+
+class DataError(WorkbenchError, ValueError):
+    """An input file (corpus, queries, qrels) is malformed; the message names file and line."""
+
+
+class NotFound(WorkbenchError, LookupError):
+    """A table, column, eval set, comparison or tag does not exist."""
+
+
+class DimensionMismatch(WorkbenchError, ValueError):
+    """Vectors do not have the dimension of the column they are written to."""
+
+
+class StaleColumnError(WorkbenchError, RuntimeError):
+    """A vector column has rows whose text changed after embedding, or rows never embedded."""
+
+
+class MixedIndexError(WorkbenchError, RuntimeError):
+    """A query would be encoded by a model other than the one that wrote the column."""
+
+
+class GateFailed(WorkbenchError, RuntimeError):
+    """A promotion gate refused a candidate; the message lists the failing checks."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons or [])
+
+
+class LifecycleError(WorkbenchError, RuntimeError):
+    """A promotion, rollback or retirement is not possible in the current state."""
