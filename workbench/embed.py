@@ -1,0 +1,282 @@
+"""Building a vector column: streamed, checkpointed, committed whole in one table version.
+
+The corpus is read in batches at a fixed table version; each embedded batch is written to a
+checkpoint file (temporary name + atomic rename), so a run killed at any point (``kill -9``)
+resumes where it stopped. When every batch is done, the column and its companion
+``src__…`` column (the ``content_hash`` each vector was computed from) are added with one
+LanceDB ``merge`` — the byte-efficient path — so the table never shows a half-filled column.
+That version is tagged ``candidate-<column>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from workbench.errors import DimensionMismatch, MixedIndexError
+from workbench.models import Embedder, ModelRef, load_embedder
+from workbench.readers import document_text
+from workbench.workspace import Workspace, column_metadata, vector_columns
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+"""Called with ``(rows_done, rows_total)`` after each batch."""
+
+_READ_COLUMNS = ["id", "title", "text", "content_hash"]
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """What an embedding run did."""
+
+    table: str
+    column: str
+    rows: int
+    version: int
+    tag: str
+    created: bool
+    resumed_rows: int
+    seconds: float
+
+    @property
+    def message(self) -> str:
+        if not self.created:
+            return (
+                f"{self.column} already exists in {self.table!r} (version {self.version}, "
+                f"tag {self.tag}); nothing to do"
+            )
+        resumed = f", resumed after {self.resumed_rows} rows" if self.resumed_rows else ""
+        return (
+            f"added {self.column} to {self.table!r}: {self.rows} rows in {self.seconds:.1f}s"
+            f"{resumed}; version {self.version}, tagged {self.tag}"
+        )
+
+
+def candidate_tag(column: str) -> str:
+    """The tag on the version where ``column`` first appeared."""
+    return f"candidate-{column}"
+
+
+def vector_type(dim: int) -> pa.DataType:
+    return pa.list_(pa.float32(), dim)
+
+
+def vector_schema(ref: ModelRef) -> pa.Schema:
+    """``id`` + the vector column (carrying the pin) + its ``src__`` column."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string()),
+            pa.field(ref.column, vector_type(ref.dim), metadata=column_metadata(ref)),
+            pa.field(ref.src_column, pa.string()),
+        ]
+    )
+
+
+def embed_batch(
+    embedder: Embedder, batch: pa.RecordBatch | pa.Table, schema: pa.Schema, *, encode_batch: int
+) -> pa.RecordBatch:
+    """Embed one batch of corpus rows into ``(id, vector, src)`` with the given schema."""
+    titles = batch.column("title").to_pylist()
+    texts = batch.column("text").to_pylist()
+    docs = [document_text(t or "", x) for t, x in zip(titles, texts, strict=True)]
+    vectors = embedder.encode_documents(docs, batch_size=encode_batch)
+    dim = schema.field(1).type.list_size
+    if vectors.shape != (len(docs), dim):
+        raise DimensionMismatch(
+            f"model {embedder.ref.name!r} returned vectors of shape {vectors.shape}, expected "
+            f"({len(docs)}, {dim}); its pin's dim is wrong"
+        )
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    return pa.RecordBatch.from_arrays(
+        [batch.column("id"), pa.FixedSizeListArray.from_arrays(flat, dim), batch.column("content_hash")],
+        schema=schema,
+    )
+
+
+def embed(
+    ws: Workspace,
+    table_name: str,
+    ref: ModelRef,
+    *,
+    embedder: Embedder | None = None,
+    batch_size: int = 256,
+    encode_batch: int = 32,
+    on_progress: ProgressFn | None = None,
+) -> EmbedResult:
+    """Add the vector column of ``ref`` to ``table_name``; resume a killed run.
+
+    Args:
+        ws: The workspace.
+        table_name: The corpus table.
+        ref: The pinned model; its column is ``ref.column``.
+        embedder: An already-loaded embedder for ``ref`` (loaded and verified if omitted).
+        batch_size: Rows per checkpoint.
+        encode_batch: Rows per forward pass of the model.
+        on_progress: Called with ``(rows_done, rows_total)``.
+
+    Returns:
+        An :class:`EmbedResult`; ``created`` is False when the column already existed.
+
+    Raises:
+        DimensionMismatch: a column of that name exists with another dimension.
+        MixedIndexError: ``embedder`` is not the model ``ref`` pins.
+    """
+    start = time.perf_counter()
+    table = ws.table(table_name)
+    existing = _existing_column(table, ref)
+    if existing is not None:
+        return existing
+    if embedder is None:
+        embedder = load_embedder(ref)
+    if embedder.ref.fingerprint != ref.fingerprint:
+        raise MixedIndexError(
+            f"embedder is {embedder.ref.pin} but the column is for {ref.pin}: a column is "
+            "written by its own model only"
+        )
+    run = _Run(ws.state_dir / "runs" / table_name / ref.column)
+    version = table.version
+    total = table.count_rows()
+    run.prepare({"table_version": version, "rows": total, "batch_size": batch_size, "fingerprint": ref.fingerprint})
+    schema = vector_schema(ref)
+    done = resumed = 0
+    for index, batch in enumerate(_scan(table, version, batch_size)):
+        if run.has(index, batch.column("id")):
+            done += batch.num_rows
+            resumed += batch.num_rows
+        else:
+            run.write(index, embed_batch(embedder, batch, schema, encode_batch=encode_batch))
+            done += batch.num_rows
+        if on_progress is not None:
+            on_progress(done, total)
+    table.checkout_latest()
+    if table.version != version:
+        run.discard()
+        raise MixedIndexError(
+            f"table {table_name!r} changed while embedding (version {version} → {table.version}); "
+            "run `workbench embed` again to embed the current rows"
+        )
+    table.merge(run.reader(schema), left_on="id")
+    new_version = table.version
+    tag = candidate_tag(ref.column)
+    _set_tag(table, tag, new_version)
+    run.discard()
+    log.info("added %s to %s at version %d", ref.column, table_name, new_version)
+    return EmbedResult(table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start)
+
+
+def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
+    """If the column exists: a no-op result (re-tagging if a crash lost the tag)."""
+    if ref.column not in table.schema.names:
+        return None
+    current = {c.name: c for c in vector_columns(table)}.get(ref.column)
+    if current is None or current.ref.dim != ref.dim:
+        have = table.schema.field(ref.column).type
+        raise DimensionMismatch(
+            f"table {table.name!r} already has a column {ref.column!r} of type {have}, but the "
+            f"model pins dim = {ref.dim}. A column is never rewritten with another shape: fix "
+            "the pin's dim, or pin the model under a new alias."
+        )
+    tag = candidate_tag(ref.column)
+    if tag not in table.tags.list():
+        _set_tag(table, tag, _first_version_with(table, ref.column))
+    version = table.tags.get_version(tag)
+    return EmbedResult(table.name, ref.column, table.count_rows(), version, tag, False, 0, 0.0)
+
+
+def _scan(table: Table, version: int, batch_size: int) -> Iterator[pa.RecordBatch]:
+    dataset = table.to_lance()
+    if dataset.version != version:
+        dataset = dataset.checkout_version(version)
+    yield from dataset.to_batches(columns=_READ_COLUMNS, batch_size=batch_size, scan_in_order=True)
+
+
+def _set_tag(table: Table, tag: str, version: int) -> None:
+    if tag in table.tags.list():
+        table.tags.update(tag, version)
+    else:
+        table.tags.create(tag, version)
+
+
+def _first_version_with(table: Table, column: str) -> int:
+    """The oldest version whose schema has ``column`` (walking back from the latest)."""
+    first = table.version
+    dataset = table.to_lance()
+    for info in sorted(table.list_versions(), key=lambda v: v["version"], reverse=True):
+        if column not in dataset.checkout_version(info["version"]).schema.names:
+            break
+        first = info["version"]
+    return first
+
+
+class _Run:
+    """Checkpoint files of one embedding run: ``part-000042.arrow`` per batch + a manifest."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def prepare(self, manifest: dict[str, object]) -> None:
+        path = self.folder / "manifest.json"
+        if path.exists():
+            if json.loads(path.read_text()) == manifest:
+                return
+            log.warning("discarding checkpoints of an older run in %s", self.folder)
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps(manifest, sort_keys=True).encode())
+
+    def _part(self, index: int) -> Path:
+        return self.folder / f"part-{index:06d}.arrow"
+
+    def has(self, index: int, ids: pa.Array) -> bool:
+        """True if batch ``index`` is checkpointed (and holds exactly these ids, in order)."""
+        part = self._part(index)
+        if not part.exists():
+            return False
+        with pa.memory_map(str(part)) as source:
+            stored = pa.ipc.open_file(source).read_all().column("id")
+        if not stored.equals(pa.chunked_array([ids])):
+            log.warning("checkpoint %s does not match the scan; recomputing it", part.name)
+            part.unlink()
+            return False
+        return True
+
+    def write(self, index: int, batch: pa.RecordBatch) -> None:
+        tmp = self._part(index).with_suffix(".tmp")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        os.replace(tmp, self._part(index))
+
+    def reader(self, schema: pa.Schema) -> pa.RecordBatchReader:
+        parts = sorted(self.folder.glob("part-*.arrow"))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for part in parts:
+                with pa.memory_map(str(part)) as source:
+                    reader = pa.ipc.open_file(source)
+                    for i in range(reader.num_record_batches):
+                        yield reader.get_batch(i).cast(schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
