@@ -102,7 +102,11 @@ def embed_batch(
         )
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
     return pa.RecordBatch.from_arrays(
-        [batch.column("id"), pa.FixedSizeListArray.from_arrays(flat, dim), batch.column("content_hash")],
+        [
+            batch.column("id"),
+            pa.FixedSizeListArray.from_arrays(flat, dim),
+            batch.column("content_hash"),
+        ],
         schema=schema,
     )
 
@@ -150,7 +154,14 @@ def embed(
     run = _Run(ws.state_dir / "runs" / table_name / ref.column)
     version = table.version
     total = table.count_rows()
-    run.prepare({"table_version": version, "rows": total, "batch_size": batch_size, "fingerprint": ref.fingerprint})
+    run.prepare(
+        {
+            "table_version": version,
+            "rows": total,
+            "batch_size": batch_size,
+            "fingerprint": ref.fingerprint,
+        }
+    )
     schema = vector_schema(ref)
     done = resumed = 0
     for index, batch in enumerate(_scan(table, version, batch_size)):
@@ -175,7 +186,9 @@ def embed(
     _set_tag(table, tag, new_version)
     run.discard()
     log.info("added %s to %s at version %d", ref.column, table_name, new_version)
-    return EmbedResult(table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start)
+    return EmbedResult(
+        table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start
+    )
 
 
 def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:

@@ -54,7 +54,9 @@ class EvalSet:
     @property
     def judged_queries(self) -> list[str]:
         """Query ids with at least one relevant (grade > 0) judgement."""
-        return sorted(q for q, j in self.qrels.items() if q in self.queries and any(g > 0 for g in j.values()))
+        return sorted(
+            q for q, j in self.qrels.items() if q in self.queries and any(g > 0 for g in j.values())
+        )
 
 
 def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:

@@ -69,7 +69,7 @@ def ingest(
     *,
     table: str | None = None,
     eval_set: str | None = None,
-    fields: Fields = Fields(),
+    fields: Fields | None = None,
     split: str = "test",
     embedders: Mapping[str, Embedder] | None = None,
     on_progress: ProgressFn | None = None,
@@ -86,7 +86,7 @@ def ingest(
         embedders: Already-loaded embedders by column name, for the dual-write.
         on_progress: Called with ``(rows_done, rows_total)`` while dual-writing.
     """
-    collection = read_collection(path, fields=fields, split=split)
+    collection = read_collection(path, fields=fields or Fields(), split=split)
     return ingest_collection(
         ws, collection, table=table, eval_set=eval_set, embedders=embedders, on_progress=on_progress
     )
@@ -131,7 +131,13 @@ def _upsert(
     """Insert new and update changed documents, embedding them for every vector column."""
     table = ws.table(name)
     current = table.to_lance().to_table(columns=["id", "content_hash"])
-    known = dict(zip(current.column("id").to_pylist(), current.column("content_hash").to_pylist(), strict=True))
+    known = dict(
+        zip(
+            current.column("id").to_pylist(),
+            current.column("content_hash").to_pylist(),
+            strict=True,
+        )
+    )
     ids = corpus.column("id").to_pylist()
     hashes = corpus.column("content_hash").to_pylist()
     changed = [i for i, (d, h) in enumerate(zip(ids, hashes, strict=True)) if known.get(d) != h]

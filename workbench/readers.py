@@ -60,11 +60,10 @@ def document_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def read_collection(
-    path: str | Path, *, fields: Fields = Fields(), split: str = "test"
-) -> Collection:
+def read_collection(path: str | Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
     """Read a BEIR folder or a single corpus file (``.jsonl``, ``.csv``, ``.parquet``)."""
     path = Path(path)
+    fields = fields or Fields()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
@@ -72,12 +71,12 @@ def read_collection(
     return Collection(corpus=read_corpus(path, fields=fields), name=_stem(path))
 
 
-def read_beir(folder: Path, *, fields: Fields = Fields(), split: str = "test") -> Collection:
+def read_beir(folder: Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
     """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``."""
     corpus_file = _first_existing(folder, ("corpus.jsonl", "corpus.csv", "corpus.parquet"))
     if corpus_file is None:
         raise DataError(f"{folder}: no corpus.jsonl (BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
-    corpus = read_corpus(corpus_file, fields=fields)
+    corpus = read_corpus(corpus_file, fields=fields or Fields())
     queries: dict[str, str] = {}
     qrels: Qrels = {}
     queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
@@ -92,8 +91,9 @@ def read_beir(folder: Path, *, fields: Fields = Fields(), split: str = "test") -
     return Collection(corpus=corpus, queries=queries, qrels=qrels, name=folder.name)
 
 
-def read_corpus(path: Path, *, fields: Fields = Fields()) -> pa.Table:
+def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
     """A corpus file as a validated Arrow table (``id``, ``title``, ``text``, ``content_hash``)."""
+    fields = fields or Fields()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         records = _records_from_jsonl(path)

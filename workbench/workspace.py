@@ -199,8 +199,17 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape vectors and numbers, for manifests."""
     import importlib.metadata
 
-    names = ("embedding-workbench", "lancedb", "pylance", "sentence-transformers", "transformers",
-             "torch", "numpy", "pytrec-eval-terrier", "scipy")
+    names = (
+        "embedding-workbench",
+        "lancedb",
+        "pylance",
+        "sentence-transformers",
+        "transformers",
+        "torch",
+        "numpy",
+        "pytrec-eval-terrier",
+        "scipy",
+    )
     found = {}
     for name in names:
         try:

@@ -1,0 +1,83 @@
+"""Shared pieces of the CLI: options, error handling, progress bars, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from workbench.embed import ProgressFn
+from workbench.errors import WorkbenchError
+from workbench.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
+
+WorkspaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="WORKBENCH_WORKSPACE",
+        help="Workspace: a folder or any LanceDB URI.",
+        show_default=True,
+    ),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        envvar="WORKBENCH_CONFIG",
+        help="Config TOML (default: <workspace>/workbench.toml).",
+    ),
+]
+TableOpt = Annotated[str | None, typer.Option("--table", "-t", help="Corpus table (default: the only one).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+DEFAULT = DEFAULT_WORKSPACE
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn a ``WorkbenchError`` into one line on stderr and exit code 2."""
+    try:
+        yield
+    except WorkbenchError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def workspace(uri: str, config: str | None) -> Workspace:
+    return open_workspace(uri, config_path=config)
+
+
+def table_name(ws: Workspace, table: str | None) -> str:
+    return table or ws.default_table()
+
+
+@contextmanager
+def progress_bar(description: str, *, unit: str = "rows") -> Iterator[ProgressFn]:
+    """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``."""
+    from tqdm import tqdm
+
+    bars: list[tqdm] = []  # created on the first update, so a step with no work prints nothing
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(desc=description, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True))
+        bar = bars[0]
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))

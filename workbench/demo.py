@@ -1,0 +1,81 @@
+"""The demo workspace: the project's own small corpus, embedded by an old and a new model.
+
+``data/demo`` holds about 450 short documents and 50+ labelled queries written for this
+project. The demo ingests them, embeds them with paraphrase-MiniLM-L3-v2 (the "old" model)
+and all-MiniLM-L6-v2 (the "new" one) — both 384-d, so mixing them would raise no error —
+each in its own vector column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench.embed import ProgressFn, embed
+from workbench.errors import NotFound
+from workbench.ingest import ingest
+from workbench.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+DEMO_TABLE = "demo"
+DEMO_EVAL_SET = "demo"
+OLD_MODEL = "minilm-l3"
+NEW_MODEL = "minilm-l6"
+
+StepFn = Callable[[str], ProgressFn | None]
+"""Given a step's description, returns the progress callback for that step (or None)."""
+
+
+def demo_data_dir() -> Path:
+    """``data/demo`` of the project checkout."""
+    path = Path(__file__).resolve().parents[1] / "data" / "demo"
+    if not (path / "corpus.jsonl").is_file():
+        raise NotFound(f"the demo data is missing at {path}; run from a checkout of the project")
+    return path
+
+
+def demo_ready(ws: Workspace) -> bool:
+    """True if the demo table exists with both models' columns."""
+    if not ws.has_table(DEMO_TABLE):
+        return False
+    names = ws.table(DEMO_TABLE).schema.names
+    return all(ws.model(m).column in names for m in (OLD_MODEL, NEW_MODEL))
+
+
+def build_demo(ws: Workspace, *, step: StepFn | None = None, data: Path | None = None) -> list[str]:
+    """Build (or finish building) the demo in ``ws``; returns one message per step.
+
+    Idempotent and resumable: an interrupted build continues where it stopped.
+    """
+    messages = []
+    if not ws.has_table(DEMO_TABLE):
+        result = ingest(ws, data or demo_data_dir(), table=DEMO_TABLE, eval_set=DEMO_EVAL_SET)
+        messages.append(result.message)
+    for alias in (OLD_MODEL, NEW_MODEL):
+        ref = ws.model(alias)
+        progress = step(f"embedding with {alias}") if step else None
+        messages.append(embed(ws, DEMO_TABLE, ref, on_progress=progress).message)
+    for line in _initial_production(ws):
+        messages.append(line)
+    return messages
+
+
+def _initial_production(ws: Workspace) -> list[str]:
+    """Make the old model production, as a team would be before the migration."""
+    try:
+        from workbench.promote import production_column, promote
+    except ImportError:  # the lifecycle module is optional for the foundation
+        return []
+    table = ws.table(DEMO_TABLE)
+    if production_column(table) is not None:
+        return []
+    record = promote(
+        ws,
+        DEMO_TABLE,
+        ws.model(OLD_MODEL).column,
+        initial=True,
+        reason="demo: the old model is in production",
+    )
+    return [f"production → {record.to_column} (initial)"]

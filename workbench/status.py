@@ -1,0 +1,111 @@
+"""What a workspace holds: tables, rows, vector columns with pins, versions, tags, staleness."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow.compute as pc
+
+from workbench.evalsets import list_eval_sets
+from workbench.workspace import META_ACTIVE, Workspace, table_metadata, vector_columns
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
+
+
+@dataclass(frozen=True)
+class ColumnStatus:
+    """One vector column: its pin and how many rows are missing or stale."""
+
+    name: str
+    model: str
+    revision: str
+    fingerprint: str
+    dim: int
+    created_at: str
+    missing_rows: int
+    stale_rows: int
+    production: bool
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """One corpus table."""
+
+    name: str
+    rows: int
+    version: int
+    columns: list[ColumnStatus]
+    tags: dict[str, int]
+    active_column: str | None
+
+
+def column_health(table: Table) -> dict[str, tuple[int, int]]:
+    """Per vector column: ``(missing_rows, stale_rows)``.
+
+    Missing: no vector. Stale: the vector was computed from text whose hash differs from the
+    row's current ``content_hash`` (the text changed after embedding).
+    """
+    columns = vector_columns(table)
+    if not columns:
+        return {}
+    read = ["content_hash"] + [c for col in columns for c in (col.name, col.src_column)]
+    data = table.to_lance().to_table(columns=read)
+    health = {}
+    for col in columns:
+        missing = data.column(col.name).null_count
+        same = pc.equal(data.column(col.src_column), data.column("content_hash"))
+        stale = int(pc.sum(pc.invert(pc.fill_null(same, True))).as_py() or 0)
+        health[col.name] = (missing, stale)
+    return health
+
+
+def table_status(table: Table) -> TableStatus:
+    """Status of one table at its checked-out version."""
+    active = table_metadata(table).get(META_ACTIVE)
+    health = column_health(table)
+    columns = [
+        ColumnStatus(
+            name=c.name,
+            model=c.ref.name,
+            revision=c.ref.revision,
+            fingerprint=c.ref.fingerprint,
+            dim=c.dim,
+            created_at=c.created_at,
+            missing_rows=health[c.name][0],
+            stale_rows=health[c.name][1],
+            production=c.name == active,
+        )
+        for c in vector_columns(table)
+    ]
+    tags = {name: info["version"] for name, info in sorted(table.tags.list().items())}
+    return TableStatus(table.name, table.count_rows(), table.version, columns, tags, active)
+
+
+def workspace_status(ws: Workspace) -> dict[str, object]:
+    """Everything ``workbench status`` shows, as plain data."""
+    return {
+        "workspace": ws.uri,
+        "config": str(ws.config_path) if ws.config_path else None,
+        "tables": [asdict(table_status(ws.table(n))) for n in ws.table_names()],
+        "eval_sets": list_eval_sets(ws),
+    }
+
+
+def version_timeline(table: Table) -> list[dict[str, object]]:
+    """Every version of ``table`` with its time and the tags on it, oldest first."""
+    tags_by_version: dict[int, list[str]] = {}
+    for name, info in table.tags.list().items():
+        tags_by_version.setdefault(info["version"], []).append(name)
+    rows = []
+    for info in sorted(table.list_versions(), key=lambda v: v["version"]):
+        rows.append(
+            {
+                "version": info["version"],
+                "timestamp": info["timestamp"],
+                "rows": int(info.get("metadata", {}).get("total_rows", 0) or 0),
+                "tags": sorted(tags_by_version.get(info["version"], [])),
+            }
+        )
+    return rows
