@@ -109,3 +109,21 @@ def version_timeline(table: Table) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def corpus_digest(table: Table) -> str:
+    """sha256 over the sorted ``(id, content_hash)`` pairs: identifies the corpus content.
+
+    Metadata-only versions (promotions, tags) leave it unchanged; any added, removed or
+    edited document changes it. Comparisons record it so a gate can tell whether the
+    evidence was gathered on the current data.
+    """
+    import hashlib
+
+    data = table.to_lance().to_table(columns=["id", "content_hash"]).sort_by("id")
+    digest = hashlib.sha256()
+    for batch in data.to_batches(max_chunksize=65536):
+        ids = batch.column("id").to_pylist()
+        hashes = batch.column("content_hash").to_pylist()
+        digest.update("".join(f"{i}\t{h}\n" for i, h in zip(ids, hashes, strict=True)).encode())
+    return digest.hexdigest()
