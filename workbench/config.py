@@ -23,8 +23,8 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workbench.errors import ConfigError, ModelNotFound, WorkbenchError
-from workbench.models import ModelRef
+from workbench.errors import ConfigError, ModelNotFound
+from workbench.models import ModelRef, pin_error
 from workbench.packaged import CATALOG
 
 CONFIG_NAME = "workbench.toml"
@@ -74,13 +74,8 @@ def load_config(path: str | Path) -> WorkspaceConfig:
     try:
         return WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
-        cause = next(
-            (e.get("ctx", {}).get("error") for e in exc.errors() if e.get("ctx", {}).get("error")),
-            None,
-        )
-        if isinstance(cause, WorkbenchError):
-            raise type(cause)(f"{path}: {cause}") from exc
-        raise ConfigError(f"{path}: invalid configuration:\n{exc}") from exc
+        cause = pin_error(exc)
+        raise type(cause)(f"{path}: {cause}") from exc
 
 
 def save_config(config: WorkspaceConfig, path: str | Path) -> None:

@@ -90,6 +90,8 @@ def embed_batch(
     embedder: Embedder, batch: pa.RecordBatch | pa.Table, schema: pa.Schema, *, encode_batch: int
 ) -> pa.RecordBatch:
     """Embed one batch of corpus rows into ``(id, vector, src)`` with the given schema."""
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0]
     titles = batch.column("title").to_pylist()
     texts = batch.column("text").to_pylist()
     docs = [document_text(t or "", x) for t, x in zip(titles, texts, strict=True)]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from workbench.errors import (
     FingerprintMismatch,
@@ -100,6 +100,12 @@ class ModelRef(BaseModel):
     truncate_dim: int | None = None
     allow_pickle: bool = False
 
+    def __init__(self, **data: object) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise pin_error(exc) from None
+
     @field_validator("revision")
     @classmethod
     def _revision_is_pinned(cls, value: str) -> str:
@@ -159,6 +165,24 @@ class ModelRef(BaseModel):
     def pin(self) -> str:
         """``name@revision#fingerprint-prefix``, for one-line display."""
         return f"{self.name}@{self.revision}#{self.fingerprint[:12]}"
+
+
+def pin_error(exc: ValidationError) -> Exception:
+    """The workbench error behind a pydantic ``ValidationError`` of a ``ModelRef``."""
+    from workbench.errors import ConfigError, WorkbenchError
+
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, WorkbenchError):
+            return cause
+    missing = [str(e["loc"][-1]) for e in exc.errors() if e["type"] == "missing"]
+    if "revision" in missing or "fingerprint" in missing:
+        return UnpinnedModelError(
+            f"model pin is missing {' and '.join(m for m in missing if m in ('revision', 'fingerprint'))}: "
+            "every model needs an exact revision and a sha256 fingerprint (never `latest`). "
+            "Use `workbench models add ALIAS --path DIR --revision LABEL` to pin a directory."
+        )
+    return ConfigError(f"invalid model pin: {exc}")
 
 
 def fingerprint_dir(path: str | Path) -> str:

@@ -1,0 +1,60 @@
+"""Workspace configuration: aliases, refusals at load, no in-place re-pinning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.config import WorkspaceConfig, load_config, save_config
+from workbench.errors import ConfigError, ModelNotFound, UnpinnedModelError
+from workbench.packaged import CATALOG
+
+GOOD = """
+[models.mine]
+name = "acme/encoder"
+source = "path"
+location = "/models/encoder"
+revision = "2024-05-01"
+fingerprint = "{fp}"
+dim = 384
+"""
+
+
+def test_round_trip_and_catalog_aliases(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text(GOOD.format(fp="b" * 64))
+    config = load_config(path)
+    assert config.model("mine").revision == "2024-05-01"
+    assert config.model("minilm-l6") == CATALOG["minilm-l6"]
+    save_config(config, tmp_path / "copy.toml")
+    assert load_config(tmp_path / "copy.toml") == config
+
+
+def test_latest_in_the_config_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text(GOOD.format(fp="b" * 64).replace("2024-05-01", "latest"))
+    with pytest.raises(UnpinnedModelError, match=r"workbench\.toml.*'latest' is not a pin"):
+        load_config(path)
+
+
+def test_malformed_toml_and_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text("[models.mine\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    path.write_text(GOOD.format(fp="b" * 64) + "colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="colour"):
+        load_config(path)
+
+
+def test_unknown_alias_lists_the_known_ones() -> None:
+    with pytest.raises(ModelNotFound, match="known aliases: minilm-l3, minilm-l6"):
+        WorkspaceConfig().model("gpt-embed")
+
+
+def test_an_alias_is_never_re_pinned_in_place() -> None:
+    config = WorkspaceConfig().with_model("old", CATALOG["minilm-l3"])
+    assert config.with_model("old", CATALOG["minilm-l3"]) == config
+    with pytest.raises(ConfigError, match="never changed in place"):
+        config.with_model("old", CATALOG["minilm-l6"])
