@@ -116,7 +116,10 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         return
     typer.echo(f"workspace {data['workspace']}")
     for table in data["tables"]:  # type: ignore[union-attr]
-        typer.echo(f"\ntable {table['name']}: {table['rows']} rows, version {table['version']}")
+        typer.echo(
+            f"\ntable {table['name']}: {table['rows']} rows, version {table['version']} "
+            f"({table['n_versions']} versions)"
+        )
         for col in table["columns"]:
             mark = " [production]" if col["production"] else ""
             health = f"missing {col['missing_rows']}, stale {col['stale_rows']}"

@@ -36,6 +36,7 @@ class TableStatus:
     name: str
     rows: int
     version: int
+    n_versions: int
     columns: list[ColumnStatus]
     tags: dict[str, int]
     active_column: str | None
@@ -80,7 +81,8 @@ def table_status(table: Table) -> TableStatus:
         for c in vector_columns(table)
     ]
     tags = {name: info["version"] for name, info in sorted(table.tags.list().items())}
-    return TableStatus(table.name, table.count_rows(), table.version, columns, tags, active)
+    n_versions = len(table.list_versions())
+    return TableStatus(table.name, table.count_rows(), table.version, n_versions, columns, tags, active)
 
 
 def workspace_status(ws: Workspace) -> dict[str, object]:
