@@ -1,0 +1,413 @@
+"""Label-free comparisons of two models: how rankings move and how score scales shift.
+
+No relevance judgements are needed, so these work on any query log. Rankings are sequences of
+document ids, best first, without repeats.
+
+Example:
+    >>> overlap_at_k(["a", "b", "c"], ["b", "a", "d"], 2)
+    1.0
+    >>> round(rank_biased_overlap(["a", "b", "c"], ["b", "a", "c"], p=0.9), 6)
+    0.9
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import stats as scipy_stats
+
+from workbench.errors import InvalidArgument
+
+__all__ = [
+    "ThresholdTranslation",
+    "jaccard_at_k",
+    "kendall_tau_shared",
+    "ks_distance",
+    "moved_documents",
+    "overlap_at_k",
+    "rank_biased_overlap",
+    "rank_shift_table",
+    "score_histogram",
+    "translate_threshold",
+    "translate_thresholds",
+]
+
+_SHIFT_COLUMNS = ["overlap", "jaccard", "rbo", "kendall_tau", "n_entered", "n_left"]
+
+
+# --- rank shifts ---------------------------------------------------------------------------
+
+
+def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
+    """Share of the k slots filled by documents both rankings put in their top k.
+
+    A list shorter than k counts its empty slots as misses, so the value stays comparable
+    across queries.
+
+    Raises:
+        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+    """
+    top_a, top_b = _top_set(a, k, "a"), _top_set(b, k, "b")
+    return len(top_a & top_b) / k
+
+
+def jaccard_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
+    """|top-k(a) ∩ top-k(b)| / |top-k(a) ∪ top-k(b)|; 1.0 when both are empty.
+
+    Raises:
+        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+    """
+    top_a, top_b = _top_set(a, k, "a"), _top_set(b, k, "b")
+    union = top_a | top_b
+    return len(top_a & top_b) / len(union) if union else 1.0
+
+
+def rank_biased_overlap(a: Sequence[str], b: Sequence[str], *, p: float = 0.9) -> float:
+    """Extrapolated rank-biased overlap, RBO_ext (Webber, Moffat and Zobel 2010, eq. 32).
+
+    Agreement at depth d is weighted by p**(d-1), so the top of the rankings dominates:
+    with p = 0.9 the first 10 ranks carry about 86% of the weight. For lists of equal depth k
+    this is ``X_k/k * p**k + (1-p)/p * sum_d X_d/d * p**d`` with X_d the overlap at depth d;
+    a shorter list is extrapolated as the paper describes.
+
+    Args:
+        a: First ranking, best first.
+        b: Second ranking, best first.
+        p: Persistence in (0, 1); higher looks deeper.
+
+    Returns:
+        1.0 for identical rankings (or two empty ones), 0.0 for disjoint ones.
+
+    Raises:
+        InvalidArgument: ``p`` is not in (0, 1) or a ranking repeats a document.
+    """
+    _check_p(p)
+    short, long = _as_ranking(a, "a"), _as_ranking(b, "b")
+    if len(short) > len(long):
+        short, long = long, short
+    if not long:
+        return 1.0
+    if not short:
+        return 0.0
+    return _rbo_ext(_overlaps(short, long), len(short), p)
+
+
+def kendall_tau_shared(a: Sequence[str], b: Sequence[str]) -> float:
+    """Kendall's tau between the orders two rankings give their shared documents.
+
+    Says whether documents both models retrieve keep their relative order, independently of
+    how many new documents came in. NaN when fewer than two documents are shared.
+
+    Raises:
+        InvalidArgument: A ranking repeats a document.
+    """
+    rank_b = {doc: rank for rank, doc in enumerate(_as_ranking(b, "b"))}
+    shared = [(rank, rank_b[doc]) for rank, doc in enumerate(_as_ranking(a, "a")) if doc in rank_b]
+    if len(shared) < 2:
+        return math.nan
+    ranks_a, ranks_b = zip(*shared, strict=True)
+    return float(scipy_stats.kendalltau(ranks_a, ranks_b).statistic)
+
+
+def rank_shift_table(
+    baseline: Mapping[str, Sequence[str]],
+    candidate: Mapping[str, Sequence[str]],
+    *,
+    k: int,
+    p: float = 0.9,
+) -> pd.DataFrame:
+    """Per-query rank-shift summary between two models, computed on each top k.
+
+    Args:
+        baseline: Query id → ranking of the current model.
+        candidate: Query id → ranking of the new model.
+        k: Depth compared; RBO and Kendall's tau also see only the top k.
+        p: RBO persistence in (0, 1).
+
+    Returns:
+        Indexed by sorted ``query_id`` (queries present in both), columns overlap, jaccard,
+        rbo, kendall_tau (NaN with < 2 shared documents), n_entered (in the candidate's top k
+        only) and n_left (in the baseline's top k only).
+
+    Raises:
+        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+    """
+    _check_k(k)
+    _check_p(p)
+    shared = sorted(set(baseline) & set(candidate))
+    rows = {qid: _shift_row(baseline[qid], candidate[qid], k, p) for qid in shared}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=_SHIFT_COLUMNS)
+    frame = frame.astype({"n_entered": "int64", "n_left": "int64"})
+    frame.index = pd.Index(frame.index, name="query_id", dtype=object)
+    return frame
+
+
+def moved_documents(
+    baseline_list: Sequence[str], candidate_list: Sequence[str], *, k: int
+) -> pd.DataFrame:
+    """Every document in either top k, with where it was and where it went.
+
+    Args:
+        baseline_list: The current model's ranking for one query.
+        candidate_list: The new model's ranking for the same query.
+        k: Depth of the top lists.
+
+    Returns:
+        Columns doc_id; old_rank and new_rank (1-based positions in the full lists, ``<NA>``
+        when the document is absent from that list); delta = old_rank - new_rank (positive =
+        moved up); status "kept" (in both top k), "entered" (candidate top k only) or "left"
+        (baseline top k only). Rows follow the candidate's order, then the documents that left.
+
+    Raises:
+        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+    """
+    _check_k(k)
+    old, new = (
+        _as_ranking(baseline_list, "baseline_list"),
+        _as_ranking(candidate_list, "candidate_list"),
+    )
+    old_rank = {doc: i + 1 for i, doc in enumerate(old)}
+    new_rank = {doc: i + 1 for i, doc in enumerate(new)}
+    top_old, top_new = set(old[:k]), set(new[:k])
+    docs = new[:k] + [doc for doc in old[:k] if doc not in top_new]
+    frame = pd.DataFrame(
+        {
+            "doc_id": pd.Series(docs, dtype=object),
+            "old_rank": pd.array([old_rank.get(doc) for doc in docs], dtype="Int64"),
+            "new_rank": pd.array([new_rank.get(doc) for doc in docs], dtype="Int64"),
+            "status": [_status(doc, top_old, top_new) for doc in docs],
+        }
+    )
+    frame.insert(3, "delta", frame["old_rank"] - frame["new_rank"])
+    return frame
+
+
+# --- score distributions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThresholdTranslation:
+    """A score cutoff carried from the old model's scale to the new one by quantile mapping.
+
+    Attributes:
+        old_cutoff: The cutoff in use with the old model.
+        share_kept: Fraction of old scores ≥ ``old_cutoff``.
+        new_cutoff: The new-model score that keeps the same share of new scores (the smallest
+            achievable share not below it); just above the maximum when the share is 0.
+        n_old: Number of old scores.
+        n_new: Number of new scores.
+    """
+
+    old_cutoff: float
+    share_kept: float
+    new_cutoff: float
+    n_old: int
+    n_new: int
+
+
+def score_histogram(
+    scores: ArrayLike,
+    *,
+    bins: int = 40,
+    range: tuple[float, float] | None = None,  # named as in numpy.histogram
+) -> pd.DataFrame:
+    """Histogram of scores, with density so two models of different sizes overlay.
+
+    Args:
+        scores: Scores of any shape (flattened), finite.
+        bins: Number of equal-width bins, at least 1.
+        range: (low, high) of the bins; defaults to the data's min and max. Use the same range
+            for two models to compare them bin by bin.
+
+    Returns:
+        Columns bin_left, bin_right, count, density (count / (n_in_range * width); integrates
+        to 1 over the bins, all 0 when no score falls in the range).
+
+    Raises:
+        InvalidArgument: Scores are empty or not finite, ``bins`` < 1 or ``range`` is not
+            increasing.
+    """
+    values = _as_scores(scores, "scores")
+    if bins < 1:
+        raise InvalidArgument(f"bins must be a positive integer, got {bins!r}")
+    if range is not None and not (math.isfinite(range[0]) and range[0] < range[1] < math.inf):
+        raise InvalidArgument(f"range must be finite (low, high) with low < high, got {range!r}")
+    counts, edges = np.histogram(values, bins=bins, range=range)
+    total = counts.sum()
+    widths = np.diff(edges)
+    density = counts / (total * widths) if total else np.zeros_like(widths)
+    return pd.DataFrame(
+        {"bin_left": edges[:-1], "bin_right": edges[1:], "count": counts, "density": density}
+    )
+
+
+def ks_distance(a: ArrayLike, b: ArrayLike) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and p-value between two score samples.
+
+    The statistic is the largest gap between the two empirical CDFs (0 = same distribution,
+    1 = no overlap); a raw-score shift of this size means thresholds must be re-derived.
+
+    Raises:
+        InvalidArgument: A sample is empty or not finite.
+    """
+    result = scipy_stats.ks_2samp(_as_scores(a, "a"), _as_scores(b, "b"))
+    return float(result.statistic), float(result.pvalue)
+
+
+def translate_threshold(
+    old_scores: ArrayLike, new_scores: ArrayLike, cutoff: float
+) -> ThresholdTranslation:
+    """Find the new-model cutoff that keeps the same share of results as ``cutoff`` did.
+
+    Scores of two embedding models live on different scales, so a similarity threshold
+    (e.g. "show results with score ≥ 0.72") cannot be reused as is. Quantile mapping keeps its
+    meaning: the same fraction of (query, document) scores passes before and after.
+
+    Args:
+        old_scores: Scores from the old model on a representative sample.
+        new_scores: Scores from the new model on the same kind of sample.
+        cutoff: Threshold used with the old model.
+
+    Returns:
+        The translation; with ``new = old * 0.5`` a cutoff that is one of the old scores maps
+        exactly to ``cutoff * 0.5``.
+
+    Raises:
+        InvalidArgument: A sample is empty or not finite, or ``cutoff`` is not finite.
+    """
+    old = _as_scores(old_scores, "old_scores")
+    new = np.sort(_as_scores(new_scores, "new_scores"))
+    return _translate(old, new, cutoff)
+
+
+def translate_thresholds(old: ArrayLike, new: ArrayLike, cutoffs: Iterable[float]) -> pd.DataFrame:
+    """Translate several cutoffs at once; one row per cutoff with the fields of
+    :class:`ThresholdTranslation` as columns.
+
+    Raises:
+        InvalidArgument: A sample is empty or not finite, or a cutoff is not finite.
+    """
+    old_values = _as_scores(old, "old")
+    new_sorted = np.sort(_as_scores(new, "new"))
+    rows = [asdict(_translate(old_values, new_sorted, cutoff)) for cutoff in cutoffs]
+    columns = list(ThresholdTranslation.__dataclass_fields__)
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InvalidArgument(f"k must be a positive integer, got {k!r}; e.g. k=10")
+
+
+def _check_p(p: float) -> None:
+    if not 0.0 < p < 1.0:
+        raise InvalidArgument(f"p must be in (0, 1), got {p!r}; 0.9 weights the top 10 ranks")
+
+
+def _as_ranking(ranking: Sequence[str], name: str) -> list[str]:
+    docs = list(ranking)
+    if len(set(docs)) != len(docs):
+        seen: set[str] = set()
+        repeated = next(doc for doc in docs if doc in seen or seen.add(doc))
+        raise InvalidArgument(
+            f"ranking {name} lists document {repeated!r} more than once; "
+            "deduplicate it keeping the best position"
+        )
+    return docs
+
+
+def _top_set(ranking: Sequence[str], k: int, name: str) -> set[str]:
+    _check_k(k)
+    return set(_as_ranking(ranking, name)[:k])
+
+
+def _overlaps(short: list[str], long: list[str]) -> np.ndarray:
+    """X_d for d = 1..len(long): overlap of short[:d] (all of short past its end) and long[:d]."""
+    seen_short: set[str] = set()
+    seen_long: set[str] = set()
+    overlap = 0
+    out = np.empty(len(long), dtype=float)
+    for depth, item_long in enumerate(long):
+        if depth < len(short):
+            item_short = short[depth]
+            if item_short == item_long:
+                overlap += 1
+            else:
+                overlap += (item_short in seen_long) + (item_long in seen_short)
+            seen_short.add(item_short)
+        else:
+            overlap += item_long in seen_short
+        seen_long.add(item_long)
+        out[depth] = overlap
+    return out
+
+
+def _rbo_ext(x: np.ndarray, s: int, p: float) -> float:
+    """Webber et al. eq. 32 from the overlaps X_1..X_l and the shorter list's length s."""
+    big_l = x.size
+    depth = np.arange(1, big_l + 1, dtype=float)
+    weights = p**depth
+    x_s, x_l = x[s - 1], x[-1]
+    observed = np.sum(x / depth * weights)
+    tail = depth[s:]
+    extrapolated = np.sum(x_s * (tail - s) / (s * tail) * weights[s:])
+    residual = ((x_l - x_s) / big_l + x_s / s) * p**big_l
+    return float((1.0 - p) / p * (observed + extrapolated) + residual)
+
+
+def _shift_row(old: Sequence[str], new: Sequence[str], k: int, p: float) -> list[float]:
+    top_old, top_new = _as_ranking(old, "baseline")[:k], _as_ranking(new, "candidate")[:k]
+    set_old, set_new = set(top_old), set(top_new)
+    return [
+        overlap_at_k(top_old, top_new, k),
+        jaccard_at_k(top_old, top_new, k),
+        rank_biased_overlap(top_old, top_new, p=p),
+        kendall_tau_shared(top_old, top_new),
+        len(set_new - set_old),
+        len(set_old - set_new),
+    ]
+
+
+def _status(doc: str, top_old: set[str], top_new: set[str]) -> str:
+    if doc in top_old and doc in top_new:
+        return "kept"
+    return "entered" if doc in top_new else "left"
+
+
+def _as_scores(scores: ArrayLike, name: str) -> np.ndarray:
+    values = np.asarray(scores, dtype=float).ravel()
+    if values.size == 0:
+        raise InvalidArgument(f"{name} is empty; pass at least one score")
+    if not np.all(np.isfinite(values)):
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        raise InvalidArgument(f"{name} has {bad} NaN or infinite scores; drop them first")
+    return values
+
+
+def _translate(old: np.ndarray, new_sorted: np.ndarray, cutoff: float) -> ThresholdTranslation:
+    if not math.isfinite(cutoff):
+        raise InvalidArgument(f"cutoff must be a finite number, got {cutoff!r}")
+    share = float(np.count_nonzero(old >= cutoff)) / old.size
+    return ThresholdTranslation(
+        old_cutoff=float(cutoff),
+        share_kept=share,
+        new_cutoff=_cutoff_keeping(new_sorted, share),
+        n_old=int(old.size),
+        n_new=int(new_sorted.size),
+    )
+
+
+def _cutoff_keeping(new_sorted: np.ndarray, share: float) -> float:
+    """Upper ``share`` quantile: the score of the ceil(share * n)-th best new score."""
+    n_keep = math.ceil(share * new_sorted.size - 1e-9)
+    if n_keep == 0:
+        return float(np.nextafter(new_sorted[-1], math.inf))
+    return float(new_sorted[new_sorted.size - n_keep])
