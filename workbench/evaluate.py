@@ -62,7 +62,6 @@ _CUT_MEASURES: dict[str, str] = {
 _HAS_SUCCESS = "success" in pytrec_eval.supported_measures
 
 
-
 def parse_metric(name: str) -> tuple[MetricFamily, int]:
     """Split a metric name such as ``"ndcg@10"`` into its family and cutoff.
 
@@ -86,9 +85,7 @@ def parse_metric(name: str) -> tuple[MetricFamily, int]:
     except ValueError:
         k = 0
     if k <= 0:
-        raise InvalidArgument(
-            f"metric {name!r} needs an integer cutoff k >= 1 after '@', e.g. '{family}@10'"
-        )
+        raise InvalidArgument(f"metric {name!r} needs an integer cutoff k >= 1 after '@', e.g. '{family}@10'")
     return family, k  # type: ignore[return-value]  # family was checked against _FAMILIES
 
 
@@ -167,9 +164,7 @@ def _clean_run(run: Run, judged: Mapping[str, object]) -> dict[str, dict[str, fl
             continue
         scores = {str(doc): float(score) for doc, score in docs.items()}
         if any(math.isnan(score) for score in scores.values()):
-            raise InvalidArgument(
-                f"run scores for query {qid!r} contain NaN; rank order is undefined"
-            )
+            raise InvalidArgument(f"run scores for query {qid!r} contain NaN; rank order is undefined")
         clean[str(qid)] = scores
     return clean
 
@@ -216,9 +211,7 @@ def _rr(run: Run, qrels: Qrels) -> dict[str, float]:
 
 
 def _hit_rate(run: Run, qrels: Qrels) -> dict[str, float]:
-    return {
-        qid: float(any(qrels[qid].get(doc, 0) > 0 for doc in docs)) for qid, docs in run.items()
-    }
+    return {qid: float(any(qrels[qid].get(doc, 0) > 0 for doc in docs)) for qid, docs in run.items()}
 
 
 def truncate_run(run: Run, k: int) -> Run:

@@ -147,9 +147,7 @@ def rank_shift_table(
     return frame
 
 
-def moved_documents(
-    baseline_list: Sequence[str], candidate_list: Sequence[str], *, k: int
-) -> pd.DataFrame:
+def moved_documents(baseline_list: Sequence[str], candidate_list: Sequence[str], *, k: int) -> pd.DataFrame:
     """Every document in either top k, with where it was and where it went.
 
     Args:
@@ -241,9 +239,7 @@ def score_histogram(
     total = counts.sum()
     widths = np.diff(edges)
     density = counts / (total * widths) if total else np.zeros_like(widths)
-    return pd.DataFrame(
-        {"bin_left": edges[:-1], "bin_right": edges[1:], "count": counts, "density": density}
-    )
+    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "count": counts, "density": density})
 
 
 def ks_distance(a: ArrayLike, b: ArrayLike) -> tuple[float, float]:
@@ -259,9 +255,7 @@ def ks_distance(a: ArrayLike, b: ArrayLike) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
-def translate_threshold(
-    old_scores: ArrayLike, new_scores: ArrayLike, cutoff: float
-) -> ThresholdTranslation:
+def translate_threshold(old_scores: ArrayLike, new_scores: ArrayLike, cutoff: float) -> ThresholdTranslation:
     """Find the new-model cutoff that keeps the same share of results as ``cutoff`` did.
 
     Scores of two embedding models live on different scales, so a similarity threshold
