@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -68,3 +69,56 @@ def demo_ws(demo_template: Path, tmp_path: Path) -> Workspace:
 def empty_ws(tmp_path: Path) -> Workspace:
     """A new, empty local workspace."""
     return open_workspace(tmp_path / "ws")
+
+
+# --- lifecycle: promote, serve, retire -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def compared_template(
+    demo_template: Path,
+    embedders: dict[str, SentenceTransformerEmbedder],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, str]:
+    """The demo (production = old model) plus one stored comparison: new model vs production.
+
+    Returns the folder and the comparison id (the same in every copy).
+    """
+    from workbench.compare import compare
+
+    path = tmp_path_factory.mktemp("compared-template") / "ws"
+    shutil.copytree(demo_template, path)
+    found = compare(
+        open_workspace(path), baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders
+    )
+    return path, found.id
+
+
+@pytest.fixture
+def compared_ws(compared_template: tuple[Path, str], tmp_path: Path) -> Workspace:
+    """A private copy of the demo with a stored comparison (id: the ``comparison_id`` fixture)."""
+    target = tmp_path / "compared-ws"
+    shutil.copytree(compared_template[0], target)
+    return open_workspace(target)
+
+
+@pytest.fixture
+def comparison_id(compared_template: tuple[Path, str]) -> str:
+    """Id of the stored comparison in ``compared_ws``: minilm-l6 (candidate) vs minilm-l3 (baseline)."""
+    return compared_template[1]
+
+
+def lifecycle_snapshot(ws: Workspace, table: str = "demo") -> tuple[int, dict[str, int], int]:
+    """(latest version, {tag: version}, number of history events): equal before and after a refusal."""
+    from workbench.history import history
+
+    handle = ws.table(table)
+    tags = {name: info["version"] for name, info in handle.tags.list().items()}
+    return handle.version, tags, len(history(ws, table))
+
+
+def write_corpus(path: Path, docs: dict[str, tuple[str, str]]) -> Path:
+    """A corpus ``.jsonl`` file of ``{id: (title, text)}``, to ingest (dual-write) into a table."""
+    lines = [json.dumps({"_id": i, "title": title, "text": text}) for i, (title, text) in docs.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -37,11 +37,15 @@ def demo_data_dir() -> Path:
 
 
 def demo_ready(ws: Workspace) -> bool:
-    """True if the demo table exists with both models' columns."""
+    """True if the demo table exists with both models' columns and a production column."""
     if not ws.has_table(DEMO_TABLE):
         return False
-    names = ws.table(DEMO_TABLE).schema.names
-    return all(ws.model(m).column in names for m in (OLD_MODEL, NEW_MODEL))
+    table = ws.table(DEMO_TABLE)
+    if not all(ws.model(m).column in table.schema.names for m in (OLD_MODEL, NEW_MODEL)):
+        return False
+    from workbench.promote import production_column
+
+    return production_column(table) is not None
 
 
 def build_demo(ws: Workspace, *, step: StepFn | None = None, data: Path | None = None) -> list[str]:

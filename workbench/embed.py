@@ -143,16 +143,16 @@ def embed(
     """
     start = time.perf_counter()
     table = ws.table(table_name)
+    if embedder is not None and embedder.ref.fingerprint != ref.fingerprint:
+        raise MixedIndexError(
+            f"embedder is {embedder.ref.pin} but the column is for {ref.pin}: a column is "
+            "written by its own model only"
+        )
     existing = _existing_column(table, ref)
     if existing is not None:
         return existing
     if embedder is None:
         embedder = load_embedder(ref)
-    if embedder.ref.fingerprint != ref.fingerprint:
-        raise MixedIndexError(
-            f"embedder is {embedder.ref.pin} but the column is for {ref.pin}: a column is "
-            "written by its own model only"
-        )
     run = _Run(ws.state_dir / "runs" / table_name / ref.column)
     version = table.version
     total = table.count_rows()

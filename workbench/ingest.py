@@ -19,8 +19,9 @@ import pyarrow.compute as pc
 from workbench.embed import ProgressFn, embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgument
 from workbench.evalsets import EvalSet, save_eval_set
-from workbench.models import Embedder, load_embedder
+from workbench.models import Embedder
 from workbench.readers import Collection, Fields, read_collection
+from workbench.search import embedder_for
 from workbench.workspace import RESERVED_PREFIX, Workspace, vector_columns
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -147,7 +148,7 @@ def _upsert(
     n_updated = sum(1 for i in changed if ids[i] in known)
     columns = vector_columns(table)
     # Load (and verify) every model before writing anything.
-    loaded = {c.name: embedders.get(c.name) or load_embedder(c.ref) for c in columns}
+    loaded = {c.name: embedder_for(c, embedders) for c in columns}
     data = rows
     for done, column in enumerate(columns):
         vectors = embed_batch(loaded[column.name], rows, vector_schema(column.ref), encode_batch=32)

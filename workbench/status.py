@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pyarrow.compute as pc
 
 from workbench.evalsets import list_eval_sets
-from workbench.workspace import META_ACTIVE, Workspace, table_metadata, vector_columns
+from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -129,3 +129,19 @@ def corpus_digest(table: Table) -> str:
         hashes = batch.column("content_hash").to_pylist()
         digest.update("".join(f"{i}\t{h}\n" for i, h in zip(ids, hashes, strict=True)).encode())
     return digest.hexdigest()
+
+
+def column_problems(table: Table, column: VectorColumn, *, read_vectors: bool = True) -> tuple[int, int]:
+    """``(missing_rows, stale_rows)`` of one vector column, counted inside Lance.
+
+    The single-column, pushed-down form of :func:`column_health`, for a gate or a start-up
+    check on a large table. With ``read_vectors=False`` a missing vector is detected from its
+    ``src__`` column alone: the workbench writes a vector and the hash it was computed from
+    together, so a row without a vector has no source hash either. That skips reading the
+    vectors (1M × 384-d: about 0.06 s instead of 1.4 s); promotion uses it, serving start-up
+    reads the vectors too.
+    """
+    dataset = table.to_lance()
+    missing = f"{column.name} IS NULL" if read_vectors else f"{column.src_column} IS NULL"
+    stale = f"{column.src_column} IS NOT NULL AND {column.src_column} != content_hash"
+    return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
