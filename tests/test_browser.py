@@ -1,0 +1,251 @@
+"""End to end in a real browser: Debian chromium + Python Playwright against ``streamlit run app.py``.
+
+One flow on a copy of the demo workspace: workspace → migrate → compare (run, tabs, drill-down)
+→ live query → promote → roll back → download reports. Screenshots of every page go to
+``test-artifacts/screenshots/`` and timings are printed (run with ``-s`` to see them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from workbench.compare import list_comparisons
+from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
+from workbench.history import history
+from workbench.promote import production_column
+from workbench.workspace import open_workspace
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TIMEOUT_MS = 90_000
+
+
+@dataclass
+class Server:
+    url: str
+    workspace: Path
+    started: float
+    log: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``streamlit run app.py`` on a private copy of the demo workspace, on a free port."""
+    workspace = tmp_path_factory.mktemp("browser") / "ws"
+    shutil.copytree(demo_template, workspace)
+    port = _free_port()
+    log = workspace.parent / "server.log"
+    env = {**os.environ, "WORKBENCH_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not become healthy in 60 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        result = Server(url, workspace, started, log)
+        result.timings["server healthy"] = time.perf_counter() - started
+        yield result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def shot(page: object, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]  # let the last paint settle
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    print(f"screenshot: {path}")
+    return path
+
+
+def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1440, "height": 1700}, accept_downloads=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    timings = server.timings
+
+    def nav(title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        expect(page.get_by_role("heading", level=1).first).to_contain_text(title)
+
+    # 1. Workspace
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Workspace · demo")).to_be_visible()
+    timings["first page rendered"] = time.perf_counter() - server.started
+    expect(page.get_by_text("paraphrase-MiniLM-L3-v2").first).to_be_visible()
+    shot(page, "01-workspace")
+
+    # 2. Migrate
+    nav("Migrate")
+    expect(page.get_by_text("Pinned models")).to_be_visible()
+    shot(page, "02-migrate")
+    start = time.perf_counter()
+    nav("Workspace")
+    expect(page.get_by_text("Promotion history")).to_be_visible()
+    timings["workspace page, cached (same table version)"] = time.perf_counter() - start
+    nav("Migrate")
+
+    # 3. Compare: run one, then every tab
+    nav("Compare")
+    start = time.perf_counter()
+    page.get_by_role("button", name="Run comparison").click()
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / tied / worse")).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
+    timings["run a comparison (uncached: encode, search, stats, render)"] = time.perf_counter() - start
+    timings["server start → first rendered comparison"] = time.perf_counter() - server.started
+    summary = page.locator("h4").first.inner_text()
+    assert "nDCG@10" in summary
+    shot(page, "03-compare-metrics")
+    page.get_by_role("tab").filter(has_text="Score distributions").click()
+    expect(page.get_by_text("Threshold translation")).to_be_visible()
+    shot(page, "04-compare-distributions")
+    page.get_by_role("tab").filter(has_text="Rank shifts").click()
+    shot(page, "05-compare-rank-shifts")
+
+    # 4. Drill-down: pick the third-worst query
+    page.get_by_role("tab").filter(has_text="Per-query drill-down").click()
+    page.get_by_role("combobox", name="Query (worst regressions first)").click()
+    page.get_by_role("option").nth(2).click()
+    expect(page.get_by_text(re.compile(r"\d+ entered and \d+ dropped out of the top 10"))).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]', has_text="Rank shift in the top 10")).to_be_visible()
+    shot(page, "06-compare-drilldown")
+
+    # cached vs uncached: reopening the page reads the stored comparison from the cache
+    nav("Reports")
+    start = time.perf_counter()
+    nav("Compare")
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / tied / worse")).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
+    timings["compare page, cached comparison"] = time.perf_counter() - start
+
+    # 5. Live query: uncached (models may load) vs the same query again (cached)
+    nav("Live query")
+    box = page.get_by_label("Query", exact=True)
+    start = time.perf_counter()
+    box.fill("how do I undo my last commit")
+    box.press("Enter")
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Rank-biased overlap")).to_be_visible()
+    timings["live query, uncached"] = time.perf_counter() - start
+    shot(page, "07-live-query")
+    box.fill("planting tomatoes after frost")
+    box.press("Enter")
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Rank-biased overlap")).to_be_visible()
+    page.wait_for_timeout(300)
+    start = time.perf_counter()
+    box.fill("how do I undo my last commit")
+    box.press("Enter")
+    expect(page.locator('[data-testid="stMetricValue"]').last).not_to_have_text("")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS
+    )
+    timings["live query, cached"] = time.perf_counter() - start
+
+    # 6. Promote (with confirmation), then roll back
+    nav("Promote")
+    expect(page.get_by_text("Gate passed")).to_be_visible()
+    shot(page, "08-promote-gate")
+    page.get_by_role("button", name="Promote all-MiniLM-L6-v2…").click()
+    page.get_by_role("button", name="Confirm promotion").click()
+    expect(page.get_by_text("production of 'demo' →")).to_be_visible()
+    ws = open_workspace(server.workspace)
+    assert production_column(ws.table(DEMO_TABLE)) == ws.model(NEW_MODEL).column
+    shot(page, "09-promoted")
+    page.get_by_role("button", name="Roll back…").click()
+    page.get_by_role("button", name="Confirm rollback").click()
+    expect(page.get_by_text("rolled back 'demo'")).to_be_visible()
+    assert production_column(ws.table(DEMO_TABLE)) == ws.model(OLD_MODEL).column
+    assert [r.action for r in history(ws, DEMO_TABLE)][-2:] == ["promote", "rollback"]
+    shot(page, "10-rolled-back")
+
+    # 7. Reports: download and check the content
+    nav("Reports")
+    cmp_id = list_comparisons(ws)["id"].iloc[-1]
+    contents = {}
+    for fmt in ("md", "json", "html"):
+        with page.expect_download() as download:
+            page.get_by_role("button", name=f"Download .{fmt}").click()
+        assert download.value.suggested_filename == f"{cmp_id}.{fmt}"
+        contents[fmt] = Path(download.value.path()).read_text(encoding="utf-8")
+    assert contents["md"].startswith(f"### Embedding comparison `{cmp_id}`")
+    assert json.loads(contents["json"])["manifest"]["candidate_column"] == ws.model(NEW_MODEL).column
+    assert "<html" in contents["html"].lower() and "plotly" in contents["html"].lower()
+    shot(page, "11-reports")
+
+    # 8. The workspace after the round trip: versions, tags and the audit history
+    nav("Workspace")
+    expect(page.get_by_text("Promotion history")).to_be_visible()
+    shot(page, "12-workspace-after")
+    context.close()
+
+    print("\ntimings (seconds):")
+    for name, seconds in timings.items():
+        print(f"  {name:<60} {seconds:6.2f}")
