@@ -89,7 +89,7 @@ def scifact_workspace():  # -> Workspace (imported lazily)
 def bench_comparison(repeat: int) -> dict[str, float]:
     from workbench.compare import compare
     from workbench.evalsets import load_eval_set
-    from workbench.search import embedder_for, exact_search, read_vectors, search_column
+    from workbench.retrieval import embedder_for, exact_search, read_vectors, scan_search, search_column
 
     ws = scifact_workspace()
     table = ws.table(TABLE)
@@ -109,6 +109,7 @@ def bench_comparison(repeat: int) -> dict[str, float]:
             ws, baseline=MODELS[0], candidate=MODELS[1], eval_set=EVAL_SET, embedders=fakes
         ),
         "lance": lambda: [search_column(table, c, vectors[c], ids, k=100) for c in vectors],
+        "scan": lambda: [scan_search(table, c, vectors[c], ids, k=100) for c in vectors],
         "numpy": lambda: [exact_search(*in_memory[c], vectors[c], ids, k=100) for c in vectors],
         "numpy_load": lambda: [
             exact_search(*read_vectors(table, c), vectors[c], ids, k=100) for c in vectors
@@ -125,6 +126,7 @@ def bench_comparison(repeat: int) -> dict[str, float]:
         "compare_search_s": cmp.manifest.timings["search_s"],  # type: ignore[attr-defined]
         "analysis_s": cmp.manifest.timings["metrics_s"],  # type: ignore[attr-defined]
         "lance_s": times["lance"],
+        "scan_s": times["scan"],
         "numpy_s": times["numpy"],
         "numpy_load_s": times["numpy_load"],
         "summary": cmp.summary,  # type: ignore[attr-defined]
@@ -204,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"SKIP comparison benchmark: {SCIFACT} is absent")
     else:
         r = bench_comparison(args.repeat)
-        ratio = r["lance_s"] / r["numpy_s"]
+        ratio = r["scan_s"] / r["numpy_s"]
         print(
             f"\n1. compare on SciFact: {r['docs']} docs, {r['queries']} queries ({r['judged']} judged), 2 models"
         )
@@ -212,14 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"   compare end to end, without encode (incl. storing): {r['compare_s']:8.3f} s")
         print(f"     of which batched LanceDB search (2 columns):       {r['compare_search_s']:8.3f} s")
         print(f"     of which metrics, statistics, shifts, documents:   {r['analysis_s']:8.3f} s")
+        print(f"   streamed exact scan, as compare uses (2 columns):    {r['scan_s']:8.3f} s")
         print(f"   batched LanceDB search alone (2 columns, top 100):   {r['lance_s']:8.3f} s")
         print(f"   blocked numpy exact search, vectors in memory:       {r['numpy_s']:8.3f} s")
         print(f"   blocked numpy exact search, incl. reading vectors:   {r['numpy_load_s']:8.3f} s")
         verdict = "OK" if ratio <= GOAL_SEARCH_RATIO else "ABOVE GOAL"
         print(
-            f"   ratio LanceDB search / numpy search:       {ratio:6.2f}  (goal <= {GOAL_SEARCH_RATIO}: {verdict})"
+            f"   ratio comparison search (streamed scan) / numpy: {ratio:6.2f}  (goal <= {GOAL_SEARCH_RATIO}: {verdict})"
         )
-        print(f"   ratio LanceDB search / numpy incl. read:   {r['lance_s'] / r['numpy_load_s']:6.2f}")
+        print(f"   ratio LanceDB batched search / numpy:      {r['lance_s'] / r['numpy_s']:6.2f}")
+        print(f"   ratio streamed scan / numpy incl. read:    {r['scan_s'] / r['numpy_load_s']:6.2f}")
         print(f"   ratio compare end to end / numpy search:   {r['compare_s'] / r['numpy_s']:6.2f}")
         print(f"   {r['summary']}")
     m = bench_metrics(args.repeat)

@@ -18,7 +18,7 @@ from workbench.ingest import ingest
 from workbench.packaged import L6_PACKAGE, package_model_dir
 from workbench.promote import production_column
 from workbench.report import render_csv, render_json, render_markdown
-from workbench.search import encode_queries, search_column
+from workbench.retrieval import encode_queries, search_column
 from workbench.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]

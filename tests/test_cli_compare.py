@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbench import search
+from workbench import retrieval
 from workbench.cli import app
 from workbench.comparisons import count_comparisons
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
@@ -26,7 +26,7 @@ def preloaded(monkeypatch: pytest.MonkeyPatch, embedders: dict[str, Embedder]) -
     def load(ref: ModelRef) -> Embedder:
         return embedders[ref.column]
 
-    monkeypatch.setattr(search, "load_embedder", load)
+    monkeypatch.setattr(retrieval, "load_embedder", load)
 
 
 def invoke(ws: Workspace, *args: str) -> tuple[int, str]:

@@ -20,7 +20,7 @@ from workbench.errors import DataError, InvalidArgument, MixedIndexError, NotFou
 from workbench.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.models import Embedder, ModelRef
 from workbench.packaged import CATALOG
-from workbench.search import exact_search, read_vectors, search_column
+from workbench.retrieval import exact_search, read_vectors, scan_search, search_column
 from workbench.workspace import Workspace, open_workspace
 
 OLD_COL = CATALOG[OLD_MODEL].column
@@ -129,6 +129,24 @@ def test_lancedb_batched_search_matches_numpy_exact_search(shared_ws: Workspace)
     assert list(lance["query_id"]) == list(numpy["query_id"])
     assert (lance["doc_id"].to_numpy() == numpy["doc_id"].to_numpy()).mean() > 0.99
     assert np.allclose(lance["score"], numpy["score"], atol=1e-5)
+
+
+def test_streamed_scan_matches_numpy_and_lancedb(shared_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import retrieval
+
+    monkeypatch.setattr(retrieval, "_SCAN_CELLS", 1)  # force many small document blocks
+    table = shared_ws.table(DEMO_TABLE)
+    ids, matrix = read_vectors(table, OLD_COL)
+    rng = np.random.default_rng(2)
+    vectors = (matrix[:30] + rng.normal(0, 0.05, matrix[:30].shape)).astype(np.float32)
+    query_ids = [f"q{i}" for i in range(30)]
+    scanned = scan_search(table, OLD_COL, vectors, query_ids, k=15)
+    numpy = exact_search(ids, matrix, vectors, query_ids, k=15)
+    lance = search_column(table, OLD_COL, vectors, query_ids, k=15)
+    assert len(scanned) == 30 * 15
+    assert (scanned["doc_id"].to_numpy() == numpy["doc_id"].to_numpy()).mean() > 0.99
+    assert (scanned["doc_id"].to_numpy() == lance["doc_id"].to_numpy()).mean() > 0.99
+    assert np.allclose(scanned["score"], numpy["score"], atol=1e-5)
 
 
 def test_metrics_equal_pytrec_eval_on_the_real_run(cmp: Comparison, shared_ws: Workspace) -> None:

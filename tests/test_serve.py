@@ -17,7 +17,7 @@ from workbench.ingest import ingest
 from workbench.models import pin_directory
 from workbench.packaged import CATALOG, package_model_dir
 from workbench.promote import PRODUCTION_TAG, production, promote, rollback
-from workbench.search import exact_search, read_vectors
+from workbench.retrieval import exact_search, read_vectors
 from workbench.serve import ProductionIndex, check, search
 from workbench.workspace import META_ACTIVE, Workspace
 

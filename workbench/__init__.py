@@ -1,1 +1,76 @@
-"""Embedding migration workbench."""
+"""Embedding migration workbench: make an embedding-model upgrade a measured, reversible migration.
+
+Pin each model exactly, store old and new vectors side by side in one LanceDB table, compare
+them on labelled queries with significance, promote one by a LanceDB tag behind an evidence
+gate, roll back instantly, and serve only from the verified production column.
+
+Example:
+    >>> import workbench as wb
+    >>> ws = wb.open_workspace("workspace")  # doctest: +SKIP
+    >>> wb.build_demo(ws)  # doctest: +SKIP
+    >>> cmp = wb.compare(ws, baseline="minilm-l3", candidate="minilm-l6", eval_set="demo")  # doctest: +SKIP
+    >>> print(cmp.summary)  # doctest: +SKIP
+
+The verbs shadow the submodules of the same name (``workbench.compare`` is the function; use
+``importlib.import_module("workbench.compare")`` for the module). Importing never loads torch,
+a model or streamlit: models load on first use.
+"""
+
+from __future__ import annotations
+
+from workbench.compare import compare
+from workbench.comparisons import Comparison, Manifest, list_comparisons, load_comparison
+from workbench.demo import build_demo
+from workbench.embed import EmbedResult, embed
+from workbench.errors import WorkbenchError
+from workbench.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.gate import GateConfig
+from workbench.history import PromotionRecord, history
+from workbench.ingest import IngestResult, ingest
+from workbench.models import ModelRef, fingerprint_dir, load_embedder
+from workbench.packaged import CATALOG
+from workbench.promote import production_column, promote, refresh, rollback
+from workbench.report import export_run, write_report
+from workbench.retire import retire
+from workbench.serve import CheckReport, ProductionIndex, SearchResult, check, search
+from workbench.status import workspace_status
+from workbench.workspace import Workspace, open_workspace
+
+__all__ = [
+    "CATALOG",
+    "CheckReport",
+    "Comparison",
+    "EmbedResult",
+    "EvalSet",
+    "GateConfig",
+    "IngestResult",
+    "Manifest",
+    "ModelRef",
+    "ProductionIndex",
+    "PromotionRecord",
+    "SearchResult",
+    "WorkbenchError",
+    "Workspace",
+    "build_demo",
+    "check",
+    "compare",
+    "embed",
+    "export_run",
+    "fingerprint_dir",
+    "history",
+    "ingest",
+    "list_comparisons",
+    "list_eval_sets",
+    "load_comparison",
+    "load_embedder",
+    "load_eval_set",
+    "open_workspace",
+    "production_column",
+    "promote",
+    "refresh",
+    "retire",
+    "rollback",
+    "search",
+    "workspace_status",
+    "write_report",
+]

@@ -44,7 +44,7 @@ from workbench.evalsets import EvalSet, load_eval_set
 from workbench.evaluate import parse_metric, per_query_metrics
 from workbench.models import Embedder
 from workbench.paired import DeltaStats, describe_delta, paired_delta
-from workbench.search import check_fresh, embedder_for, fetch_documents, retrieve
+from workbench.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.status import corpus_digest
 from workbench.workspace import VectorColumn, Workspace, library_versions

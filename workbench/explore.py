@@ -31,7 +31,7 @@ import pandas as pd
 
 from workbench.errors import InvalidArgument, NotFound, WorkbenchError
 from workbench.evaluate import Qrels, Run, per_query_metrics
-from workbench.search import exact_search, read_vectors, search_column
+from workbench.retrieval import exact_search, read_vectors, search_column
 from workbench.workspace import vector_columns
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from workbench.errors import DataError, InvalidArgument
 from workbench.evalsets import EvalSet, save_eval_set
 from workbench.models import Embedder
 from workbench.readers import Collection, Fields, read_collection
-from workbench.search import embedder_for
+from workbench.retrieval import embedder_for
 from workbench.workspace import RESERVED_PREFIX, Workspace, vector_columns
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

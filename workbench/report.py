@@ -26,7 +26,7 @@ from workbench.comparisons import SIDES, Comparison
 from workbench.embed import ProgressFn
 from workbench.errors import DataError, InvalidArgument
 from workbench.evalsets import load_eval_set
-from workbench.search import check_fresh, embedder_for, retrieve
+from workbench.retrieval import check_fresh, embedder_for, retrieve
 
 if TYPE_CHECKING:
     from workbench.models import Embedder

@@ -37,7 +37,7 @@ from workbench.errors import (
 )
 from workbench.history import history
 from workbench.promote import PRODUCTION_TAG, data_unchanged_since
-from workbench.search import embedder_for, encode_queries
+from workbench.retrieval import embedder_for, encode_queries
 from workbench.status import column_problems
 from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata, vector_columns
 
