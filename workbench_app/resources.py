@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.models import ModelRef, SentenceTransformerEmbedder, load_embedder
-from workbench.search import encode_queries, fetch_documents, search_column
+from workbench.retrieval import encode_queries, fetch_documents, search_column
 from workbench.status import table_status, version_timeline
 from workbench.workspace import Workspace, open_workspace
 
