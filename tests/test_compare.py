@@ -20,7 +20,9 @@ from workbench.errors import DataError, InvalidArgument, MixedIndexError, NotFou
 from workbench.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.models import Embedder, ModelRef
 from workbench.packaged import CATALOG
+from workbench.paired import paired_delta
 from workbench.retrieval import exact_search, read_vectors, scan_search, search_column
+from workbench.shifts import jaccard_at_k, kendall_tau_shared, overlap_at_k, rank_biased_overlap
 from workbench.workspace import Workspace, open_workspace
 
 OLD_COL = CATALOG[OLD_MODEL].column
@@ -174,6 +176,33 @@ def test_metrics_equal_pytrec_eval_on_the_real_run(cmp: Comparison, shared_ws: W
         rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
         ours = per_query.loc[list(rr), f"mrr@10_{side}"].to_numpy()
         assert np.abs(ours - np.array([v["recip_rank"] for v in rr.values()])).max() < 1e-9
+
+
+def test_deltas_are_the_paired_statistics_of_the_per_query_values(cmp: Comparison) -> None:
+    judged = cmp.per_query[cmp.per_query["judged"]].set_index("query_id")
+    for metric in cmp.manifest.metrics:
+        alone = paired_delta(metric, judged[f"{metric}_baseline"], judged[f"{metric}_candidate"])
+        row = cmp.deltas.loc[metric]
+        for field in ("delta", "ci_low", "ci_high", "p_ttest", "p_permutation", "mde", "wins", "losses"):
+            assert row[field] == pytest.approx(getattr(alone, field), abs=1e-12), (metric, field)
+
+
+def test_rank_shifts_and_grades_follow_the_stored_rankings(cmp: Comparison, shared_ws: Workspace) -> None:
+    eval_set = load_eval_set(shared_ws, DEMO_EVAL_SET)
+    ranked = cmp.rankings.sort_values(["side", "query_id", "rank"])
+    lists = {
+        side: group.groupby("query_id")["doc_id"].agg(list).to_dict()
+        for side, group in ranked.groupby("side")
+    }
+    for row in cmp.per_query.to_dict("records"):
+        old, new = lists["baseline"][row["query_id"]][:10], lists["candidate"][row["query_id"]][:10]
+        assert row["overlap@10"] == overlap_at_k(old, new, 10)
+        assert row["jaccard@10"] == jaccard_at_k(old, new, 10)
+        assert row["rbo"] == pytest.approx(rank_biased_overlap(old, new), abs=1e-12)
+        assert row["kendall_tau"] == pytest.approx(kendall_tau_shared(old, new), abs=1e-12, nan_ok=True)
+    judged = cmp.rankings[cmp.rankings["query_id"].isin(eval_set.judged_queries)]
+    pairs = zip(judged["query_id"], judged["doc_id"], strict=True)
+    assert judged["grade"].tolist() == [eval_set.qrels[q].get(d, 0) for q, d in pairs]
 
 
 def test_unjudged_queries_count_for_rank_shifts_only(cmp: Comparison) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,10 @@ import pytest
 import pytrec_eval
 from scipy import stats as scipy_stats
 
-from workbench import evaluate
+from workbench import evaluate, paired
 from workbench.errors import InvalidArgument, WorkbenchError
 from workbench.evaluate import metric_label, parse_metric, per_query_metrics, truncate_run
-from workbench.paired import DeltaStats, describe_delta, paired_delta
+from workbench.paired import DeltaStats, describe_delta, paired_delta, paired_deltas
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -456,6 +457,149 @@ def test_ten_thousand_queries_are_summarised() -> None:
     stats = paired_delta("ndcg@10", base, cand)
     assert stats.n == 10_000
     assert stats.ci_low < stats.delta < stats.ci_high
+
+
+def test_bca_interval_agrees_with_scipy_bootstrap_within_monte_carlo_error() -> None:
+    # Skewed differences, so BCa moves the interval well away from the percentile interval.
+    diff = np.random.default_rng(11).lognormal(-3, 1.2, 30) - 0.05
+    stats = paired_delta("ndcg@10", _series(np.zeros(30)), _series(diff), n_resamples=40_000, seed=1)
+
+    def scipy_interval(method: str) -> tuple[float, float]:
+        ci = scipy_stats.bootstrap(
+            (diff,), np.mean, method=method, n_resamples=40_000, rng=np.random.default_rng(2)
+        ).confidence_interval
+        return float(ci.low), float(ci.high)
+
+    bca, percentile = scipy_interval("BCa"), scipy_interval("percentile")
+    # Between seeds the endpoints vary by 1e-4 (low) to 4e-4 (high) at 40,000 resamples.
+    tolerance = 2e-3
+    assert (stats.ci_low, stats.ci_high) == pytest.approx(bca, abs=tolerance)
+    assert min(abs(percentile[0] - bca[0]), abs(percentile[1] - bca[1])) > 1.5 * tolerance
+
+
+def test_bca_closed_forms_give_scipys_interval_on_the_same_resamples() -> None:
+    diff = np.random.default_rng(12).gamma(0.5, 0.2, 80) - 0.05
+    rows = diff[None, :]
+    means = paired._bootstrap_means(rows, 5_000, 7)[0]
+    # The count-matrix product is the mean of each resample, drawn as scipy draws them.
+    picks = np.random.default_rng(7).integers(0, 80, size=(5_000, 80))
+    np.testing.assert_allclose(means, diff[picks].mean(axis=1), rtol=0, atol=1e-15)
+    # Given those resamples, scipy's BCa (jackknife and all) gives the same interval.
+    earlier = scipy_stats.bootstrap((diff,), np.mean, n_resamples=2, method="percentile")
+    reuse = scipy_stats.bootstrap(
+        (diff,),
+        np.mean,
+        method="BCa",
+        n_resamples=0,
+        bootstrap_result=replace(earlier, bootstrap_distribution=means),
+    ).confidence_interval
+    np.testing.assert_allclose(paired._bca_interval(rows, 5_000, 7)[0], [reuse.low, reuse.high], atol=1e-12)
+
+
+def test_sign_flip_p_is_monte_carlo_test_p_for_the_same_signs() -> None:
+    diff = np.random.default_rng(13).normal(0.01, 0.1, 150)
+    stats = paired_delta("ndcg@10", _series(np.zeros(150)), _series(diff), n_resamples=5_000, seed=4)
+    rng = np.random.default_rng(4)
+
+    def rvs(size: tuple[int, int]) -> np.ndarray:
+        keep = np.unpackbits(rng.integers(0, 256, size=(size[0], 19), dtype=np.uint8), axis=-1, count=150)
+        return np.where(keep.astype(bool), diff, -diff)
+
+    expected = scipy_stats.monte_carlo_test(
+        (diff,),
+        (rvs,),
+        lambda x, axis: np.mean(x, axis=axis),
+        vectorized=True,
+        n_resamples=5_000,
+        batch=paired._BATCH_CELLS // 150,
+    )
+    assert stats.p_permutation == pytest.approx(expected.pvalue, abs=1e-12)
+
+
+def test_sign_flips_that_tie_in_exact_arithmetic_count_as_ties() -> None:
+    # Differences in tenths, like precision@10: many sign patterns give the observed sum exactly,
+    # while the floating-point sums may differ from it in the last bits.
+    steps = np.random.default_rng(14).choice([-3, -2, -1, 0, 0, 1, 1, 2, 3], 300)
+    stats = paired_delta("precision@10", _series(np.zeros(300)), _series(steps / 10), n_resamples=2_000)
+    bits = np.random.default_rng(0).integers(0, 256, size=(2_000, 38), dtype=np.uint8)  # the same signs
+    null = (np.unpackbits(bits, axis=-1, count=300).astype(np.int64) * 2 - 1) @ steps  # exact sums
+    low, high = np.count_nonzero(null <= steps.sum()), np.count_nonzero(null >= steps.sum())
+    assert stats.p_permutation == pytest.approx(min(2 * min(low + 1, high + 1) / 2_001, 1.0), abs=1e-12)
+
+
+def _frames(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame(
+        {
+            "ndcg@10": rng.uniform(0.2, 0.6, n),
+            "recall@100": rng.integers(0, 11, n) / 10,
+            "mrr@10": rng.uniform(0, 1, n),
+            "same": np.linspace(0, 1, n),
+            "shifted": np.linspace(0, 1, n),
+        },
+        index=[f"q{i}" for i in range(n)],
+    )
+    cand = base.assign(
+        **{
+            "ndcg@10": base["ndcg@10"] + rng.normal(0.02, 0.05, n),
+            "recall@100": rng.integers(0, 11, n) / 10,
+            "mrr@10": base["mrr@10"] + rng.normal(0, 0.1, n),
+            "shifted": base["shifted"] + 0.1,
+        }
+    )
+    return base, cand.sample(frac=1.0, random_state=0)  # paired by query id, not by position
+
+
+@pytest.mark.parametrize("n", [1, 5, 13, 14, 300])  # one query, the exact test, the random one
+def test_paired_deltas_gives_each_metric_what_paired_delta_gives(n: int) -> None:
+    base, cand = _frames(n, seed=n)
+    together = paired_deltas(base, cand, seed=3)
+    assert list(together) == list(base.columns)
+    for metric in base.columns:
+        alone = asdict(paired_delta(metric, base[metric], cand[metric], seed=3))
+        # Equal up to the rounding of a matrix product over one metric or five.
+        assert asdict(together[metric]) == pytest.approx(alone, abs=1e-12, nan_ok=True)
+
+
+def test_paired_deltas_handles_tied_and_constant_metrics_alongside_others() -> None:
+    base, cand = _frames(300, seed=1)
+    stats = paired_deltas(base, cand)
+    same, shifted = stats["same"], stats["shifted"]
+    assert (same.p_permutation, same.p_ttest, same.ci_low, same.ci_high, same.mde) == (1.0, 1.0, 0, 0, 0)
+    assert (shifted.p_ttest, shifted.mde, shifted.wins) == (0.0, 0.0, 300)
+    assert shifted.ci_low == pytest.approx(0.1) and shifted.ci_high == pytest.approx(0.1)
+    assert stats["ndcg@10"].ci_low < stats["ndcg@10"].delta < stats["ndcg@10"].ci_high
+
+
+def test_paired_deltas_is_reproducible_and_seeded() -> None:
+    base, cand = _frames(200, seed=2)
+    assert paired_deltas(base, cand, seed=5) == paired_deltas(base, cand, seed=5)
+    seeds = [paired_deltas(base, cand, seed=seed)["mrr@10"] for seed in (5, 6)]
+    assert seeds[0].ci_low != seeds[1].ci_low
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda f: f.drop(columns="same"), r"same metric columns: \['same'\] only in baseline, \[\] only in"),
+        (lambda f: f.rename(index={"q0": "x"}), r"same queries: 1 only in baseline \(e\.g\. \['q0'\]\)"),
+        (lambda f: f.assign(mrr=math.nan), r"candidate has NaN values \(in mrr\)"),
+        (lambda f: pd.concat([f, f.loc[["q0"]]]), r"candidate repeats query ids \['q0'\]"),
+        (lambda f: f.set_axis([*"aabcd"], axis=1), r"candidate repeats metric columns \['a'\]"),
+        (lambda f: f["same"], "candidate must be a pandas DataFrame, got Series"),
+        (lambda f: f.iloc[:0], "only in baseline"),
+    ],
+)
+def test_paired_deltas_refuses_mismatched_frames(change: object, match: str) -> None:
+    base, cand = _frames(10, seed=3)
+    with pytest.raises(InvalidArgument, match=match):
+        paired_deltas(base, change(cand))  # type: ignore[operator]
+
+
+def test_paired_deltas_refuses_empty_frames() -> None:
+    empty = pd.DataFrame({"ndcg@10": []}, dtype=float)
+    with pytest.raises(InvalidArgument, match="need at least one query"):
+        paired_deltas(empty, empty)
 
 
 def test_metric_labels() -> None:

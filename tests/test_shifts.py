@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
+from workbench import shifts
 from workbench.errors import InvalidArgument
 from workbench.shifts import (
     ThresholdTranslation,
@@ -157,6 +159,39 @@ def test_kendall_tau_refuses_repeated_documents() -> None:
         kendall_tau_shared(ABC, ["c", "c"])
 
 
+def random_rankings(rng: np.random.Generator, pool: int, longest: int) -> tuple[list[str], list[str]]:
+    """Two rankings drawn from the same pool of documents, of random lengths (possibly empty)."""
+    docs = [f"d{i}" for i in range(pool)]
+    a, b = (rng.permutation(docs)[: rng.integers(0, longest + 1)].tolist() for _ in range(2))
+    return a, b
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kendall_tau_equals_scipys_on_random_rankings(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        a, b = random_rankings(rng, pool=int(rng.integers(1, 40)), longest=30)
+        rank_b = {doc: rank for rank, doc in enumerate(b)}
+        shared = [(rank, rank_b[doc]) for rank, doc in enumerate(a) if doc in rank_b]
+        tau = kendall_tau_shared(a, b)
+        if len(shared) < 2:
+            assert math.isnan(tau)
+        else:
+            expected = scipy_stats.kendalltau(*zip(*shared, strict=True)).statistic
+            assert tau == pytest.approx(expected, abs=1e-12)
+
+
+def test_kendall_tau_of_long_rankings_is_counted_in_bounded_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shifts, "_PAIR_CELLS", 5_000)  # force many blocks of first documents
+    rng = np.random.default_rng(9)
+    a = [f"d{i}" for i in rng.permutation(1_500)]
+    b = [f"d{i}" for i in rng.permutation(1_500)][:1_200]
+    rank_b = {doc: rank for rank, doc in enumerate(b)}
+    shared = [(rank, rank_b[doc]) for rank, doc in enumerate(a) if doc in rank_b]
+    expected = scipy_stats.kendalltau(*zip(*shared, strict=True)).statistic
+    assert kendall_tau_shared(a, b) == pytest.approx(expected, abs=1e-12)
+
+
 # --- rank_shift_table ----------------------------------------------------------------------
 
 
@@ -183,6 +218,42 @@ def test_rank_shift_table_rows_and_columns() -> None:
     assert (q1["n_entered"], q1["n_left"]) == (1, 1)
     assert table.loc["q2"].tolist() == pytest.approx([2 / 3, 1.0, 1.0, 1.0, 0, 0])
     assert table["n_entered"].dtype == np.int64
+
+
+@pytest.mark.parametrize(("k", "p"), [(1, 0.9), (5, 0.5), (10, 0.9), (40, 0.98)])
+def test_rank_shift_table_rows_equal_the_per_query_measures(k: int, p: float) -> None:
+    rng = np.random.default_rng(k)
+    pairs = [random_rankings(rng, pool=int(rng.integers(1, 50)), longest=45) for _ in range(60)]
+    baseline = {f"q{i}": a for i, (a, _) in enumerate(pairs)}
+    candidate = {f"q{i}": b for i, (_, b) in enumerate(pairs)}
+    table = rank_shift_table(baseline, candidate, k=k, p=p)
+    for qid, row in table.iterrows():
+        a, b = baseline[str(qid)][:k], candidate[str(qid)][:k]
+        expected = [
+            overlap_at_k(a, b, k),
+            jaccard_at_k(a, b, k),
+            rank_biased_overlap(a, b, p=p),
+            kendall_tau_shared(a, b),
+            len(set(b) - set(a)),
+            len(set(a) - set(b)),
+        ]
+        assert row.tolist() == pytest.approx(expected, abs=1e-12, nan_ok=True), qid
+    assert table.dtypes.tolist() == [np.float64] * 4 + [np.int64] * 2
+
+
+def test_rank_shift_table_in_bounded_steps_equals_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(21)
+    pairs = [random_rankings(rng, pool=30, longest=25) for _ in range(30)]
+    baseline = {f"q{i:02d}": a for i, (a, _) in enumerate(pairs)}
+    candidate = {f"q{i:02d}": b for i, (_, b) in enumerate(pairs)}
+    whole = rank_shift_table(baseline, candidate, k=20)
+    monkeypatch.setattr(shifts, "_PAIR_CELLS", 50)  # two or three queries per step
+    pd.testing.assert_frame_equal(rank_shift_table(baseline, candidate, k=20), whole)
+
+
+def test_rank_shift_table_refuses_repeats_beyond_the_top_k() -> None:
+    with pytest.raises(InvalidArgument, match=r"ranking candidate lists document 'x' more than once"):
+        rank_shift_table({"q": ABC}, {"q": ["a", "x", "b", "x"]}, k=2)
 
 
 def test_rank_shift_table_without_shared_queries_is_empty() -> None:

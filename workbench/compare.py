@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +44,7 @@ from workbench.errors import DataError, InvalidArgument
 from workbench.evalsets import EvalSet, load_eval_set
 from workbench.evaluate import parse_metric, per_query_metrics
 from workbench.models import Embedder
-from workbench.paired import DeltaStats, describe_delta, paired_delta
+from workbench.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.status import corpus_digest
@@ -315,14 +316,21 @@ def _manifest(plan: _Plan, result: _Analysis, now: datetime, timings: dict[str, 
 def _metrics(ranking: pd.DataFrame, qrels: dict[str, dict[str, int]], metrics: list[str]) -> pd.DataFrame:
     if not qrels:
         return pd.DataFrame(columns=metrics, dtype=float)
-    run: dict[str, dict[str, float]] = {}
-    for qid, doc, score in zip(ranking["query_id"], ranking["doc_id"], ranking["score"], strict=True):
-        run.setdefault(qid, {})[doc] = score
+    docs, scores = _by_query(ranking, "doc_id"), _by_query(ranking, "score")
+    run = {qid: dict(zip(docs[qid], scores[qid], strict=True)) for qid in docs}
     return per_query_metrics(run, qrels, metrics)
 
 
+def _by_query(ranking: pd.DataFrame, column: str) -> dict[str, list]:
+    """Query id → the column's values in row order, read as whole arrays, not row by row."""
+    codes, query_ids = pd.factorize(ranking["query_id"])
+    values = ranking[column].to_numpy(dtype=object)[np.argsort(codes, kind="stable")].tolist()
+    bounds = [0, *np.cumsum(np.bincount(codes, minlength=len(query_ids))).tolist()]
+    return {str(q): values[lo:hi] for q, (lo, hi) in zip(query_ids, pairwise(bounds), strict=True)}
+
+
 def _paired(metrics: list[str], frames: dict[str, pd.DataFrame]) -> dict[str, DeltaStats]:
-    return {m: paired_delta(m, frames["baseline"][m], frames["candidate"][m]) for m in metrics}
+    return paired_deltas(frames["baseline"][metrics], frames["candidate"][metrics])
 
 
 def _delta_frame(stats: dict[str, DeltaStats]) -> pd.DataFrame:
@@ -342,21 +350,23 @@ def _per_query(
     ids = sorted(eval_set.queries)
     frame = pd.DataFrame({"query_id": ids, "query": [eval_set.queries[q] for q in ids]}).astype("str")
     frame["judged"] = frame["query_id"].isin(set(eval_set.judged_queries))
+    columns: dict[str, np.ndarray] = {}
+    values = {side: metric_frames[side].reindex(ids).astype(float) for side in SIDES}
     for metric in plan.metrics:
-        values = {side: frame["query_id"].map(metric_frames[side][metric]) for side in SIDES}
-        frame[f"{metric}_baseline"] = values["baseline"].astype(float)
-        frame[f"{metric}_candidate"] = values["candidate"].astype(float)
-        frame[f"{metric}_delta"] = (values["candidate"] - values["baseline"]).astype(float)
-    lists = {side: rankings[side].groupby("query_id", sort=False)["doc_id"].agg(list) for side in SIDES}
+        baseline, candidate = values["baseline"][metric].to_numpy(), values["candidate"][metric].to_numpy()
+        columns.update({f"{metric}_baseline": baseline, f"{metric}_candidate": candidate})
+        columns[f"{metric}_delta"] = candidate - baseline
+    lists = {side: _by_query(rankings[side], "doc_id") for side in SIDES}
     lists = {side: {q: lists[side].get(q, []) for q in ids} for side in SIDES}
     for k in plan.k_values:
-        shifts = rank_shift_table(lists["baseline"], lists["candidate"], k=k).reindex(frame["query_id"])
-        frame[f"overlap@{k}"] = shifts["overlap"].to_numpy()
-        frame[f"jaccard@{k}"] = shifts["jaccard"].to_numpy()
+        shifts = rank_shift_table(lists["baseline"], lists["candidate"], k=k).reindex(ids)
+        columns[f"overlap@{k}"] = shifts["overlap"].to_numpy()
+        columns[f"jaccard@{k}"] = shifts["jaccard"].to_numpy()
         if k == shift_k:
-            for name in ("rbo", "kendall_tau", "n_entered", "n_left"):
-                frame[name] = shifts[name].to_numpy()
-    return frame
+            columns.update(
+                {name: shifts[name].to_numpy() for name in ("rbo", "kendall_tau", "n_entered", "n_left")}
+            )
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _long_rankings(rankings: dict[str, pd.DataFrame], qrels: dict[str, dict[str, int]]) -> pd.DataFrame:
@@ -364,10 +374,9 @@ def _long_rankings(rankings: dict[str, pd.DataFrame], qrels: dict[str, dict[str,
     frames = [frame.assign(side=side) for side, frame in rankings.items()]
     long = pd.concat(frames, ignore_index=True)[["query_id", "side", "rank", "doc_id", "score"]]
     long["side"] = long["side"].astype("str")
-    grades = [
-        qrels[q].get(d, 0) if q in qrels else None
-        for q, d in zip(long["query_id"], long["doc_id"], strict=True)
-    ]
+    query_ids = long["query_id"].to_numpy(dtype=object).tolist()
+    doc_ids = long["doc_id"].to_numpy(dtype=object).tolist()
+    grades = [qrels[q].get(d, 0) if q in qrels else None for q, d in zip(query_ids, doc_ids, strict=True)]
     return long.assign(grade=pd.array(grades, dtype="Int64"))
 
 

@@ -1,30 +1,45 @@
 """Paired statistics between two runs scored on the same queries.
 
-For one metric, the candidate − baseline difference per query gets a paired t-test, a
-sign-flip randomisation test, a bootstrap 95% confidence interval, wins/ties/losses and the
-minimum detectable effect, and a sentence a person can act on.
+For each metric, the candidate − baseline difference per query gets a paired t-test, a
+sign-flip randomisation test, a bootstrap 95% confidence interval (BCa), wins/ties/losses and
+the minimum detectable effect, and a sentence a person can act on.
+
+All the metrics of a comparison share one set of resamples, so twelve metrics cost about what
+one does: the randomisation test is one product of a ±1 sign matrix with the matrix of
+differences, the bootstrap means one product of a resample-count matrix with it. For the mean
+the BCa interval has a closed form (the jackknife of a mean is the centred data), which gives
+the interval ``scipy.stats.bootstrap(method="BCa")`` gives, without its per-metric overhead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from scipy import stats as scipy_stats
 
 from workbench.errors import InvalidArgument
 from workbench.evaluate import metric_label
 
-__all__ = ["DeltaStats", "describe_delta", "paired_delta"]
+__all__ = ["DeltaStats", "describe_delta", "paired_delta", "paired_deltas"]
 
 TIE_TOLERANCE = 1e-12
 _Z_POWER_80 = float(scipy_stats.norm.ppf(0.8))
 _MIN_RESAMPLES = 100
-# Bound the resample matrices (batch × n) to about 8 MB of float64 per scipy batch.
+_CONFIDENCE = 0.95
+# Bound the resample matrices (batch × n) to about 8 MB of float64 per batch.
 _BATCH_CELLS = 1_000_000
+# Resampled means that are equal in exact arithmetic differ by rounding of about n·eps·mean|d|
+# (the same terms summed in another order); they count as ties within this share of mean|d|.
+_RELATIVE_TIE = 1e-9
+# OpenBLAS keeps a matrix product of m·n·k <= 262,144 on the calling thread. The resampling
+# products are sliced to that size: waking the thread pool costs more than it saves here, and
+# its spinning threads slow down everything after them on a busy machine (3× seen on 2 cores).
+_SINGLE_THREAD_PRODUCT = 262_144
 
 
 @dataclass(frozen=True)
@@ -73,10 +88,8 @@ def paired_delta(
 ) -> DeltaStats:
     """Compare per-query values of one metric between two runs on the same queries.
 
-    The randomisation test flips the sign of each paired difference. When all 2**n sign
-    patterns fit in ``n_resamples`` it is exact (``scipy.stats.permutation_test``); otherwise
-    the patterns are sampled with ``scipy.stats.monte_carlo_test``, which follows the same
-    p-value conventions but draws the signs as bits, so 10,000 queries take well under a second.
+    The single-metric form of :func:`paired_deltas`: the same statistics and, for the same
+    seed, the same numbers (to float rounding).
 
     Args:
         metric: Name carried into the result, e.g. ``"ndcg@10"``.
@@ -92,31 +105,84 @@ def paired_delta(
         InvalidArgument: The index sets differ, an index repeats, a value is NaN, there are no
             queries, or ``n_resamples`` < 100.
     """
+    for name, series in (("baseline", baseline), ("candidate", candidate)):
+        if not isinstance(series, pd.Series):
+            raise InvalidArgument(f"{name} must be a pandas Series, got {type(series).__name__}")
+    frames = baseline.to_frame(name=metric), candidate.to_frame(name=metric)
+    return paired_deltas(*frames, n_resamples=n_resamples, seed=seed)[metric]
+
+
+def paired_deltas(
+    baseline: pd.DataFrame,
+    candidate: pd.DataFrame,
+    *,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> dict[str, DeltaStats]:
+    """Compare every metric of two runs on the same queries, with one shared resampling.
+
+    The randomisation test flips the sign of each paired difference: exactly, over all 2**n
+    sign patterns, when they fit in ``n_resamples`` (as ``scipy.stats.permutation_test``),
+    otherwise over ``n_resamples`` random patterns with the p-value of
+    ``scipy.stats.monte_carlo_test`` ((extreme + 1) / (resamples + 1), doubled for two
+    sides). The 95% interval is the bootstrap BCa interval of the mean difference. A metric
+    gets the numbers :func:`paired_delta` gives it with the same seed (to float rounding).
+
+    Args:
+        baseline: Per-query values of the current model, one column per metric (e.g. the
+            output of :func:`workbench.evaluate.per_query_metrics`), indexed by query id.
+        candidate: The new model's values, with the same columns and query ids.
+        n_resamples: Bootstrap and randomisation resamples (at least 100).
+        seed: Seed for both resampling procedures, so reruns give identical numbers.
+
+    Returns:
+        Metric name → paired statistics, in the order of ``baseline``'s columns.
+
+    Raises:
+        InvalidArgument: The query ids or metric columns differ, a query id or column repeats,
+            a value is NaN, there are no queries, or ``n_resamples`` < 100.
+
+    Example:
+        >>> base = pd.DataFrame({"ndcg@10": [0.2, 0.4, 0.5], "mrr@10": [0.5, 1.0, 1.0]})
+        >>> cand = base + 0.1
+        >>> round(paired_deltas(base, cand)["mrr@10"].delta, 3)
+        0.1
+    """
     if n_resamples < _MIN_RESAMPLES:
         raise InvalidArgument(
             f"n_resamples must be at least {_MIN_RESAMPLES}, got {n_resamples}; "
             "the default 10_000 resolves p-values to 1e-4"
         )
-    base, cand = _align(baseline, candidate)
+    metrics, base, cand = _align(baseline, candidate)
     diff = cand - base
-    wins = int(np.count_nonzero(diff > TIE_TOLERANCE))
-    losses = int(np.count_nonzero(diff < -TIE_TOLERANCE))
-    ci_low, ci_high = _bootstrap_ci(diff, n_resamples, seed)
-    return DeltaStats(
-        metric=metric,
-        n=int(diff.size),
-        baseline_mean=float(base.mean()),
-        candidate_mean=float(cand.mean()),
-        delta=float(cand.mean() - base.mean()),
-        ci_low=ci_low,
-        ci_high=ci_high,
-        p_ttest=_ttest_p(base, cand, diff),
-        p_permutation=_sign_flip_p(diff, n_resamples, seed),
-        wins=wins,
-        ties=int(diff.size) - wins - losses,
-        losses=losses,
-        mde=_mde(diff, alpha=0.05),
-    )
+    n = diff.shape[1]
+    tied = np.all(np.abs(diff) <= TIE_TOLERANCE, axis=1)
+    constant = np.ptp(diff, axis=1) <= TIE_TOLERANCE
+    wins = np.count_nonzero(diff > TIE_TOLERANCE, axis=1)
+    losses = np.count_nonzero(diff < -TIE_TOLERANCE, axis=1)
+    base_mean, cand_mean = base.mean(axis=1), cand.mean(axis=1)
+    ci_low, ci_high = _bootstrap_ci(diff, constant, n_resamples, seed)
+    p_ttest = _ttest_p(base, cand, tied, constant)
+    p_permutation = _sign_flip_p(diff, tied, n_resamples, seed)
+    mde = _mde(diff, constant, alpha=0.05)
+    return {
+        metric: DeltaStats(
+            metric=metric,
+            n=n,
+            baseline_mean=float(base_mean[j]),
+            candidate_mean=float(cand_mean[j]),
+            delta=float(cand_mean[j] - base_mean[j]),
+            ci_low=float(ci_low[j]),
+            ci_high=float(ci_high[j]),
+            p_ttest=float(p_ttest[j]),
+            p_permutation=float(p_permutation[j]),
+            wins=int(wins[j]),
+            ties=n - int(wins[j]) - int(losses[j]),
+            losses=int(losses[j]),
+            mde=float(mde[j]),
+        )
+        for j, metric in enumerate(metrics)
+    }
 
 
 def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
@@ -151,23 +217,49 @@ def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
     return f"{head} — not significant; {_detectable(stats, alpha)}."
 
 
-# --- metrics -------------------------------------------------------------------------------
-
-
 # --- statistics ----------------------------------------------------------------------------
+# Arrays are metrics × queries, so each metric's values are one contiguous row and a row's
+# mean is summed exactly as numpy sums a 1-D array.
 
 
-def _align(baseline: pd.Series, candidate: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    for name, series in (("baseline", baseline), ("candidate", candidate)):
-        if not isinstance(series, pd.Series):
-            raise InvalidArgument(f"{name} must be a pandas Series, got {type(series).__name__}")
-        if series.index.has_duplicates:
-            dupes = series.index[series.index.duplicated()].unique().tolist()[:3]
-            raise InvalidArgument(f"{name} repeats query ids {dupes}; give one value per query")
-        if series.isna().any():
-            raise InvalidArgument(f"{name} has NaN values; score every query (0.0 if missed)")
-    only_base = baseline.index.difference(candidate.index)
-    only_cand = candidate.index.difference(baseline.index)
+def _align(baseline: pd.DataFrame, candidate: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    for name, frame in (("baseline", baseline), ("candidate", candidate)):
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidArgument(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+        _check_values(name, frame)
+    _check_same_metrics(baseline.columns, candidate.columns)
+    _check_same_queries(baseline.index, candidate.index)
+    base = baseline.to_numpy(dtype=float).T
+    cand = candidate.reindex(index=baseline.index, columns=baseline.columns).to_numpy(dtype=float).T
+    metrics = [str(metric) for metric in baseline.columns]
+    return metrics, np.ascontiguousarray(base), np.ascontiguousarray(cand)
+
+
+def _check_values(name: str, frame: pd.DataFrame) -> None:
+    if frame.index.has_duplicates:
+        dupes = frame.index[frame.index.duplicated()].unique().tolist()[:3]
+        raise InvalidArgument(f"{name} repeats query ids {dupes}; give one value per query")
+    if frame.columns.has_duplicates:
+        dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
+        raise InvalidArgument(f"{name} repeats metric columns {dupes}; give one column per metric")
+    missing = frame.isna().any()
+    if missing.any():
+        where = ", ".join(map(str, missing.index[missing.to_numpy()]))
+        raise InvalidArgument(f"{name} has NaN values (in {where}); score every query (0.0 if missed)")
+
+
+def _check_same_metrics(baseline: pd.Index, candidate: pd.Index) -> None:
+    only_base, only_cand = baseline.difference(candidate), candidate.difference(baseline)
+    if len(only_base) or len(only_cand):
+        raise InvalidArgument(
+            "baseline and candidate must have the same metric columns: "
+            f"{only_base.tolist()} only in baseline, {only_cand.tolist()} only in candidate; "
+            "compute both runs' metrics with the same list"
+        )
+
+
+def _check_same_queries(baseline: pd.Index, candidate: pd.Index) -> None:
+    only_base, only_cand = baseline.difference(candidate), candidate.difference(baseline)
     if len(only_base) or len(only_cand):
         raise InvalidArgument(
             "baseline and candidate must cover the same queries: "
@@ -177,95 +269,143 @@ def _align(baseline: pd.Series, candidate: pd.Series) -> tuple[np.ndarray, np.nd
         )
     if baseline.empty:
         raise InvalidArgument("baseline and candidate are empty; need at least one query")
-    base = baseline.to_numpy(dtype=float)
-    cand = candidate.reindex(baseline.index).to_numpy(dtype=float)
-    return base, cand
 
 
-def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis)
+def _batches(total: int, n: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) row ranges of at most ``_BATCH_CELLS`` cells for ``total`` rows of ``n``."""
+    rows = max(1, _BATCH_CELLS // max(n, 1))
+    for start in range(0, total, rows):
+        yield start, min(start + rows, total)
 
 
-def _batch(n: int) -> int:
-    return max(1, _BATCH_CELLS // max(n, 1))
+def _tie_margin(diff: np.ndarray) -> np.ndarray:
+    """Per metric, the distance within which a resampled mean equals the observed one."""
+    return _RELATIVE_TIE * np.abs(diff).mean(axis=1)
 
 
-def _all_tied(diff: np.ndarray) -> bool:
-    return bool(np.all(np.abs(diff) <= TIE_TOLERANCE))
+def _bootstrap_ci(
+    diff: np.ndarray, constant: np.ndarray, n_resamples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    m, n = diff.shape
+    low, high = np.full(m, math.nan), np.full(m, math.nan)
+    if n < 2:
+        return low, high
+    # A constant difference gives every resample the same mean; BCa would divide by zero.
+    low[constant] = high[constant] = diff[constant].mean(axis=1)
+    varies = ~constant
+    if varies.any():
+        interval = _bca_interval(diff[varies], n_resamples, seed)
+        low[varies], high[varies] = interval[:, 0], interval[:, 1]
+    return low, high
 
 
-def _constant(diff: np.ndarray) -> bool:
-    return bool(np.ptp(diff) <= TIE_TOLERANCE)
+def _bca_interval(diff: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """BCa interval of each row's mean (Efron and Tibshirani 1993, 14.3), as metrics × 2.
+
+    The computation of ``scipy.stats.bootstrap(method="BCa")``, on the resamples it draws from
+    the same generator, with two closed forms for the mean: the bootstrap means are resample
+    counts @ differences / n, and the jackknife deviations that give the acceleration are the
+    centred differences themselves. Resampled means within rounding of the observed one count
+    as ties, half below it.
+    """
+    observed = diff.mean(axis=1, keepdims=True)
+    means = _bootstrap_means(diff, n_resamples, seed)
+    margin = _tie_margin(diff)[:, None]
+    below = np.count_nonzero(means < observed - margin, axis=1)
+    below_or_tied = np.count_nonzero(means <= observed + margin, axis=1)
+    z0 = special.ndtri((below + below_or_tied) / (2.0 * n_resamples))
+    centred = diff - observed
+    accel = np.sum(centred**3, axis=1) / (6.0 * np.sum(centred**2, axis=1) ** 1.5)
+    z = float(special.ndtri((1.0 - _CONFIDENCE) / 2.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        levels = [special.ndtr(z0 + (z0 + zq) / (1.0 - accel * (z0 + zq))) for zq in (z, -z)]
+    return np.asarray(scipy_stats.quantile(means, np.stack(levels, axis=-1), axis=-1))
 
 
-def _bootstrap_ci(diff: np.ndarray, n_resamples: int, seed: int) -> tuple[float, float]:
-    if diff.size < 2:
-        return math.nan, math.nan
-    if _constant(diff):  # every resample has the same mean; BCa would divide by zero
-        mean = float(diff.mean())
-        return mean, mean
-    result = scipy_stats.bootstrap(
-        (diff,),
-        _mean,
-        n_resamples=n_resamples,
-        confidence_level=0.95,
-        method="BCa",
-        vectorized=True,
-        batch=_batch(diff.size),
-        rng=np.random.default_rng(seed),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def _ttest_p(base: np.ndarray, cand: np.ndarray, diff: np.ndarray) -> float:
-    if diff.size < 2:
-        return math.nan
-    if _all_tied(diff):
-        return 1.0
-    if _constant(diff):  # t is infinite; scipy would warn about catastrophic cancellation
-        return 0.0
-    return float(scipy_stats.ttest_rel(cand, base).pvalue)
-
-
-def _sign_flip_p(diff: np.ndarray, n_resamples: int, seed: int) -> float:
-    if diff.size < 2 or _all_tied(diff):  # both sign patterns of one query are as extreme
-        return 1.0
-    if 2**diff.size <= n_resamples:
-        exact = scipy_stats.permutation_test(
-            (diff,), _mean, permutation_type="samples", vectorized=True, n_resamples=n_resamples
-        )
-        return float(exact.pvalue)
-    result = scipy_stats.monte_carlo_test(
-        (diff,),
-        (_sign_flipper(diff, seed),),
-        _mean,
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=_batch(diff.size),
-    )
-    return float(result.pvalue)
-
-
-def _sign_flipper(diff: np.ndarray, seed: int) -> Callable[[tuple[int, int]], np.ndarray]:
-    """Null sampler for the paired test: each difference keeps its size, its sign is a coin."""
+def _bootstrap_means(diff: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Means of ``n_resamples`` bootstrap resamples of the queries, as metrics × resamples."""
+    n = diff.shape[1]
     rng = np.random.default_rng(seed)
-    n = diff.size
+    means = np.empty((diff.shape[0], n_resamples))
+    for start, stop in _batches(n_resamples, n):
+        picks = rng.integers(0, n, size=(stop - start, n))
+        picks += np.arange(stop - start)[:, None] * n  # a separate count row per resample
+        counts = np.bincount(picks.ravel(), minlength=picks.size).reshape(picks.shape)
+        means[:, start:stop] = _product(diff, counts.astype(float)) / n
+    return means
 
-    def rvs(size: tuple[int, int]) -> np.ndarray:
-        random_bytes = rng.integers(0, 256, size=(size[0], (n + 7) // 8), dtype=np.uint8)
-        keep = np.unpackbits(random_bytes, axis=-1, count=n).astype(bool)
-        return np.where(keep, diff, -diff)
 
-    return rvs
+def _product(diff: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``diff @ rows.T`` in slices small enough for BLAS to stay on one thread."""
+    step = max(1, _SINGLE_THREAD_PRODUCT // max(diff.size, 1))
+    return np.concatenate([diff @ rows[i : i + step].T for i in range(0, rows.shape[0], step)], axis=1)
 
 
-def _mde(diff: np.ndarray, *, alpha: float, power: float = 0.8) -> float:
-    if diff.size < 2:
-        return math.nan
-    if _constant(diff):
-        return 0.0
+def _ttest_p(base: np.ndarray, cand: np.ndarray, tied: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    m, n = base.shape
+    if n < 2:
+        return np.full(m, math.nan)
+    # A constant nonzero difference has an infinite t, where scipy would warn about
+    # catastrophic cancellation.
+    p = np.where(tied, 1.0, 0.0)
+    regular = ~(tied | constant)
+    if regular.any():
+        p[regular] = scipy_stats.ttest_rel(cand[regular], base[regular], axis=1).pvalue
+    return p
+
+
+def _sign_flip_p(diff: np.ndarray, tied: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    m, n = diff.shape
+    p = np.ones(m)  # all tied, or one query: both sign patterns are as extreme
+    flips = ~tied
+    if n < 2 or not flips.any():
+        return p
+    differing = diff[flips]
+    if 2**n <= n_resamples:
+        p[flips] = _randomisation_p(differing, _all_signs(n), 2**n, exact=True)
+    else:
+        signs = _random_signs(n, n_resamples, seed)
+        p[flips] = _randomisation_p(differing, signs, n_resamples, exact=False)
+    return p
+
+
+def _randomisation_p(diff: np.ndarray, signs: Iterator[np.ndarray], total: int, *, exact: bool) -> np.ndarray:
+    """Two-sided p-value of each row's mean under sign flips, as scipy's resampling tests give it."""
+    n = diff.shape[1]
+    observed = diff.mean(axis=1, keepdims=True)
+    margin = _tie_margin(diff)[:, None]
+    as_low = np.zeros(diff.shape[0], dtype=np.int64)
+    as_high = np.zeros(diff.shape[0], dtype=np.int64)
+    for batch in signs:
+        null = _product(diff, batch) / n
+        as_low += np.count_nonzero(null <= observed + margin, axis=1)
+        as_high += np.count_nonzero(null >= observed - margin, axis=1)
+    adjustment = 0 if exact else 1  # the observed pattern is among all 2**n, not the random ones
+    p = np.minimum(as_low + adjustment, as_high + adjustment) / (total + adjustment) * 2
+    return np.minimum(p, 1.0)
+
+
+def _all_signs(n: int) -> Iterator[np.ndarray]:
+    """All 2**n sign patterns, as batches of ±1 rows."""
+    for start, stop in _batches(2**n, n):
+        bits = np.arange(start, stop)[:, None] >> np.arange(n) & 1
+        yield bits * 2.0 - 1.0
+
+
+def _random_signs(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """``n_resamples`` random sign patterns, as batches of ±1 rows; each sign is one random bit."""
+    rng = np.random.default_rng(seed)
+    for start, stop in _batches(n_resamples, n):
+        random_bytes = rng.integers(0, 256, size=(stop - start, (n + 7) // 8), dtype=np.uint8)
+        yield np.unpackbits(random_bytes, axis=-1, count=n) * 2.0 - 1.0
+
+
+def _mde(diff: np.ndarray, constant: np.ndarray, *, alpha: float, power: float = 0.8) -> np.ndarray:
+    m, n = diff.shape
+    if n < 2:
+        return np.full(m, math.nan)
     z = float(scipy_stats.norm.ppf(1.0 - alpha / 2.0)) + float(scipy_stats.norm.ppf(power))
-    return z * float(np.std(diff, ddof=1)) / math.sqrt(diff.size)
+    return np.where(constant, 0.0, z * np.std(diff, axis=1, ddof=1) / math.sqrt(n))
 
 
 # --- wording -------------------------------------------------------------------------------

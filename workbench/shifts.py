@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 _SHIFT_COLUMNS = ["overlap", "jaccard", "rbo", "kendall_tau", "n_entered", "n_left"]
+_PAIR_CELLS = 4_000_000  # cells of the arrays held at once: (query, depth) or (query, doc, doc)
 
 
 # --- rank shifts ---------------------------------------------------------------------------
@@ -87,31 +89,21 @@ def rank_biased_overlap(a: Sequence[str], b: Sequence[str], *, p: float = 0.9) -
         InvalidArgument: ``p`` is not in (0, 1) or a ranking repeats a document.
     """
     _check_p(p)
-    short, long = _as_ranking(a, "a"), _as_ranking(b, "b")
-    if len(short) > len(long):
-        short, long = long, short
-    if not long:
-        return 1.0
-    if not short:
-        return 0.0
-    return _rbo_ext(_overlaps(short, long), len(short), p)
+    return float(_rbo(_Matches.of([(_as_ranking(a, "a"), _as_ranking(b, "b"))]), p)[0])
 
 
 def kendall_tau_shared(a: Sequence[str], b: Sequence[str]) -> float:
     """Kendall's tau between the orders two rankings give their shared documents.
 
     Says whether documents both models retrieve keep their relative order, independently of
-    how many new documents came in. NaN when fewer than two documents are shared.
+    how many new documents came in. NaN when fewer than two documents are shared. A ranking
+    has no ties, so this is tau-a, (concordant - discordant) / pairs, which is also what
+    ``scipy.stats.kendalltau`` returns for untied data.
 
     Raises:
         InvalidArgument: A ranking repeats a document.
     """
-    rank_b = {doc: rank for rank, doc in enumerate(_as_ranking(b, "b"))}
-    shared = [(rank, rank_b[doc]) for rank, doc in enumerate(_as_ranking(a, "a")) if doc in rank_b]
-    if len(shared) < 2:
-        return math.nan
-    ranks_a, ranks_b = zip(*shared, strict=True)
-    return float(scipy_stats.kendalltau(ranks_a, ranks_b).statistic)
+    return float(_kendall(_Matches.of([(_as_ranking(a, "a"), _as_ranking(b, "b"))]))[0])
 
 
 def rank_shift_table(
@@ -140,11 +132,16 @@ def rank_shift_table(
     _check_k(k)
     _check_p(p)
     shared = sorted(set(baseline) & set(candidate))
-    rows = {qid: _shift_row(baseline[qid], candidate[qid], k, p) for qid in shared}
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=_SHIFT_COLUMNS)
-    frame = frame.astype({"n_entered": "int64", "n_left": "int64"})
-    frame.index = pd.Index(frame.index, name="query_id", dtype=object)
-    return frame
+    tops = [
+        (_as_ranking(baseline[qid], "baseline")[:k], _as_ranking(candidate[qid], "candidate")[:k])
+        for qid in shared
+    ]
+    depth = max((max(len(a), len(b)) for a, b in tops), default=1)
+    step = max(1, _PAIR_CELLS // max(depth, 1))  # queries at a time: bounded (query × depth) arrays
+    parts = [_shift_columns(tops[i : i + step], k, p) for i in range(0, len(tops), step)]
+    parts = parts or [_shift_columns([], k, p)]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in _SHIFT_COLUMNS}
+    return pd.DataFrame(columns, index=pd.Index(shared, name="query_id", dtype=object))
 
 
 def moved_documents(baseline_list: Sequence[str], candidate_list: Sequence[str], *, k: int) -> pd.DataFrame:
@@ -323,51 +320,100 @@ def _top_set(ranking: Sequence[str], k: int, name: str) -> set[str]:
     return set(_as_ranking(ranking, name)[:k])
 
 
-def _overlaps(short: list[str], long: list[str]) -> np.ndarray:
-    """X_d for d = 1..len(long): overlap of short[:d] (all of short past its end) and long[:d]."""
-    seen_short: set[str] = set()
-    seen_long: set[str] = set()
-    overlap = 0
-    out = np.empty(len(long), dtype=float)
-    for depth, item_long in enumerate(long):
-        if depth < len(short):
-            item_short = short[depth]
-            if item_short == item_long:
-                overlap += 1
-            else:
-                overlap += (item_short in seen_long) + (item_long in seen_short)
-            seen_short.add(item_short)
-        else:
-            overlap += item_long in seen_short
-        seen_long.add(item_long)
-        out[depth] = overlap
-    return out
+def _shift_columns(tops: Sequence[tuple[list[str], list[str]]], k: int, p: float) -> dict[str, np.ndarray]:
+    """The :func:`rank_shift_table` columns for pairs of top-k lists."""
+    matches = _Matches.of(tops)
+    n_shared, union = matches.n_shared, matches.n_a + matches.n_b - matches.n_shared
+    return {
+        "overlap": n_shared / k,
+        "jaccard": np.divide(n_shared, union, out=np.ones(len(tops)), where=union > 0),
+        "rbo": _rbo(matches, p),
+        "kendall_tau": _kendall(matches),
+        "n_entered": matches.n_b - n_shared,
+        "n_left": matches.n_a - n_shared,
+    }
 
 
-def _rbo_ext(x: np.ndarray, s: int, p: float) -> float:
-    """Webber et al. eq. 32 from the overlaps X_1..X_l and the shorter list's length s."""
-    big_l = x.size
-    depth = np.arange(1, big_l + 1, dtype=float)
+@dataclass(frozen=True)
+class _Matches:
+    """Where the documents shared by pairs of rankings (a, b) sit, for many pairs at once.
+
+    ``row``, ``pos_a`` and ``pos_b`` have one entry per shared document, grouped by pair and in
+    a's order within a pair; ``n_a``, ``n_b`` and ``n_shared`` one entry per pair.
+    """
+
+    row: np.ndarray
+    pos_a: np.ndarray
+    pos_b: np.ndarray
+    n_a: np.ndarray
+    n_b: np.ndarray
+    n_shared: np.ndarray
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[list[str], list[str]]]) -> _Matches:
+        in_a: list[list[int]] = []
+        in_b: list[list[int]] = []
+        for a, b in pairs:
+            position_b = {doc: j for j, doc in enumerate(b)}
+            in_a.append([i for i, doc in enumerate(a) if doc in position_b])
+            in_b.append([position_b[a[i]] for i in in_a[-1]])
+        n_shared = np.array([len(positions) for positions in in_a], dtype=np.int64)
+        return cls(
+            row=np.repeat(np.arange(len(pairs)), n_shared),
+            pos_a=np.fromiter(chain.from_iterable(in_a), dtype=np.int64, count=int(n_shared.sum())),
+            pos_b=np.fromiter(chain.from_iterable(in_b), dtype=np.int64, count=int(n_shared.sum())),
+            n_a=np.array([len(a) for a, _ in pairs], dtype=np.int64),
+            n_b=np.array([len(b) for _, b in pairs], dtype=np.int64),
+            n_shared=n_shared,
+        )
+
+
+def _rbo(matches: _Matches, p: float) -> np.ndarray:
+    """RBO_ext of every pair: Webber et al. eq. 32 on the overlaps X_1..X_l of each pair.
+
+    X_d counts the shared documents both lists have reached by depth d (all of the shorter
+    list past its end), so it is the running count of max(position in a, position in b).
+    """
+    short, long = np.minimum(matches.n_a, matches.n_b), np.maximum(matches.n_a, matches.n_b)
+    width = max(int(long.max(initial=0)), 1)
+    reached = matches.row * width + np.maximum(matches.pos_a, matches.pos_b)
+    x = np.bincount(reached, minlength=short.size * width).reshape(-1, width).cumsum(axis=1).astype(float)
+    depth = np.arange(1, width + 1, dtype=float)
     weights = p**depth
-    x_s, x_l = x[s - 1], x[-1]
-    observed = np.sum(x / depth * weights)
-    tail = depth[s:]
-    extrapolated = np.sum(x_s * (tail - s) / (s * tail) * weights[s:])
+    s, big_l = np.maximum(short, 1)[:, None], np.maximum(long, 1)[:, None]  # 0 is handled below
+    rows = np.arange(short.size)[:, None]
+    x_s, x_l = x[rows, s - 1], x[rows, big_l - 1]
+    observed = np.where(depth <= big_l, x / depth * weights, 0.0).sum(axis=1, keepdims=True)
+    tail = (depth > s) & (depth <= big_l)
+    extrapolated = np.where(tail, x_s * (depth - s) / (s * depth) * weights, 0.0).sum(axis=1, keepdims=True)
     residual = ((x_l - x_s) / big_l + x_s / s) * p**big_l
-    return float((1.0 - p) / p * (observed + extrapolated) + residual)
+    rbo = ((1.0 - p) / p * (observed + extrapolated) + residual)[:, 0]
+    return np.where(long == 0, 1.0, np.where(short == 0, 0.0, rbo))
 
 
-def _shift_row(old: Sequence[str], new: Sequence[str], k: int, p: float) -> list[float]:
-    top_old, top_new = _as_ranking(old, "baseline")[:k], _as_ranking(new, "candidate")[:k]
-    set_old, set_new = set(top_old), set(top_new)
-    return [
-        overlap_at_k(top_old, top_new, k),
-        jaccard_at_k(top_old, top_new, k),
-        rank_biased_overlap(top_old, top_new, p=p),
-        kendall_tau_shared(top_old, top_new),
-        len(set_new - set_old),
-        len(set_old - set_new),
-    ]
+def _kendall(matches: _Matches) -> np.ndarray:
+    """Kendall's tau-a of every pair: (concordant - discordant) / pairs of shared documents.
+
+    Shared documents are taken in a's order, so a pair of them is discordant when b ranks the
+    second one higher. NaN for fewer than two shared documents.
+    """
+    n = matches.n_shared
+    width = int(n.max(initial=0))
+    ranks = np.zeros((n.size, width), dtype=np.int64)
+    ranks[matches.row, np.arange(matches.row.size) - np.repeat(np.cumsum(n) - n, n)] = matches.pos_b
+    index = np.arange(width)
+    valid_later = index < n[:, None]  # per pair, which second documents exist
+    discordant = np.zeros(n.size, dtype=np.int64)
+    block = max(1, _PAIR_CELLS // max(n.size * width, 1))  # first documents per step: bounded memory
+    for start in range(0, width, block):
+        first = index[start : start + block]
+        worse = ranks[:, first, None] > ranks[:, None, :]
+        worse &= index > first[:, None]
+        worse &= valid_later[:, None, :]
+        discordant += np.count_nonzero(worse, axis=(1, 2))
+    pairs = n * (n - 1) // 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n >= 2, (pairs - 2 * discordant) / pairs, math.nan)
 
 
 def _status(doc: str, top_old: set[str], top_new: set[str]) -> str:
