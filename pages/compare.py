@@ -5,23 +5,24 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import charts
-from workbench.compare import compare, list_comparisons
+from workbench.compare import compare
 from workbench.evalsets import list_eval_sets
 from workbench_app import resources
 from workbench_app.comparison_view import (
     alias_or_column,
+    comparison_picker,
     headline,
-    list_label,
     metric_table,
     ordered_queries,
     query_label,
     query_metrics,
     sides,
     style_delta,
+    table_comparisons,
 )
 from workbench_app.context import current
 from workbench_app.tables import render_side_by_side
-from workbench_app.ui import RateProgress, column_label, reported, require
+from workbench_app.ui import RateProgress, column_pair, reported, require
 
 SELECTED_KEY = "compare.selected"
 QUERY_KEY = "compare.query"
@@ -31,9 +32,8 @@ ctx = current()
 table = resources.table_at(ctx.uri, ctx.table, ctx.version)
 columns = ctx.ws.vector_columns(table)
 production = resources.status(ctx.uri, ctx.table, ctx.version)["active_column"]
-eval_sets = [s["name"] for s in list_eval_sets(ctx.ws) if s["table"] == ctx.table]
-stored = list_comparisons(ctx.ws)
-stored = stored[stored["table"] == ctx.table].iloc[::-1].reset_index(drop=True)
+eval_sets = [s["name"] for s in list_eval_sets(ctx.ws, table=ctx.table)]
+stored = table_comparisons(ctx.ws, ctx.table)
 
 st.title("Compare")
 st.caption(
@@ -49,26 +49,16 @@ require(
 )
 
 by_name = {c.name: c for c in columns}
-names = list(by_name)
-base_default = names.index(production) if production in names else 0
-cand_default = next(i for i, n in enumerate(names) if i != base_default)
 
 with st.expander("New comparison", expanded=stored.empty, icon=":material/add_chart:"):
     with st.form("compare.form", border=False):
         c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
-        baseline = c1.selectbox(
-            "Baseline (current)",
-            names,
-            index=base_default,
-            key="compare.baseline",
-            format_func=lambda n: column_label(by_name[n], production),
-        )
-        candidate = c2.selectbox(
-            "Candidate (new)",
-            names,
-            index=cand_default,
-            key="compare.candidate",
-            format_func=lambda n: column_label(by_name[n], production),
+        baseline, candidate = column_pair(
+            (c1, c2),
+            columns,
+            production,
+            keys=("compare.baseline", "compare.candidate"),
+            labels=("Baseline (current)", "Candidate (new)"),
         )
         eval_set = c3.selectbox("Eval set", eval_sets, key="compare.eval_set")
         ks = c4.multiselect("k", K_OPTIONS, default=[10, 100], key="compare.k", help="Metric cut-offs")
@@ -92,12 +82,7 @@ with st.expander("New comparison", expanded=stored.empty, icon=":material/add_ch
 
 require(not stored.empty, "No comparison of this table yet: open **New comparison** above and run one.")
 
-ids = stored["id"].tolist()
-if st.session_state.get(SELECTED_KEY) not in ids:
-    st.session_state[SELECTED_KEY] = ids[0]
-labels = dict(zip(ids, stored.apply(list_label, axis=1), strict=True))
-st.selectbox("Comparison", ids, key=SELECTED_KEY, format_func=lambda i: labels[i])
-cmp = resources.comparison(ctx.uri, st.session_state[SELECTED_KEY])
+cmp = resources.comparison(ctx.uri, comparison_picker(stored, key=SELECTED_KEY))
 m = cmp.manifest
 base_label, cand_label = sides(cmp)
 head = headline(cmp)
@@ -187,11 +172,14 @@ with metrics_tab:
         st.plotly_chart(resources.figure(ctx.uri, cmp.id, "metric_deltas"), width="stretch")
 
 with dist_tab:
-    st.plotly_chart(resources.figure(ctx.uri, cmp.id, "score_histograms"), width="stretch")
+    st.plotly_chart(resources.figure(ctx.uri, cmp.id, "score_overlay"), width="stretch")
     st.caption(
         f"Cosine scores of the top {k} results per query. The two models' scales differ "
         f"(KS distance {cmp.ks.statistic:.3f}): a similarity threshold cannot be reused as is."
     )
+    if m.n_judged:
+        st.plotly_chart(resources.figure(ctx.uri, cmp.id, "score_histograms"), width="stretch")
+        st.caption("Judged queries only: how well each model's scores separate relevant from other results.")
     st.markdown("##### Threshold translation")
     st.caption("Quantile mapping: the new cutoff keeps the same share of top-k results as the old one did.")
     thresholds = cmp.thresholds.assign(share_kept=cmp.thresholds["share_kept"] * 100)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.embed import embed
+from workbench.embed import embed, pending_run
 from workbench.ingest import ingest
 from workbench.models import pin_directory
 from workbench_app import resources
@@ -46,10 +46,15 @@ with embed_tab:
             format_func=lambda a: f"{a} — {'✓ embedded' if models[a].column in existing else 'not embedded'}",
             help="Aliases from the built-in catalog and this workspace's workbench.toml.",
         )
-        batch_size = st.select_slider(
-            "Rows per checkpoint", options=[64, 128, 256, 512, 1024], value=256, key="migrate.batch"
-        )
-    ref = models[alias]
+        ref = models[alias]
+        pending = pending_run(ws, ctx.table, ref)
+        resuming = pending is not None and pending.valid
+        if resuming:
+            st.caption(f"Rows per checkpoint: **{pending.batch_size}**, as in the interrupted run.")
+        else:
+            batch_size = st.select_slider(
+                "Rows per checkpoint", options=[64, 128, 256, 512, 1024], value=256, key="migrate.batch"
+            )
     with right:
         st.markdown(f"**{model_short(ref.name)}** · revision `{ref.revision}` · {ref.dim}-d")
         st.caption(
@@ -61,24 +66,42 @@ with embed_tab:
                 f"(embedded {when(existing[ref.column]['created_at'])}).",
                 icon=":material/check_circle:",
             )
+        elif resuming:
+            st.info(
+                f"An interrupted run left **{pending.rows_done:,} of {pending.rows_total:,}** rows of "
+                f"**{ctx.table}** v{pending.table_version} checkpointed: resuming embeds the other "
+                f"{pending.rows_total - pending.rows_done:,}.",
+                icon=":material/resume:",
+            )
+        elif pending is not None:
+            st.warning(
+                f"An interrupted run embedded {pending.rows_done:,} rows of v{pending.table_version}, "
+                f"but the table is at v{ctx.version} now: starting discards those checkpoints and "
+                f"embeds all {status['rows']:,} documents.",
+                icon=":material/history:",
+            )
         else:
             st.info(
                 f"Will embed {status['rows']:,} documents of **{ctx.table}** into a new column. "
                 "If the run is interrupted, starting it again resumes from the last checkpoint.",
                 icon=":material/info:",
             )
-    start = st.button(
-        "Start re-embedding",
-        key="migrate.start",
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=ref.column in existing,
-    )
+    if resuming:
+        label, icon = (
+            f"Resume ({pending.rows_done:,} of {pending.rows_total:,} rows done)",
+            ":material/resume:",
+        )
+    else:
+        label, icon = "Start re-embedding", ":material/play_arrow:"
+    start = st.button(label, key="migrate.start", type="primary", icon=icon, disabled=ref.column in existing)
     if start:
         with reported("Embedding"):
             model = resources.embedder(ref.model_dump_json())
             progress = RateProgress(f"Embedding {ctx.table} with {alias}")
-            result = embed(ws, ctx.table, ref, embedder=model, batch_size=batch_size, on_progress=progress)
+            rows_per_checkpoint = pending.batch_size if resuming else batch_size
+            result = embed(
+                ws, ctx.table, ref, embedder=model, batch_size=rows_per_checkpoint, on_progress=progress
+            )
             progress.done(f"Done: {result.rows:,} rows in {result.seconds:.1f} s")
             st.session_state["migrate.last"] = result.message
             st.rerun()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.compare import list_comparisons
-from workbench.promote import promote, rollback
+from workbench.promote import check_gate, promote, rollback
 from workbench_app import lifecycle, resources
-from workbench_app.comparison_view import list_label
+from workbench_app.comparison_view import comparison_picker, table_comparisons
 from workbench_app.context import current
 from workbench_app.ui import model_short, reported, require, short_column
 
@@ -60,24 +59,20 @@ if prod is None:
     st.stop()
 
 gate_col, action_col = st.columns([3, 2], gap="large")
-stored = list_comparisons(ctx.ws)
-stored = stored[stored["table"] == ctx.table].iloc[::-1].reset_index(drop=True)
+stored = table_comparisons(ctx.ws, ctx.table)
 
 with gate_col:
     st.subheader("Gate")
     require(not stored.empty, "No comparison of this table yet: run one on the **Compare** page first.")
-    ids = stored["id"].tolist()
-    if st.session_state.get(SELECTED_KEY) not in ids:
-        st.session_state[SELECTED_KEY] = ids[0]
-    labels = dict(zip(ids, stored.apply(list_label, axis=1), strict=True))
-    st.selectbox("Evidence: a stored comparison", ids, key=SELECTED_KEY, format_func=lambda i: labels[i])
-    cmp = resources.comparison(ctx.uri, st.session_state[SELECTED_KEY])
+    selected = comparison_picker(stored, key=SELECTED_KEY, label="Evidence: a stored comparison")
+    cmp = resources.comparison(ctx.uri, selected)
     candidate = cmp.manifest.candidate_column
     candidate_model = model_short(str(cmp.manifest.candidate_pin.get("name", candidate)))
     st.caption(cmp.summary)
     verdict = None
-    with reported("Evaluating the gate"):
-        verdict = lifecycle.gate_preview(ctx.ws, table, cmp)
+    if candidate != prod.column:
+        with reported("Evaluating the gate"):
+            verdict = check_gate(ctx.ws, ctx.table, candidate, comparison=cmp)
     if candidate == prod.column:
         st.success(f"**{candidate_model}** is already production.", icon=":material/check_circle:")
     elif verdict is not None:
@@ -117,31 +112,19 @@ with action_col:
     ):
         st.session_state[CONFIRM_KEY] = True
     if st.session_state.get(CONFIRM_KEY) and allowed:
-        with st.container(border=True):
-            st.markdown(
-                f"**Make {candidate_model} production of `{ctx.table}`?**  \n"
-                f"Search will use `{candidate}` from the next request on; the current production "
-                f"({prod_model}, v{prod.version}) stays one click away via rollback."
-            )
-            if force and not reason.strip():
-                st.warning("A forced promotion needs a reason.", icon=":material/edit_note:")
-            ok, cancel = st.columns(2)
-            if ok.button(
-                "Confirm promotion",
-                key="promote.confirm",
-                type="primary",
-                disabled=force and not reason.strip(),
-            ):
-                with reported("Promotion"):
-                    record = promote(
-                        ctx.ws, ctx.table, candidate, comparison=cmp.id, force=force, reason=reason.strip()
-                    )
-                    st.session_state[DONE_KEY] = record.message
-                    st.session_state[CONFIRM_KEY] = False
-                    st.rerun()
-            if cancel.button("Cancel", key="promote.cancel"):
-                st.session_state[CONFIRM_KEY] = False
-                st.rerun()
+        lifecycle.confirm_box(
+            f"**Make {candidate_model} production of `{ctx.table}`?**  \n"
+            f"Search will use `{candidate}` from the next request on; the current production "
+            f"({prod_model}, v{prod.version}) stays one click away via rollback.",
+            lambda: promote(
+                ctx.ws, ctx.table, candidate, comparison=cmp.id, force=force, reason=reason.strip()
+            ),
+            what="Promotion",
+            open_key=CONFIRM_KEY,
+            done_key=DONE_KEY,
+            keys=("promote.confirm", "promote.cancel"),
+            blocked="A forced promotion needs a reason." if force and not reason.strip() else None,
+        )
 
     st.subheader("Roll back")
     if target is None:
@@ -152,18 +135,14 @@ with action_col:
         if st.button("Roll back…", key="promote.rollback", icon=":material/undo:"):
             st.session_state[ROLLBACK_KEY] = True
         if st.session_state.get(ROLLBACK_KEY):
-            with st.container(border=True):
-                st.markdown(f"**Roll production of `{ctx.table}` back to v{target[0]}?**")
-                ok, cancel = st.columns(2)
-                if ok.button("Confirm rollback", key="promote.rollback_confirm", type="primary"):
-                    with reported("Rollback"):
-                        record = rollback(ctx.ws, ctx.table, reason=reason.strip())
-                        st.session_state[DONE_KEY] = record.message
-                        st.session_state[ROLLBACK_KEY] = False
-                        st.rerun()
-                if cancel.button("Cancel", key="promote.rollback_cancel"):
-                    st.session_state[ROLLBACK_KEY] = False
-                    st.rerun()
+            lifecycle.confirm_box(
+                f"**Roll production of `{ctx.table}` back to v{target[0]}?**",
+                lambda: rollback(ctx.ws, ctx.table, reason=reason.strip()),
+                what="Rollback",
+                open_key=ROLLBACK_KEY,
+                done_key=DONE_KEY,
+                keys=("promote.rollback_confirm", "promote.rollback_cancel"),
+            )
 
 st.subheader("Audit history")
 lifecycle.history_section(ctx, key="promote.history")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.compare import list_comparisons
 from workbench_app import resources
-from workbench_app.comparison_view import list_label
+from workbench_app.comparison_view import comparison_picker, table_comparisons
 from workbench_app.context import current
 from workbench_app.ui import require
 
@@ -24,16 +23,9 @@ st.caption(
     "Every comparison is stored with the exact table version, model pins, eval-set hash and "
     "library versions it ran on, so its report can be reproduced and audited later."
 )
-stored = list_comparisons(ctx.ws)
-stored = stored[stored["table"] == ctx.table].iloc[::-1].reset_index(drop=True)
+stored = table_comparisons(ctx.ws, ctx.table)
 require(not stored.empty, "No comparison of this table yet: run one on the **Compare** page.")
-
-ids = stored["id"].tolist()
-if st.session_state.get(SELECTED_KEY) not in ids:
-    st.session_state[SELECTED_KEY] = ids[0]
-labels = dict(zip(ids, stored.apply(list_label, axis=1), strict=True))
-st.selectbox("Comparison", ids, key=SELECTED_KEY, format_func=lambda i: labels[i])
-cmp_id: str = st.session_state[SELECTED_KEY]
+cmp_id = comparison_picker(stored, key=SELECTED_KEY)
 
 cols = st.columns(len(FORMATS))
 for col, (fmt, (name, mime, icon, help_text)) in zip(cols, FORMATS.items(), strict=True):

@@ -8,7 +8,7 @@ import streamlit as st
 from workbench.evalsets import list_eval_sets
 from workbench_app import lifecycle, resources
 from workbench_app.context import current
-from workbench_app.ui import model_short, reported, short_tag, when
+from workbench_app.ui import model_short, reported, short_columns_in, short_tag, when
 
 ctx = current()
 status = resources.status(ctx.uri, ctx.table, ctx.version)
@@ -67,47 +67,50 @@ else:
     else:
         st.caption("Every column has a vector for every row, computed from the row's current text.")
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader("Versions")
-    st.caption(
-        "Newest first. Tags pin a version: `production` is what search serves, "
-        "`candidate-…` marks where each column first appeared."
-    )
-    versions = resources.timeline(ctx.uri, ctx.table, ctx.version)
-    versions["tags"] = versions["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags))
-    st.dataframe(
-        versions,
-        hide_index=True,
-        width="stretch",
-        height=min(35 * (len(versions) + 1) + 3, 388),
-        column_config={
-            "version": st.column_config.NumberColumn("Version", width="small"),
-            "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss"),
-            "rows": st.column_config.NumberColumn("Rows", width="small"),
-            "tags": st.column_config.TextColumn("Tags"),
-        },
-    )
-with right:
-    st.subheader("Eval sets")
-    with reported("Reading eval sets"):
-        sets = [s for s in list_eval_sets(ctx.ws) if s["table"] == ctx.table]
-        if sets:
-            st.dataframe(
-                pd.DataFrame(sets)[["name", "n_queries", "n_judged", "created_at"]].assign(
-                    created_at=lambda f: f["created_at"].map(when)
-                ),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "name": "Eval set",
-                    "n_queries": st.column_config.NumberColumn("Queries"),
-                    "n_judged": st.column_config.NumberColumn("Judged"),
-                    "created_at": st.column_config.TextColumn("Created"),
-                },
-            )
-        else:
-            st.caption("No eval set for this table: comparisons can still measure rank shifts.")
+st.subheader("Versions")
+st.caption(
+    "Newest first, each with what it changed (read from LanceDB's transaction log). Tags pin a "
+    "version: `production` is what search serves, `candidate-…` marks where each column first appeared."
+)
+names = lifecycle.model_names(ctx.ws, ctx.ws.table(ctx.table))
+versions = resources.timeline(ctx.uri, ctx.table, ctx.version).assign(
+    change=lambda f: f["change"].map(lambda text: short_columns_in(text, names)),
+    tags=lambda f: f["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags)),
+)
+st.dataframe(
+    versions,
+    hide_index=True,
+    width="stretch",
+    height=min(35 * (len(versions) + 1) + 3, 388),
+    column_order=["version", "timestamp", "change", "rows", "tags"],
+    column_config={
+        "version": st.column_config.NumberColumn("Version", width=70),
+        "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss", width=160),
+        "change": st.column_config.TextColumn("Change", width=300),
+        "rows": st.column_config.NumberColumn("Rows", width=70),
+        "tags": st.column_config.TextColumn("Tags"),
+    },
+)
+
+st.subheader("Eval sets")
+with reported("Reading eval sets"):
+    sets = list_eval_sets(ctx.ws, table=ctx.table)
+    if sets:
+        st.dataframe(
+            pd.DataFrame(sets)[["name", "n_queries", "n_judged", "created_at"]].assign(
+                created_at=lambda f: f["created_at"].map(when)
+            ),
+            hide_index=True,
+            width="content",
+            column_config={
+                "name": "Eval set",
+                "n_queries": st.column_config.NumberColumn("Queries"),
+                "n_judged": st.column_config.NumberColumn("Judged"),
+                "created_at": st.column_config.TextColumn("Created"),
+            },
+        )
+    else:
+        st.caption("No eval set for this table: comparisons can still measure rank shifts.")
 
 st.subheader("Promotion history")
 lifecycle.history_section(ctx)

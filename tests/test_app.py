@@ -78,6 +78,12 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
     versions = at.dataframe[1].value
     assert any("production" in tags for tags in versions["tags"])
     assert any("candidate: all_minilm_l6_v2" in tags for tags in versions["tags"])
+    assert versions["change"].tolist() == [  # column names shown as their models' names
+        "production → paraphrase-MiniLM-L3-v2",
+        "added column all-MiniLM-L6-v2",
+        "added column paraphrase-MiniLM-L3-v2",
+        "created: 432 rows",
+    ]
     audit = at.dataframe[-1].value
     assert audit["gate"].tolist() == ["initial (no gate)"]
 
@@ -161,8 +167,11 @@ def test_migrate_embeds_and_resumes_an_interrupted_run(
 
     at = start(ingested, monkeypatch, "migrate")
     at.selectbox(key="migrate.alias").select(NEW_MODEL).run()
-    at.select_slider(key="migrate.batch").set_value(128).run()
-    at.button(key="migrate.start").click().run()
+    resume = at.button(key="migrate.start")
+    assert resume.label == "Resume (128 of 432 rows done)"
+    assert any("128 of 432" in i for i in texts(at.info))
+    assert not at.select_slider  # the checkpoints fix the batch size: the resume reuses 128
+    resume.click().run()
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     message = " ".join(texts(at.success))
@@ -219,10 +228,12 @@ def test_compare_runs_and_shows_summary_metrics_charts_and_drilldown(
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     titles = [c["layout"]["title"]["text"] for c in charts]
     assert any(t.startswith("Candidate − baseline per metric") for t in titles)
-    assert any(t.startswith("Top-10 cosine scores") for t in titles)
     assert any(t.startswith("Rank shift in the top 10") for t in titles)
-    hist = next(c for c in charts if c["layout"]["title"]["text"].startswith("Top-10 cosine"))
-    assert {"relevant", "non-relevant"} <= {t["name"] for t in hist["data"]}
+    overlay = next(c for c in charts if "both models overlaid" in c["layout"]["title"]["text"])
+    assert [t["name"] for t in overlay["data"]] == ["baseline: minilm-l3", "candidate: minilm-l6"]
+    assert all("xaxis" not in t or t["xaxis"] == "x" for t in overlay["data"])  # one panel
+    split = next(c for c in charts if "relevant vs non-relevant" in c["layout"]["title"]["text"])
+    assert {"relevant", "non-relevant"} <= {t["name"] for t in split["data"]}
 
     # worst regressions first: the default drill-down query has the lowest nDCG@10 delta
     cmp_per_query = list_comparisons(demo_ws)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.test_readers import write_beir
-from workbench.embed import candidate_tag, embed
+from workbench.embed import PendingRun, candidate_tag, embed, pending_run
 from workbench.errors import DimensionMismatch, MixedIndexError
 from workbench.ingest import ingest
 from workbench.packaged import CATALOG
@@ -119,3 +119,44 @@ def test_interrupted_run_resumes_to_exactly_the_uninterrupted_column(tmp_path: P
     for doc_id, vector in expected.items():
         np.testing.assert_allclose(actual[doc_id], vector, atol=1e-6)
     assert not (ws.state_dir / "runs" / "small" / REF.column).exists()
+
+
+def _interrupt_after(rows: int):
+    def stop(done: int, total: int) -> None:
+        if done >= rows:
+            raise Interrupted
+
+    return stop
+
+
+def test_pending_run_shows_an_interrupted_run_until_it_is_resumed(
+    empty_ws: Workspace, tmp_path: Path, old_embedder
+) -> None:
+    ingest(empty_ws, small_corpus(tmp_path, 50))
+    assert pending_run(empty_ws, "small", REF) is None
+    with pytest.raises(Interrupted):
+        embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8, on_progress=_interrupt_after(24))
+    version = empty_ws.table("small").version
+    assert pending_run(empty_ws, "small", REF) == PendingRun(
+        column=REF.column, rows_done=24, rows_total=50, table_version=version, batch_size=8, valid=True
+    )
+    assert pending_run(empty_ws, "small", CATALOG["minilm-l6"]) is None  # another model's column
+    result = embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
+    assert result.resumed_rows == 24
+    assert pending_run(empty_ws, "small", REF) is None  # done: the column exists, checkpoints are gone
+
+
+def test_pending_run_is_invalid_once_the_table_changed(
+    empty_ws: Workspace, tmp_path: Path, old_embedder
+) -> None:
+    corpus = small_corpus(tmp_path, 20)
+    ingest(empty_ws, corpus)
+    with pytest.raises(Interrupted):
+        embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8, on_progress=_interrupt_after(8))
+    before = empty_ws.table("small").version
+    empty_ws.table("small").delete("id = 'd0001'")  # a new table version
+    pending = pending_run(empty_ws, "small", REF)
+    assert pending is not None and not pending.valid
+    assert (pending.rows_done, pending.rows_total, pending.table_version) == (8, 20, before)
+    result = embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
+    assert result.resumed_rows == 0 and result.rows == 19  # the checkpoints were discarded

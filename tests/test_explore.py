@@ -167,32 +167,24 @@ def test_blend_extremes_are_one_column_or_the_other(tiny, fraction: float, expec
 
 
 def test_half_blend_takes_exactly_half_the_vectors_from_the_other_column(tiny) -> None:
-    query = FixedQueries([[1, 0]])
-    ranking = mixed_search(
-        tiny,
-        column="a",
-        query_embedder=query,
-        queries={"q": "x"},
-        k=4,
-        mix_with="b",
-        mix_fraction=0.5,
-        seed=3,
-    )
+    def half_blend() -> pd.DataFrame:
+        return mixed_search(
+            tiny,
+            column="a",
+            query_embedder=FixedQueries([[1, 0]]),
+            queries={"q": "x"},
+            k=4,
+            mix_with="b",
+            mix_fraction=0.5,
+            seed=3,
+        )
+
+    ranking = half_blend()
     scores = dict(zip(ranking["doc_id"], ranking["score"].round(4), strict=True))
     from_a = {"d1": 1.0, "d2": 0.8, "d3": 0.6, "d4": 0.0}
     from_b = {"d1": 0.0, "d2": 0.6, "d3": 0.8, "d4": 1.0}
     assert sum(scores[d] == pytest.approx(from_b[d]) and from_a[d] != from_b[d] for d in scores) == 2
-    again = mixed_search(
-        tiny,
-        column="a",
-        query_embedder=query,
-        queries={"q": "x"},
-        k=4,
-        mix_with="b",
-        mix_fraction=0.5,
-        seed=3,
-    )
-    pd.testing.assert_frame_equal(ranking, again)  # the seed fixes the blend
+    pd.testing.assert_frame_equal(ranking, half_blend())  # the seed fixes the blend
 
 
 @pytest.mark.parametrize(

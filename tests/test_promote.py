@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import lifecycle_snapshot, write_corpus
+from workbench.comparisons import load_comparison
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import GateFailed, InvalidArgument, LifecycleError, NotFound, StaleColumnError
 from workbench.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
@@ -19,6 +21,7 @@ from workbench.packaged import CATALOG
 from workbench.promote import (
     PRODUCTION_TAG,
     active_column_at,
+    check_gate,
     data_unchanged_since,
     production,
     production_column,
@@ -303,6 +306,8 @@ def test_comparison_on_older_data_fails_the_data_check(
         embedders=embedders,
     )
     before = lifecycle_snapshot(compared_ws)
+    verdict = check_gate(compared_ws, "demo", NEW, comparison=comparison_id)
+    assert [c.name for c in verdict.checks if not c.passed] == ["data"]
     with pytest.raises(GateFailed, match=r"ran on table version 4; documents changed since"):
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
     assert lifecycle_snapshot(compared_ws) == before
@@ -321,10 +326,88 @@ def test_first_promotion_needs_initial(demo_ws: Workspace, tmp_path: Path) -> No
     assert record.initial and record.tag == "production-1" and record.gate is None
 
 
+# --- the gate as a dry run ----------------------------------------------------------------------
+
+
+def test_check_gate_is_the_verdict_promote_records_and_writes_nothing(
+    compared_ws: Workspace, comparison_id: str
+) -> None:
+    before = lifecycle_snapshot(compared_ws)
+    verdict = check_gate(compared_ws, "demo", NEW_MODEL, comparison=comparison_id)
+    assert verdict.passed and verdict.comparison_id == comparison_id
+    assert [c.name for c in verdict.checks][:5] == ["table", "candidate", "baseline", "data", "queries"]
+    assert (
+        check_gate(compared_ws, "demo", NEW, comparison=load_comparison(compared_ws, comparison_id))
+        == verdict
+    )
+    assert lifecycle_snapshot(compared_ws) == before
+    record = promote(compared_ws, "demo", NEW, comparison=comparison_id)
+    assert record.gate == verdict
+
+
+def test_check_gate_reports_a_failing_gate_that_promote_refuses(
+    compared_ws: Workspace, comparison_id: str
+) -> None:
+    strict = GateConfig(min_ci_low={"ndcg@10": 0.5})
+    verdict = check_gate(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
+    assert not verdict.passed and [c.name for c in verdict.checks if not c.passed] == ["ndcg@10 ci_low"]
+    with pytest.raises(GateFailed) as err:
+        promote(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
+    assert err.value.reasons == verdict.reasons
+
+
+def test_promote_decides_with_check_gate(
+    compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
+
+    real = module.check_gate
+    calls: list[tuple[str, str]] = []
+
+    def refusing(ws: Workspace, table: str, column: str, **options: object):
+        calls.append((table, column))
+        return real(ws, table, column, **options).model_copy(update={"passed": False})
+
+    monkeypatch.setattr(module, "check_gate", refusing)
+    with pytest.raises(GateFailed, match="the gate refused"):
+        promote(compared_ws, "demo", NEW_MODEL, comparison=comparison_id)
+    assert calls == [("demo", NEW)]
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "comparison", "error", "match"),
+    [
+        ("demo", NEW, "cmp-nope", NotFound, "no comparison 'cmp-nope'"),
+        ("demo", "vec__nope__12345678", None, NotFound, "no vector column 'vec__nope__12345678'"),
+        ("nope", NEW, None, NotFound, "no table 'nope'"),
+        ("fresh", OLD, None, LifecycleError, r"'fresh' has no production column yet.*--initial"),
+    ],
+    ids=["unknown-comparison", "unknown-column", "unknown-table", "no-production"],
+)
+def test_check_gate_refuses_what_it_cannot_judge(
+    compared_ws: Workspace,
+    comparison_id: str,
+    embedders,
+    tmp_path: Path,
+    table: str,
+    column: str,
+    comparison: str | None,
+    error: type[Exception],
+    match: str,
+) -> None:
+    ingest(compared_ws, write_corpus(tmp_path / "c.jsonl", {"a": ("A", "alpha")}), table="fresh")
+    from workbench.embed import embed
+
+    embed(compared_ws, "fresh", CATALOG[OLD_MODEL], embedder=embedders[OLD])
+    with pytest.raises(error, match=match):
+        check_gate(compared_ws, table, column, comparison=comparison or comparison_id)
+
+
 def test_concurrent_promotion_is_detected(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("workbench.promote.next_number", lambda ws, table: 1)  # as if another took it
+    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
+    monkeypatch.setattr(module, "next_number", lambda ws, table: 1)  # as if another took it
     with pytest.raises(
         LifecycleError, match=r"another promotion of 'demo' is in progress \(production-1 exists\)"
     ):
@@ -335,7 +418,7 @@ def test_concurrent_promotion_is_detected(
 def test_documents_changing_during_promotion_abort_it(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench import promote as module
+    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
 
     real = module.next_number
 

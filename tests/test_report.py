@@ -165,10 +165,13 @@ def test_charts_build_for_labelled_and_unlabelled_views(cmp: Comparison) -> None
     assert list(deltas.data[0].y)[::-1] == cmp.manifest.metrics
     hist = charts.score_histograms(cmp)
     assert {t.name for t in hist.data} == {"relevant", "non-relevant"} and len(hist.data) == 4
+    overlay = charts.score_overlay(cmp)
+    assert [t.name.split(":")[0] for t in overlay.data] == ["baseline", "candidate"]
+    assert "both models overlaid" in overlay.layout.title.text
     unlabelled = dataclasses.replace(
         cmp, rankings=cmp.rankings.assign(grade=pd.NA).astype({"grade": "Int64"})
     )
-    assert {t.name for t in charts.score_histograms(unlabelled).data} == {"baseline", "candidate"}
+    assert charts.score_histograms(unlabelled) == charts.score_overlay(unlabelled)  # nothing to split
     shift = charts.rank_shift(cmp, k=5)
     assert len(shift.data) == len(cmp.drilldown(str(cmp.worst_regressions(1)["query_id"].iloc[0]), k=5))
     assert charts.overlap_histogram(cmp).data[0].type == "histogram"

@@ -21,15 +21,16 @@ from __future__ import annotations
 from workbench.compare import compare
 from workbench.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.demo import build_demo
-from workbench.embed import EmbedResult, embed
+from workbench.embed import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
 from workbench.evalsets import EvalSet, list_eval_sets, load_eval_set
-from workbench.gate import GateConfig
+from workbench.gate import GateConfig, GateResult
 from workbench.history import PromotionRecord, history
 from workbench.ingest import IngestResult, ingest
+from workbench.live import query_both
 from workbench.models import ModelRef, fingerprint_dir, load_embedder
 from workbench.packaged import CATALOG
-from workbench.promote import production_column, promote, refresh, rollback
+from workbench.promote import check_gate, production_column, promote, refresh, rollback
 from workbench.report import export_run, write_report
 from workbench.retire import retire
 from workbench.serve import CheckReport, ProductionIndex, SearchResult, check, search
@@ -43,9 +44,11 @@ __all__ = [
     "EmbedResult",
     "EvalSet",
     "GateConfig",
+    "GateResult",
     "IngestResult",
     "Manifest",
     "ModelRef",
+    "PendingRun",
     "ProductionIndex",
     "PromotionRecord",
     "SearchResult",
@@ -53,6 +56,7 @@ __all__ = [
     "Workspace",
     "build_demo",
     "check",
+    "check_gate",
     "compare",
     "embed",
     "export_run",
@@ -65,8 +69,10 @@ __all__ = [
     "load_embedder",
     "load_eval_set",
     "open_workspace",
+    "pending_run",
     "production_column",
     "promote",
+    "query_both",
     "refresh",
     "retire",
     "rollback",

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from workbench.comparisons import SIDES
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from workbench.comparisons import Comparison
 
-__all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms"]
+__all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms", "score_overlay"]
 
 SIDE_COLOURS = {"baseline": "#7f7f7f", "candidate": "#1f77b4"}
 LABEL_COLOURS = {"all": None, "relevant": "#2ca02c", "non-relevant": "#d62728"}
@@ -65,31 +67,47 @@ def metric_deltas(cmp: Comparison, *, alpha: float = 0.05) -> go.Figure:
     return fig
 
 
-def score_histograms(cmp: Comparison, *, bins: int = 40) -> go.Figure:
-    """Top-k cosine score distributions: both models overlaid; relevant vs not when labelled."""
+def score_overlay(cmp: Comparison, *, bins: int = 40) -> go.Figure:
+    """Both models' top-k cosine score distributions overlaid in one panel (every result).
+
+    Densities, so the two shapes compare whatever the counts; the models' scales differ, which
+    is why a similarity threshold cannot be carried over as is (see ``cmp.thresholds``).
+    """
     import plotly.graph_objects as go
+
+    hist = cmp.histograms(bins=bins)
+    every = hist[hist["label"] == "all"]
+    names = dict(zip(SIDES, _side_titles(cmp), strict=True))
+    fig = go.Figure([_bars(every[every["side"] == side], names[side], SIDE_COLOURS[side]) for side in SIDES])
+    k = cmp.manifest.shift_k
+    return _score_layout(
+        fig, f"Top-{k} cosine scores, both models overlaid (KS distance {cmp.ks.statistic:.3f})"
+    )
+
+
+def score_histograms(cmp: Comparison, *, bins: int = 40) -> go.Figure:
+    """Top-k cosine scores of relevant vs non-relevant results, one panel per model.
+
+    Without relevance labels there is nothing to split: the figure is :func:`score_overlay`.
+    """
     from plotly.subplots import make_subplots
 
     hist = cmp.histograms(bins=bins)
-    labelled = bool((hist["label"] == "relevant").any())
-    if not labelled:
-        fig = go.Figure([_bars(part, side, SIDE_COLOURS[side]) for side, part in hist.groupby("side")])
-    else:
-        fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_side_titles(cmp))
-        for col, side in enumerate(("baseline", "candidate"), start=1):
-            for label in ("relevant", "non-relevant"):
-                part = hist[(hist["side"] == side) & (hist["label"] == label)]
-                if len(part):
-                    trace = _bars(part, label, LABEL_COLOURS[label], legendgroup=label, showlegend=col == 1)
-                    fig.add_trace(trace, row=1, col=col)
+    if not (hist["label"] == "relevant").any():
+        return score_overlay(cmp, bins=bins)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_side_titles(cmp))
+    for col, side in enumerate(SIDES, start=1):
+        for label in ("relevant", "non-relevant"):
+            part = hist[(hist["side"] == side) & (hist["label"] == label)]
+            if len(part):
+                trace = _bars(part, label, LABEL_COLOURS[label], legendgroup=label, showlegend=col == 1)
+                fig.add_trace(trace, row=1, col=col)
     k = cmp.manifest.shift_k
-    fig.update_layout(
-        title=f"Top-{k} cosine scores (KS distance {cmp.ks.statistic:.3f})",
-        barmode="overlay",
-        yaxis_title="density",
-        height=380,
-        **_LAYOUT,
-    )
+    return _score_layout(fig, f"Top-{k} cosine scores of relevant vs non-relevant results, per model")
+
+
+def _score_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(title=title, barmode="overlay", yaxis_title="density", height=380, **_LAYOUT)
     fig.update_xaxes(title_text="cosine similarity")
     return fig
 

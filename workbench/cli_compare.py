@@ -182,7 +182,7 @@ def default_eval_set(ws: Workspace, table: str | None) -> str:
     """The only eval set (for ``table`` if given), or an error listing the choices."""
     from workbench.evalsets import list_eval_sets
 
-    names = [str(e["name"]) for e in list_eval_sets(ws) if table is None or e["table"] == table]
+    names = [str(e["name"]) for e in list_eval_sets(ws, table=table)]
     if len(names) == 1:
         return names[0]
     if not names:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +19,9 @@ from workbench.cli_common import (
     table_name,
     workspace,
 )
+
+if TYPE_CHECKING:
+    from workbench.history import PromotionRecord
 
 ActorOpt = Annotated[
     str | None,
@@ -82,7 +86,7 @@ def promote(
             initial=initial,
             actor=actor,
         )
-    emit_json(record.to_dict()) if as_json else typer.echo(record.message)
+    _print_record(record, as_json=as_json)
     if record.gate is not None and not as_json:
         for check_ in record.gate.checks:
             typer.echo(f"  {'ok  ' if check_.passed else 'FAIL'} {check_.detail}")
@@ -99,10 +103,7 @@ def rollback(
     """Move production back to the previous production version, instantly."""
     from workbench.promote import rollback as run_rollback
 
-    with handled():
-        ws = workspace(workspace_uri, config)
-        record = run_rollback(ws, table_name(ws, table), actor=actor, reason=reason)
-    emit_json(record.to_dict()) if as_json else typer.echo(record.message)
+    _move_production(run_rollback, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
 
 
 def refresh(
@@ -116,9 +117,27 @@ def refresh(
     """Serve documents ingested since the last promotion: production → latest version, same column."""
     from workbench.promote import refresh as run_refresh
 
+    _move_production(run_refresh, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
+
+
+def _move_production(
+    move: Callable[..., PromotionRecord],
+    workspace_uri: str,
+    config: str | None,
+    table: str | None,
+    *,
+    actor: str | None,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Run ``move`` (rollback or refresh: ``(ws, table, *, actor, reason)``) and print its record."""
     with handled():
         ws = workspace(workspace_uri, config)
-        record = run_refresh(ws, table_name(ws, table), actor=actor, reason=reason)
+        record = move(ws, table_name(ws, table), actor=actor, reason=reason)
+    _print_record(record, as_json=as_json)
+
+
+def _print_record(record: PromotionRecord, *, as_json: bool) -> None:
     emit_json(record.to_dict()) if as_json else typer.echo(record.message)
 
 

@@ -39,6 +39,17 @@ DELTA_COLUMNS = [
     "n",
     "mde",
 ]
+DRILLDOWN_COLUMNS = [
+    "doc_id",
+    "title",
+    "grade",
+    "status",
+    "baseline_rank",
+    "baseline_score",
+    "candidate_rank",
+    "candidate_score",
+    "delta_rank",
+]
 LIST_COLUMNS = [
     "id",
     "created_at",
@@ -206,21 +217,13 @@ class Comparison:
         baseline_score, candidate_rank, candidate_score, delta_rank (positive = moved up).
         """
         self.query_text(query_id)
-        k = k or self.manifest.shift_k
         mine = self.rankings[self.rankings["query_id"] == query_id]
-        lists = {side: mine[mine["side"] == side] for side in SIDES}
-        moved = moved_documents(*(lists[s]["doc_id"].tolist() for s in SIDES), k=k)
-        frame = moved.rename(columns={"old_rank": "baseline_rank", "new_rank": "candidate_rank"})
-        for side in SIDES:
-            frame[f"{side}_score"] = frame["doc_id"].map(lists[side].set_index("doc_id")["score"])
-        grades = mine.drop_duplicates("doc_id").set_index("doc_id")["grade"]
-        titles = self.documents.set_index("doc_id")["title"]
-        frame = frame.assign(
-            title=frame["doc_id"].map(titles), grade=frame["doc_id"].map(grades).astype("Int64")
-        )
-        columns = ["doc_id", "title", "grade", "status", "baseline_rank", "baseline_score"]
-        return frame[[*columns, "candidate_rank", "candidate_score", "delta"]].rename(
-            columns={"delta": "delta_rank"}
+        return drilldown_frame(
+            mine[mine["side"] == "baseline"],
+            mine[mine["side"] == "candidate"],
+            k=k or self.manifest.shift_k,
+            titles=self.documents.set_index("doc_id")["title"],
+            grades=mine.drop_duplicates("doc_id").set_index("doc_id")["grade"],
         )
 
     def worst_regressions(self, n: int = 10, metric: str | None = None) -> pd.DataFrame:
@@ -249,6 +252,35 @@ class Comparison:
 
 
 _SHIFT_NAMES = frozenset({"overlap", "jaccard", "rbo", "kendall_tau"})
+
+
+def drilldown_frame(
+    baseline: pd.DataFrame,
+    candidate: pd.DataFrame,
+    *,
+    k: int,
+    titles: pd.Series,
+    grades: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Two rankings of one query side by side: the frame of :meth:`Comparison.drilldown`.
+
+    Args:
+        baseline: The baseline's ranking (``doc_id``, ``score``), best first.
+        candidate: The candidate's ranking, the same way.
+        k: Depth of the top lists; ranks count in the whole rankings, so a document that
+            left the top k still shows where it went.
+        titles: Title by doc id.
+        grades: Relevance grade by doc id (all ``<NA>`` when None: nothing is judged).
+    """
+    moved = moved_documents(baseline["doc_id"].tolist(), candidate["doc_id"].tolist(), k=k)
+    frame = moved.rename(
+        columns={"old_rank": "baseline_rank", "new_rank": "candidate_rank", "delta": "delta_rank"}
+    )
+    for side, ranking in zip(SIDES, (baseline, candidate), strict=True):
+        frame[f"{side}_score"] = frame["doc_id"].map(ranking.set_index("doc_id")["score"])
+    grade = frame["doc_id"].map(grades) if grades is not None else pd.Series(pd.NA, index=frame.index)
+    frame = frame.assign(title=frame["doc_id"].map(titles), grade=grade.astype("Int64"))
+    return frame[DRILLDOWN_COLUMNS]
 
 
 def _label_masks(relevant: pd.Series, labelled: pd.Series) -> list[tuple[str, pd.Series]]:
@@ -289,12 +321,19 @@ def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
     )
 
 
-def list_comparisons(ws: Workspace) -> pd.DataFrame:
-    """One row per stored comparison, oldest first, with its headline numbers."""
+def list_comparisons(ws: Workspace, *, table: str | None = None) -> pd.DataFrame:
+    """One row per stored comparison, oldest first, with its headline numbers.
+
+    Args:
+        ws: The workspace.
+        table: Only the comparisons made on this corpus table.
+    """
     if not ws.has_table(TABLE):
         return pd.DataFrame(columns=LIST_COLUMNS)
-    data = ws.db.open_table(TABLE).to_lance().to_table(columns=LIST_COLUMNS)
-    return data.to_pandas().sort_values("id").reset_index(drop=True)
+    data = ws.db.open_table(TABLE).to_lance().to_table(columns=LIST_COLUMNS).to_pandas()
+    if table is not None:
+        data = data[data["table"] == table]
+    return data.sort_values("id").reset_index(drop=True)
 
 
 def count_comparisons(ws: Workspace) -> int:

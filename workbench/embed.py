@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,7 @@ ProgressFn = Callable[[int, int], None]
 """Called with ``(rows_done, rows_total)`` after each batch."""
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]
+_MANIFEST_KEYS = frozenset({"table_version", "rows", "batch_size", "fingerprint"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,29 @@ class EmbedResult:
             f"added {self.column} to {self.table!r}: {self.rows} rows in {self.seconds:.1f}s"
             f"{resumed}; version {self.version}, tagged {self.tag}"
         )
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """An interrupted embedding run of one column: what its checkpoints hold, and if they still fit.
+
+    Attributes:
+        column: The vector column the run builds.
+        rows_done: Rows embedded and checkpointed so far.
+        rows_total: Rows of the table version the run read.
+        table_version: That table version.
+        batch_size: Rows per checkpoint; resume with the same ``batch_size`` to reuse them.
+        valid: True while the table is still at ``table_version`` (and the pin is the same):
+            :func:`embed` then resumes after ``rows_done`` rows. False: the table changed
+            since, and the next run discards the checkpoints and starts over.
+    """
+
+    column: str
+    rows_done: int
+    rows_total: int
+    table_version: int
+    batch_size: int
+    valid: bool
 
 
 def candidate_tag(column: str) -> str:
@@ -153,7 +177,7 @@ def embed(
         return existing
     if embedder is None:
         embedder = load_embedder(ref)
-    run = _Run(ws.state_dir / "runs" / table_name / ref.column)
+    run = _run_of(ws, table_name, ref)
     version = table.version
     total = table.count_rows()
     run.prepare(
@@ -191,6 +215,39 @@ def embed(
     return EmbedResult(
         table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start
     )
+
+
+def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | None:
+    """The interrupted run of ``ref``'s column on ``table_name``, if one left checkpoints.
+
+    Reads only the run's manifest and the row counts of its checkpoint files; nothing is
+    changed. None when there is no checkpoint or the column exists already.
+
+    Example:
+        >>> run = pending_run(ws, "demo", ws.model("minilm-l6"))  # doctest: +SKIP
+        >>> (run.rows_done, run.rows_total, run.valid)  # doctest: +SKIP
+        (256, 432, True)
+    """
+    table = ws.table(table_name)
+    if ref.column in table.schema.names:
+        return None
+    run = _run_of(ws, table_name, ref)
+    manifest = run.manifest()
+    if manifest is None:
+        return None
+    version = int(manifest["table_version"])
+    return PendingRun(
+        column=ref.column,
+        rows_done=run.rows_done(),
+        rows_total=int(manifest["rows"]),
+        table_version=version,
+        batch_size=int(manifest["batch_size"]),
+        valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
+    )
+
+
+def _run_of(ws: Workspace, table_name: str, ref: ModelRef) -> _Run:
+    return _Run(ws.state_dir / "runs" / table_name / ref.column)
 
 
 def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
@@ -243,10 +300,18 @@ class _Run:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def manifest(self) -> dict[str, Any] | None:
+        """The manifest of the checkpointed run, or None (no run, or an unreadable manifest)."""
+        try:
+            found = json.loads((self.folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) and found.keys() >= _MANIFEST_KEYS else None
+
     def prepare(self, manifest: dict[str, object]) -> None:
         path = self.folder / "manifest.json"
         if path.exists():
-            if json.loads(path.read_text()) == manifest:
+            if self.manifest() == manifest:
                 return
             log.warning("discarding checkpoints of an older run in %s", self.folder)
             shutil.rmtree(self.folder)
@@ -268,6 +333,15 @@ class _Run:
             part.unlink()
             return False
         return True
+
+    def rows_done(self) -> int:
+        """Rows in the checkpoint files (reads their footers; the vectors stay on disk)."""
+        rows = 0
+        for part in self.folder.glob("part-*.arrow"):
+            with pa.memory_map(str(part)) as source:
+                reader = pa.ipc.open_file(source)
+                rows += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+        return rows
 
     def write(self, index: int, batch: pa.RecordBatch) -> None:
         tmp = self._part(index).with_suffix(".tmp")

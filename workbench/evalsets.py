@@ -91,12 +91,17 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
     return stamped
 
 
-def list_eval_sets(ws: Workspace) -> list[dict[str, object]]:
-    """One summary dict per eval set (name, table, counts, hash, created_at)."""
+def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[dict[str, object]]:
+    """One summary dict per eval set (name, table, counts, hash, created_at), by name.
+
+    Args:
+        ws: The workspace.
+        table: Only the eval sets of this corpus table.
+    """
     if not ws.has_table(TABLE):
         return []
-    rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["queries_json", "qrels_json"])
-    return sorted(rows.to_pylist(), key=lambda r: r["name"])
+    rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["queries_json", "qrels_json"]).to_pylist()
+    return sorted((r for r in rows if table is None or r["table"] == table), key=lambda r: r["name"])
 
 
 def load_eval_set(ws: Workspace, name: str) -> EvalSet:

@@ -10,6 +10,8 @@ also tagged ``production-<n>`` (n = 1, 2, …), so earlier production versions s
   O(1) in rows, no data copied. It requires a stored comparison of the candidate against the
   current production column, made on the current data, that passes the gate
   (:mod:`workbench.gate`); ``force=True`` with a reason overrides a failing or absent gate.
+- :func:`check_gate` is that gate as a dry run: the verdict :func:`promote` would act on,
+  with every check and why, and nothing written.
 - :func:`rollback` moves the tag back to the previous production version (no data touched;
   the latest version's metadata is re-pointed too so ``status`` agrees).
 - :func:`refresh` moves production to the latest version with the *same* column, to serve
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from lance import LanceDataset
     from lancedb.table import Table
 
-    from workbench.comparisons import Manifest
+    from workbench.comparisons import Comparison, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ def promote(
     validated = table.version
     result = None
     if current is not None:  # not an initial promotion (checked above)
-        result = _run_gate(ws, table, target, current, comparison, gate, force=force)
+        result = _gate_or_force(ws, table, target, current, comparison, gate, force=force)
     number = next_number(ws, table)
     version = _publish(table, target.name, number, new_version=True, validated=validated, current=current)
     return append_event(
@@ -152,6 +154,53 @@ def promote(
         initial=initial,
         reason=reason,
     )
+
+
+def check_gate(
+    ws: Workspace,
+    table_name: str,
+    column: str,
+    *,
+    comparison: str | Comparison,
+    gate: GateConfig | None = None,
+) -> GateResult:
+    """A dry run of the gate: what it says now about promoting ``column`` on ``comparison``.
+
+    :func:`promote` decides with exactly this; nothing is written. A failing gate is a result
+    (``.passed`` False, ``.reasons`` says why), not an error.
+
+    Args:
+        ws: The workspace.
+        table_name: The corpus table.
+        column: The column to promote (candidate): a vector column name or a model alias.
+        comparison: A stored comparison, or its id, of ``column`` against the production column.
+        gate: Thresholds (default: ``<workspace>/gate.toml`` or the defaults).
+
+    Raises:
+        NotFound: no such table, column or comparison.
+        LifecycleError: the table has no production column yet (a first promotion has no gate).
+
+    Example:
+        >>> check_gate(ws, "demo", "minilm-l6", comparison=cmp.id).passed  # doctest: +SKIP
+        True
+    """
+    table = ws.table(table_name)
+    target = ws.resolve_column(table, column)
+    current = production(table)
+    if current is None or current.column is None:
+        raise LifecycleError(
+            f"table {table_name!r} has no production column yet, so there is no gate to pass; make the "
+            f"first one with `workbench promote {target.name} --initial`"
+        )
+    baseline = columns_at(table, current.version).get(current.column)
+    if baseline is None:
+        raise LifecycleError(f"production v{current.version} names column {current.column!r}, which it lacks")
+    if isinstance(comparison, str):
+        from workbench.comparisons import load_comparison
+
+        comparison = load_comparison(ws, comparison)
+    context = GateContext(table.name, baseline, target, _digest_now(table, comparison.manifest))
+    return evaluate_gate(gate or workspace_gate(ws), comparison, context)
 
 
 def rollback(
@@ -309,7 +358,7 @@ def _check_healthy(table: Table, column: VectorColumn) -> None:
         )
 
 
-def _run_gate(
+def _gate_or_force(
     ws: Workspace,
     table: Table,
     target: VectorColumn,
@@ -319,6 +368,7 @@ def _run_gate(
     *,
     force: bool,
 ) -> GateResult | None:
+    """The gate's verdict (:func:`check_gate`), raising when it refuses and there is no override."""
     if comparison is None:
         if force:
             return None
@@ -328,16 +378,7 @@ def _run_gate(
             "--comparison ID (or override with --force --reason TEXT)",
             ["no comparison given"],
         )
-    from workbench.compare import load_comparison
-
-    found = load_comparison(ws, comparison)
-    baseline = columns_at(table, current.version).get(current.column or "")
-    if baseline is None:
-        raise LifecycleError(f"production v{current.version} names column {current.column!r}, which it lacks")
-    digest = _digest_now(table, found.manifest)
-    result = evaluate_gate(
-        gate or workspace_gate(ws), found, GateContext(table.name, baseline, target, digest)
-    )
+    result = check_gate(ws, table.name, target.name, comparison=comparison, gate=gate)
     if not result.passed and not force:
         raise GateFailed(
             f"the gate refused {target.name} (comparison {comparison}): {'; '.join(result.reasons)}. "

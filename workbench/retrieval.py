@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from workbench.embed import ProgressFn
 from workbench.errors import DimensionMismatch, InvalidArgument, MixedIndexError, StaleColumnError
 from workbench.models import Embedder, load_embedder
-from workbench.status import column_health
+from workbench.status import column_problems
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -140,12 +140,11 @@ def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: b
 
     Raises:
         StaleColumnError: a column has rows without a vector, or vectors computed from text
-            that has changed since (see :func:`workbench.status.column_health`).
+            that has changed since (counted inside Lance by :func:`workbench.status.column_problems`).
     """
-    health = column_health(table)
     problems = []
     for column in columns:
-        missing, stale = health.get(column.name, (0, 0))
+        missing, stale = column_problems(table, column)
         if missing or stale:
             problems.append(
                 f"column {column.name} has {missing} rows without a vector and {stale} stale rows "

@@ -1,12 +1,13 @@
-"""Presentation of a stored comparison: labels, ordered queries, display frames."""
+"""Presentation of stored comparisons: a picker, labels, ordered queries, display frames."""
 
 from __future__ import annotations
 
 import math
 
 import pandas as pd
+import streamlit as st
 
-from workbench.comparisons import Comparison
+from workbench.comparisons import Comparison, list_comparisons
 from workbench.workspace import VectorColumn, Workspace
 from workbench_app.ui import model_short
 
@@ -34,6 +35,21 @@ def list_label(row: pd.Series) -> str:
     number = f" · {head} {delta:+.3f}" if head and isinstance(delta, float) and math.isfinite(delta) else ""
     when = str(row["created_at"]).replace("T", " ")[:16]
     return f"{when} · {row['baseline']} → {row['candidate']} · {row['eval_set']}{number}"
+
+
+def table_comparisons(ws: Workspace, table: str) -> pd.DataFrame:
+    """The stored comparisons of one corpus table, newest first (a picker's order)."""
+    return list_comparisons(ws, table=table).iloc[::-1].reset_index(drop=True)
+
+
+def comparison_picker(stored: pd.DataFrame, *, key: str, label: str = "Comparison") -> str:
+    """A selectbox over ``stored`` (newest first by default); returns the selected id."""
+    ids = stored["id"].tolist()
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[0]
+    labels = dict(zip(ids, stored.apply(list_label, axis=1), strict=True))
+    st.selectbox(label, ids, key=key, format_func=lambda i: labels[i])
+    return str(st.session_state[key])
 
 
 def headline(cmp: Comparison) -> str | None:

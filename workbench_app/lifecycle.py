@@ -1,46 +1,24 @@
-"""Production, the gate's verdict and the audit history, for the Workspace and Promote pages."""
+"""Production, rollback target and the audit history, for the Workspace and Promote pages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from workbench.gate import GateContext, GateResult, evaluate_gate, workspace_gate
 from workbench.history import PromotionRecord, history, previous_production
-from workbench.promote import Production, active_column_at, columns_at, data_unchanged_since, production
-from workbench.status import corpus_digest
+from workbench.promote import Production, active_column_at, columns_at, production
 from workbench_app.context import Context
-from workbench_app.ui import model_short, short_column, when
+from workbench_app.ui import model_short, reported, short_column, when
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.comparisons import Comparison
     from workbench.workspace import Workspace
 
 _ACTIONS = {"promote": "↑ promote", "rollback": "↩ rollback", "refresh": "↻ refresh", "retire": "✕ retire"}
-
-
-def gate_preview(ws: Workspace, table: Table, cmp: Comparison) -> GateResult | None:
-    """What the gate would say if ``cmp``'s candidate were promoted now (None without production).
-
-    Mirrors the context :func:`workbench.promote.promote` builds; a dry-run entry point in
-    ``workbench.promote`` would make this unnecessary.
-    """
-    current = production(table)
-    if current is None or current.column is None:
-        return None
-    baseline = columns_at(table, current.version).get(current.column)
-    if baseline is None:
-        return None
-    candidate = ws.resolve_column(table, cmp.manifest.candidate_column)
-    m = cmp.manifest
-    same = data_unchanged_since(table.to_lance(), m.table_version)
-    digest = m.corpus_digest if same else corpus_digest(table)
-    context = GateContext(table.name, baseline, candidate, digest)
-    return evaluate_gate(workspace_gate(ws), cmp, context)
 
 
 def rollback_target(ws: Workspace, table: Table, current: Production | None) -> tuple[int, str | None] | None:
@@ -81,6 +59,42 @@ def _gate_text(r: PromotionRecord) -> str:
         return "forced, no comparison" if r.forced else "—"
     verdict = "✓ passed" if r.gate.passed else "✗ failed"
     return f"{verdict} · {r.gate.comparison_id}" + (" · forced" if r.forced else "")
+
+
+def confirm_box(
+    question: str,
+    act: Callable[[], PromotionRecord],
+    *,
+    what: str,
+    open_key: str,
+    done_key: str,
+    keys: tuple[str, str],
+    blocked: str | None = None,
+) -> None:
+    """An "are you sure?" box: Confirm runs ``act`` and reruns with its message; Cancel closes it.
+
+    Args:
+        question: Markdown: what will happen.
+        act: The lifecycle move (its errors are shown with ``what`` as the prefix).
+        what: "Promotion", "Rollback".
+        open_key: The session-state flag that keeps the box open.
+        done_key: Where the record's message goes, for the next run to show.
+        keys: Widget keys of the confirm and cancel buttons.
+        blocked: Why Confirm is disabled, or None.
+    """
+    with st.container(border=True):
+        st.markdown(question)
+        if blocked:
+            st.warning(blocked, icon=":material/edit_note:")
+        ok, cancel = st.columns(2)
+        if ok.button(f"Confirm {what.lower()}", key=keys[0], type="primary", disabled=bool(blocked)):
+            with reported(what):
+                st.session_state[done_key] = act().message
+                st.session_state[open_key] = False
+                st.rerun()
+        if cancel.button("Cancel", key=keys[1]):
+            st.session_state[open_key] = False
+            st.rerun()
 
 
 def model_names(ws: Workspace, table: Table) -> dict[str, str]:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
+from workbench.live import query_both
 from workbench.models import ModelRef, SentenceTransformerEmbedder, load_embedder
-from workbench.retrieval import encode_queries, fetch_documents, search_column
 from workbench.status import table_status, version_timeline
 from workbench.workspace import Workspace, open_workspace
 
@@ -70,18 +70,15 @@ def timeline(uri: str, name: str, version: int) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def live_search(uri: str, name: str, version: int, column: str, query: str, depth: int) -> pd.DataFrame:
-    """Top ``depth`` of one column for one query, encoded by the column's own pinned model."""
+def live_query(
+    uri: str, name: str, version: int, query: str, baseline: str, candidate: str, k: int
+) -> pd.DataFrame:
+    """:func:`workbench.live.query_both` with the cached models (one entry per table version)."""
+    ws = workspace(uri)
     table = table_at(uri, name, version)
-    col = workspace(uri).resolve_column(table, column)
-    vectors = encode_queries(embedder_for(col), col, [query])
-    return search_column(table, col.name, vectors, ["live"], k=depth)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def documents(uri: str, name: str, version: int, ids: tuple[str, ...]) -> pd.DataFrame:
-    """``title`` and ``snippet`` of the given documents, indexed by doc id."""
-    return fetch_documents(table_at(uri, name, version), ids).set_index("doc_id")
+    columns = [ws.resolve_column(table, column) for column in (baseline, candidate)]
+    embedders = {column.name: embedder_for(column) for column in columns}
+    return query_both(ws, name, query, baseline=baseline, candidate=candidate, k=k, embedders=embedders)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

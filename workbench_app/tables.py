@@ -1,8 +1,8 @@
 """Side-by-side top-k tables: one query, two columns, rank changes and relevance marks.
 
 Input is the frame of :meth:`workbench.comparisons.Comparison.drilldown` (doc_id, title,
-grade, status, baseline_rank, baseline_score, candidate_rank, candidate_score, delta_rank);
-the live query page builds the same shape from two live searches.
+grade, status, baseline_rank, baseline_score, candidate_rank, candidate_score, delta_rank), or
+of :func:`workbench.live.query_both`, which has the same shape.
 """
 
 from __future__ import annotations
@@ -11,23 +11,10 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from workbench.shifts import moved_documents
 from workbench_app.ui import relevance_mark
 
 _GOOD = "color: #15803d; font-weight: 600"
 _BAD = "color: #b91c1c; font-weight: 600"
-
-
-def live_frame(baseline: pd.DataFrame, candidate: pd.DataFrame, titles: pd.Series, *, k: int) -> pd.DataFrame:
-    """The drilldown shape from two live rankings (``rank, doc_id, score``), without grades."""
-    frame = moved_documents(baseline["doc_id"].tolist(), candidate["doc_id"].tolist(), k=k)
-    frame = frame.rename(
-        columns={"old_rank": "baseline_rank", "new_rank": "candidate_rank", "delta": "delta_rank"}
-    )
-    for side, ranking in (("baseline", baseline), ("candidate", candidate)):
-        frame[f"{side}_score"] = frame["doc_id"].map(ranking.set_index("doc_id")["score"])
-    grades = pd.array([pd.NA] * len(frame), dtype="Int64")
-    return frame.assign(title=frame["doc_id"].map(titles), grade=grades)
 
 
 def _where_now(row: pd.Series) -> str:
@@ -37,11 +24,8 @@ def _where_now(row: pd.Series) -> str:
         return "✖ dropped"
     if row["status"] == "left":
         return f"✖ out (#{int(new)})"
-    if delta > 0:
-        return f"▲ {int(delta)} → #{int(new)}"
-    if delta < 0:
-        return f"▼ {-int(delta)} → #{int(new)}"
-    return "= same"
+    arrow = _arrow(delta)
+    return f"{arrow} → #{int(new)}" if arrow else "= same"
 
 
 def _change(row: pd.Series) -> str:
@@ -51,11 +35,15 @@ def _change(row: pd.Series) -> str:
         return "✚ new"
     if row["status"] == "entered":
         return f"✚ from #{int(old)}"
-    if delta > 0:
-        return f"▲ {int(delta)}"
-    if delta < 0:
-        return f"▼ {-int(delta)}"
-    return "="
+    return _arrow(delta) or "="
+
+
+def _arrow(delta: object) -> str:
+    """``▲ 3`` (moved up 3 places), ``▼ 2``, or empty when the rank did not change."""
+    moved = int(delta)  # type: ignore[call-overload]
+    if moved > 0:
+        return f"▲ {moved}"
+    return f"▼ {-moved}" if moved < 0 else ""
 
 
 def _colour(value: object) -> str:
@@ -114,32 +102,27 @@ def render_side_by_side(
             "Rel", width=50, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
         ),
         "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=64),
+        "Candidate": st.column_config.TextColumn("In candidate", width=104),
+        "Δ": st.column_config.TextColumn("Δ rank", width=96),
     }
     hidden = [] if has_grades else ["Rel"]
     height = 35 * (min(k, len(frame)) + 1) + 3
-    c1, c2 = st.columns(2, gap="medium")
-    with c1:
-        st.markdown(f"**Baseline** · {baseline_label}")
-        st.dataframe(
-            baseline_view(frame, k),
-            hide_index=True,
-            width="stretch",
-            height=height,
-            key=f"{key}.baseline",
-            column_config={**config, "Candidate": st.column_config.TextColumn("In candidate", width=104)},
-            column_order=[c for c in ("#", "Document", "Rel", "Score", "Candidate") if c not in hidden],
-        )
-    with c2:
-        st.markdown(f"**Candidate** · {candidate_label}")
-        st.dataframe(
-            candidate_view(frame, k),
-            hide_index=True,
-            width="stretch",
-            height=height,
-            key=f"{key}.candidate",
-            column_config={**config, "Δ": st.column_config.TextColumn("Δ rank", width=96)},
-            column_order=[c for c in ("#", "Δ", "Document", "Rel", "Score") if c not in hidden],
-        )
+    sides = (
+        ("Baseline", baseline_label, baseline_view, ("#", "Document", "Rel", "Score", "Candidate")),
+        ("Candidate", candidate_label, candidate_view, ("#", "Δ", "Document", "Rel", "Score")),
+    )
+    for slot, (side, label, view, order) in zip(st.columns(2, gap="medium"), sides, strict=True):
+        with slot:
+            st.markdown(f"**{side}** · {label}")
+            st.dataframe(
+                view(frame, k),
+                hide_index=True,
+                width="stretch",
+                height=height,
+                key=f"{key}.{side.lower()}",
+                column_config=config,
+                column_order=[c for c in order if c not in hidden],
+            )
     st.caption(
         f"{entered} entered and {left} dropped out of the top {k}. ▲/▼ = moved up/down, "
         "✚ = entered the top k (from its old rank when known), ✖ = dropped out."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator
 
     from workbench.workspace import VectorColumn
+
+_VECTOR_COLUMN = re.compile(r"\bvec__[a-z0-9_]+?__[0-9a-f]{8}\b")
 
 
 @contextmanager
@@ -93,6 +96,31 @@ def column_label(column: VectorColumn, production: str | None = None) -> str:
     return f"{model_short(column.ref.name)} ({column.ref.fingerprint[:8]}){mark}"
 
 
+def column_pair(
+    slots: tuple[DeltaGenerator, DeltaGenerator],
+    columns: list[VectorColumn],
+    production: str | None,
+    *,
+    keys: tuple[str, str],
+    labels: tuple[str, str] = ("Baseline", "Candidate"),
+) -> tuple[str, str]:
+    """Baseline and candidate column pickers, one per slot; the baseline defaults to production.
+
+    ``columns`` needs two entries at least (pages check that first, with a hint).
+    """
+    by_name = {c.name: c for c in columns}
+    names = list(by_name)
+    base = names.index(production) if production in names else 0
+    defaults = (base, next(i for i in range(len(names)) if i != base))
+    baseline, candidate = (
+        slot.selectbox(
+            label, names, index=index, key=key, format_func=lambda n: column_label(by_name[n], production)
+        )
+        for slot, label, index, key in zip(slots, labels, defaults, keys, strict=True)
+    )
+    return str(baseline), str(candidate)
+
+
 def short_column(name: str | None, names: dict[str, str] | None = None) -> str:
     """A vector column's model name when known, else its slug (``vec__<slug>__<fp>``)."""
     if not name:
@@ -101,6 +129,11 @@ def short_column(name: str | None, names: dict[str, str] | None = None) -> str:
         return names[name]
     parts = name.split("__")
     return parts[1] if len(parts) == 3 else name
+
+
+def short_columns_in(text: str, names: dict[str, str] | None = None) -> str:
+    """``production → vec__all_minilm_l6_v2__91f7d483`` → ``production → all-MiniLM-L6-v2``."""
+    return _VECTOR_COLUMN.sub(lambda match: short_column(match.group(0), names), text)
 
 
 def short_tag(tag: str) -> str:
