@@ -160,3 +160,41 @@ def test_pending_run_is_invalid_once_the_table_changed(
     assert (pending.rows_done, pending.rows_total, pending.table_version) == (8, 20, before)
     result = embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
     assert result.resumed_rows == 0 and result.rows == 19  # the checkpoints were discarded
+
+
+def test_a_crash_between_commit_and_cleanup_leaves_nothing_behind(
+    empty_ws: Workspace, tmp_path: Path, old_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    embed_module = importlib.import_module("workbench.embed")
+    ingest(empty_ws, small_corpus(tmp_path, 20))
+
+    def crash(*args: object) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(embed_module, "_set_tag", crash)
+    with pytest.raises(Interrupted):
+        embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
+    run_dir = empty_ws.state_dir / "runs" / "small" / REF.column
+    assert REF.column in empty_ws.table("small").schema.names and run_dir.exists()
+    monkeypatch.undo()
+    again = embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
+    assert not again.created and not run_dir.exists()
+    assert empty_ws.table("small").tags.get_version(candidate_tag(REF.column)) == again.version
+
+
+def test_an_unreadable_checkpoint_is_recomputed(empty_ws: Workspace, tmp_path: Path, old_embedder) -> None:
+    ingest(empty_ws, small_corpus(tmp_path, 40))
+
+    def stop(done: int, total: int) -> None:
+        if done >= 24:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8, on_progress=stop)
+    part = empty_ws.state_dir / "runs" / "small" / REF.column / "part-000001.arrow"
+    part.write_bytes(b"")  # a torn file, as a power loss could leave
+    result = embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
+    assert result.created and result.resumed_rows == 16
+    assert empty_ws.table("small").to_arrow().column(REF.column).null_count == 0

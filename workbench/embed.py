@@ -1,10 +1,12 @@
 """Building a vector column: streamed, checkpointed, committed whole in one table version.
 
 The corpus is read in batches at a fixed table version; each embedded batch is written to a
-checkpoint file (temporary name + atomic rename), so a run killed at any point (``kill -9``)
-resumes where it stopped. When every batch is done, the column and its companion
-``src__…`` column (the ``content_hash`` each vector was computed from) are added with one
-LanceDB ``merge`` — the byte-efficient path — so the table never shows a half-filled column.
+checkpoint file (fsync, temporary name, atomic rename), so a run killed at any point
+(``kill -9``) resumes where it stopped; an unreadable part is recomputed. When every batch is
+done, the column and its companion ``src__…`` column (the ``content_hash`` each vector was
+computed from) are added in one version by lance ``add_columns`` fed from the checkpoints in scan
+order — the byte-efficient path (about N·d·4 bytes), with memory bounded by a batch, where a
+``merge`` hash join would hold every vector — so the table never shows a half-filled column.
 That version is tagged ``candidate-<column>``.
 """
 
@@ -172,12 +174,13 @@ def embed(
             f"embedder is {embedder.ref.pin} but the column is for {ref.pin}: a column is "
             "written by its own model only"
         )
+    run = _run_of(ws, table_name, ref)
     existing = _existing_column(table, ref)
     if existing is not None:
+        run.discard()  # a crash after the commit, before the cleanup, left them behind
         return existing
     if embedder is None:
         embedder = load_embedder(ref)
-    run = _run_of(ws, table_name, ref)
     version = table.version
     total = table.count_rows()
     run.prepare(
@@ -206,7 +209,7 @@ def embed(
             f"table {table_name!r} changed while embedding (version {version} → {table.version}); "
             "run `workbench embed` again to embed the current rows"
         )
-    table.merge(run.reader(schema), left_on="id")
+    _commit(table, run, schema, batch_size)
     new_version = table.version
     tag = candidate_tag(ref.column)
     _set_tag(table, tag, new_version)
@@ -248,6 +251,46 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
 
 def _run_of(ws: Workspace, table_name: str, ref: ModelRef) -> _Run:
     return _Run(ws.state_dir / "runs" / table_name / ref.column)
+
+
+def _commit(table: Table, run: _Run, schema: pa.Schema, batch_size: int) -> None:
+    """Add the checkpointed columns in one version, streaming (memory O(batch), not O(N)).
+
+    ``add_columns`` hands the UDF the rows in scan order; each call takes the next rows of
+    the checkpoint stream and checks that their ids are the batch's ids, so any other order
+    raises before anything is committed.
+    """
+    import lance
+
+    out_schema = pa.schema([schema.field(1), schema.field(2)])
+    stream = run.reader(schema)
+    pending: list[pa.RecordBatch] = []
+
+    def take(n: int) -> pa.Table:
+        pieces = []
+        while n:
+            if not pending:
+                pending.append(stream.read_next_batch())
+            head = pending[0]
+            k = min(n, head.num_rows)
+            pieces.append(head.slice(0, k))
+            pending[0] = head.slice(k)
+            if pending[0].num_rows == 0:
+                pending.pop(0)
+            n -= k
+        return pa.Table.from_batches(pieces, schema=schema)
+
+    @lance.batch_udf(output_schema=out_schema)
+    def columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+        rows = take(batch.num_rows)
+        if not rows.column("id").combine_chunks().equals(batch.column("id")):
+            raise MixedIndexError("checkpoints are not in the table's scan order; nothing was committed")
+        return pa.RecordBatch.from_arrays(
+            [rows.column(1).combine_chunks(), rows.column(2).combine_chunks()], schema=out_schema
+        )
+
+    table.to_lance().add_columns(columns, read_columns=["id"], batch_size=batch_size)
+    table.checkout_latest()
 
 
 def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
@@ -326,8 +369,13 @@ class _Run:
         part = self._part(index)
         if not part.exists():
             return False
-        with pa.memory_map(str(part)) as source:
-            stored = pa.ipc.open_file(source).read_all().column("id")
+        try:
+            with pa.memory_map(str(part)) as source:
+                stored = pa.ipc.open_file(source).read_all().column("id")
+        except (OSError, pa.ArrowInvalid):
+            log.warning("checkpoint %s is unreadable; recomputing it", part.name)
+            part.unlink()
+            return False
         if not stored.equals(pa.chunked_array([ids])):
             log.warning("checkpoint %s does not match the scan; recomputing it", part.name)
             part.unlink()
@@ -338,15 +386,19 @@ class _Run:
         """Rows in the checkpoint files (reads their footers; the vectors stay on disk)."""
         rows = 0
         for part in self.folder.glob("part-*.arrow"):
-            with pa.memory_map(str(part)) as source:
-                reader = pa.ipc.open_file(source)
-                rows += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            try:
+                with pa.memory_map(str(part)) as source:
+                    reader = pa.ipc.open_file(source)
+                    rows += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            except (OSError, pa.ArrowInvalid):
+                continue  # unreadable: embed() recomputes it
         return rows
 
     def write(self, index: int, batch: pa.RecordBatch) -> None:
         tmp = self._part(index).with_suffix(".tmp")
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
             writer.write_batch(batch)
+        _fsync(tmp)
         os.replace(tmp, self._part(index))
 
     def reader(self, schema: pa.Schema) -> pa.RecordBatchReader:
@@ -368,4 +420,14 @@ class _Run:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(data)
+    _fsync(tmp)
     os.replace(tmp, path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file before it is renamed into place (a power loss must not leave a torn part)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
