@@ -173,7 +173,7 @@ def test_a_crash_between_commit_and_cleanup_leaves_nothing_behind(
     def crash(*args: object) -> None:
         raise Interrupted
 
-    monkeypatch.setattr(embed_module, "_set_tag", crash)
+    monkeypatch.setattr(embed_module, "set_tag", crash)
     with pytest.raises(Interrupted):
         embed(empty_ws, "small", REF, embedder=old_embedder, batch_size=8)
     run_dir = empty_ws.state_dir / "runs" / "small" / REF.column

@@ -26,9 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.errors import DimensionMismatch, MixedIndexError
-from workbench.models import Embedder, ModelRef, load_embedder
+from workbench.models import Embedder, ModelRef, load_embedder, require_own_model
 from workbench.readers import document_text
-from workbench.workspace import Workspace, column_metadata, vector_columns
+from workbench.workspace import Workspace, column_metadata, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -169,11 +169,8 @@ def embed(
     """
     start = time.perf_counter()
     table = ws.table(table_name)
-    if embedder is not None and embedder.ref.fingerprint != ref.fingerprint:
-        raise MixedIndexError(
-            f"embedder is {embedder.ref.pin} but the column is for {ref.pin}: a column is "
-            "written by its own model only"
-        )
+    if embedder is not None:
+        require_own_model(embedder, ref, column=ref.column)
     run = _run_of(ws, table_name, ref)
     existing = _existing_column(table, ref)
     if existing is not None:
@@ -212,7 +209,7 @@ def embed(
     _commit(table, run, schema, batch_size)
     new_version = table.version
     tag = candidate_tag(ref.column)
-    _set_tag(table, tag, new_version)
+    set_tag(table, tag, new_version)
     run.discard()
     log.info("added %s to %s at version %d", ref.column, table_name, new_version)
     return EmbedResult(
@@ -307,7 +304,7 @@ def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
         )
     tag = candidate_tag(ref.column)
     if tag not in table.tags.list():
-        _set_tag(table, tag, _first_version_with(table, ref.column))
+        set_tag(table, tag, _first_version_with(table, ref.column))
     version = table.tags.get_version(tag)
     return EmbedResult(table.name, ref.column, table.count_rows(), version, tag, False, 0, 0.0)
 
@@ -317,13 +314,6 @@ def _scan(table: Table, version: int, batch_size: int) -> Iterator[pa.RecordBatc
     if dataset.version != version:
         dataset = dataset.checkout_version(version)
     yield from dataset.to_batches(columns=_READ_COLUMNS, batch_size=batch_size, scan_in_order=True)
-
-
-def _set_tag(table: Table, tag: str, version: int) -> None:
-    if tag in table.tags.list():
-        table.tags.update(tag, version)
-    else:
-        table.tags.create(tag, version)
 
 
 def _first_version_with(table: Table, column: str) -> int:

@@ -37,7 +37,7 @@ from workbench.errors import GateFailed, InvalidArgument, LifecycleError, StaleC
 from workbench.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
 from workbench.history import PromotionRecord, append_event, history, previous_production
 from workbench.status import column_problems, corpus_digest
-from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, vector_columns
+from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
@@ -225,7 +225,7 @@ def rollback(
             "the oldest production in the history (see `workbench history`)"
         )
     column = _rollback_column(table, target)
-    _set_tag(table, PRODUCTION_TAG, target)
+    set_tag(table, PRODUCTION_TAG, target)
     sync_latest_metadata(table, column)
     return append_event(
         ws,
@@ -415,15 +415,8 @@ def _publish(
         table.tags.create(tag, version)
     except RuntimeError as exc:  # "Ref conflict": another promotion took this number first
         raise LifecycleError(f"another promotion of {table.name!r} is in progress ({tag} exists)") from exc
-    _set_tag(table, PRODUCTION_TAG, version)
+    set_tag(table, PRODUCTION_TAG, version)
     return version
-
-
-def _set_tag(table: Table, tag: str, version: int) -> None:
-    if tag in table.tags.list():
-        table.tags.update(tag, version)
-    else:
-        table.tags.create(tag, version)
 
 
 def sync_latest_metadata(table: Table, column: str | None) -> None:

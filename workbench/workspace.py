@@ -223,3 +223,11 @@ def table_metadata(table: Table) -> dict[str, str]:
     """The table-level (schema) metadata at the checked-out version, decoded."""
     meta = table.schema.metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items()}
+
+
+def set_tag(table: Table, tag: str, version: int) -> None:
+    """Point ``tag`` at ``version``, creating it if needed (tag moves make no table version)."""
+    if tag in table.tags.list():
+        table.tags.update(tag, version)
+    else:
+        table.tags.create(tag, version)
