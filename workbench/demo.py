@@ -15,6 +15,7 @@ from pathlib import Path
 from workbench.embed import ProgressFn, embed
 from workbench.errors import NotFound
 from workbench.ingest import ingest
+from workbench.promote import production_column, promote
 from workbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ def demo_ready(ws: Workspace) -> bool:
     table = ws.table(DEMO_TABLE)
     if not all(ws.model(m).column in table.schema.names for m in (OLD_MODEL, NEW_MODEL)):
         return False
-    from workbench.promote import production_column
-
     return production_column(table) is not None
 
 
@@ -68,10 +67,6 @@ def build_demo(ws: Workspace, *, step: StepFn | None = None, data: Path | None =
 
 def _initial_production(ws: Workspace) -> list[str]:
     """Make the old model production, as a team would be before the migration."""
-    try:
-        from workbench.promote import production_column, promote
-    except ImportError:  # the lifecycle module is optional for the foundation
-        return []
     table = ws.table(DEMO_TABLE)
     if production_column(table) is not None:
         return []
