@@ -332,6 +332,18 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def require_own_model(embedder: Embedder, ref: ModelRef, *, column: str) -> None:
+    """Refuse an embedder that is not the pinned model of ``column`` (never mix two spaces)."""
+    from workbench.errors import MixedIndexError
+
+    if embedder.ref.fingerprint != ref.fingerprint:
+        raise MixedIndexError(
+            f"the embedder given for {column} is {embedder.ref.pin}, but the column belongs to "
+            f"{ref.pin}: a column is written by its own model only, and queries must be encoded "
+            "by the column's own model"
+        )
+
+
 def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
     """Resolve, verify (fingerprint, no pickle) and load the pinned model on CPU.
 

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.embed import ProgressFn
-from workbench.errors import DimensionMismatch, InvalidArgument, MixedIndexError, StaleColumnError
-from workbench.models import Embedder, load_embedder
+from workbench.errors import DimensionMismatch, InvalidArgument, StaleColumnError
+from workbench.models import Embedder, load_embedder, require_own_model
 from workbench.status import column_problems
 
 if TYPE_CHECKING:
@@ -54,11 +54,7 @@ def embedder_for(column: VectorColumn, embedders: Mapping[str, Embedder] | None 
     embedder = (embedders or {}).get(column.name)
     if embedder is None:
         return load_embedder(column.ref)
-    if embedder.ref.fingerprint != column.ref.fingerprint:
-        raise MixedIndexError(
-            f"the embedder given for {column.name} is {embedder.ref.pin}, but the column was "
-            f"written by {column.ref.pin}: queries must be encoded by the column's own model"
-        )
+    require_own_model(embedder, column.ref, column=column.name)
     return embedder
 
 
@@ -112,11 +108,7 @@ def retrieve(
         MixedIndexError: ``embedder`` is not the column's model.
         DimensionMismatch: the model returns vectors of another dimension than the column.
     """
-    if embedder.ref.fingerprint != column.ref.fingerprint:
-        raise MixedIndexError(
-            f"cannot search {column.name} with queries encoded by {embedder.ref.pin}: "
-            f"the column was written by {column.ref.pin}"
-        )
+    require_own_model(embedder, column.ref, column=column.name)
     ids, texts = list(queries), list(queries.values())
     parts, encode_s, search_s = [], 0.0, 0.0
     for start in range(0, len(ids), chunk):
