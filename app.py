@@ -16,7 +16,7 @@ import streamlit as st
 
 from workbench.demo import DEMO_TABLE, build_demo, demo_ready
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.store.workspace import Workspace
 from workbench_app import resources
 from workbench_app.context import (
     SELECT_TABLE_KEY,

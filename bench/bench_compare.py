@@ -65,11 +65,11 @@ class Precomputed:
 
 
 def scifact_workspace():  # -> Workspace (imported lazily)
-    from workbench.embed import embed
-    from workbench.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
-    from workbench.ingest import ingest
-    from workbench.packaged import cache_dir
-    from workbench.workspace import open_workspace
+    from workbench.corpus.ingest import ingest
+    from workbench.embedding.run import embed
+    from workbench.models.catalog import cache_dir
+    from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
+    from workbench.store.workspace import open_workspace
 
     ws = open_workspace(cache_dir() / "bench" / "compare-scifact")
     if not ws.has_table(TABLE):
@@ -87,9 +87,15 @@ def scifact_workspace():  # -> Workspace (imported lazily)
 
 
 def bench_comparison(repeat: int) -> dict[str, float]:
-    from workbench.compare import compare
-    from workbench.evalsets import load_eval_set
-    from workbench.retrieval import embedder_for, exact_search, read_vectors, scan_search, search_column
+    from workbench.comparison.retrieval import (
+        embedder_for,
+        exact_search,
+        read_vectors,
+        scan_search,
+        search_column,
+    )
+    from workbench.comparison.run import compare
+    from workbench.store.evalsets import load_eval_set
 
     ws = scifact_workspace()
     table = ws.table(TABLE)
@@ -169,7 +175,7 @@ def synthetic(n_queries: int, depth: int, seed: int = 0) -> tuple[dict, dict]:
 def bench_metrics(repeat: int) -> dict[str, float]:
     import pytrec_eval
 
-    from workbench.evaluate import per_query_metrics
+    from workbench.metrics.labelled import per_query_metrics
 
     run, qrels = synthetic(10_000, 100)
     measures = {

@@ -85,7 +85,7 @@ def table_dir(ws_path: Path) -> Path:
 
 def load_corpus(rows: int):
     """The first ``rows`` SciFact documents (or the demo corpus if SciFact is absent)."""
-    from workbench.readers import read_corpus
+    from workbench.corpus.readers import read_corpus
 
     if SCIFACT.is_file():
         source = SCIFACT
@@ -112,16 +112,16 @@ def repeat_corpus(corpus, times: int):
 
 def make_workspace(path: Path, corpus) -> None:
     """An ingested workspace holding ``corpus`` as table ``corpus`` (no vector column)."""
-    from workbench.ingest import ingest_collection
-    from workbench.readers import Collection
-    from workbench.workspace import open_workspace
+    from workbench.corpus.ingest import ingest_collection
+    from workbench.corpus.readers import Collection
+    from workbench.store.workspace import open_workspace
 
     ingest_collection(open_workspace(path), Collection(corpus=corpus, name=TABLE), table=TABLE)
 
 
 def corpus_texts(corpus, ref) -> list[str]:
     """Exactly the strings `embed` hands to the model (document_text + document_prefix)."""
-    from workbench.readers import document_text
+    from workbench.corpus.readers import document_text
 
     titles = corpus.column("title").to_pylist()
     texts = corpus.column("text").to_pylist()
@@ -134,8 +134,8 @@ def context_ab(template: Path, embedder, texts: list[str], pairs: int, chunk: in
     while the model runs). Short pairs see the same machine speed, so their ratio isolates
     any slowdown from embed's context. Returns the per-pair ratios bare/in-context (time).
     """
-    from workbench.readers import document_text
-    from workbench.workspace import open_workspace
+    from workbench.corpus.readers import document_text
+    from workbench.store.workspace import open_workspace
 
     dataset = open_workspace(template).table(TABLE).to_lance()
     head = texts[:chunk]
@@ -225,7 +225,7 @@ class TimedEmbedder:
 
 def embed_corpus(ws, ref, embedder, args, progress):
     """``workbench.embed.embed`` of table ``corpus`` with the benchmark's batch sizes."""
-    from workbench.embed import embed
+    from workbench.embedding.run import embed
 
     return embed(
         ws,
@@ -240,7 +240,7 @@ def embed_corpus(ws, ref, embedder, args, progress):
 
 def run_workbench(template: Path, work: Path, ref, embedder, args, *, profile: bool = False) -> dict:
     """One `embed` on a fresh copy of the template workspace; timings and byte counts."""
-    from workbench.workspace import open_workspace
+    from workbench.store.workspace import open_workspace
 
     if work.exists():
         shutil.rmtree(work)
@@ -292,8 +292,8 @@ def run_workbench(template: Path, work: Path, ref, embedder, args, *, profile: b
 def rss_child(args) -> None:
     """Run in a fresh process: load the model (like the CLI does) and embed; print JSON."""
     logging.disable(logging.WARNING)
-    from workbench.models import load_embedder
-    from workbench.workspace import open_workspace
+    from workbench.models.ref import load_embedder
+    from workbench.store.workspace import open_workspace
 
     ws = open_workspace(args.child_ws)
     ref = ws.model(args.model)
@@ -398,8 +398,8 @@ def main() -> None:
     logging.disable(logging.WARNING)
     import torch
 
-    from workbench.config import WorkspaceConfig
-    from workbench.models import load_embedder
+    from workbench.models.ref import load_embedder
+    from workbench.store.config import WorkspaceConfig
 
     ref = WorkspaceConfig().model(args.model)
     corpus, source = load_corpus(args.rows)

@@ -48,7 +48,7 @@ def build_corpus(rows: int, max_chars: int):
     import pyarrow as pa
     from bench_embed import load_corpus  # the sibling script: the same corpus choice and fallback
 
-    from workbench.readers import CORPUS_SCHEMA, content_hash
+    from workbench.corpus.readers import CORPUS_SCHEMA, content_hash
 
     corpus, source = load_corpus(rows)
     if max_chars > 0:
@@ -104,7 +104,7 @@ def read_column(ws: Path, column: str, src: str):
     """ids, vectors (N×d float32) and src values of the latest version, ordered by id."""
     import numpy as np
 
-    from workbench.workspace import open_workspace
+    from workbench.store.workspace import open_workspace
 
     table = open_workspace(ws).table(TABLE)
     data = table.to_lance().to_table(columns=["id", column, src, "content_hash"])
@@ -129,8 +129,8 @@ def check(ws: Path, column: str, src: str, corpus, reference) -> Outcome:
     import numpy as np
     import pyarrow.compute as pc
 
-    from workbench.embed import candidate_tag
-    from workbench.workspace import open_workspace
+    from workbench.embedding.run import candidate_tag
+    from workbench.store.workspace import open_workspace
 
     out = Outcome()
     table = open_workspace(ws).table(TABLE)
@@ -228,10 +228,10 @@ def main() -> None:
     import numpy as np
 
     logging.disable(logging.WARNING)
-    from workbench.config import WorkspaceConfig
-    from workbench.ingest import ingest_collection
-    from workbench.readers import Collection
-    from workbench.workspace import open_workspace
+    from workbench.corpus.ingest import ingest_collection
+    from workbench.corpus.readers import Collection
+    from workbench.store.config import WorkspaceConfig
+    from workbench.store.workspace import open_workspace
 
     ref = WorkspaceConfig().model(args.model)
     column, src = ref.column, ref.src_column

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import charts
-from workbench.compare import compare
-from workbench.evalsets import list_eval_sets
+from workbench.comparison import charts
+from workbench.comparison.run import compare
+from workbench.store.evalsets import list_eval_sets
 from workbench_app import resources
 from workbench_app.comparison_view import (
     alias_or_column,

@@ -6,8 +6,8 @@ import time
 
 import streamlit as st
 
-from workbench.evalsets import list_eval_sets, load_eval_set
-from workbench.live import agreement
+from workbench.comparison.live import agreement
+from workbench.store.evalsets import list_eval_sets, load_eval_set
 from workbench_app import resources
 from workbench_app.context import current
 from workbench_app.tables import render_side_by_side

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.embed import embed, pending_run
-from workbench.ingest import ingest
-from workbench.models import pin_directory
+from workbench.corpus.ingest import ingest
+from workbench.embedding.run import embed, pending_run
+from workbench.models.ref import pin_directory
 from workbench_app import resources
 from workbench_app.context import SELECT_TABLE_KEY, current
 from workbench_app.ui import RateProgress, model_short, reported, when

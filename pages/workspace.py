@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from workbench.evalsets import list_eval_sets
+from workbench.store.evalsets import list_eval_sets
 from workbench_app import lifecycle, resources
 from workbench_app.context import current
 from workbench_app.ui import model_short, reported, short_columns_in, short_tag, when

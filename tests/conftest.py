@@ -13,9 +13,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from workbench.demo import NEW_MODEL, OLD_MODEL, build_demo
-from workbench.models import SentenceTransformerEmbedder, load_embedder
-from workbench.packaged import CATALOG
-from workbench.workspace import Workspace, open_workspace
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import SentenceTransformerEmbedder, load_embedder
+from workbench.store.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -84,7 +84,7 @@ def compared_template(
 
     Returns the folder and the comparison id (the same in every copy).
     """
-    from workbench.compare import compare
+    from workbench.comparison.run import compare
 
     path = tmp_path_factory.mktemp("compared-template") / "ws"
     shutil.copytree(demo_template, path)
@@ -110,7 +110,7 @@ def comparison_id(compared_template: tuple[Path, str]) -> str:
 
 def lifecycle_snapshot(ws: Workspace, table: str = "demo") -> tuple[int, dict[str, int], int]:
     """(latest version, {tag: version}, number of history events): equal before and after a refusal."""
-    from workbench.history import history
+    from workbench.lifecycle.history import history
 
     handle = ws.table(table)
     tags = {name: info["version"] for name, info in handle.tags.list().items()}

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workbench.compare import compare, list_comparisons
+from workbench.comparison.report import render_csv, render_json, render_markdown
+from workbench.comparison.retrieval import encode_queries, search_column
+from workbench.comparison.run import compare, list_comparisons
+from workbench.corpus.ingest import ingest
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir, demo_ready
-from workbench.embed import embed
-from workbench.history import history
-from workbench.ingest import ingest
-from workbench.packaged import L6_PACKAGE, package_model_dir
-from workbench.promote import production_column
-from workbench.report import render_csv, render_json, render_markdown
-from workbench.retrieval import encode_queries, search_column
-from workbench.workspace import Workspace, open_workspace
+from workbench.embedding.run import embed
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import production_column
+from workbench.models.catalog import L6_PACKAGE, package_model_dir
+from workbench.store.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -52,7 +52,7 @@ def compared(demo_ws: Workspace, embedders: dict) -> Workspace:
 
 
 def test_library_does_not_import_streamlit() -> None:
-    code = "import sys, workbench, workbench.compare, workbench.promote, workbench.report; print('streamlit' in sys.modules)"
+    code = "import sys, workbench, workbench.comparison.run, workbench.lifecycle.promote, workbench.comparison.report; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -93,7 +93,7 @@ def test_workspace_page_is_never_stale_after_a_new_version(
 ) -> None:
     at = start(compared, monkeypatch)
     before = {m.label: m.value for m in at.metric}
-    from workbench.promote import promote
+    from workbench.lifecycle.promote import promote
 
     cmp_id = list_comparisons(compared)["id"].iloc[-1]
     promote(compared, DEMO_TABLE, NEW_MODEL, comparison=cmp_id)
@@ -365,7 +365,7 @@ def test_reports_offer_every_format_of_a_stored_comparison(
         "Download .csv",
     ]
     cmp_id = list_comparisons(compared)["id"].iloc[-1]
-    from workbench.compare import load_comparison
+    from workbench.comparison.run import load_comparison
 
     cmp = load_comparison(compared, cmp_id)
     assert any(cmp.id in md for md in texts(at.markdown))  # the Markdown preview

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench.compare import list_comparisons
+from workbench.comparison.run import list_comparisons
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.history import history
-from workbench.promote import production_column
-from workbench.workspace import open_workspace
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import production_column
+from workbench.store.workspace import open_workspace
 
 pytestmark = pytest.mark.browser
 

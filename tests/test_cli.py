@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.test_readers import DOCS, QUERIES, write_beir
 from workbench.cli import app
-from workbench.workspace import open_workspace
+from workbench.store.workspace import open_workspace
 
 runner = CliRunner()
 

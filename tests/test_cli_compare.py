@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbench import retrieval
 from workbench.cli import app
-from workbench.comparisons import count_comparisons
+from workbench.comparison import retrieval
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.models import Embedder, ModelRef
-from workbench.packaged import CATALOG
-from workbench.workspace import Workspace
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import Embedder, ModelRef
+from workbench.store.comparisons import count_comparisons
+from workbench.store.workspace import Workspace
 
 runner = CliRunner()
 

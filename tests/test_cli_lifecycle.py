@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import lifecycle_snapshot, write_corpus
 from workbench.cli import app
+from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.promote import production_column
-from workbench.workspace import Workspace
+from workbench.lifecycle.promote import production_column
+from workbench.models.catalog import CATALOG
+from workbench.store.workspace import Workspace
 
 runner = CliRunner()
 OLD = CATALOG[OLD_MODEL].column

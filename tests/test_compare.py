@@ -13,17 +13,17 @@ import pandas as pd
 import pytest
 import pytrec_eval
 
-from workbench.compare import compare, list_comparisons, load_comparison
-from workbench.comparisons import Comparison, count_comparisons
+from workbench.comparison.retrieval import exact_search, read_vectors, scan_search, search_column
+from workbench.comparison.run import compare, list_comparisons, load_comparison
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.errors import DataError, InvalidArgument, MixedIndexError, NotFound, StaleColumnError
-from workbench.evalsets import EvalSet, load_eval_set, save_eval_set
-from workbench.models import Embedder, ModelRef
-from workbench.packaged import CATALOG
-from workbench.paired import paired_delta
-from workbench.retrieval import exact_search, read_vectors, scan_search, search_column
-from workbench.shifts import jaccard_at_k, kendall_tau_shared, overlap_at_k, rank_biased_overlap
-from workbench.workspace import Workspace, open_workspace
+from workbench.metrics.paired import paired_delta
+from workbench.metrics.shifts import jaccard_at_k, kendall_tau_shared, overlap_at_k, rank_biased_overlap
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import Embedder, ModelRef
+from workbench.store.comparisons import Comparison, count_comparisons
+from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
+from workbench.store.workspace import Workspace, open_workspace
 
 OLD_COL = CATALOG[OLD_MODEL].column
 NEW_COL = CATALOG[NEW_MODEL].column
@@ -134,7 +134,7 @@ def test_lancedb_batched_search_matches_numpy_exact_search(shared_ws: Workspace)
 
 
 def test_streamed_scan_matches_numpy_and_lancedb(shared_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench import retrieval
+    from workbench.comparison import retrieval
 
     monkeypatch.setattr(retrieval, "_SCAN_CELLS", 1)  # force many small document blocks
     table = shared_ws.table(DEMO_TABLE)

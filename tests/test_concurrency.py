@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, write_corpus
+from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.promote import promote, refresh, rollback
-from workbench.retire import retire
-from workbench.serve import ProductionIndex
-from workbench.status import column_problems
-from workbench.workspace import META_ACTIVE, Workspace, open_workspace, table_metadata
+from workbench.lifecycle.promote import promote, refresh, rollback
+from workbench.lifecycle.retire import retire
+from workbench.lifecycle.serve import ProductionIndex
+from workbench.models.catalog import CATALOG
+from workbench.store.status import column_problems
+from workbench.store.workspace import META_ACTIVE, Workspace, open_workspace, table_metadata
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import WorkspaceConfig, load_config, save_config
 from workbench.errors import ConfigError, ModelNotFound, UnpinnedModelError
-from workbench.packaged import CATALOG
+from workbench.models.catalog import CATALOG
+from workbench.store.config import WorkspaceConfig, load_config, save_config
 
 GOOD = """
 [models.mine]

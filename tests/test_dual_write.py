@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_corpus
+from workbench.corpus.ingest import ingest
+from workbench.corpus.readers import document_text
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.embed import embed
+from workbench.embedding.run import embed
 from workbench.errors import MixedIndexError, ModelNotFound
-from workbench.ingest import ingest
-from workbench.models import pin_directory
-from workbench.packaged import CATALOG, package_model_dir
-from workbench.readers import document_text
-from workbench.status import column_health, table_status
-from workbench.workspace import Workspace
+from workbench.models.catalog import CATALOG, package_model_dir
+from workbench.models.ref import pin_directory
+from workbench.store.status import column_health, table_status
+from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

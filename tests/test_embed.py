@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from tests.test_readers import write_beir
-from workbench.embed import PendingRun, candidate_tag, embed, pending_run
+from workbench.corpus.ingest import ingest
+from workbench.embedding.run import PendingRun, candidate_tag, embed, pending_run
 from workbench.errors import DimensionMismatch, MixedIndexError
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.workspace import Workspace, open_workspace, vector_columns
+from workbench.models.catalog import CATALOG
+from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 REF = CATALOG["minilm-l3"]
@@ -167,7 +167,7 @@ def test_a_crash_between_commit_and_cleanup_leaves_nothing_behind(
 ) -> None:
     import importlib
 
-    embed_module = importlib.import_module("workbench.embed")
+    embed_module = importlib.import_module("workbench.embedding.run")
     ingest(empty_ws, small_corpus(tmp_path, 20))
 
     def crash(*args: object) -> None:

@@ -14,10 +14,11 @@ import pytest
 import pytrec_eval
 from scipy import stats as scipy_stats
 
-from workbench import evaluate, paired
 from workbench.errors import InvalidArgument, WorkbenchError
-from workbench.evaluate import metric_label, parse_metric, per_query_metrics, truncate_run
-from workbench.paired import DeltaStats, describe_delta, paired_delta, paired_deltas
+from workbench.metrics import labelled as evaluate
+from workbench.metrics import paired
+from workbench.metrics.labelled import metric_label, parse_metric, per_query_metrics, truncate_run
+from workbench.metrics.paired import DeltaStats, describe_delta, paired_delta, paired_deltas
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))

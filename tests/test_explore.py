@@ -9,12 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from workbench.compare import compare
-from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.embed import candidate_tag
-from workbench.errors import InvalidArgument, MixedIndexError, NotFound, WorkbenchError
-from workbench.evalsets import load_eval_set
-from workbench.explore import (
+from workbench.comparison.explore import (
     columns_frame,
     comparison_lists,
     cross_model_cosine,
@@ -28,8 +23,13 @@ from workbench.explore import (
     side_by_side,
     table_at,
 )
-from workbench.packaged import CATALOG
-from workbench.workspace import Workspace
+from workbench.comparison.run import compare
+from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
+from workbench.embedding.run import candidate_tag
+from workbench.errors import InvalidArgument, MixedIndexError, NotFound, WorkbenchError
+from workbench.models.catalog import CATALOG
+from workbench.store.evalsets import load_eval_set
+from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL]
 NEW = CATALOG[NEW_MODEL]

@@ -9,13 +9,13 @@ import pytest
 
 from tests.conftest import shared_collection
 from tests.test_readers import DOCS, QUERIES, write_beir
-from workbench.embed import embed
+from workbench.corpus.ingest import ingest
+from workbench.embedding.run import embed
 from workbench.errors import DataError, InvalidArgument
-from workbench.evalsets import list_eval_sets, load_eval_set
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.status import column_health
-from workbench.workspace import Workspace
+from workbench.models.catalog import CATALOG
+from workbench.store.evalsets import list_eval_sets, load_eval_set
+from workbench.store.status import column_health
+from workbench.store.workspace import Workspace
 
 
 def test_ingest_beir_creates_table_and_eval_set(empty_ws: Workspace, tmp_path: Path) -> None:

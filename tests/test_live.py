@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from tests.test_compare import Recording
-from workbench.comparisons import DRILLDOWN_COLUMNS, load_comparison
+from workbench.comparison.live import agreement, query_both
+from workbench.comparison.retrieval import encode_queries, search_column
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgument, MixedIndexError, NotFound
-from workbench.live import agreement, query_both
-from workbench.packaged import CATALOG
-from workbench.retrieval import encode_queries, search_column
-from workbench.workspace import Workspace
+from workbench.models.catalog import CATALOG
+from workbench.store.comparisons import DRILLDOWN_COLUMNS, load_comparison
+from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from workbench.errors import FingerprintMismatch, ModelNotFound, UnpinnedModelError, UnsafeWeightsError
-from workbench.models import ModelRef, fingerprint_dir, load_embedder, resolve_model_dir, verify_model_dir
-from workbench.packaged import CATALOG, L3_PACKAGE, package_model_dir
+from workbench.models.catalog import CATALOG, L3_PACKAGE, package_model_dir
+from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder, resolve_model_dir, verify_model_dir
 
 BASE = {
     "name": "acme/encoder-v2",

@@ -11,14 +11,12 @@ import pandas as pd
 import pytest
 
 from tests.conftest import lifecycle_snapshot, write_corpus
-from workbench.comparisons import load_comparison
+from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import GateFailed, InvalidArgument, LifecycleError, NotFound, StaleColumnError
-from workbench.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
-from workbench.history import history
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.promote import (
+from workbench.lifecycle.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import (
     PRODUCTION_TAG,
     active_column_at,
     check_gate,
@@ -29,7 +27,9 @@ from workbench.promote import (
     refresh,
     rollback,
 )
-from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata
+from workbench.models.catalog import CATALOG
+from workbench.store.comparisons import load_comparison
+from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column
@@ -317,7 +317,7 @@ def test_first_promotion_needs_initial(demo_ws: Workspace, tmp_path: Path) -> No
     ingest(demo_ws, write_corpus(tmp_path / "c.jsonl", {"a": ("A", "alpha")}), table="fresh")
     with pytest.raises(NotFound, match="no vector column"):
         promote(demo_ws, "fresh", NEW)
-    from workbench.embed import embed
+    from workbench.embedding.run import embed
 
     embed(demo_ws, "fresh", CATALOG[OLD_MODEL])
     with pytest.raises(LifecycleError, match=r"no production column yet; .*--initial"):
@@ -359,7 +359,7 @@ def test_check_gate_reports_a_failing_gate_that_promote_refuses(
 def test_promote_decides_with_check_gate(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
 
     real = module.check_gate
     calls: list[tuple[str, str]] = []
@@ -396,7 +396,7 @@ def test_check_gate_refuses_what_it_cannot_judge(
     match: str,
 ) -> None:
     ingest(compared_ws, write_corpus(tmp_path / "c.jsonl", {"a": ("A", "alpha")}), table="fresh")
-    from workbench.embed import embed
+    from workbench.embedding.run import embed
 
     embed(compared_ws, "fresh", CATALOG[OLD_MODEL], embedder=embedders[OLD])
     with pytest.raises(error, match=match):
@@ -406,7 +406,7 @@ def test_check_gate_refuses_what_it_cannot_judge(
 def test_concurrent_promotion_is_detected(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
     monkeypatch.setattr(module, "next_number", lambda ws, table: 1)  # as if another took it
     with pytest.raises(
         LifecycleError, match=r"another promotion of 'demo' is in progress \(production-1 exists\)"
@@ -418,7 +418,7 @@ def test_concurrent_promotion_is_detected(
 def test_documents_changing_during_promotion_abort_it(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
 
     real = module.next_number
 

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from workbench.corpus.readers import Fields, content_hash, read_collection, read_corpus, read_qrels
 from workbench.errors import DataError
-from workbench.readers import Fields, content_hash, read_collection, read_corpus, read_qrels
 
 
 def write_beir(folder: Path, docs: list[dict], queries: list[dict], qrels: str | None) -> Path:

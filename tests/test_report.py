@@ -13,15 +13,8 @@ import pandas as pd
 import pytest
 import pytrec_eval
 
-from workbench import charts
-from workbench.compare import compare
-from workbench.comparisons import Comparison
-from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
-from workbench.errors import DataError, InvalidArgument, NotFound
-from workbench.evalsets import load_eval_set
-from workbench.models import Embedder
-from workbench.packaged import CATALOG
-from workbench.report import (
+from workbench.comparison import charts
+from workbench.comparison.report import (
     comparison_dict,
     export_run,
     render_html,
@@ -29,7 +22,14 @@ from workbench.report import (
     write_report,
     write_trec_run,
 )
-from workbench.workspace import Workspace, open_workspace
+from workbench.comparison.run import compare
+from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
+from workbench.errors import DataError, InvalidArgument, NotFound
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import Embedder
+from workbench.store.comparisons import Comparison
+from workbench.store.evalsets import load_eval_set
+from workbench.store.workspace import Workspace, open_workspace
 
 XSS_DOC = '<script>alert("doc")</script>'
 XSS_QUERY = '<img src=x onerror=alert("query")>'

@@ -9,13 +9,13 @@ import pytest
 from tests.conftest import lifecycle_snapshot
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgument, LifecycleError, NotFound
-from workbench.history import history
-from workbench.packaged import CATALOG
-from workbench.promote import PRODUCTION_TAG, promote, rollback
-from workbench.retire import out_of_production_since, parse_duration, retire
-from workbench.serve import check, search
-from workbench.status import column_health
-from workbench.workspace import Workspace
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import PRODUCTION_TAG, promote, rollback
+from workbench.lifecycle.retire import out_of_production_since, parse_duration, retire
+from workbench.lifecycle.serve import check, search
+from workbench.models.catalog import CATALOG
+from workbench.store.status import column_health
+from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

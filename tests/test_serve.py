@@ -10,16 +10,16 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
+from workbench.comparison.retrieval import exact_search, read_vectors
+from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.embed import embed
+from workbench.embedding.run import embed
 from workbench.errors import InvalidArgument, LifecycleError, MixedIndexError, StaleColumnError
-from workbench.ingest import ingest
-from workbench.models import pin_directory
-from workbench.packaged import CATALOG, package_model_dir
-from workbench.promote import PRODUCTION_TAG, production, promote, rollback
-from workbench.retrieval import exact_search, read_vectors
-from workbench.serve import ProductionIndex, check, search
-from workbench.workspace import META_ACTIVE, Workspace
+from workbench.lifecycle.promote import PRODUCTION_TAG, production, promote, rollback
+from workbench.lifecycle.serve import ProductionIndex, check, search
+from workbench.models.catalog import CATALOG, package_model_dir
+from workbench.models.ref import pin_directory
+from workbench.store.workspace import META_ACTIVE, Workspace
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from workbench import shifts
 from workbench.errors import InvalidArgument
-from workbench.shifts import (
+from workbench.metrics import shifts
+from workbench.metrics.shifts import (
     ThresholdTranslation,
     jaccard_at_k,
     kendall_tau_shared,

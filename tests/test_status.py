@@ -9,15 +9,15 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
+from workbench.comparison.retrieval import check_fresh
+from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import StaleColumnError
-from workbench.ingest import ingest
-from workbench.packaged import CATALOG
-from workbench.promote import promote, rollback
-from workbench.retire import retire
-from workbench.retrieval import check_fresh
-from workbench.status import column_health, column_problems, version_timeline
-from workbench.workspace import Workspace, vector_columns
+from workbench.lifecycle.promote import promote, rollback
+from workbench.lifecycle.retire import retire
+from workbench.models.catalog import CATALOG
+from workbench.store.status import column_health, column_problems, version_timeline
+from workbench.store.workspace import Workspace, vector_columns
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

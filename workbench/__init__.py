@@ -12,30 +12,30 @@ Example:
     >>> print(cmp.summary)  # doctest: +SKIP
 
 The verbs shadow the submodules of the same name (``workbench.compare`` is the function; use
-``importlib.import_module("workbench.compare")`` for the module). Importing never loads torch,
+``importlib.import_module("workbench.comparison.run")`` for the module). Importing never loads torch,
 a model or streamlit: models load on first use.
 """
 
 from __future__ import annotations
 
-from workbench.compare import compare
-from workbench.comparisons import Comparison, Manifest, list_comparisons, load_comparison
+from workbench.comparison.live import query_both
+from workbench.comparison.report import export_run, write_report
+from workbench.comparison.run import compare
+from workbench.corpus.ingest import IngestResult, ingest
 from workbench.demo import build_demo
-from workbench.embed import EmbedResult, PendingRun, embed, pending_run
+from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
-from workbench.evalsets import EvalSet, list_eval_sets, load_eval_set
-from workbench.gate import GateConfig, GateResult
-from workbench.history import PromotionRecord, history
-from workbench.ingest import IngestResult, ingest
-from workbench.live import query_both
-from workbench.models import ModelRef, fingerprint_dir, load_embedder
-from workbench.packaged import CATALOG
-from workbench.promote import check_gate, production_column, promote, refresh, rollback
-from workbench.report import export_run, write_report
-from workbench.retire import retire
-from workbench.serve import CheckReport, ProductionIndex, SearchResult, check, search
-from workbench.status import workspace_status
-from workbench.workspace import Workspace, open_workspace
+from workbench.lifecycle.gate import GateConfig, GateResult
+from workbench.lifecycle.history import PromotionRecord, history
+from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
+from workbench.lifecycle.retire import retire
+from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
+from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
+from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.store.status import workspace_status
+from workbench.store.workspace import Workspace, open_workspace
 
 __all__ = [
     "CATALOG",

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench.embed import ProgressFn, embed
+from workbench.corpus.ingest import ingest
+from workbench.embedding.run import ProgressFn, embed
 from workbench.errors import NotFound
-from workbench.ingest import ingest
-from workbench.promote import production_column, promote
-from workbench.workspace import Workspace
+from workbench.lifecycle.promote import production_column, promote
+from workbench.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from workbench.comparisons import Comparison, list_comparisons
-from workbench.workspace import VectorColumn, Workspace
+from workbench.store.comparisons import Comparison, list_comparisons
+from workbench.store.workspace import VectorColumn, Workspace
 from workbench_app.ui import model_short
 
 

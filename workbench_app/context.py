@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.workspace import DEFAULT_WORKSPACE, Workspace
+from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace
 from workbench_app import resources
 
 URI_KEY = "app.workspace_uri"

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from workbench.history import PromotionRecord, history, previous_production
-from workbench.promote import Production, active_column_at, columns_at, production
+from workbench.lifecycle.history import PromotionRecord, history, previous_production
+from workbench.lifecycle.promote import Production, active_column_at, columns_at, production
 from workbench_app.context import Context
 from workbench_app.ui import model_short, reported, short_column, when
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.workspace import Workspace
+    from workbench.store.workspace import Workspace
 
 _ACTIONS = {"promote": "↑ promote", "rollback": "↩ rollback", "refresh": "↻ refresh", "retire": "✕ retire"}
 

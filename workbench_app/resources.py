@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from workbench.live import query_both
-from workbench.models import ModelRef, SentenceTransformerEmbedder, load_embedder
-from workbench.status import table_status, version_timeline
-from workbench.workspace import Workspace, open_workspace
+from workbench.comparison.live import query_both
+from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder
+from workbench.store.status import table_status, version_timeline
+from workbench.store.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     from lancedb.table import Table
 
-    from workbench.comparisons import Comparison
-    from workbench.workspace import VectorColumn
+    from workbench.store.comparisons import Comparison
+    from workbench.store.workspace import VectorColumn
 
 
 @st.cache_resource(show_spinner=False)
@@ -84,7 +84,7 @@ def live_query(
 @st.cache_data(show_spinner=False, max_entries=32)
 def comparison(uri: str, comparison_id: str) -> Comparison:
     """A stored comparison; immutable once stored, so its id is the whole cache key."""
-    from workbench.compare import load_comparison  # scipy & co.: only once a page needs them
+    from workbench.comparison.run import load_comparison  # scipy & co.: only once a page needs them
 
     return load_comparison(workspace(uri), comparison_id)
 
@@ -92,7 +92,7 @@ def comparison(uri: str, comparison_id: str) -> Comparison:
 @st.cache_data(show_spinner=False, max_entries=128)
 def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
     """One of :mod:`workbench.charts`' figures of a stored comparison."""
-    from workbench import charts
+    from workbench.comparison import charts
 
     return getattr(charts, name)(comparison(uri, comparison_id))
 
@@ -100,7 +100,7 @@ def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
 @st.cache_data(show_spinner=False, max_entries=64)
 def report(uri: str, comparison_id: str, fmt: str) -> str:
     """A stored comparison rendered by :mod:`workbench.report` (``html``, ``md``, ``json``, ``csv``)."""
-    from workbench.report import render_csv, render_html, render_json, render_markdown
+    from workbench.comparison.report import render_csv, render_html, render_json, render_markdown
 
     renderers = {
         "html": render_html,

@@ -16,7 +16,7 @@ from workbench.errors import WorkbenchError
 if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator
 
-    from workbench.workspace import VectorColumn
+    from workbench.store.workspace import VectorColumn
 
 _VECTOR_COLUMN = re.compile(r"\bvec__[a-z0-9_]+?__[0-9a-f]{8}\b")
 

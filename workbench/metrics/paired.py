@@ -23,7 +23,7 @@ from scipy import special
 from scipy import stats as scipy_stats
 
 from workbench.errors import InvalidArgument
-from workbench.evaluate import metric_label
+from workbench.metrics.labelled import metric_label
 
 __all__ = ["DeltaStats", "describe_delta", "paired_delta", "paired_deltas"]
 

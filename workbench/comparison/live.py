@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.comparisons import SIDES, drilldown_frame
+from workbench.comparison.retrieval import embedder_for, fetch_documents, retrieve
 from workbench.errors import InvalidArgument
-from workbench.retrieval import embedder_for, fetch_documents, retrieve
-from workbench.shifts import overlap_at_k, rank_biased_overlap
+from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
+from workbench.store.comparisons import SIDES, drilldown_frame
 
 if TYPE_CHECKING:
-    from workbench.models import Embedder
-    from workbench.workspace import Workspace
+    from workbench.models.ref import Embedder
+    from workbench.store.workspace import Workspace
 
 _QUERY_ID = "live"
 

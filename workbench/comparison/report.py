@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
 
-from workbench import charts
-from workbench.comparisons import SIDES, Comparison
-from workbench.embed import ProgressFn
+from workbench.comparison import charts
+from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
+from workbench.embedding.run import ProgressFn
 from workbench.errors import DataError, InvalidArgument
-from workbench.evalsets import load_eval_set
-from workbench.retrieval import check_fresh, embedder_for, retrieve
+from workbench.store.comparisons import SIDES, Comparison
+from workbench.store.evalsets import load_eval_set
 
 if TYPE_CHECKING:
-    from workbench.models import Embedder
-    from workbench.workspace import Workspace
+    from workbench.models.ref import Embedder
+    from workbench.store.workspace import Workspace
 
 __all__ = [
     "ReportFormat",

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli_common import (
+from workbench.cli.common import (
     DEFAULT,
     ConfigOpt,
     JsonOpt,
@@ -64,8 +64,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Read and validate a corpus (+ queries and qrels), then write it. Bad input writes nothing."""
-    from workbench.ingest import ingest as run_ingest
-    from workbench.readers import Fields
+    from workbench.corpus.ingest import ingest as run_ingest
+    from workbench.corpus.readers import Fields
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -93,7 +93,7 @@ def embed(
     as_json: JsonOpt = False,
 ) -> None:
     """Add the model's vector column: streamed, resumable, committed in one version."""
-    from workbench.embed import embed as run_embed
+    from workbench.embedding.run import embed as run_embed
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -107,7 +107,7 @@ def embed(
 @app.command()
 def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Tables, rows, vector columns with their pins, versions, tags, stale/missing rows."""
-    from workbench.status import workspace_status
+    from workbench.store.status import workspace_status
 
     with handled():
         data = workspace_status(workspace(workspace_uri, config))
@@ -146,7 +146,7 @@ def models(
     """List the pinned models this workspace knows (catalog + workbench.toml)."""
     if ctx.invoked_subcommand is not None:
         return
-    from workbench.packaged import CATALOG
+    from workbench.models.catalog import CATALOG
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -174,7 +174,7 @@ def models(
 @models_app.command("fingerprint")
 def models_fingerprint(path: Annotated[Path, typer.Argument(help="A model directory.")]) -> None:
     """Print the sha256 fingerprint of a model directory."""
-    from workbench.models import fingerprint_dir
+    from workbench.models.ref import fingerprint_dir
 
     with handled():
         typer.echo(fingerprint_dir(path))
@@ -193,7 +193,7 @@ def models_add(
     config: ConfigOpt = None,
 ) -> None:
     """Pin a local model directory (fingerprint + dimension) into workbench.toml."""
-    from workbench.models import pin_directory
+    from workbench.models.ref import pin_directory
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -213,7 +213,7 @@ def _register_optional() -> None:
     """Commands of the comparison and lifecycle areas live in their own modules."""
     import importlib
 
-    for module in ("workbench.cli_compare", "workbench.cli_lifecycle"):
+    for module in ("workbench.cli.compare", "workbench.cli.lifecycle"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:

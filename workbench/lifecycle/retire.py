@@ -34,15 +34,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.embed import candidate_tag
+from workbench.embedding.run import candidate_tag
 from workbench.errors import InvalidArgument, LifecycleError
-from workbench.history import PromotionRecord, append_event, history
-from workbench.promote import PRODUCTION_TAG, active_column_at, production, sync_latest_metadata
+from workbench.lifecycle.history import PromotionRecord, append_event, history
+from workbench.lifecycle.promote import PRODUCTION_TAG, active_column_at, production, sync_latest_metadata
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.workspace import VectorColumn, Workspace
+    from workbench.store.workspace import VectorColumn, Workspace
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from workbench.errors import ConfigError, ModelNotFound
-from workbench.models import ModelRef, pin_error
-from workbench.packaged import CATALOG
+from workbench.models.catalog import CATALOG
+from workbench.models.ref import ModelRef, pin_error
 
 CONFIG_NAME = "workbench.toml"
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from workbench.evalsets import list_eval_sets
-from workbench.workspace import (
+from workbench.store.evalsets import list_eval_sets
+from workbench.store.workspace import (
     META_ACTIVE,
     META_SRC,
     VectorColumn,

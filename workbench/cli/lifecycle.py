@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.cli_common import (
+from workbench.cli.common import (
     DEFAULT,
     ConfigOpt,
     JsonOpt,
@@ -21,7 +21,7 @@ from workbench.cli_common import (
 )
 
 if TYPE_CHECKING:
-    from workbench.history import PromotionRecord
+    from workbench.lifecycle.history import PromotionRecord
 
 ActorOpt = Annotated[
     str | None,
@@ -70,8 +70,8 @@ def promote(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    from workbench.gate import load_gate_config
-    from workbench.promote import promote as run_promote
+    from workbench.lifecycle.gate import load_gate_config
+    from workbench.lifecycle.promote import promote as run_promote
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -101,7 +101,7 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Move production back to the previous production version, instantly."""
-    from workbench.promote import rollback as run_rollback
+    from workbench.lifecycle.promote import rollback as run_rollback
 
     _move_production(run_rollback, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
 
@@ -115,7 +115,7 @@ def refresh(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve documents ingested since the last promotion: production → latest version, same column."""
-    from workbench.promote import refresh as run_refresh
+    from workbench.lifecycle.promote import refresh as run_refresh
 
     _move_production(run_refresh, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
 
@@ -148,7 +148,7 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason."""
-    from workbench.history import history as read_history
+    from workbench.lifecycle.history import history as read_history
 
     with handled():
         records = read_history(workspace(workspace_uri, config), table)
@@ -170,7 +170,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search production: the active column only, queries encoded by its own verified model."""
-    from workbench.serve import search as run_search
+    from workbench.lifecycle.serve import search as run_search
 
     with handled():
         result = run_search(workspace(workspace_uri, config), query, table=table, k=k)
@@ -190,7 +190,7 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Start-up validation of a deployment; exit 1 on any problem (2 on a usage error)."""
-    from workbench.serve import check as run_check
+    from workbench.lifecycle.serve import check as run_check
 
     with handled():
         report = run_check(workspace(workspace_uri, config), table)
@@ -220,8 +220,8 @@ def retire(
     """Drop an old vector column after its grace period; prune untagged versions older than it."""
     from dataclasses import asdict
 
-    from workbench.retire import parse_duration
-    from workbench.retire import retire as run_retire
+    from workbench.lifecycle.retire import parse_duration
+    from workbench.lifecycle.retire import retire as run_retire
 
     with handled():
         ws = workspace(workspace_uri, config)

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from workbench.corpus.readers import document_text
 from workbench.errors import DimensionMismatch, MixedIndexError
-from workbench.models import Embedder, ModelRef, load_embedder, require_own_model
-from workbench.readers import document_text
-from workbench.workspace import Workspace, column_metadata, set_tag, vector_columns
+from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
+from workbench.store.workspace import Workspace, column_metadata, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table

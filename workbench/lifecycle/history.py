@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from workbench.gate import GateResult
+from workbench.lifecycle.gate import GateResult
 
 if TYPE_CHECKING:
-    from workbench.workspace import Workspace
+    from workbench.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

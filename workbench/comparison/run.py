@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from workbench.comparisons import (
+from workbench.comparison.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
+from workbench.embedding.run import ProgressFn
+from workbench.errors import DataError, InvalidArgument
+from workbench.metrics.labelled import parse_metric, per_query_metrics
+from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
+from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
+from workbench.models.ref import Embedder
+from workbench.store.comparisons import (
     DELTA_COLUMNS,
     KS,
     SIDES,
@@ -39,16 +46,9 @@ from workbench.comparisons import (
     load_comparison,
     save_comparison,
 )
-from workbench.embed import ProgressFn
-from workbench.errors import DataError, InvalidArgument
-from workbench.evalsets import EvalSet, load_eval_set
-from workbench.evaluate import parse_metric, per_query_metrics
-from workbench.models import Embedder
-from workbench.paired import DeltaStats, describe_delta, paired_deltas
-from workbench.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
-from workbench.shifts import ks_distance, rank_shift_table, translate_thresholds
-from workbench.status import corpus_digest
-from workbench.workspace import VectorColumn, Workspace, library_versions
+from workbench.store.evalsets import EvalSet, load_eval_set
+from workbench.store.status import corpus_digest
+from workbench.store.workspace import VectorColumn, Workspace, library_versions
 
 if TYPE_CHECKING:
     from lancedb.table import Table

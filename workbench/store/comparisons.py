@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.errors import InvalidArgument, NotFound
-from workbench.paired import TIE_TOLERANCE
-from workbench.shifts import moved_documents, score_histogram
+from workbench.metrics.paired import TIE_TOLERANCE
+from workbench.metrics.shifts import moved_documents, score_histogram
 
 if TYPE_CHECKING:
-    from workbench.workspace import Workspace
+    from workbench.store.workspace import Workspace
 
 TABLE = "wb_comparisons"
 SIDES = ("baseline", "candidate")

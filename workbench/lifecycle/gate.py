@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from workbench.errors import ConfigError, InvalidArgument, NotFound, WorkbenchError
-from workbench.evaluate import parse_metric
+from workbench.metrics.labelled import parse_metric
 
 if TYPE_CHECKING:
-    from workbench.comparisons import Comparison, Manifest
-    from workbench.workspace import VectorColumn, Workspace
+    from workbench.store.comparisons import Comparison, Manifest
+    from workbench.store.workspace import VectorColumn, Workspace
 
 GATE_FILE = "gate.toml"
 Stat = Literal["ci_low", "delta"]

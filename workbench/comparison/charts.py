@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.comparisons import SIDES
+from workbench.store.comparisons import SIDES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from workbench.comparisons import Comparison
+    from workbench.store.comparisons import Comparison
 
 __all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms", "score_overlay"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workbench.cli_common import (
+from workbench.cli.common import (
     DEFAULT,
     ConfigOpt,
     JsonOpt,
@@ -25,10 +25,10 @@ from workbench.cli_common import (
     workspace,
 )
 from workbench.errors import InvalidArgument, NotFound
-from workbench.workspace import Workspace
+from workbench.store.workspace import Workspace
 
 if TYPE_CHECKING:
-    from workbench.comparisons import Comparison
+    from workbench.store.comparisons import Comparison
 
 EvalSetOpt = Annotated[
     str | None, typer.Option("--eval-set", "-e", help="Eval set (default: the only one for the table).")
@@ -63,8 +63,8 @@ def compare_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two vector columns on an eval set; each query is encoded by each column's own model."""
-    from workbench.compare import compare
-    from workbench.report import comparison_dict
+    from workbench.comparison.report import comparison_dict
+    from workbench.comparison.run import compare
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -98,8 +98,8 @@ def report_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Export a stored comparison: HTML (self-contained), Markdown, JSON or per-query CSV."""
-    from workbench.compare import load_comparison
-    from workbench.report import FORMATS, write_report
+    from workbench.comparison.report import FORMATS, write_report
+    from workbench.comparison.run import load_comparison
 
     with handled():
         if format not in FORMATS:
@@ -113,7 +113,7 @@ def comparisons_cmd(
     workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False
 ) -> None:
     """List the stored comparisons with their headline numbers."""
-    from workbench.compare import list_comparisons
+    from workbench.comparison.run import list_comparisons
 
     with handled():
         frame = list_comparisons(workspace(workspace_uri, config))
@@ -142,7 +142,7 @@ def export_run_cmd(
     table: TableOpt = None,
 ) -> None:
     """Write a TREC run file (qid Q0 docid rank score tag) to check our numbers with trec_eval."""
-    from workbench.report import export_run
+    from workbench.comparison.report import export_run
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -180,7 +180,7 @@ def _split(text: str) -> list[str]:
 
 def default_eval_set(ws: Workspace, table: str | None) -> str:
     """The only eval set (for ``table`` if given), or an error listing the choices."""
-    from workbench.evalsets import list_eval_sets
+    from workbench.store.evalsets import list_eval_sets
 
     names = [str(e["name"]) for e in list_eval_sets(ws, table=table)]
     if len(names) == 1:
@@ -192,7 +192,7 @@ def default_eval_set(ws: Workspace, table: str | None) -> str:
 
 def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     """The human summary of a comparison: sentence, metric table, shifts, warnings, id."""
-    from workbench.report import rank_shift_means
+    from workbench.comparison.report import rank_shift_means
 
     m = result.manifest
     lines = [result.summary, ""]

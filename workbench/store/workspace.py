@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.errors import InvalidArgument, NotFound
-from workbench.models import ModelRef
-from workbench.packaged import cache_dir
+from workbench.models.catalog import cache_dir
+from workbench.models.ref import ModelRef
+from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 
 if TYPE_CHECKING:
     import lancedb

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from workbench.corpus.readers import Qrels
 from workbench.errors import InvalidArgument, NotFound
-from workbench.readers import Qrels
 
 if TYPE_CHECKING:
-    from workbench.workspace import Workspace
+    from workbench.store.workspace import Workspace
 
 TABLE = "wb_eval_sets"
 _SCHEMA = pa.schema(

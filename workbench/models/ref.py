@@ -259,7 +259,7 @@ def resolve_model_dir(ref: ModelRef) -> Path:
                 f"{version} is installed. Install the pinned version "
                 f"(`pip install {ref.location}=={ref.revision}`) or re-pin the model."
             )
-        from workbench.packaged import package_model_dir
+        from workbench.models.catalog import package_model_dir
 
         return package_model_dir(ref.location)
     return _hub_snapshot(ref)

@@ -26,15 +26,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.embed import ProgressFn
+from workbench.embedding.run import ProgressFn
 from workbench.errors import DimensionMismatch, InvalidArgument, StaleColumnError
-from workbench.models import Embedder, load_embedder, require_own_model
-from workbench.status import column_problems
+from workbench.models.ref import Embedder, load_embedder, require_own_model
+from workbench.store.status import column_problems
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.workspace import VectorColumn
+    from workbench.store.workspace import VectorColumn
 
 log = logging.getLogger(__name__)
 

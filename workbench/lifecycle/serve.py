@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
     FingerprintMismatch,
     InvalidArgument,
@@ -35,16 +36,15 @@ from workbench.errors import (
     StaleColumnError,
     WorkbenchError,
 )
-from workbench.history import history
-from workbench.promote import PRODUCTION_TAG, data_unchanged_since
-from workbench.retrieval import embedder_for, encode_queries
-from workbench.status import column_problems
-from workbench.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata, vector_columns
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import PRODUCTION_TAG, data_unchanged_since
+from workbench.store.status import column_problems
+from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.models import Embedder
+    from workbench.models.ref import Embedder
 
 log = logging.getLogger(__name__)
 

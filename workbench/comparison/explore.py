@@ -29,18 +29,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from workbench.comparison.retrieval import exact_search, read_vectors, search_column
 from workbench.errors import InvalidArgument, NotFound, WorkbenchError
-from workbench.evaluate import Qrels, Run, per_query_metrics
-from workbench.retrieval import exact_search, read_vectors, search_column
-from workbench.workspace import vector_columns
+from workbench.metrics.labelled import Qrels, Run, per_query_metrics
+from workbench.store.workspace import vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.comparisons import Comparison
-    from workbench.evalsets import EvalSet
-    from workbench.models import Embedder
-    from workbench.workspace import Workspace
+    from workbench.models.ref import Embedder
+    from workbench.store.comparisons import Comparison
+    from workbench.store.evalsets import EvalSet
+    from workbench.store.workspace import Workspace
 
 __all__ = [
     "Refusal",

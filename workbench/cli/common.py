@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.embed import ProgressFn
+from workbench.embedding.run import ProgressFn
 from workbench.errors import WorkbenchError
-from workbench.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
+from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
 
 WorkspaceOpt = Annotated[
     str,

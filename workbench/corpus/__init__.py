@@ -1,0 +1,3 @@
+"""Getting a corpus in: readers for BEIR, JSONL, CSV, Parquet and TREC qrels, and ingest (with
+dual-write into existing vector columns).
+"""

@@ -1,0 +1,3 @@
+"""Numbers about rankings: labelled metrics (pytrec_eval), paired statistics, rank shifts and
+score distributions. Pure functions over frames; no storage.
+"""
