@@ -121,7 +121,7 @@ def make_workspace(path: Path, corpus) -> None:
 
 def corpus_texts(corpus, ref) -> list[str]:
     """Exactly the strings `embed` hands to the model (document_text + document_prefix)."""
-    from workbench.corpus.readers import document_text
+    from workbench.store.contract import document_text
 
     titles = corpus.column("title").to_pylist()
     texts = corpus.column("text").to_pylist()
@@ -134,7 +134,7 @@ def context_ab(template: Path, embedder, texts: list[str], pairs: int, chunk: in
     while the model runs). Short pairs see the same machine speed, so their ratio isolates
     any slowdown from embed's context. Returns the per-pair ratios bare/in-context (time).
     """
-    from workbench.corpus.readers import document_text
+    from workbench.store.contract import document_text
     from workbench.store.workspace import open_workspace
 
     dataset = open_workspace(template).table(TABLE).to_lance()

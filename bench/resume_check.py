@@ -48,7 +48,7 @@ def build_corpus(rows: int, max_chars: int):
     import pyarrow as pa
     from bench_embed import load_corpus  # the sibling script: the same corpus choice and fallback
 
-    from workbench.corpus.readers import CORPUS_SCHEMA, content_hash
+    from workbench.store.contract import CORPUS_SCHEMA, content_hash
 
     corpus, source = load_corpus(rows)
     if max_chars > 0:
@@ -129,7 +129,7 @@ def check(ws: Path, column: str, src: str, corpus, reference) -> Outcome:
     import numpy as np
     import pyarrow.compute as pc
 
-    from workbench.embedding.run import candidate_tag
+    from workbench.store.contract import candidate_tag
     from workbench.store.workspace import open_workspace
 
     out = Outcome()

@@ -28,8 +28,9 @@ from workbench.lifecycle.promote import promote, refresh, rollback
 from workbench.lifecycle.retire import retire
 from workbench.lifecycle.serve import ProductionIndex
 from workbench.models.catalog import CATALOG
+from workbench.store.contract import META_ACTIVE
 from workbench.store.status import column_problems
-from workbench.store.workspace import META_ACTIVE, Workspace, open_workspace, table_metadata
+from workbench.store.workspace import Workspace, open_workspace, table_metadata
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

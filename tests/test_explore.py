@@ -25,9 +25,9 @@ from workbench.comparison.explore import (
 )
 from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.embedding.run import candidate_tag
 from workbench.errors import InvalidArgument, MixedIndexError, NotFound, WorkbenchError
 from workbench.models.catalog import CATALOG
+from workbench.store.contract import candidate_tag
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace
 

@@ -17,7 +17,6 @@ from workbench.errors import GateFailed, InvalidArgument, LifecycleError, NotFou
 from workbench.lifecycle.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
 from workbench.lifecycle.history import history
 from workbench.lifecycle.promote import (
-    PRODUCTION_TAG,
     active_column_at,
     check_gate,
     data_unchanged_since,
@@ -29,7 +28,8 @@ from workbench.lifecycle.promote import (
 )
 from workbench.models.catalog import CATALOG
 from workbench.store.comparisons import load_comparison
-from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata
+from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.workspace import VectorColumn, Workspace, table_metadata
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

@@ -10,10 +10,11 @@ from tests.conftest import lifecycle_snapshot
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgument, LifecycleError, NotFound
 from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import PRODUCTION_TAG, promote, rollback
+from workbench.lifecycle.promote import promote, rollback
 from workbench.lifecycle.retire import out_of_production_since, parse_duration, retire
 from workbench.lifecycle.serve import check, search
 from workbench.models.catalog import CATALOG
+from workbench.store.contract import PRODUCTION_TAG
 from workbench.store.status import column_health
 from workbench.store.workspace import Workspace
 

@@ -15,11 +15,12 @@ from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgument, LifecycleError, MixedIndexError, StaleColumnError
-from workbench.lifecycle.promote import PRODUCTION_TAG, production, promote, rollback
+from workbench.lifecycle.promote import production, promote, rollback
 from workbench.lifecycle.serve import ProductionIndex, check, search
 from workbench.models.catalog import CATALOG, package_model_dir
 from workbench.models.ref import pin_directory
-from workbench.store.workspace import META_ACTIVE, Workspace
+from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL].column
 NEW = CATALOG[NEW_MODEL].column

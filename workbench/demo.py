@@ -9,13 +9,13 @@ each in its own vector column.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from workbench.corpus.ingest import ingest
-from workbench.embedding.run import ProgressFn, embed
+from workbench.embedding.run import embed
 from workbench.errors import NotFound
 from workbench.lifecycle.promote import production_column, promote
+from workbench.progress import StepFn
 from workbench.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,6 @@ DEMO_TABLE = "demo"
 DEMO_EVAL_SET = "demo"
 OLD_MODEL = "minilm-l3"
 NEW_MODEL = "minilm-l6"
-
-StepFn = Callable[[str], ProgressFn | None]
-"""Given a step's description, returns the progress callback for that step (or None)."""
 
 
 def demo_data_dir() -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +11,13 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from workbench.errors import WorkbenchError
+from workbench.store.contract import VECTOR_COLUMN_IN_TEXT
 
 if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator
 
     from workbench.store.workspace import VectorColumn
 
-_VECTOR_COLUMN = re.compile(r"\bvec__[a-z0-9_]+?__[0-9a-f]{8}\b")
 
 
 @contextmanager
@@ -133,7 +132,7 @@ def short_column(name: str | None, names: dict[str, str] | None = None) -> str:
 
 def short_columns_in(text: str, names: dict[str, str] | None = None) -> str:
     """``production → vec__all_minilm_l6_v2__91f7d483`` → ``production → all-MiniLM-L6-v2``."""
-    return _VECTOR_COLUMN.sub(lambda match: short_column(match.group(0), names), text)
+    return VECTOR_COLUMN_IN_TEXT.sub(lambda match: short_column(match.group(0), names), text)
 
 
 def short_tag(tag: str) -> str:

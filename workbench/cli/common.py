@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.embedding.run import ProgressFn
 from workbench.errors import WorkbenchError
+from workbench.progress import ProgressFn
 from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
 
 WorkspaceOpt = Annotated[

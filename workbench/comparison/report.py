@@ -23,8 +23,8 @@ import pandas as pd
 
 from workbench.comparison import charts
 from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
-from workbench.embedding.run import ProgressFn
 from workbench.errors import DataError, InvalidArgument
+from workbench.progress import ProgressFn
 from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
 

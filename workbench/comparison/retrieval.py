@@ -26,9 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.embedding.run import ProgressFn
 from workbench.errors import DimensionMismatch, InvalidArgument, StaleColumnError
 from workbench.models.ref import Embedder, load_embedder, require_own_model
+from workbench.progress import ProgressFn
 from workbench.store.status import column_problems
 
 if TYPE_CHECKING:

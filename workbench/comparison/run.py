@@ -30,12 +30,12 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from workbench.comparison.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
-from workbench.embedding.run import ProgressFn
 from workbench.errors import DataError, InvalidArgument
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.models.ref import Embedder
+from workbench.progress import ProgressFn
 from workbench.store.comparisons import (
     DELTA_COLUMNS,
     KS,

@@ -18,11 +18,13 @@ import pyarrow.compute as pc
 
 from workbench.comparison.retrieval import embedder_for
 from workbench.corpus.readers import Collection, Fields, read_collection
-from workbench.embedding.run import ProgressFn, embed_batch, vector_schema
+from workbench.embedding.run import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgument
 from workbench.models.ref import Embedder
+from workbench.progress import ProgressFn
+from workbench.store.contract import RESERVED_PREFIX
 from workbench.store.evalsets import EvalSet, save_eval_set
-from workbench.store.workspace import RESERVED_PREFIX, Workspace, vector_columns
+from workbench.store.workspace import Workspace, vector_columns
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -7,7 +7,6 @@ that name unknown queries or documents, and an empty corpus.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,19 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from workbench.errors import DataError
+from workbench.store.contract import CORPUS_SCHEMA, content_hash
 
 Qrels = dict[str, dict[str, int]]
 
 ID_FIELDS = ("_id", "id", "doc_id", "docid")
 QUERY_ID_FIELDS = ("_id", "id", "query_id", "qid")
-CORPUS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("title", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("content_hash", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -48,16 +40,6 @@ class Collection:
     queries: dict[str, str] = field(default_factory=dict)
     qrels: Qrels = field(default_factory=dict)
     name: str = "corpus"
-
-
-def content_hash(title: str, text: str) -> str:
-    """sha256 of exactly the text a model embeds for a document."""
-    return hashlib.sha256(document_text(title, text).encode("utf-8")).hexdigest()
-
-
-def document_text(title: str, text: str) -> str:
-    """What a document model sees: ``title`` and ``text`` on two lines (title optional)."""
-    return f"{title}\n{text}" if title else text
 
 
 def read_collection(path: str | Path, *, fields: Fields | None = None, split: str = "test") -> Collection:

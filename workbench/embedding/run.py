@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,18 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from workbench.corpus.readers import document_text
 from workbench.errors import DimensionMismatch, MixedIndexError
 from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
+from workbench.progress import ProgressFn
+from workbench.store.contract import candidate_tag, document_text, vector_type
 from workbench.store.workspace import Workspace, column_metadata, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[int, int], None]
-"""Called with ``(rows_done, rows_total)`` after each batch."""
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]
 _MANIFEST_KEYS = frozenset({"table_version", "rows", "batch_size", "fingerprint"})
@@ -90,15 +88,6 @@ class PendingRun:
     table_version: int
     batch_size: int
     valid: bool
-
-
-def candidate_tag(column: str) -> str:
-    """The tag on the version where ``column`` first appeared."""
-    return f"candidate-{column}"
-
-
-def vector_type(dim: int) -> pa.DataType:
-    return pa.list_(pa.float32(), dim)
 
 
 def vector_schema(ref: ModelRef) -> pa.Schema:

@@ -27,17 +27,23 @@ another process changed the documents is refused rather than publishing unchecke
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.embedding.run import candidate_tag
 from workbench.errors import GateFailed, InvalidArgument, LifecycleError, StaleColumnError
 from workbench.lifecycle.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
 from workbench.lifecycle.history import PromotionRecord, append_event, history, previous_production
+from workbench.store.contract import (
+    META_ACTIVE,
+    META_PROMOTION,
+    PRODUCTION_TAG,
+    candidate_tag,
+    parse_production_tag,
+    production_tag,
+)
 from workbench.store.status import column_problems, corpus_digest
-from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, set_tag, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
@@ -47,10 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRODUCTION_TAG = "production"
-META_PROMOTION = "workbench:promotion"
-
-_NUMBERED = re.compile(rf"^{PRODUCTION_TAG}-(\d+)$")
 # Operations that leave every row's id and content_hash as they were.
 _DATA_PRESERVING = frozenset({"UpdateConfig", "Project"})
 _MAX_TRANSACTIONS = 64
@@ -147,7 +149,7 @@ def promote(
         to_column=target.name,
         from_version=current.version if current else None,
         to_version=version,
-        tag=f"{PRODUCTION_TAG}-{number}",
+        tag=production_tag(number),
         comparison_id=comparison if result is not None else None,
         gate=result,
         forced=force,
@@ -276,15 +278,15 @@ def refresh(
         to_column=column.name,
         from_version=current.version,
         to_version=version,
-        tag=f"{PRODUCTION_TAG}-{number}",
+        tag=production_tag(number),
         reason=reason,
     )
 
 
 def next_number(ws: Workspace, table: Table) -> int:
     """The next ``n`` of ``production-<n>`` (after every tag and every recorded one)."""
-    used = [int(m.group(1)) for name in table.tags.list() if (m := _NUMBERED.match(name))]
-    used += [int(m.group(1)) for r in history(ws, table.name) if r.tag and (m := _NUMBERED.match(r.tag))]
+    used = [n for name in table.tags.list() if (n := parse_production_tag(name)) is not None]
+    used += [n for r in history(ws, table.name) if r.tag and (n := parse_production_tag(r.tag)) is not None]
     return max(used, default=0) + 1
 
 
@@ -315,7 +317,7 @@ def known_healthy(table: Table, column: str) -> bool:
         info["version"]
         for name, info in table.tags.list().items()
         if name == candidate_tag(column)
-        or (_NUMBERED.match(name) and active_column_at(table, info["version"]) == column)
+        or (parse_production_tag(name) is not None and active_column_at(table, info["version"]) == column)
     ]
     return bool(verified) and data_unchanged_since(table.to_lance(), max(verified))
 
@@ -410,7 +412,7 @@ def _publish(
             f"the documents of {table.name!r} changed during the promotion (v{validated} → v{version}); "
             "nothing was promoted. Check the new data and try again."
         )
-    tag = f"{PRODUCTION_TAG}-{number}"
+    tag = production_tag(number)
     try:
         table.tags.create(tag, version)
     except RuntimeError as exc:  # "Ref conflict": another promotion took this number first

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.embedding.run import candidate_tag
 from workbench.errors import InvalidArgument, LifecycleError
 from workbench.lifecycle.history import PromotionRecord, append_event, history
-from workbench.lifecycle.promote import PRODUCTION_TAG, active_column_at, production, sync_latest_metadata
+from workbench.lifecycle.promote import active_column_at, production, sync_latest_metadata
+from workbench.store.contract import PRODUCTION_TAG, candidate_tag
 
 if TYPE_CHECKING:
     from lancedb.table import Table

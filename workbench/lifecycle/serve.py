@@ -37,9 +37,10 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import PRODUCTION_TAG, data_unchanged_since
+from workbench.lifecycle.promote import data_unchanged_since
+from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.store.status import column_problems
-from workbench.store.workspace import META_ACTIVE, VectorColumn, Workspace, table_metadata, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table

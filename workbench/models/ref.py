@@ -30,6 +30,7 @@ from workbench.errors import (
     UnpinnedModelError,
     UnsafeWeightsError,
 )
+from workbench.store.contract import src_column_name, vector_column_name
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -154,12 +155,12 @@ class ModelRef(BaseModel):
     @property
     def column(self) -> str:
         """The vector column this model (and only this model) writes."""
-        return f"vec__{self.slug}__{self.fingerprint[:8]}"
+        return vector_column_name(self.slug, self.fingerprint)
 
     @property
     def src_column(self) -> str:
         """The companion column holding the ``content_hash`` each vector was computed from."""
-        return f"src__{self.slug}__{self.fingerprint[:8]}"
+        return src_column_name(self.slug, self.fingerprint)
 
     @property
     def pin(self) -> str:

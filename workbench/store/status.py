@@ -7,15 +7,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from workbench.store.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import list_eval_sets
-from workbench.store.workspace import (
-    META_ACTIVE,
-    META_SRC,
-    VectorColumn,
-    Workspace,
-    table_metadata,
-    vector_columns,
-)
+from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset

@@ -20,18 +20,19 @@ from workbench.errors import InvalidArgument, NotFound
 from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
+from workbench.store.contract import (
+    META_CREATED,
+    META_MODEL,
+    META_SRC,
+    META_VERSIONS,
+    RESERVED_PREFIX,
+)
 
 if TYPE_CHECKING:
     import lancedb
     from lancedb.table import Table
 
 DEFAULT_WORKSPACE = "workspace"
-RESERVED_PREFIX = "wb_"
-META_MODEL = "workbench:model"
-META_SRC = "workbench:src_column"
-META_CREATED = "workbench:created_at"
-META_VERSIONS = "workbench:library_versions"
-META_ACTIVE = "workbench:active_column"
 
 
 @dataclass(frozen=True)
