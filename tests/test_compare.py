@@ -16,7 +16,7 @@ import pytrec_eval
 from workbench.comparison.retrieval import exact_search, read_vectors, scan_search, search_column
 from workbench.comparison.run import compare, list_comparisons, load_comparison
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.errors import DataError, InvalidArgument, MixedIndexError, NotFound, StaleColumnError
+from workbench.errors import DataError, InvalidArgumentError, MixedIndexError, NotFoundError, StaleColumnError
 from workbench.metrics.paired import paired_delta
 from workbench.metrics.shifts import jaccard_at_k, kendall_tau_shared, overlap_at_k, rank_biased_overlap
 from workbench.models.catalog import CATALOG
@@ -133,7 +133,9 @@ def test_lancedb_batched_search_matches_numpy_exact_search(shared_ws: Workspace)
     assert np.allclose(lance["score"], numpy["score"], atol=1e-5)
 
 
-def test_streamed_scan_matches_numpy_and_lancedb(shared_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streamed_scan_matches_numpy_and_lancedb(
+    shared_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from workbench.comparison import retrieval
 
     monkeypatch.setattr(retrieval, "_SCAN_CELLS", 1)  # force many small document blocks
@@ -231,7 +233,7 @@ def test_drilldown_puts_both_top_lists_side_by_side(cmp: Comparison) -> None:
     assert (left["baseline_rank"] <= 10).all()
     assert (kept["delta_rank"] == kept["baseline_rank"] - kept["candidate_rank"]).all()
     assert view["grade"].notna().all() and view["title"].str.len().gt(0).all()
-    with pytest.raises(NotFound, match="query 'nope' is not in comparison"):
+    with pytest.raises(NotFoundError, match="query 'nope' is not in comparison"):
         cmp.drilldown("nope")
 
 
@@ -242,7 +244,7 @@ def test_worst_regressions_come_first(cmp: Comparison) -> None:
     by_rbo = cmp.worst_regressions(5, metric="rbo")
     assert len(by_rbo) == 5 and by_rbo["rbo"].is_monotonic_increasing
     assert len(cmp.worst_regressions(2, metric="recall@100")) <= 2
-    with pytest.raises(InvalidArgument, match=r"unknown metric 'ndcg@7'.*allowed: ndcg@10"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown metric 'ndcg@7'.*allowed: ndcg@10"):
         cmp.worst_regressions(metric="ndcg@7")
 
 
@@ -272,7 +274,7 @@ def test_stored_comparison_loads_equal_and_is_listed(cmp: Comparison, shared_ws:
     assert (listed["baseline"], listed["candidate"], listed["eval_set"]) == (OLD_MODEL, NEW_COL, "demo")
     assert listed["delta"] == pytest.approx(cmp.deltas.loc["ndcg@10", "delta"])
     assert listed["summary"] == cmp.summary
-    with pytest.raises(NotFound, match=f"no comparison 'cmp-nope'.*recent: {cmp.id}"):
+    with pytest.raises(NotFoundError, match=f"no comparison 'cmp-nope'.*recent: {cmp.id}"):
         load_comparison(shared_ws, "cmp-nope")
 
 
@@ -282,16 +284,16 @@ def test_stored_comparison_loads_equal_and_is_listed(cmp: Comparison, shared_ws:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"eval_set": "nope"}, NotFound, "no eval set 'nope'.*eval sets: demo"),
-        ({"candidate": "ghost"}, NotFound, "no vector column 'ghost'.*aliases: minilm-l3, minilm-l6"),
-        ({"table": "nope"}, NotFound, "no table 'nope'"),
-        ({"k": (0,)}, InvalidArgument, "k must be one or more positive integers"),
-        ({"k": (10, -5)}, InvalidArgument, "k must be one or more positive integers"),
-        ({"k": ()}, InvalidArgument, "k must be one or more positive integers"),
-        ({"candidate": OLD_COL}, InvalidArgument, "are the same column"),
-        ({"metrics": ["ndcg@10", "bleu@4"]}, InvalidArgument, "unknown metric 'bleu@4'"),
-        ({"metrics": ["ndcg@10", "NDCG@10"]}, InvalidArgument, "repeated: ndcg@10"),
-        ({"metrics": []}, InvalidArgument, "metrics is empty"),
+        ({"eval_set": "nope"}, NotFoundError, "no eval set 'nope'.*eval sets: demo"),
+        ({"candidate": "ghost"}, NotFoundError, "no vector column 'ghost'.*aliases: minilm-l3, minilm-l6"),
+        ({"table": "nope"}, NotFoundError, "no table 'nope'"),
+        ({"k": (0,)}, InvalidArgumentError, "k must be one or more positive integers"),
+        ({"k": (10, -5)}, InvalidArgumentError, "k must be one or more positive integers"),
+        ({"k": ()}, InvalidArgumentError, "k must be one or more positive integers"),
+        ({"candidate": OLD_COL}, InvalidArgumentError, "are the same column"),
+        ({"metrics": ["ndcg@10", "bleu@4"]}, InvalidArgumentError, "unknown metric 'bleu@4'"),
+        ({"metrics": ["ndcg@10", "NDCG@10"]}, InvalidArgumentError, "repeated: ndcg@10"),
+        ({"metrics": []}, InvalidArgumentError, "metrics is empty"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_writes_nothing(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import ConfigError, ModelNotFound, UnpinnedModelError
+from workbench.errors import ConfigError, ModelNotFoundError, UnpinnedModelError
 from workbench.models.catalog import CATALOG
 from workbench.store.config import WorkspaceConfig, load_config, save_config
 
@@ -49,7 +49,7 @@ def test_malformed_toml_and_unknown_keys(tmp_path: Path) -> None:
 
 
 def test_unknown_alias_lists_the_known_ones() -> None:
-    with pytest.raises(ModelNotFound, match="known aliases: minilm-l3, minilm-l6"):
+    with pytest.raises(ModelNotFoundError, match="known aliases: minilm-l3, minilm-l6"):
         WorkspaceConfig().model("gpt-embed")
 
 

@@ -13,7 +13,7 @@ from tests.conftest import write_corpus
 from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.run import embed
-from workbench.errors import MixedIndexError, ModelNotFound
+from workbench.errors import MixedIndexError, ModelNotFoundError
 from workbench.models.catalog import CATALOG, package_model_dir
 from workbench.models.ref import pin_directory
 from workbench.store.contract import document_text
@@ -89,7 +89,7 @@ def test_a_model_that_cannot_load_writes_nothing(empty_ws: Workspace, tmp_path: 
     embed(empty_ws, "tiny", ref)
     version = empty_ws.table("tiny").version
     shutil.rmtree(model_dir)
-    with pytest.raises(ModelNotFound, match="does not exist"):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
         ingest(empty_ws, write_corpus(tmp_path / "b.jsonl", {"b": ("B", "beta")}), table="tiny")
     assert empty_ws.table("tiny").version == version
     assert empty_ws.table("tiny").count_rows() == 1

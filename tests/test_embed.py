@@ -11,7 +11,7 @@ import pytest
 from tests.test_readers import write_beir
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import PendingRun, embed, pending_run
-from workbench.errors import DimensionMismatch, MixedIndexError
+from workbench.errors import DimensionMismatchError, MixedIndexError
 from workbench.models.catalog import CATALOG
 from workbench.store.contract import candidate_tag
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
@@ -85,7 +85,7 @@ def test_other_dimension_for_an_existing_column_is_refused(
 ) -> None:
     ingest(empty_ws, small_corpus(tmp_path, 10))
     embed(empty_ws, "small", REF, embedder=old_embedder)
-    with pytest.raises(DimensionMismatch, match="never rewritten with another shape"):
+    with pytest.raises(DimensionMismatchError, match="never rewritten with another shape"):
         embed(empty_ws, "small", REF.model_copy(update={"dim": 768}), embedder=old_embedder)
 
 

@@ -14,7 +14,7 @@ import pytest
 import pytrec_eval
 from scipy import stats as scipy_stats
 
-from workbench.errors import InvalidArgument, WorkbenchError
+from workbench.errors import InvalidArgumentError, WorkbenchError
 from workbench.metrics import labelled as evaluate
 from workbench.metrics import paired
 from workbench.metrics.labelled import metric_label, parse_metric, per_query_metrics, truncate_run
@@ -91,8 +91,7 @@ def load_cranfield() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     corpus = {
-        d["_id"]: f"{d.get('title', '')} {d.get('text', '')}"
-        for d in read_jsonl(CRANFIELD / "corpus.jsonl")
+        d["_id"]: f"{d.get('title', '')} {d.get('text', '')}" for d in read_jsonl(CRANFIELD / "corpus.jsonl")
     }
     queries = {q["_id"]: q["text"] for q in read_jsonl(CRANFIELD / "queries.jsonl")}
     qrels: dict[str, dict[str, int]] = {}
@@ -145,7 +144,7 @@ def test_parse_metric_accepts_known_names(name: str, expected: tuple[str, int]) 
     ],
 )
 def test_parse_metric_refuses_bad_names(name: str, match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         parse_metric(name)
 
 
@@ -160,9 +159,7 @@ def test_invalid_argument_is_a_value_error_and_workbench_error() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 5, 10, 100])
-def test_matches_pytrec_eval_on_graded_random_run(
-    random_collection: tuple[dict, dict], k: int
-) -> None:
+def test_matches_pytrec_eval_on_graded_random_run(random_collection: tuple[dict, dict], k: int) -> None:
     run, qrels = random_collection
     assert_matches_pytrec(run, qrels, [f"{family}@{k}" for family in ALL_FAMILIES])
 
@@ -213,9 +210,7 @@ def test_graded_gains_are_honoured() -> None:
     # trec_eval: gain = grade, discount = log2(rank + 1).
     dcg = 1 / math.log2(2) + 3 / math.log2(3)
     idcg = 3 / math.log2(2) + 1 / math.log2(3)
-    assert per_query_metrics(run, qrels, ["ndcg@2"]).at["q", "ndcg@2"] == pytest.approx(
-        dcg / idcg, abs=1e-12
-    )
+    assert per_query_metrics(run, qrels, ["ndcg@2"]).at["q", "ndcg@2"] == pytest.approx(dcg / idcg, abs=1e-12)
 
 
 def test_numpy_grades_and_scores_are_accepted() -> None:
@@ -243,9 +238,7 @@ def test_mrr_counts_only_the_top_k(k: int, expected: float) -> None:
         ({"A": 1.0, "a": 1.0}, 1.0),  # byte order: "a" > "A", so "a" comes first
     ],
 )
-def test_truncation_breaks_ties_like_trec_eval(
-    scores: dict[str, float], expected_mrr1: float
-) -> None:
+def test_truncation_breaks_ties_like_trec_eval(scores: dict[str, float], expected_mrr1: float) -> None:
     qrels = {"q": {"a": 1}}
     frame = per_query_metrics({"q": scores}, qrels, ["mrr@1", "mrr@2"])
     assert frame.at["q", "mrr@1"] == expected_mrr1
@@ -261,8 +254,7 @@ def test_truncating_never_changes_pytrec_eval_cut_measures(
     rng = np.random.default_rng(k)
     # Add float32-level collisions on top of the two-decimal ties.
     noisy = {
-        q: {d: s + float(rng.choice([0.0, 1e-9, 2e-9])) for d, s in docs.items()}
-        for q, docs in run.items()
+        q: {d: s + float(rng.choice([0.0, 1e-9, 2e-9])) for d, s in docs.items()} for q, docs in run.items()
     }
     measures = {f"ndcg_cut.{k}", f"recall.{k}", f"P.{k}", f"map_cut.{k}", f"success.{k}"}
     full = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(noisy)
@@ -302,29 +294,29 @@ def test_hit_rate_fallback_matches_success(
     ],
 )
 def test_per_query_metrics_refuses_bad_metric_lists(metrics: object, match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         per_query_metrics({"q": {"d": 1.0}}, {"q": {"d": 1}}, metrics)  # type: ignore[arg-type]
 
 
 def test_per_query_metrics_refuses_fractional_grades() -> None:
     qrels = {"q": {"d": 0.5}}
-    with pytest.raises(InvalidArgument, match=r"query 'q', document 'd' is 0\.5; grades must be"):
+    with pytest.raises(InvalidArgumentError, match=r"query 'q', document 'd' is 0\.5; grades must be"):
         per_query_metrics({"q": {"d": 1.0}}, qrels, ["ndcg@10"])  # type: ignore[arg-type]
 
 
 def test_per_query_metrics_refuses_non_numeric_grades() -> None:
     qrels = {"q": {"d": "high"}}
-    with pytest.raises(InvalidArgument, match=r"document 'd' is 'high'; grades must be integers"):
+    with pytest.raises(InvalidArgumentError, match=r"document 'd' is 'high'; grades must be integers"):
         per_query_metrics({"q": {"d": 1.0}}, qrels, ["ndcg@10"])  # type: ignore[arg-type]
 
 
 def test_per_query_metrics_refuses_nan_scores() -> None:
-    with pytest.raises(InvalidArgument, match=r"query 'q' contain NaN"):
+    with pytest.raises(InvalidArgumentError, match=r"query 'q' contain NaN"):
         per_query_metrics({"q": {"d": math.nan}}, {"q": {"d": 1}}, ["ndcg@10"])
 
 
 def test_truncate_run_refuses_bad_k() -> None:
-    with pytest.raises(InvalidArgument, match=r"k must be a positive integer, got 0"):
+    with pytest.raises(InvalidArgumentError, match=r"k must be a positive integer, got 0"):
         truncate_run({"q": {"d": 1.0}}, 0)
 
 
@@ -428,9 +420,7 @@ def test_small_samples_use_scipys_exact_sign_flip_test() -> None:
     diff = np.array([0.3, 0.1, -0.05, 0.2, 0.25, 0.15, 0.05, -0.1])
     base = _series(np.zeros(8))
     stats = paired_delta("ndcg@10", base, _series(diff))
-    expected = scipy_stats.permutation_test(
-        (diff,), np.mean, permutation_type="samples", n_resamples=10_000
-    )
+    expected = scipy_stats.permutation_test((diff,), np.mean, permutation_type="samples", n_resamples=10_000)
     assert stats.p_permutation == pytest.approx(expected.pvalue, abs=1e-12)
 
 
@@ -593,13 +583,13 @@ def test_paired_deltas_is_reproducible_and_seeded() -> None:
 )
 def test_paired_deltas_refuses_mismatched_frames(change: object, match: str) -> None:
     base, cand = _frames(10, seed=3)
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         paired_deltas(base, change(cand))  # type: ignore[operator]
 
 
 def test_paired_deltas_refuses_empty_frames() -> None:
     empty = pd.DataFrame({"ndcg@10": []}, dtype=float)
-    with pytest.raises(InvalidArgument, match="need at least one query"):
+    with pytest.raises(InvalidArgumentError, match="need at least one query"):
         paired_deltas(empty, empty)
 
 
@@ -613,7 +603,7 @@ def test_paired_delta_refuses_mismatched_queries() -> None:
     base = _series(np.zeros(3))
     cand = pd.Series([0.0, 0.0, 0.0], index=["q0", "q1", "x9"])
     with pytest.raises(
-        InvalidArgument,
+        InvalidArgumentError,
         match=r"same queries: 1 only in baseline \(e\.g\. \['q2'\]\), 1 only in candidate",
     ):
         paired_delta("ndcg@10", base, cand)
@@ -629,13 +619,13 @@ def test_paired_delta_refuses_mismatched_queries() -> None:
     ],
 )
 def test_paired_delta_refuses_bad_series(base: object, cand: object, match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         paired_delta("ndcg@10", base, cand)  # type: ignore[arg-type]
 
 
 def test_paired_delta_refuses_too_few_resamples() -> None:
     base = _series(np.zeros(3))
-    with pytest.raises(InvalidArgument, match=r"n_resamples must be at least 100, got 10"):
+    with pytest.raises(InvalidArgumentError, match=r"n_resamples must be at least 100, got 10"):
         paired_delta("ndcg@10", base, base, n_resamples=10)
 
 
@@ -710,12 +700,20 @@ def test_describe_uses_pretty_labels(metric: str, label: str) -> None:
 
 
 def test_describe_singular_counts() -> None:
-    assert "better on 1 query, worse on 1 (1 tie)." in describe_delta(
-        _stats(wins=1, losses=1, ties=1)
-    )
+    assert "better on 1 query, worse on 1 (1 tie)." in describe_delta(_stats(wins=1, losses=1, ties=1))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, math.nan])
 def test_describe_refuses_bad_alpha(alpha: float) -> None:
-    with pytest.raises(InvalidArgument, match=r"alpha must be in \(0, 1\)"):
+    with pytest.raises(InvalidArgumentError, match=r"alpha must be in \(0, 1\)"):
         describe_delta(_stats(), alpha=alpha)
+
+
+def test_holm_matches_the_step_down_definition() -> None:
+    from workbench.metrics.multiple import holm
+
+    # sorted p: 0.01 (x3), 0.03 (x2), 0.04 (x1) -> 0.03, 0.06, 0.06 after the running maximum
+    assert holm([0.01, 0.04, 0.03]).round(6).tolist() == [0.03, 0.06, 0.06]
+    adjusted = holm([float("nan"), 0.02, 0.5])
+    assert np.isnan(adjusted[0]) and adjusted[1:].round(6).tolist() == [0.04, 0.5]
+    assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # 0.8 x 2 is capped at 1; monotone after it

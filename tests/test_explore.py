@@ -25,7 +25,7 @@ from workbench.comparison.explore import (
 )
 from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.errors import InvalidArgument, MixedIndexError, NotFound, WorkbenchError
+from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError, WorkbenchError
 from workbench.models.catalog import CATALOG
 from workbench.store.contract import candidate_tag
 from workbench.store.evalsets import load_eval_set
@@ -86,7 +86,7 @@ def test_previous_version_skips_gaps_and_stops_at_the_oldest(demo_ws: Workspace)
     table = demo_ws.table(DEMO_TABLE)
     versions = sorted(v["version"] for v in table.list_versions())
     assert previous_version(table, versions[-1]) == versions[-2]
-    with pytest.raises(NotFound, match="oldest version"):
+    with pytest.raises(NotFoundError, match="oldest version"):
         previous_version(table, versions[0])
 
 
@@ -101,7 +101,7 @@ def test_previous_version_skips_gaps_and_stops_at_the_oldest(demo_ws: Workspace)
 def test_unknown_versions_and_tags_are_refused_with_what_exists(
     demo_ws: Workspace, version: int | str, message: str
 ) -> None:
-    with pytest.raises(NotFound, match=message):
+    with pytest.raises(NotFoundError, match=message):
         table_at(demo_ws, DEMO_TABLE, version)
 
 
@@ -190,8 +190,8 @@ def test_half_blend_takes_exactly_half_the_vectors_from_the_other_column(tiny) -
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"mix_with": "b", "mix_fraction": 1.5}, InvalidArgument, r"mix_fraction must be in \[0, 1\]"),
-        ({"mix_with": "c"}, InvalidArgument, r"cannot blend a \(2-d\) with c \(3-d\)"),
+        ({"mix_with": "b", "mix_fraction": 1.5}, InvalidArgumentError, r"mix_fraction must be in \[0, 1\]"),
+        ({"mix_with": "c"}, InvalidArgumentError, r"cannot blend a \(2-d\) with c \(3-d\)"),
     ],
 )
 def test_mixed_search_refuses_impossible_blends(tiny, options: dict, error: type, message: str) -> None:
@@ -213,7 +213,7 @@ def test_side_by_side_shows_titles_and_marks_relevant_documents(tiny) -> None:
 
 def test_cross_model_cosine_refuses_two_dimensions() -> None:
     small = FixedQueries([[1, 0]], ref=CATALOG[OLD_MODEL].model_copy(update={"dim": 2}))
-    with pytest.raises(InvalidArgument, match=r"384-d and .* is 2-d"):
+    with pytest.raises(InvalidArgumentError, match=r"384-d and .* is 2-d"):
         cross_model_cosine(FixedQueries([[1]], ref=OLD), small, ["x"])
 
 
@@ -261,13 +261,13 @@ def test_pairing_table_shows_mixed_and_half_migrated_indexes_lose_quality(
     assert list(lists.columns) == ["baseline · minilm-l3", "candidate · minilm-l6"]
     assert lists.index.tolist() == list(range(1, 11))
     assert any("✓" in cell for cell in lists["candidate · minilm-l6"])
-    with pytest.raises(NotFound, match="query 'nope' is not in comparison"):
+    with pytest.raises(NotFoundError, match="query 'nope' is not in comparison"):
         comparison_lists(cmp, "nope")
 
 
 def test_pairing_table_needs_both_models_columns(tiny) -> None:
     eval_set = type("E", (), {"queries": {"q": "x"}, "qrels": {}})()
-    with pytest.raises(NotFound, match="has no column vec__paraphrase_minilm_l3_v2__"):
+    with pytest.raises(NotFoundError, match="has no column vec__paraphrase_minilm_l3_v2__"):
         pairing_table(
             tiny, eval_set, old=FixedQueries([[1, 0]], ref=OLD), new=FixedQueries([[1, 0]], ref=NEW)
         )
@@ -286,8 +286,8 @@ def test_expect_refusal_keeps_the_error_to_show() -> None:
 
 def test_expect_refusal_accepts_any_workbench_error_by_default() -> None:
     with expect_refusal() as refused:
-        raise NotFound("no table 'x'")
-    assert refused.kind == "NotFound"
+        raise NotFoundError("no table 'x'")
+    assert refused.kind == "NotFoundError"
 
 
 def test_expect_refusal_fails_loudly_when_nothing_is_refused() -> None:
@@ -299,8 +299,8 @@ def test_expect_refusal_fails_loudly_when_nothing_is_refused() -> None:
 
 
 def test_expect_refusal_lets_other_errors_through() -> None:
-    with pytest.raises(NotFound), expect_refusal(MixedIndexError):
-        raise NotFound("a different refusal")
+    with pytest.raises(NotFoundError), expect_refusal(MixedIndexError):
+        raise NotFoundError("a different refusal")
     with pytest.raises(KeyError), expect_refusal():
         raise KeyError("not a workbench error")
     assert issubclass(MixedIndexError, WorkbenchError)

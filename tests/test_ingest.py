@@ -11,7 +11,7 @@ from tests.conftest import shared_collection
 from tests.test_readers import DOCS, QUERIES, write_beir
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.errors import DataError, InvalidArgument
+from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.catalog import CATALOG
 from workbench.store.evalsets import list_eval_sets, load_eval_set
 from workbench.store.status import column_health
@@ -49,7 +49,7 @@ def test_bad_input_writes_nothing(empty_ws: Workspace, tmp_path: Path, breakage)
 def test_reserved_and_invalid_table_names_are_refused(empty_ws: Workspace, tmp_path: Path) -> None:
     folder = write_beir(tmp_path / "mini", DOCS, QUERIES, None)
     for name in ("wb_comparisons", "has space", "../up"):
-        with pytest.raises(InvalidArgument, match="is not allowed"):
+        with pytest.raises(InvalidArgumentError, match="is not allowed"):
             ingest(empty_ws, folder, table=name)
     assert empty_ws.table_names(include_internal=True) == []
 

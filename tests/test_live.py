@@ -10,7 +10,7 @@ from tests.test_compare import Recording
 from workbench.comparison.live import agreement, query_both
 from workbench.comparison.retrieval import encode_queries, search_column
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.errors import InvalidArgument, MixedIndexError, NotFound
+from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.store.comparisons import DRILLDOWN_COLUMNS, load_comparison
 from workbench.store.workspace import Workspace
@@ -60,10 +60,10 @@ def test_an_embedder_of_another_model_is_refused(demo_ws: Workspace, embedders: 
 @pytest.mark.parametrize(
     ("query", "options", "error", "match"),
     [
-        ("   ", {}, InvalidArgument, "the query is empty"),
-        (QUERY, {"k": 0}, InvalidArgument, "k must be a positive integer, got 0"),
-        (QUERY, {"candidate": OLD_MODEL}, InvalidArgument, f"the same column \\({OLD}\\)"),
-        (QUERY, {"candidate": "nope"}, NotFound, "no vector column 'nope'"),
+        ("   ", {}, InvalidArgumentError, "the query is empty"),
+        (QUERY, {"k": 0}, InvalidArgumentError, "k must be a positive integer, got 0"),
+        (QUERY, {"candidate": OLD_MODEL}, InvalidArgumentError, f"the same column \\({OLD}\\)"),
+        (QUERY, {"candidate": "nope"}, NotFoundError, "no vector column 'nope'"),
     ],
     ids=["empty", "k", "same-column", "unknown-column"],
 )

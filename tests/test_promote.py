@@ -13,7 +13,13 @@ import pytest
 from tests.conftest import lifecycle_snapshot, write_corpus
 from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.errors import GateFailed, InvalidArgument, LifecycleError, NotFound, StaleColumnError
+from workbench.errors import (
+    GateFailedError,
+    InvalidArgumentError,
+    LifecycleError,
+    NotFoundError,
+    StaleColumnError,
+)
 from workbench.lifecycle.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
 from workbench.lifecycle.history import history
 from workbench.lifecycle.promote import (
@@ -143,7 +149,7 @@ def test_gate_recall_tolerance_and_nan_ci_fail() -> None:
     ],
 )
 def test_bad_gate_config_is_a_clear_error(settings: dict, match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         GateConfig(**settings)
 
 
@@ -158,9 +164,9 @@ def test_gate_config_normalises_names_and_reads_toml(tmp_path: Path) -> None:
         ["ndcg@10", "mrr@10"],
     )
     path.write_text('[min_delta]\n"nope@1" = 0\n')
-    with pytest.raises(InvalidArgument, match=r"gate.toml: gate min_delta: unknown metric 'nope@1'"):
+    with pytest.raises(InvalidArgumentError, match=r"gate.toml: gate min_delta: unknown metric 'nope@1'"):
         load_gate_config(path)
-    with pytest.raises(NotFound, match="does not exist"):
+    with pytest.raises(NotFoundError, match="does not exist"):
         load_gate_config(tmp_path / "missing.toml")
 
 
@@ -213,7 +219,7 @@ def test_failing_gate_refuses_with_reasons_and_changes_nothing(
     before = lifecycle_snapshot(compared_ws)
     strict = GateConfig(min_ci_low={"ndcg@10": 0.5}, min_delta={"recall@100": 0.2}, min_queries=100)
     with pytest.raises(
-        GateFailed, match=r"the gate refused .*ndcg@10: CI lower bound .* is below \+0\.5000"
+        GateFailedError, match=r"the gate refused .*ndcg@10: CI lower bound .* is below \+0\.5000"
     ) as err:
         promote(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
     assert len(err.value.reasons) == 3
@@ -222,7 +228,7 @@ def test_failing_gate_refuses_with_reasons_and_changes_nothing(
 
 def test_workspace_gate_file_applies(compared_ws: Workspace, comparison_id: str) -> None:
     (Path(compared_ws.uri) / "gate.toml").write_text('[min_ci_low]\n"ndcg@10" = 0.9\n')
-    with pytest.raises(GateFailed, match="is below"):
+    with pytest.raises(GateFailedError, match="is below"):
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
 
 
@@ -248,15 +254,15 @@ def test_force_without_comparison_is_recorded_as_such(demo_ws: Workspace) -> Non
     [
         (
             {"column": "vec__nope__12345678"},
-            NotFound,
+            NotFoundError,
             r"no vector column 'vec__nope__12345678'.*columns: vec__",
         ),
         ({"column": OLD}, LifecycleError, "already is production"),
         ({"column": OLD_MODEL}, LifecycleError, "already is production"),
-        ({}, GateFailed, "needs evidence: run `workbench compare --baseline"),
-        ({"comparison": "cmp-nope"}, NotFound, "no comparison 'cmp-nope'"),
-        ({"force": True}, InvalidArgument, "--force needs --reason"),
-        ({"force": True, "reason": "  "}, InvalidArgument, "--force needs --reason"),
+        ({}, GateFailedError, "needs evidence: run `workbench compare --baseline"),
+        ({"comparison": "cmp-nope"}, NotFoundError, "no comparison 'cmp-nope'"),
+        ({"force": True}, InvalidArgumentError, "--force needs --reason"),
+        ({"force": True, "reason": "  "}, InvalidArgumentError, "--force needs --reason"),
         ({"initial": True}, LifecycleError, "initial promotion is only for a table without production"),
     ],
     ids=[
@@ -281,7 +287,7 @@ def test_bad_promotions_are_refused_and_change_nothing(
 
 
 def test_unknown_table_is_not_found(compared_ws: Workspace) -> None:
-    with pytest.raises(NotFound, match="no table 'nope'"):
+    with pytest.raises(NotFoundError, match="no table 'nope'"):
         promote(compared_ws, "nope", NEW)
 
 
@@ -308,14 +314,14 @@ def test_comparison_on_older_data_fails_the_data_check(
     before = lifecycle_snapshot(compared_ws)
     verdict = check_gate(compared_ws, "demo", NEW, comparison=comparison_id)
     assert [c.name for c in verdict.checks if not c.passed] == ["data"]
-    with pytest.raises(GateFailed, match=r"ran on table version 4; documents changed since"):
+    with pytest.raises(GateFailedError, match=r"ran on table version 4; documents changed since"):
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
     assert lifecycle_snapshot(compared_ws) == before
 
 
 def test_first_promotion_needs_initial(demo_ws: Workspace, tmp_path: Path) -> None:
     ingest(demo_ws, write_corpus(tmp_path / "c.jsonl", {"a": ("A", "alpha")}), table="fresh")
-    with pytest.raises(NotFound, match="no vector column"):
+    with pytest.raises(NotFoundError, match="no vector column"):
         promote(demo_ws, "fresh", NEW)
     from workbench.embedding.run import embed
 
@@ -351,7 +357,7 @@ def test_check_gate_reports_a_failing_gate_that_promote_refuses(
     strict = GateConfig(min_ci_low={"ndcg@10": 0.5})
     verdict = check_gate(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
     assert not verdict.passed and [c.name for c in verdict.checks if not c.passed] == ["ndcg@10 ci_low"]
-    with pytest.raises(GateFailed) as err:
+    with pytest.raises(GateFailedError) as err:
         promote(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
     assert err.value.reasons == verdict.reasons
 
@@ -369,7 +375,7 @@ def test_promote_decides_with_check_gate(
         return real(ws, table, column, **options).model_copy(update={"passed": False})
 
     monkeypatch.setattr(module, "check_gate", refusing)
-    with pytest.raises(GateFailed, match="the gate refused"):
+    with pytest.raises(GateFailedError, match="the gate refused"):
         promote(compared_ws, "demo", NEW_MODEL, comparison=comparison_id)
     assert calls == [("demo", NEW)]
 
@@ -377,9 +383,9 @@ def test_promote_decides_with_check_gate(
 @pytest.mark.parametrize(
     ("table", "column", "comparison", "error", "match"),
     [
-        ("demo", NEW, "cmp-nope", NotFound, "no comparison 'cmp-nope'"),
-        ("demo", "vec__nope__12345678", None, NotFound, "no vector column 'vec__nope__12345678'"),
-        ("nope", NEW, None, NotFound, "no table 'nope'"),
+        ("demo", NEW, "cmp-nope", NotFoundError, "no comparison 'cmp-nope'"),
+        ("demo", "vec__nope__12345678", None, NotFoundError, "no vector column 'vec__nope__12345678'"),
+        ("nope", NEW, None, NotFoundError, "no table 'nope'"),
         ("fresh", OLD, None, LifecycleError, r"'fresh' has no production column yet.*--initial"),
     ],
     ids=["unknown-comparison", "unknown-column", "unknown-table", "no-production"],

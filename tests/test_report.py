@@ -24,7 +24,7 @@ from workbench.comparison.report import (
 )
 from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
-from workbench.errors import DataError, InvalidArgument, NotFound
+from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import Embedder
 from workbench.store.comparisons import Comparison
@@ -155,7 +155,7 @@ def test_csv_has_one_row_per_query(cmp: Comparison, tmp_path: Path) -> None:
 
 
 def test_unknown_report_format_is_refused(cmp: Comparison, tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgument, match="report format 'pdf' is not one of html, md, json, csv"):
+    with pytest.raises(InvalidArgumentError, match="report format 'pdf' is not one of html, md, json, csv"):
         write_report(cmp, tmp_path / "r.pdf")
     assert not (tmp_path / "r.pdf").exists()
 
@@ -206,11 +206,11 @@ def test_trec_run_file_reproduces_our_numbers_with_pytrec_eval(
 
 def test_export_run_bad_input_writes_nothing(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "run.txt"
-    with pytest.raises(NotFound, match="no vector column 'ghost'"):
+    with pytest.raises(NotFoundError, match="no vector column 'ghost'"):
         export_run(ws, column="ghost", eval_set=DEMO_EVAL_SET, out=out)
-    with pytest.raises(InvalidArgument, match="k must be a positive integer, got 0"):
+    with pytest.raises(InvalidArgumentError, match="k must be a positive integer, got 0"):
         export_run(ws, column=NEW_MODEL, eval_set=DEMO_EVAL_SET, out=out, k=0)
-    with pytest.raises(NotFound, match="no eval set 'nope'"):
+    with pytest.raises(NotFoundError, match="no eval set 'nope'"):
         export_run(ws, column=NEW_MODEL, eval_set="nope", out=out)
     assert not out.exists()
 

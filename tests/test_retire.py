@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import lifecycle_snapshot
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.errors import InvalidArgument, LifecycleError, NotFound
+from workbench.errors import InvalidArgumentError, LifecycleError, NotFoundError
 from workbench.lifecycle.history import history
 from workbench.lifecycle.promote import promote, rollback
 from workbench.lifecycle.retire import out_of_production_since, parse_duration, retire
@@ -41,7 +41,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["", "7 days", "-1d", "d", "1y"])
 def test_bad_duration(text: str) -> None:
-    with pytest.raises(InvalidArgument, match=r"duration .* is not understood; .*45s, 30m, 12h, 7d, 2w"):
+    with pytest.raises(InvalidArgumentError, match=r"duration .* is not understood; .*45s, 30m, 12h, 7d, 2w"):
         parse_duration(text)
 
 
@@ -121,8 +121,8 @@ def test_never_promoted_column_counts_from_its_creation(demo_ws: Workspace) -> N
     [
         (OLD, {}, LifecycleError, r"is the production column of 'demo'; promote another column"),
         (OLD, {"grace": timedelta(0)}, LifecycleError, "is the production column"),
-        ("vec__nope__00000000", {}, NotFound, r"no vector column 'vec__nope__00000000'"),
-        (NEW, {"grace": timedelta(days=-1)}, InvalidArgument, "grace must not be negative"),
+        ("vec__nope__00000000", {}, NotFoundError, r"no vector column 'vec__nope__00000000'"),
+        (NEW, {"grace": timedelta(days=-1)}, InvalidArgumentError, "grace must not be negative"),
     ],
     ids=["production", "production-no-grace", "unknown-column", "negative-grace"],
 )

@@ -14,7 +14,13 @@ from workbench.comparison.retrieval import exact_search, read_vectors
 from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.run import embed
-from workbench.errors import InvalidArgument, LifecycleError, MixedIndexError, StaleColumnError
+from workbench.errors import (
+    CorruptStateError,
+    InvalidArgumentError,
+    LifecycleError,
+    MixedIndexError,
+    StaleColumnError,
+)
 from workbench.lifecycle.promote import production, promote, rollback
 from workbench.lifecycle.serve import ProductionIndex, check, search
 from workbench.models.catalog import CATALOG, package_model_dir
@@ -58,7 +64,7 @@ def test_search_loads_and_verifies_the_pinned_model_itself(demo_ws: Workspace) -
 
 @pytest.mark.parametrize(("query", "k"), [("", 10), ("   \n", 10), (QUERY, 0), (QUERY, -3)])
 def test_empty_query_or_bad_k_is_refused(demo_ws: Workspace, query: str, k: int) -> None:
-    with pytest.raises(InvalidArgument, match=r"the query is empty|k must be a positive integer"):
+    with pytest.raises(InvalidArgumentError, match=r"the query is empty|k must be a positive integer"):
         search(demo_ws, query, k=k)
 
 
@@ -114,7 +120,7 @@ def test_active_column_missing_from_the_version_is_refused(demo_ws: Workspace) -
     table.to_lance().update_schema_metadata({META_ACTIVE: "vec__gone__00000000"})
     table.checkout_latest()
     table.tags.update(PRODUCTION_TAG, table.version)
-    with pytest.raises(MixedIndexError, match=r"names active column 'vec__gone__00000000', which is not"):
+    with pytest.raises(CorruptStateError, match=r"names active column 'vec__gone__00000000', which is not"):
         search(demo_ws, QUERY)
 
 

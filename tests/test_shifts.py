@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from workbench.errors import InvalidArgument
+from workbench.errors import InvalidArgumentError
 from workbench.metrics import shifts
 from workbench.metrics.shifts import (
     ThresholdTranslation,
@@ -51,9 +51,7 @@ def rbo_equal_depth(a: list[str], b: list[str], p: float) -> float:
         ([], [], 3, 0.0, 1.0),
     ],
 )
-def test_overlap_and_jaccard(
-    a: list[str], b: list[str], k: int, overlap: float, jaccard: float
-) -> None:
+def test_overlap_and_jaccard(a: list[str], b: list[str], k: int, overlap: float, jaccard: float) -> None:
     assert overlap_at_k(a, b, k) == pytest.approx(overlap)
     assert jaccard_at_k(a, b, k) == pytest.approx(jaccard)
 
@@ -61,13 +59,13 @@ def test_overlap_and_jaccard(
 @pytest.mark.parametrize("func", [overlap_at_k, jaccard_at_k])
 @pytest.mark.parametrize("k", [0, -3, 2.5, True])
 def test_overlap_and_jaccard_refuse_bad_k(func: object, k: object) -> None:
-    with pytest.raises(InvalidArgument, match=r"k must be a positive integer, got"):
+    with pytest.raises(InvalidArgumentError, match=r"k must be a positive integer, got"):
         func(ABC, ABC, k)  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("func", [overlap_at_k, jaccard_at_k])
 def test_overlap_and_jaccard_refuse_repeated_documents(func: object) -> None:
-    with pytest.raises(InvalidArgument, match=r"ranking b lists document 'a' more than once"):
+    with pytest.raises(InvalidArgumentError, match=r"ranking b lists document 'a' more than once"):
         func(ABC, ["a", "b", "a"], 2)  # type: ignore[operator]
 
 
@@ -124,12 +122,12 @@ def test_rbo_weights_the_top_more_than_the_bottom() -> None:
 
 @pytest.mark.parametrize("p", [0.0, 1.0, -0.5, 1.5, math.nan])
 def test_rbo_refuses_p_outside_open_unit_interval(p: float) -> None:
-    with pytest.raises(InvalidArgument, match=r"p must be in \(0, 1\), got"):
+    with pytest.raises(InvalidArgumentError, match=r"p must be in \(0, 1\), got"):
         rank_biased_overlap(ABC, ABC, p=p)
 
 
 def test_rbo_refuses_repeated_documents() -> None:
-    with pytest.raises(InvalidArgument, match=r"ranking a lists document 'b' more than once"):
+    with pytest.raises(InvalidArgumentError, match=r"ranking a lists document 'b' more than once"):
         rank_biased_overlap(["a", "b", "b"], ABC)
 
 
@@ -155,7 +153,7 @@ def test_kendall_tau_is_nan_with_fewer_than_two_shared(a: list[str], b: list[str
 
 
 def test_kendall_tau_refuses_repeated_documents() -> None:
-    with pytest.raises(InvalidArgument, match=r"ranking b lists document 'c' more than once"):
+    with pytest.raises(InvalidArgumentError, match=r"ranking b lists document 'c' more than once"):
         kendall_tau_shared(ABC, ["c", "c"])
 
 
@@ -252,7 +250,7 @@ def test_rank_shift_table_in_bounded_steps_equals_one_step(monkeypatch: pytest.M
 
 
 def test_rank_shift_table_refuses_repeats_beyond_the_top_k() -> None:
-    with pytest.raises(InvalidArgument, match=r"ranking candidate lists document 'x' more than once"):
+    with pytest.raises(InvalidArgumentError, match=r"ranking candidate lists document 'x' more than once"):
         rank_shift_table({"q": ABC}, {"q": ["a", "x", "b", "x"]}, k=2)
 
 
@@ -277,7 +275,7 @@ def test_rank_shift_table_without_shared_queries_is_empty() -> None:
     ],
 )
 def test_rank_shift_table_refuses_bad_options(kwargs: dict[str, float], match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         rank_shift_table({"q": ABC}, {"q": ABC}, **kwargs)  # type: ignore[arg-type]
 
 
@@ -306,9 +304,9 @@ def test_moved_documents_left_entirely() -> None:
 
 
 def test_moved_documents_refuses_bad_input() -> None:
-    with pytest.raises(InvalidArgument, match=r"k must be a positive integer, got -1"):
+    with pytest.raises(InvalidArgumentError, match=r"k must be a positive integer, got -1"):
         moved_documents(ABC, ABC, k=-1)
-    with pytest.raises(InvalidArgument, match=r"ranking candidate_list lists document 'a'"):
+    with pytest.raises(InvalidArgumentError, match=r"ranking candidate_list lists document 'a'"):
         moved_documents(ABC, ["a", "a"], k=2)
 
 
@@ -354,7 +352,7 @@ def test_score_histogram_out_of_range_has_zero_density() -> None:
 def test_score_histogram_refuses_bad_input(
     scores: list[float], kwargs: dict[str, object], match: str
 ) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         score_histogram(scores, **kwargs)  # type: ignore[arg-type]
 
 
@@ -373,7 +371,7 @@ def test_ks_distance() -> None:
     [([], [1.0], r"a is empty"), ([1.0], [math.nan], r"b has 1 NaN or infinite scores")],
 )
 def test_ks_distance_refuses_bad_samples(a: list[float], b: list[float], match: str) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         ks_distance(a, b)
 
 
@@ -439,12 +437,12 @@ def test_translate_thresholds_table() -> None:
 def test_translate_threshold_refuses_bad_input(
     old: list[float], new: list[float], cutoff: float, match: str
 ) -> None:
-    with pytest.raises(InvalidArgument, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         translate_threshold(old, new, cutoff)
 
 
 def test_translate_thresholds_refuses_bad_input() -> None:
-    with pytest.raises(InvalidArgument, match=r"old is empty"):
+    with pytest.raises(InvalidArgumentError, match=r"old is empty"):
         translate_thresholds([], [1.0], [0.5])
-    with pytest.raises(InvalidArgument, match=r"cutoff must be a finite number, got inf"):
+    with pytest.raises(InvalidArgumentError, match=r"cutoff must be a finite number, got inf"):
         translate_thresholds([1.0], [1.0], [math.inf])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.errors import NotFound
+from workbench.errors import NotFoundError
 from workbench.lifecycle.promote import production_column, promote
 from workbench.progress import StepFn
 from workbench.store.workspace import Workspace
@@ -30,7 +30,7 @@ def demo_data_dir() -> Path:
     """``data/demo`` of the project checkout."""
     path = Path(__file__).resolve().parents[1] / "data" / "demo"
     if not (path / "corpus.jsonl").is_file():
-        raise NotFound(f"the demo data is missing at {path}; run from a checkout of the project")
+        raise NotFoundError(f"the demo data is missing at {path}; run from a checkout of the project")
     return path
 
 

@@ -3,6 +3,10 @@
 Every error is a :class:`WorkbenchError` and also the matching builtin, so callers can catch
 either. Messages say what was received, what is allowed, and how to fix it. The CLI turns a
 ``WorkbenchError`` into one line and exit code 2; the app into ``st.error``.
+
+Naming rule: every class ends in ``Error``. The names of release 0.1 without the suffix
+(``InvalidArgument``, ``NotFound``, ``FingerprintMismatch``, ...) remain as aliases of the same
+classes, so existing ``except`` clauses keep working.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""
 
 
-class InvalidArgument(WorkbenchError, ValueError):
+class InvalidArgumentError(WorkbenchError, ValueError):
     """An argument is outside what is allowed (k <= 0, an unknown metric name, ...)."""
 
 
@@ -24,7 +28,7 @@ class UnpinnedModelError(WorkbenchError, ValueError):
     """A model reference lacks an exact revision or uses a moving one such as ``latest``."""
 
 
-class FingerprintMismatch(WorkbenchError, ValueError):
+class FingerprintMismatchError(WorkbenchError, ValueError):
     """The model files on disk do not match the pinned sha256 fingerprint."""
 
 
@@ -32,7 +36,7 @@ class UnsafeWeightsError(WorkbenchError, ValueError):
     """Pickle weights (``*.bin``) were found and not explicitly allowed."""
 
 
-class ModelNotFound(WorkbenchError, LookupError):
+class ModelNotFoundError(WorkbenchError, LookupError):
     """A model alias, package or directory cannot be found."""
 
 
@@ -40,11 +44,11 @@ class DataError(WorkbenchError, ValueError):
     """An input file (corpus, queries, qrels) is malformed; the message names file and line."""
 
 
-class NotFound(WorkbenchError, LookupError):
+class NotFoundError(WorkbenchError, LookupError):
     """A table, column, eval set, comparison or tag does not exist."""
 
 
-class DimensionMismatch(WorkbenchError, ValueError):
+class DimensionMismatchError(WorkbenchError, ValueError):
     """Vectors do not have the dimension of the column they are written to."""
 
 
@@ -56,7 +60,19 @@ class MixedIndexError(WorkbenchError, RuntimeError):
     """A query would be encoded by a model other than the one that wrote the column."""
 
 
-class GateFailed(WorkbenchError, RuntimeError):
+class ConcurrentChangeError(WorkbenchError, RuntimeError):
+    """Another writer changed the table while this operation ran; nothing was committed.
+
+    Re-running the command is safe: it starts from the table as it now is.
+    """
+
+
+class CorruptStateError(WorkbenchError, RuntimeError):
+    """Stored state is inconsistent (a checkpoint out of order, a tag naming a missing column,
+    a damaged manifest); the message says what was found and how to repair it."""
+
+
+class GateFailedError(WorkbenchError, RuntimeError):
     """A promotion gate refused a candidate; the message lists the failing checks."""
 
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
@@ -66,3 +82,12 @@ class GateFailed(WorkbenchError, RuntimeError):
 
 class LifecycleError(WorkbenchError, RuntimeError):
     """A promotion, rollback or retirement is not possible in the current state."""
+
+
+# Aliases: the 0.1 names, kept so that existing code catching them keeps working.
+InvalidArgument = InvalidArgumentError
+FingerprintMismatch = FingerprintMismatchError
+ModelNotFound = ModelNotFoundError
+NotFound = NotFoundError
+DimensionMismatch = DimensionMismatchError
+GateFailed = GateFailedError

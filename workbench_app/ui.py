@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from workbench.store.workspace import VectorColumn
 
 
-
 @contextmanager
 def reported(what: str | None = None) -> Iterator[None]:
     """Show a library error as ``st.error`` (one clear message) instead of a traceback."""

@@ -24,7 +24,7 @@ from workbench.cli.common import (
     progress_bar,
     workspace,
 )
-from workbench.errors import InvalidArgument, NotFound
+from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def report_cmd(
 
     with handled():
         if format not in FORMATS:
-            raise InvalidArgument(f"--format {format!r} is not one of {', '.join(FORMATS)}")
+            raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
         result = load_comparison(workspace(workspace_uri, config), comparison_id)
         path = write_report(result, out or Path(f"{result.id}.{format}"), format=format)  # type: ignore[arg-type]
     typer.echo(f"wrote {path}")
@@ -167,11 +167,13 @@ def export_run_cmd(
 
 
 def parse_ints(text: str) -> list[int]:
-    """``"10,100"`` → ``[10, 100]``; anything else is an InvalidArgument."""
+    """``"10,100"`` → ``[10, 100]``; anything else is an InvalidArgumentError."""
     try:
         return [int(part) for part in _split(text)]
     except ValueError:
-        raise InvalidArgument(f"--k must be comma-separated integers such as 10,100; got {text!r}") from None
+        raise InvalidArgumentError(
+            f"--k must be comma-separated integers such as 10,100; got {text!r}"
+        ) from None
 
 
 def _split(text: str) -> list[str]:
@@ -186,8 +188,8 @@ def default_eval_set(ws: Workspace, table: str | None) -> str:
     if len(names) == 1:
         return names[0]
     if not names:
-        raise NotFound("no eval set in this workspace; ingest a BEIR folder with queries and qrels")
-    raise InvalidArgument(f"several eval sets ({', '.join(names)}): choose one with --eval-set")
+        raise NotFoundError("no eval set in this workspace; ingest a BEIR folder with queries and qrels")
+    raise InvalidArgumentError(f"several eval sets ({', '.join(names)}): choose one with --eval-set")
 
 
 def summary_lines(result: Comparison, *, stored: bool) -> list[str]:

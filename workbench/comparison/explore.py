@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.comparison.retrieval import exact_search, read_vectors, search_column
-from workbench.errors import InvalidArgument, NotFound, WorkbenchError
+from workbench.errors import InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.metrics.labelled import Qrels, Run, per_query_metrics
 from workbench.store.workspace import vector_columns
 
@@ -81,7 +81,7 @@ def table_at(ws: Workspace, table: str, version: int | str) -> Table:
         The table checked out at that version.
 
     Raises:
-        NotFound: the table, version or tag does not exist (the message lists what does).
+        NotFoundError: the table, version or tag does not exist (the message lists what does).
     """
     handle = ws.table(table)
     handle.checkout(_resolve_version(handle, version))
@@ -94,12 +94,12 @@ def previous_version(table: Table, version: int | str) -> int:
     Versions are looked up, not computed as ``version - 1``: a cleaned-up history has gaps.
 
     Raises:
-        NotFound: the version or tag does not exist, or it is the oldest version kept.
+        NotFoundError: the version or tag does not exist, or it is the oldest version kept.
     """
     number = _resolve_version(table, version)
     older = [v for v in _versions(table) if v < number]
     if not older:
-        raise NotFound(f"version {number} is the oldest version of table {table.name!r} still kept")
+        raise NotFoundError(f"version {number} is the oldest version of table {table.name!r} still kept")
     return max(older)
 
 
@@ -113,11 +113,11 @@ def _resolve_version(table: Table, version: int | str) -> int:
         tags = table.tags.list()
         if version not in tags:
             have = ", ".join(sorted(tags)) or "none"
-            raise NotFound(f"table {table.name!r} has no tag {version!r}; tags: {have}")
+            raise NotFoundError(f"table {table.name!r} has no tag {version!r}; tags: {have}")
         return int(tags[version]["version"])
     versions = _versions(table)
     if isinstance(version, bool) or not isinstance(version, int | np.integer) or version not in versions:
-        raise NotFound(
+        raise NotFoundError(
             f"table {table.name!r} has no version {version!r}; versions: "
             f"{versions[0]}–{versions[-1]} ({len(versions)} kept)"
         )
@@ -222,7 +222,7 @@ def mixed_search(
         ``query_id, rank, doc_id, score`` in trec_eval order (as ``search_column``).
 
     Raises:
-        InvalidArgument: ``mix_fraction`` is outside [0, 1], or ``mix_with`` has another
+        InvalidArgumentError: ``mix_fraction`` is outside [0, 1], or ``mix_with`` has another
             dimension than ``column``.
     """
     qids = list(queries)
@@ -230,7 +230,7 @@ def mixed_search(
     if mix_with is None:
         return search_column(table, column, vectors, qids, k=k)
     if not 0.0 <= mix_fraction <= 1.0:
-        raise InvalidArgument(f"mix_fraction must be in [0, 1], got {mix_fraction!r}")
+        raise InvalidArgumentError(f"mix_fraction must be in [0, 1], got {mix_fraction!r}")
     ids, matrix = _blend(table, column, mix_with, mix_fraction, seed)
     return exact_search(ids, matrix, vectors, qids, k=k)
 
@@ -242,7 +242,7 @@ def _blend(
     ids, matrix = read_vectors(table, column)
     other_ids, other_matrix = read_vectors(table, other)
     if other_matrix.shape[1] != matrix.shape[1]:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"cannot blend {column} ({matrix.shape[1]}-d) with {other} ({other_matrix.shape[1]}-d)"
         )
     position = {doc: i for i, doc in enumerate(other_ids)}
@@ -290,12 +290,14 @@ def pairing_table(
         judged queries — and the rankings of each pairing keyed by its label.
 
     Raises:
-        NotFound: a model's column is not in ``table``.
+        NotFoundError: a model's column is not in ``table``.
     """
     names = {c.name for c in vector_columns(table)}
     for embedder in (old, new):
         if embedder.ref.column not in names:
-            raise NotFound(f"table {table.name!r} has no column {embedder.ref.column} for {embedder.ref.pin}")
+            raise NotFoundError(
+                f"table {table.name!r} has no column {embedder.ref.column} for {embedder.ref.pin}"
+            )
     models = {"old": old, "new": new}
     blend = f"half-migrated vectors ({mix_fraction:.0%} new)"
     plans = [("old", "old"), ("new", "new"), ("old", "new"), ("new", "old"), ("old", "half"), ("new", "half")]
@@ -325,10 +327,10 @@ def cross_model_cosine(a: Embedder, b: Embedder, texts: Sequence[str]) -> np.nda
     is near 0 even at equal dimension — the reason their vectors must never be mixed.
 
     Raises:
-        InvalidArgument: the two models have different dimensions (nothing to compare).
+        InvalidArgumentError: the two models have different dimensions (nothing to compare).
     """
     if a.ref.dim != b.ref.dim:
-        raise InvalidArgument(f"{a.ref.pin} is {a.ref.dim}-d and {b.ref.pin} is {b.ref.dim}-d")
+        raise InvalidArgumentError(f"{a.ref.pin} is {a.ref.dim}-d and {b.ref.pin} is {b.ref.dim}-d")
     va, vb = a.encode_documents(list(texts)), b.encode_documents(list(texts))
     va = va / np.maximum(np.linalg.norm(va, axis=1, keepdims=True), 1e-12)
     vb = vb / np.maximum(np.linalg.norm(vb, axis=1, keepdims=True), 1e-12)
@@ -371,9 +373,9 @@ def comparison_lists(cmp: Comparison, query_id: str, *, k: int = 10) -> pd.DataF
     each document once with its two ranks.
 
     Raises:
-        NotFound: the query is not in the comparison.
+        NotFoundError: the query is not in the comparison.
     """
-    cmp.query_text(query_id)  # raises NotFound with examples
+    cmp.query_text(query_id)  # raises NotFoundError with examples
     mine = cmp.rankings[cmp.rankings["query_id"] == query_id]
     manifest = cmp.manifest
     labels = {
@@ -448,10 +450,10 @@ def expect_refusal(*expected: type[WorkbenchError]) -> Iterator[Refusal]:
     in the yielded :class:`Refusal`, whose ``str`` is ``"refused — ErrorName: message"``.
 
     Example:
-        >>> with expect_refusal(NotFound) as refused:
-        ...     raise NotFound("no table 'x'")
+        >>> with expect_refusal(NotFoundError) as refused:
+        ...     raise NotFoundError("no table 'x'")
         >>> str(refused)
-        "refused — NotFound: no table 'x'"
+        "refused — NotFoundError: no table 'x'"
 
     Raises:
         AssertionError: the block raised nothing — the refusal being demonstrated did not

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.comparison.retrieval import embedder_for, fetch_documents, retrieve
-from workbench.errors import InvalidArgument
+from workbench.errors import InvalidArgumentError
 from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
 from workbench.store.comparisons import SIDES, drilldown_frame
 
@@ -84,19 +84,19 @@ def query_both(
         baseline_score, candidate_rank, candidate_score, delta_rank (positive = moved up).
 
     Raises:
-        InvalidArgument: an empty query, ``k`` < 1, or the same column on both sides.
-        NotFound: no such table or column.
+        InvalidArgumentError: an empty query, ``k`` < 1, or the same column on both sides.
+        NotFoundError: no such table or column.
         MixedIndexError: an injected embedder is not the model that wrote its column.
     """
     text = query.strip()
     if not text:
-        raise InvalidArgument("the query is empty: give the text to search for")
+        raise InvalidArgumentError("the query is empty: give the text to search for")
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     table = ws.table(table_name)
     columns = [ws.resolve_column(table, name) for name in (baseline, candidate)]
     if columns[0].name == columns[1].name:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"baseline and candidate are the same column ({columns[0].name}); pick two different columns"
         )
     depth = max(depth or max(100, 3 * k), k)

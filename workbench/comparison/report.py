@@ -23,7 +23,7 @@ import pandas as pd
 
 from workbench.comparison import charts
 from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
-from workbench.errors import DataError, InvalidArgument
+from workbench.errors import DataError, InvalidArgumentError
 from workbench.progress import ProgressFn
 from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
@@ -301,7 +301,7 @@ def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | No
     path = Path(path)
     chosen = format or path.suffix.lstrip(".").lower()
     if chosen not in _RENDERERS:
-        raise InvalidArgument(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
+        raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
     text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -372,10 +372,10 @@ def export_run(
     against the pin). ``trec_eval -m all_trec QRELS RUN`` then reproduces our metrics.
 
     Raises:
-        NotFound, InvalidArgument, StaleColumnError, MixedIndexError, DataError.
+        NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError.
     """
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     es = load_eval_set(ws, eval_set)
     tbl = ws.table(table or es.table)
     col = ws.resolve_column(tbl, column)

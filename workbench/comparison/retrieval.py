@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.errors import DimensionMismatch, InvalidArgument, StaleColumnError
+from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
 from workbench.models.ref import Embedder, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.status import column_problems
@@ -64,7 +64,7 @@ def encode_queries(
     """Encode ``texts`` with the column's model into a float32 ``(n, dim)`` matrix."""
     vectors = embedder.encode_queries(list(texts), batch_size=batch_size)
     if vectors.shape != (len(texts), column.dim):
-        raise DimensionMismatch(
+        raise DimensionMismatchError(
             f"model {embedder.ref.name!r} returned query vectors of shape {vectors.shape}, "
             f"expected ({len(texts)}, {column.dim}) for column {column.name}"
         )
@@ -106,7 +106,7 @@ def retrieve(
 
     Raises:
         MixedIndexError: ``embedder`` is not the column's model.
-        DimensionMismatch: the model returns vectors of another dimension than the column.
+        DimensionMismatchError: the model returns vectors of another dimension than the column.
     """
     require_own_model(embedder, column.ref, column=column.name)
     ids, texts = list(queries), list(queries.values())
@@ -177,9 +177,9 @@ def search_column(
         in trec_eval order.
     """
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     if len(query_ids) != len(vectors):
-        raise InvalidArgument(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
+        raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     parts = []
     for start in range(0, len(vectors), batch_size):
         chunk = vectors[start : start + batch_size]
@@ -200,9 +200,9 @@ def scan_search(
     bounded by the block size whatever the corpus size.
     """
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     if len(query_ids) != len(vectors):
-        raise InvalidArgument(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
+        raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     queries = _unit(np.asarray(vectors, dtype=np.float32))
     block = max(1024, _SCAN_CELLS // max(len(queries), 1))
     best_sim = np.empty((len(queries), 0), dtype=np.float32)

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from workbench.comparison.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
-from workbench.errors import DataError, InvalidArgument
+from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
@@ -116,8 +116,8 @@ def compare(
         clock: Returns the current UTC time (injected by tests).
 
     Raises:
-        NotFound: the eval set, table or a column does not exist.
-        InvalidArgument: k <= 0, an unknown metric, or baseline and candidate are one column.
+        NotFoundError: the eval set, table or a column does not exist.
+        InvalidArgumentError: k <= 0, an unknown metric, or baseline and candidate are one column.
         DataError: the table is empty, or no judged document of the eval set is in it.
         StaleColumnError: a column has missing or stale rows and ``allow_stale`` is False.
         MixedIndexError: an injected embedder is not the column's pinned model.
@@ -170,7 +170,7 @@ def _plan(
     labels = {"baseline": baseline, "candidate": candidate}
     columns = {side: ws.resolve_column(table, name) for side, name in labels.items()}
     if columns["baseline"].name == columns["candidate"].name:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"baseline {baseline!r} and candidate {candidate!r} are the same column "
             f"({columns['baseline'].name}); compare two different models"
         )
@@ -186,7 +186,7 @@ def _check_k(k: Sequence[int]) -> list[int]:
     values = [k] if isinstance(k, int) else list(k)
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1]
     if not values or bad:
-        raise InvalidArgument(f"k must be one or more positive integers such as 10,100; got {k!r}")
+        raise InvalidArgumentError(f"k must be one or more positive integers such as 10,100; got {k!r}")
     return sorted({int(v) for v in values})
 
 
@@ -195,11 +195,13 @@ def _check_metrics(metrics: Sequence[str] | None, k_values: list[int]) -> list[s
         return [f"{family}@{k}" for k in k_values for family in FAMILIES]
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     if not names:
-        raise InvalidArgument("metrics is empty; give names such as ['ndcg@10'] or None for the defaults")
+        raise InvalidArgumentError(
+            "metrics is empty; give names such as ['ndcg@10'] or None for the defaults"
+        )
     canonical = [f"{family}@{k}" for family, k in map(parse_metric, names)]
     repeated = sorted({m for m in canonical if canonical.count(m) > 1})
     if repeated:
-        raise InvalidArgument(f"metric names must be unique, repeated: {', '.join(repeated)}")
+        raise InvalidArgumentError(f"metric names must be unique, repeated: {', '.join(repeated)}")
     return canonical
 
 

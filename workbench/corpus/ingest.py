@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from workbench.comparison.retrieval import embedder_for
 from workbench.corpus.readers import Collection, Fields, read_collection
 from workbench.embedding.run import embed_batch, vector_schema
-from workbench.errors import DataError, InvalidArgument
+from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
 from workbench.store.contract import RESERVED_PREFIX
@@ -59,7 +59,7 @@ class IngestResult:
 def check_name(name: str, what: str) -> str:
     """Refuse names LanceDB cannot store or that collide with the workbench's own tables."""
     if not _NAME.match(name) or name.startswith(RESERVED_PREFIX):
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"{what} name {name!r} is not allowed: use letters, digits, '_', '-', '.', start "
             f"with a letter or digit, and do not start with {RESERVED_PREFIX!r}"
         )

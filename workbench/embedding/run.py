@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from workbench.errors import DimensionMismatch, MixedIndexError
+from workbench.errors import ConcurrentChangeError, CorruptStateError, DimensionMismatchError
 from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.contract import candidate_tag, document_text, vector_type
@@ -113,7 +113,7 @@ def embed_batch(
     vectors = embedder.encode_documents(docs, batch_size=encode_batch)
     dim = schema.field(1).type.list_size
     if vectors.shape != (len(docs), dim):
-        raise DimensionMismatch(
+        raise DimensionMismatchError(
             f"model {embedder.ref.name!r} returned vectors of shape {vectors.shape}, expected "
             f"({len(docs)}, {dim}); its pin's dim is wrong"
         )
@@ -153,7 +153,7 @@ def embed(
         An :class:`EmbedResult`; ``created`` is False when the column already existed.
 
     Raises:
-        DimensionMismatch: a column of that name exists with another dimension.
+        DimensionMismatchError: a column of that name exists with another dimension.
         MixedIndexError: ``embedder`` is not the model ``ref`` pins.
     """
     start = time.perf_counter()
@@ -191,7 +191,7 @@ def embed(
     table.checkout_latest()
     if table.version != version:
         run.discard()
-        raise MixedIndexError(
+        raise ConcurrentChangeError(
             f"table {table_name!r} changed while embedding (version {version} → {table.version}); "
             "run `workbench embed` again to embed the current rows"
         )
@@ -270,7 +270,7 @@ def _commit(table: Table, run: _Run, schema: pa.Schema, batch_size: int) -> None
     def columns(batch: pa.RecordBatch) -> pa.RecordBatch:
         rows = take(batch.num_rows)
         if not rows.column("id").combine_chunks().equals(batch.column("id")):
-            raise MixedIndexError("checkpoints are not in the table's scan order; nothing was committed")
+            raise CorruptStateError("checkpoints are not in the table's scan order; nothing was committed")
         return pa.RecordBatch.from_arrays(
             [rows.column(1).combine_chunks(), rows.column(2).combine_chunks()], schema=out_schema
         )
@@ -286,7 +286,7 @@ def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
     current = {c.name: c for c in vector_columns(table)}.get(ref.column)
     if current is None or current.ref.dim != ref.dim:
         have = table.schema.field(ref.column).type
-        raise DimensionMismatch(
+        raise DimensionMismatchError(
             f"table {table.name!r} already has a column {ref.column!r} of type {have}, but the "
             f"model pins dim = {ref.dim}. A column is never rewritten with another shape: fix "
             "the pin's dim, or pin the model under a new alias."

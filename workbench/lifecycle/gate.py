@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from workbench.errors import ConfigError, InvalidArgument, NotFound, WorkbenchError
+from workbench.errors import ConfigError, InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.metrics.labelled import parse_metric
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class GateConfig(BaseModel):
         min_queries: Fewest judged queries a comparison may rest on.
 
     Raises:
-        InvalidArgument: an unknown setting or metric name, a non-finite threshold, no metric
+        InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
             rule at all, or ``min_queries`` < 1 (directly at construction, not wrapped).
     """
 
@@ -74,10 +74,10 @@ class GateConfig(BaseModel):
         for name, threshold in rules.items():
             try:
                 family, k = parse_metric(name)
-            except InvalidArgument as exc:
-                raise InvalidArgument(f"gate {info.field_name}: {exc}") from exc
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"gate {info.field_name}: {exc}") from exc
             if not math.isfinite(threshold):
-                raise InvalidArgument(
+                raise InvalidArgumentError(
                     f"gate {info.field_name}: threshold for {name!r} must be a finite number, got {threshold}"
                 )
             canonical[f"{family}@{k}"] = float(threshold)
@@ -87,12 +87,12 @@ class GateConfig(BaseModel):
     @classmethod
     def _min_queries_positive(cls, value: int) -> int:
         if value < 1:
-            raise InvalidArgument(f"gate min_queries must be at least 1, got {value}")
+            raise InvalidArgumentError(f"gate min_queries must be at least 1, got {value}")
         return value
 
     def model_post_init(self, context: Any) -> None:
         if not self.min_ci_low and not self.min_delta:
-            raise InvalidArgument(
+            raise InvalidArgumentError(
                 "a gate needs at least one metric rule (min_ci_low or min_delta); to promote "
                 "without evidence use --force with a --reason"
             )
@@ -165,21 +165,23 @@ def load_gate_config(path: str | Path) -> GateConfig:
     """Read a gate TOML file (see the module docstring).
 
     Raises:
-        NotFound: the file does not exist.
+        NotFoundError: the file does not exist.
         ConfigError: it is not valid TOML.
-        InvalidArgument: an unknown setting or metric name, or a bad threshold.
+        InvalidArgumentError: an unknown setting or metric name, or a bad threshold.
     """
     path = Path(path)
     if not path.is_file():
-        raise NotFound(f"gate file {str(path)!r} does not exist; the format is in `workbench promote --help`")
+        raise NotFoundError(
+            f"gate file {str(path)!r} does not exist; the format is in `workbench promote --help`"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
         return GateConfig(**raw)
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"{path}: {exc}") from exc
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{path}: {exc}") from exc
 
 
 def workspace_gate(ws: Workspace) -> GateConfig:
@@ -261,7 +263,7 @@ def _metric_check(comparison: Comparison, metric: str, stat: Stat, threshold: fl
 
 
 def _invalid(exc: ValidationError) -> WorkbenchError:
-    """The first WorkbenchError behind a pydantic error, or an InvalidArgument naming the key."""
+    """The first WorkbenchError behind a pydantic error, or an InvalidArgumentError naming the key."""
     for error in exc.errors():
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, WorkbenchError):
@@ -270,5 +272,5 @@ def _invalid(exc: ValidationError) -> WorkbenchError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ())) or "gate"
     if first.get("type") == "extra_forbidden":
-        return InvalidArgument(f"unknown gate setting {where!r}; allowed settings: {allowed}")
-    return InvalidArgument(f"gate setting {where!r}: {first.get('msg')} (allowed settings: {allowed})")
+        return InvalidArgumentError(f"unknown gate setting {where!r}; allowed settings: {allowed}")
+    return InvalidArgumentError(f"gate setting {where!r}: {first.get('msg')} (allowed settings: {allowed})")

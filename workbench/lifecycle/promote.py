@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.errors import GateFailed, InvalidArgument, LifecycleError, StaleColumnError
+from workbench.errors import GateFailedError, InvalidArgumentError, LifecycleError, StaleColumnError
 from workbench.lifecycle.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
 from workbench.lifecycle.history import PromotionRecord, append_event, history, previous_production
 from workbench.store.contract import (
@@ -122,12 +122,12 @@ def promote(
         now: The time to record (default: now, UTC).
 
     Raises:
-        NotFound: no such table or column (or comparison).
+        NotFoundError: no such table or column (or comparison).
         LifecycleError: the column is already production; ``initial`` with a production, or
             no production without ``initial``; a concurrent change.
         StaleColumnError: the column has missing or stale rows.
-        GateFailed: no comparison, or the gate failed (``.reasons`` lists why), without force.
-        InvalidArgument: ``force`` without a reason.
+        GateFailedError: no comparison, or the gate failed (``.reasons`` lists why), without force.
+        InvalidArgumentError: ``force`` without a reason.
     """
     table = ws.table(table_name)
     target = ws.resolve_column(table, column)
@@ -179,7 +179,7 @@ def check_gate(
         gate: Thresholds (default: ``<workspace>/gate.toml`` or the defaults).
 
     Raises:
-        NotFound: no such table, column or comparison.
+        NotFoundError: no such table, column or comparison.
         LifecycleError: the table has no production column yet (a first promotion has no gate).
 
     Example:
@@ -332,7 +332,9 @@ def _check_promotable(
     reason: str,
 ) -> None:
     if force and not reason.strip():
-        raise InvalidArgument("--force needs --reason TEXT: an override is recorded with why it was made")
+        raise InvalidArgumentError(
+            "--force needs --reason TEXT: an override is recorded with why it was made"
+        )
     if current is not None and current.column == target.name:
         raise LifecycleError(f"{target.name} already is production of {table.name!r} (v{current.version})")
     if initial and current is not None:
@@ -374,7 +376,7 @@ def _gate_or_force(
     if comparison is None:
         if force:
             return None
-        raise GateFailed(
+        raise GateFailedError(
             f"promoting {target.name} over production {current.column} needs evidence: run "
             f"`workbench compare --baseline {current.column} --candidate {target.name}` and pass "
             "--comparison ID (or override with --force --reason TEXT)",
@@ -382,7 +384,7 @@ def _gate_or_force(
         )
     result = check_gate(ws, table.name, target.name, comparison=comparison, gate=gate)
     if not result.passed and not force:
-        raise GateFailed(
+        raise GateFailedError(
             f"the gate refused {target.name} (comparison {comparison}): {'; '.join(result.reasons)}. "
             "Fix the cause, or override with --force --reason TEXT.",
             result.reasons,

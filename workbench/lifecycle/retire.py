@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.errors import InvalidArgument, LifecycleError
+from workbench.errors import InvalidArgumentError, LifecycleError
 from workbench.lifecycle.history import PromotionRecord, append_event, history
 from workbench.lifecycle.promote import active_column_at, production, sync_latest_metadata
 from workbench.store.contract import PRODUCTION_TAG, candidate_tag
@@ -82,7 +82,7 @@ def parse_duration(text: str) -> timedelta:
     """``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or ``"0"`` → a timedelta (bare = days)."""
     match = _DURATION.match(str(text))
     if match is None:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"duration {text!r} is not understood; write a number and a unit: 45s, 30m, 12h, 7d, 2w (or 0)"
         )
     return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
@@ -111,12 +111,12 @@ def retire(
         now: The current time (default: now, UTC).
 
     Raises:
-        NotFound: no such table or column.
+        NotFoundError: no such table or column.
         LifecycleError: the column is production, or its grace period is not over.
-        InvalidArgument: a negative grace.
+        InvalidArgumentError: a negative grace.
     """
     if grace < timedelta(0):
-        raise InvalidArgument(f"grace must not be negative, got {grace}")
+        raise InvalidArgumentError(f"grace must not be negative, got {grace}")
     table = ws.table(table_name)
     target = ws.resolve_column(table, column)
     current = production(table)

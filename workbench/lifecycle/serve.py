@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
-    FingerprintMismatch,
-    InvalidArgument,
+    CorruptStateError,
+    FingerprintMismatchError,
+    InvalidArgumentError,
     LifecycleError,
     MixedIndexError,
     StaleColumnError,
@@ -157,7 +158,7 @@ class ProductionIndex:
         """The ``k`` nearest documents to ``query`` in the production column.
 
         Raises:
-            InvalidArgument: an empty query or ``k`` < 1.
+            InvalidArgumentError: an empty query or ``k`` < 1.
         """
         check_query(query, k)
         vector = encode_queries(self.embedder, self.column, [query])[0]
@@ -188,7 +189,7 @@ def search(
     A serving process should keep a :class:`ProductionIndex` instead (validated once).
 
     Raises:
-        InvalidArgument: an empty query or ``k`` < 1 (before anything is loaded).
+        InvalidArgumentError: an empty query or ``k`` < 1 (before anything is loaded).
         LifecycleError, MixedIndexError, StaleColumnError: see :meth:`ProductionIndex.open`.
     """
     check_query(query, k)
@@ -203,10 +204,10 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
     recorded history (moved outside the workbench, or an interrupted promotion).
 
     Raises:
-        NotFound: no such table (a usage error, not a finding of the check).
+        NotFoundError: no such table (a usage error, not a finding of the check).
     """
     name = table or ws.default_table()
-    ws.table(name)  # an unknown table is a usage error (NotFound), not a deployment problem
+    ws.table(name)  # an unknown table is a usage error (NotFoundError), not a deployment problem
     try:
         handle, column = resolve_production(ws, name)
     except WorkbenchError as exc:
@@ -230,9 +231,9 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
 def check_query(query: str, k: int) -> None:
     """Refuse an empty query or a non-positive ``k``."""
     if not isinstance(query, str) or not query.strip():
-        raise InvalidArgument(f"the query is empty ({query!r}); give the text to search for")
+        raise InvalidArgumentError(f"the query is empty ({query!r}); give the text to search for")
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
 
 
 def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
@@ -248,7 +249,7 @@ def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
     active = table_metadata(handle).get(META_ACTIVE)
     columns = {c.name: c for c in vector_columns(handle)}
     if active not in columns:
-        raise MixedIndexError(
+        raise CorruptStateError(
             f"production v{handle.version} of {name!r} names active column {active!r}, which is not a "
             f"vector column of that version ({', '.join(columns) or 'none'}); re-promote a column"
         )
@@ -275,7 +276,7 @@ def verified_embedder(column: VectorColumn, embedder: Embedder | None = None) ->
     """
     try:
         model = embedder_for(column, {column.name: embedder} if embedder is not None else None)
-    except FingerprintMismatch as exc:
+    except FingerprintMismatchError as exc:
         raise MixedIndexError(
             f"refusing to serve {column.name}: the model on this machine is not the one that wrote "
             f"the column. {exc}"

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytrec_eval
 
-from workbench.errors import InvalidArgument
+from workbench.errors import InvalidArgumentError
 
 __all__ = [
     "MetricFamily",
@@ -72,11 +72,11 @@ def parse_metric(name: str) -> tuple[MetricFamily, int]:
         The lower-case family and the cutoff k.
 
     Raises:
-        InvalidArgument: The family is unknown or k is not a positive integer.
+        InvalidArgumentError: The family is unknown or k is not a positive integer.
     """
     family, sep, cutoff = str(name).strip().lower().partition("@")
     if not sep or family not in _FAMILIES:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"unknown metric {name!r}; allowed: {_ALLOWED} with an integer k >= 1, e.g. 'ndcg@10'"
         )
     try:
@@ -84,7 +84,9 @@ def parse_metric(name: str) -> tuple[MetricFamily, int]:
     except ValueError:
         k = 0
     if k <= 0:
-        raise InvalidArgument(f"metric {name!r} needs an integer cutoff k >= 1 after '@', e.g. '{family}@10'")
+        raise InvalidArgumentError(
+            f"metric {name!r} needs an integer cutoff k >= 1 after '@', e.g. '{family}@10'"
+        )
     return family, k  # type: ignore[return-value]  # family was checked against _FAMILIES
 
 
@@ -107,7 +109,7 @@ def per_query_metrics(run: Run, qrels: Qrels, metrics: Sequence[str]) -> pd.Data
         One float column per metric, in the order given, indexed by sorted ``query_id``.
 
     Raises:
-        InvalidArgument: A metric name is unknown or repeated, the list is empty, a grade is
+        InvalidArgumentError: A metric name is unknown or repeated, the list is empty, a grade is
             not an integer or a score is NaN.
     """
     parsed = _parse_metrics(metrics)
@@ -123,12 +125,12 @@ def per_query_metrics(run: Run, qrels: Qrels, metrics: Sequence[str]) -> pd.Data
 
 def _parse_metrics(metrics: Sequence[str]) -> list[tuple[MetricFamily, int]]:
     if isinstance(metrics, str) or not metrics:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"metrics must be a non-empty list of names such as ['ndcg@10'], got {metrics!r}"
         )
     repeated = sorted({m for m in metrics if list(metrics).count(m) > 1})
     if repeated:
-        raise InvalidArgument(f"metric names must be unique, repeated: {repeated}")
+        raise InvalidArgumentError(f"metric names must be unique, repeated: {repeated}")
     return [parse_metric(name) for name in metrics]
 
 
@@ -148,7 +150,7 @@ def _as_grade(qid: str, doc: str, grade: object) -> int:
     except (TypeError, ValueError):
         value = math.nan
     if not value.is_integer():
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"qrels grade for query {qid!r}, document {doc!r} is {grade!r}; grades must be "
             "integers (0 or less = non-relevant, higher = more relevant)"
         )
@@ -163,7 +165,7 @@ def _clean_run(run: Run, judged: Mapping[str, object]) -> dict[str, dict[str, fl
             continue
         scores = {str(doc): float(score) for doc, score in docs.items()}
         if any(math.isnan(score) for score in scores.values()):
-            raise InvalidArgument(f"run scores for query {qid!r} contain NaN; rank order is undefined")
+            raise InvalidArgumentError(f"run scores for query {qid!r} contain NaN; rank order is undefined")
         clean[str(qid)] = scores
     return clean
 
@@ -228,10 +230,10 @@ def truncate_run(run: Run, k: int) -> Run:
         A new run with at most ``k`` documents per query (original scores kept).
 
     Raises:
-        InvalidArgument: ``k`` < 1.
+        InvalidArgumentError: ``k`` < 1.
     """
     if k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     return {qid: _top_k(docs, k) for qid, docs in run.items()}
 
 
@@ -246,6 +248,6 @@ def metric_label(metric: str) -> str:
     """``ndcg@10`` → ``nDCG@10``; unknown names are returned as they are."""
     try:
         family, k = parse_metric(metric)
-    except InvalidArgument:
+    except InvalidArgumentError:
         return metric
     return f"{_LABELS[family]}@{k}"

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 from scipy import stats as scipy_stats
 
-from workbench.errors import InvalidArgument
+from workbench.errors import InvalidArgumentError
 from workbench.metrics.labelled import metric_label
 
 __all__ = ["DeltaStats", "describe_delta", "paired_delta", "paired_deltas"]
@@ -102,12 +102,12 @@ def paired_delta(
         The paired statistics.
 
     Raises:
-        InvalidArgument: The index sets differ, an index repeats, a value is NaN, there are no
+        InvalidArgumentError: The index sets differ, an index repeats, a value is NaN, there are no
             queries, or ``n_resamples`` < 100.
     """
     for name, series in (("baseline", baseline), ("candidate", candidate)):
         if not isinstance(series, pd.Series):
-            raise InvalidArgument(f"{name} must be a pandas Series, got {type(series).__name__}")
+            raise InvalidArgumentError(f"{name} must be a pandas Series, got {type(series).__name__}")
     frames = baseline.to_frame(name=metric), candidate.to_frame(name=metric)
     return paired_deltas(*frames, n_resamples=n_resamples, seed=seed)[metric]
 
@@ -139,7 +139,7 @@ def paired_deltas(
         Metric name → paired statistics, in the order of ``baseline``'s columns.
 
     Raises:
-        InvalidArgument: The query ids or metric columns differ, a query id or column repeats,
+        InvalidArgumentError: The query ids or metric columns differ, a query id or column repeats,
             a value is NaN, there are no queries, or ``n_resamples`` < 100.
 
     Example:
@@ -149,7 +149,7 @@ def paired_deltas(
         0.1
     """
     if n_resamples < _MIN_RESAMPLES:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"n_resamples must be at least {_MIN_RESAMPLES}, got {n_resamples}; "
             "the default 10_000 resolves p-values to 1e-4"
         )
@@ -200,10 +200,10 @@ def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
         queries, worse on 22 (17 ties)."``
 
     Raises:
-        InvalidArgument: ``alpha`` is not in (0, 1).
+        InvalidArgumentError: ``alpha`` is not in (0, 1).
     """
     if not 0.0 < alpha < 1.0:
-        raise InvalidArgument(f"alpha must be in (0, 1), got {alpha!r}; 0.05 is usual")
+        raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}; 0.05 is usual")
     ci = ""
     if math.isfinite(stats.ci_low) and math.isfinite(stats.ci_high):
         ci = f" [{stats.ci_low:.3f}, {stats.ci_high:.3f}]"
@@ -225,7 +225,7 @@ def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
 def _align(baseline: pd.DataFrame, candidate: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
     for name, frame in (("baseline", baseline), ("candidate", candidate)):
         if not isinstance(frame, pd.DataFrame):
-            raise InvalidArgument(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+            raise InvalidArgumentError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
         _check_values(name, frame)
     _check_same_metrics(baseline.columns, candidate.columns)
     _check_same_queries(baseline.index, candidate.index)
@@ -238,20 +238,20 @@ def _align(baseline: pd.DataFrame, candidate: pd.DataFrame) -> tuple[list[str], 
 def _check_values(name: str, frame: pd.DataFrame) -> None:
     if frame.index.has_duplicates:
         dupes = frame.index[frame.index.duplicated()].unique().tolist()[:3]
-        raise InvalidArgument(f"{name} repeats query ids {dupes}; give one value per query")
+        raise InvalidArgumentError(f"{name} repeats query ids {dupes}; give one value per query")
     if frame.columns.has_duplicates:
         dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
-        raise InvalidArgument(f"{name} repeats metric columns {dupes}; give one column per metric")
+        raise InvalidArgumentError(f"{name} repeats metric columns {dupes}; give one column per metric")
     missing = frame.isna().any()
     if missing.any():
         where = ", ".join(map(str, missing.index[missing.to_numpy()]))
-        raise InvalidArgument(f"{name} has NaN values (in {where}); score every query (0.0 if missed)")
+        raise InvalidArgumentError(f"{name} has NaN values (in {where}); score every query (0.0 if missed)")
 
 
 def _check_same_metrics(baseline: pd.Index, candidate: pd.Index) -> None:
     only_base, only_cand = baseline.difference(candidate), candidate.difference(baseline)
     if len(only_base) or len(only_cand):
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "baseline and candidate must have the same metric columns: "
             f"{only_base.tolist()} only in baseline, {only_cand.tolist()} only in candidate; "
             "compute both runs' metrics with the same list"
@@ -261,14 +261,14 @@ def _check_same_metrics(baseline: pd.Index, candidate: pd.Index) -> None:
 def _check_same_queries(baseline: pd.Index, candidate: pd.Index) -> None:
     only_base, only_cand = baseline.difference(candidate), candidate.difference(baseline)
     if len(only_base) or len(only_cand):
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "baseline and candidate must cover the same queries: "
             f"{len(only_base)} only in baseline (e.g. {only_base[:3].tolist()}), "
             f"{len(only_cand)} only in candidate (e.g. {only_cand[:3].tolist()}); "
             "evaluate both runs against the same qrels"
         )
     if baseline.empty:
-        raise InvalidArgument("baseline and candidate are empty; need at least one query")
+        raise InvalidArgumentError("baseline and candidate are empty; need at least one query")
 
 
 def _batches(total: int, n: int) -> Iterator[tuple[int, int]]:

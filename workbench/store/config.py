@@ -23,7 +23,7 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workbench.errors import ConfigError, ModelNotFound
+from workbench.errors import ConfigError, ModelNotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, pin_error
 
@@ -45,7 +45,7 @@ class WorkspaceConfig(BaseModel):
         """The pinned model behind ``alias``; a miss lists the valid aliases."""
         known = self.all_models()
         if alias not in known:
-            raise ModelNotFound(
+            raise ModelNotFoundError(
                 f"unknown model alias {alias!r}; known aliases: {', '.join(sorted(known))}. "
                 "Add one to workbench.toml under [models.<alias>] or with `workbench models add`."
             )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from workbench.corpus.readers import Qrels
-from workbench.errors import InvalidArgument, NotFound
+from workbench.errors import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -62,7 +62,7 @@ class EvalSet:
 def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
     """Create or replace an eval set (one LanceDB version)."""
     if not eval_set.queries:
-        raise InvalidArgument(f"eval set {eval_set.name!r} has no queries")
+        raise InvalidArgumentError(f"eval set {eval_set.name!r} has no queries")
     stamped = EvalSet(
         eval_set.name,
         eval_set.table,
@@ -108,7 +108,7 @@ def load_eval_set(ws: Workspace, name: str) -> EvalSet:
     """An eval set by name; a miss lists the eval sets there are."""
     known = [r["name"] for r in list_eval_sets(ws)]
     if name not in known:
-        raise NotFound(
+        raise NotFoundError(
             f"no eval set {name!r} in workspace {ws.uri!r}; eval sets: "
             f"{', '.join(known) or 'none — ingest a BEIR folder with queries and qrels'}"
         )

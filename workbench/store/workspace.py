@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import InvalidArgument, NotFound
+from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
@@ -89,7 +89,7 @@ class Workspace:
         """Open a corpus table at its latest version; a miss lists the tables there are."""
         if not self.has_table(name):
             have = ", ".join(self.table_names()) or "none yet — run `workbench ingest PATH`"
-            raise NotFound(f"no table {name!r} in workspace {self.uri!r}; tables: {have}")
+            raise NotFoundError(f"no table {name!r} in workspace {self.uri!r}; tables: {have}")
         return self.db.open_table(name)
 
     def default_table(self) -> str:
@@ -98,11 +98,11 @@ class Workspace:
         if len(names) == 1:
             return names[0]
         if not names:
-            raise NotFound(
+            raise NotFoundError(
                 f"workspace {self.uri!r} has no corpus table yet; run `workbench ingest PATH` "
                 "or `workbench demo`"
             )
-        raise InvalidArgument(f"workspace has several tables ({', '.join(names)}): name one")
+        raise InvalidArgumentError(f"workspace has several tables ({', '.join(names)}): name one")
 
     def model(self, alias: str) -> ModelRef:
         return self.config.model(alias)
@@ -110,7 +110,7 @@ class Workspace:
     def add_model(self, alias: str, ref: ModelRef) -> None:
         """Pin ``ref`` under ``alias`` in the workspace config file."""
         if self.config_path is None:
-            raise InvalidArgument("this workspace has no config file path; pass config_path")
+            raise InvalidArgumentError("this workspace has no config file path; pass config_path")
         self.config = self.config.with_model(alias, ref)
         save_config(self.config, self.config_path)
 
@@ -127,7 +127,7 @@ class Workspace:
         if name in known and known[name].column in columns:
             return columns[known[name].column]
         aliases = [a for a, r in known.items() if r.column in columns]
-        raise NotFound(
+        raise NotFoundError(
             f"no vector column {name!r} in table {table.name!r}; columns: "
             f"{', '.join(columns) or 'none — run `workbench embed --model ALIAS`'}"
             + (f" (aliases: {', '.join(aliases)})" if aliases else "")
@@ -150,7 +150,7 @@ def open_workspace(
     is_local = "://" not in uri
     if is_local:
         if Path(uri).exists() and not Path(uri).is_dir():
-            raise InvalidArgument(f"workspace path {uri!r} is a file; give a folder")
+            raise InvalidArgumentError(f"workspace path {uri!r} is a file; give a folder")
         uri = os.path.abspath(uri)
         Path(uri).mkdir(parents=True, exist_ok=True)
     if config_path is None and is_local:
