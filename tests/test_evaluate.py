@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -450,41 +450,56 @@ def test_ten_thousand_queries_are_summarised() -> None:
     assert stats.ci_low < stats.delta < stats.ci_high
 
 
-def test_bca_interval_agrees_with_scipy_bootstrap_within_monte_carlo_error() -> None:
-    # Skewed differences, so BCa moves the interval well away from the percentile interval.
-    diff = np.random.default_rng(11).lognormal(-3, 1.2, 30) - 0.05
-    stats = paired_delta("ndcg@10", _series(np.zeros(30)), _series(diff), n_resamples=40_000, seed=1)
+def test_interval_excludes_zero_exactly_when_the_test_is_significant() -> None:
+    # Issue #13: a bootstrap interval excluded 0 while the permutation p was 0.12. Continuous,
+    # ties-heavy and tenth-step differences, exact and random sign flips, small and large n.
+    rng = np.random.default_rng(21)
+    disagreements = []
+    for case in range(600):
+        n = int(rng.integers(2, 80))
+        kind = case % 3
+        if kind == 0:
+            diff = rng.normal(rng.normal(0, 0.05), 0.1, n)
+        elif kind == 1:
+            diff = rng.choice([0.0] * 6 + [1.0, 1.0, -1.0], n)
+        else:
+            diff = rng.integers(-3, 4, n) / 10
+        stats = paired_delta("m", _series(np.zeros(n)), _series(diff), n_resamples=1_000, seed=case)
+        if (stats.p_permutation < 0.05) == (stats.ci_low <= 0 <= stats.ci_high):
+            disagreements.append((n, kind, stats.p_permutation, stats.ci_low, stats.ci_high))
+    assert disagreements == []
 
-    def scipy_interval(method: str) -> tuple[float, float]:
-        ci = scipy_stats.bootstrap(
-            (diff,), np.mean, method=method, n_resamples=40_000, rng=np.random.default_rng(2)
-        ).confidence_interval
-        return float(ci.low), float(ci.high)
 
-    bca, percentile = scipy_interval("BCa"), scipy_interval("percentile")
-    # Between seeds the endpoints vary by 1e-4 (low) to 4e-4 (high) at 40,000 resamples.
-    tolerance = 2e-3
-    assert (stats.ci_low, stats.ci_high) == pytest.approx(bca, abs=tolerance)
-    assert min(abs(percentile[0] - bca[0]), abs(percentile[1] - bca[1])) > 1.5 * tolerance
+def test_ties_heavy_metric_is_not_significant_and_its_interval_holds_zero() -> None:
+    # Cranfield hit_rate@100 as reported in issue #13: 6 wins, 218 ties, 1 loss.
+    diff = np.array([1.0] * 6 + [0.0] * 218 + [-1.0])
+    stats = paired_delta("hit_rate@100", _series(np.zeros(225)), _series(diff))
+    assert (stats.wins, stats.ties, stats.losses) == (6, 218, 1)
+    assert stats.delta == pytest.approx(5 / 225)
+    assert stats.p_permutation == pytest.approx(2 * 8 / 128, abs=0.02)  # P(≥ 6 of 7 signs +)
+    assert stats.ci_low < 0 < stats.ci_high
+    assert "not significant" in describe_delta(stats)
 
 
-def test_bca_closed_forms_give_scipys_interval_on_the_same_resamples() -> None:
-    diff = np.random.default_rng(12).gamma(0.5, 0.2, 80) - 0.05
-    rows = diff[None, :]
-    means = paired._bootstrap_means(rows, 5_000, 7)[0]
-    # The count-matrix product is the mean of each resample, drawn as scipy draws them.
-    picks = np.random.default_rng(7).integers(0, 80, size=(5_000, 80))
-    np.testing.assert_allclose(means, diff[picks].mean(axis=1), rtol=0, atol=1e-15)
-    # Given those resamples, scipy's BCa (jackknife and all) gives the same interval.
-    earlier = scipy_stats.bootstrap((diff,), np.mean, n_resamples=2, method="percentile")
-    reuse = scipy_stats.bootstrap(
-        (diff,),
-        np.mean,
-        method="BCa",
-        n_resamples=0,
-        bootstrap_result=replace(earlier, bootstrap_distribution=means),
-    ).confidence_interval
-    np.testing.assert_allclose(paired._bca_interval(rows, 5_000, 7)[0], [reuse.low, reuse.high], atol=1e-12)
+@pytest.mark.parametrize("n", [9, 60])  # exact enumeration, random sign patterns
+def test_interval_ends_are_where_the_shifted_test_starts_rejecting(n: int) -> None:
+    diff = np.random.default_rng(n).gamma(0.7, 0.1, n) - 0.03
+    stats = paired_delta("m", _series(np.zeros(n)), _series(diff), n_resamples=4_000, seed=3)
+
+    def p_at(shift: float) -> float:
+        shifted = _series(diff - shift)
+        return paired_delta("m", _series(np.zeros(n)), shifted, n_resamples=4_000, seed=3).p_permutation
+
+    step = 1e-7
+    assert p_at(stats.ci_low - step) < 0.05 <= p_at(stats.ci_low + step)
+    assert p_at(stats.ci_high + step) < 0.05 <= p_at(stats.ci_high - step)
+
+
+def test_too_few_differing_queries_give_an_unbounded_interval() -> None:
+    # Five queries: 32 sign patterns, the smallest two-sided p is 2/32 > 0.05.
+    stats = paired_delta("m", _series(np.zeros(5)), _series(np.full(5, 0.2)))
+    assert stats.p_permutation == pytest.approx(2 / 32)
+    assert (stats.ci_low, stats.ci_high) == (-math.inf, math.inf)
 
 
 def test_sign_flip_p_is_monte_carlo_test_p_for_the_same_signs() -> None:
