@@ -30,8 +30,8 @@ def _run(ws: Workspace, *args: str) -> tuple[int, str]:
 def test_promote_history_rollback_round_trip(compared_ws: Workspace, comparison_id: str) -> None:
     code, out = _run(compared_ws, "promote", NEW_MODEL, "--comparison", comparison_id, "--actor", "dana")
     assert code == 0, out
-    assert f"production of 'demo' → {NEW}" in out and "gate passed" in out
-    assert "  ok   ndcg@10: CI lower bound of the delta" in out
+    assert f"production of 'demo' → {NEW}" in out and "gate GO" in out
+    assert "  ok   ndcg@10 +0." in out and "shown not worse by more than 0.0100" in out
     code, out = _run(compared_ws, "rollback", "--reason", "p95 latency", "--json")
     assert code == 0, out
     assert json.loads(out)["to_column"] == OLD
@@ -39,6 +39,7 @@ def test_promote_history_rollback_round_trip(compared_ws: Workspace, comparison_
     events = json.loads(out)
     assert [e["action"] for e in events] == ["promote", "promote", "rollback"]
     assert events[1]["actor"] == "dana" and events[1]["gate"]["passed"] is True
+    assert events[1]["gate"]["verdict"] == "GO"
     assert events[1]["comparison_id"] == comparison_id and events[2]["reason"] == "p95 latency"
     code, out = _run(compared_ws, "history")
     assert code == 0 and out.count("\n") == 3 and "#3" in out and "dana" in out
@@ -50,7 +51,7 @@ def test_forced_promotion_records_the_reason(
     gate = tmp_path / "strict.toml"
     gate.write_text('[min_ci_low]\n"ndcg@10" = 0.9\n')
     code, out = _run(compared_ws, "promote", NEW, "-c", comparison_id, "--gate", str(gate))
-    assert code == 2 and "error: the gate refused" in out and "is below +0.9000" in out
+    assert code == 2 and "error: the gate says NO-GO" in out and "shown not better by at least 0.9000" in out
     code, out = _run(
         compared_ws,
         "promote",
@@ -64,7 +65,7 @@ def test_forced_promotion_records_the_reason(
         "exec call",
     )
     assert code == 0, out
-    assert "gate FAILED" in out and "forced" in out and "reason: exec call" in out and "FAIL ndcg@10" in out
+    assert "gate NO-GO" in out and "forced" in out and "reason: exec call" in out and "FAIL ndcg@10" in out
 
 
 @pytest.mark.parametrize(

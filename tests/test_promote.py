@@ -59,7 +59,14 @@ def _fake_comparison(**changes: object) -> SimpleNamespace:
         "n_judged": 50,
     }
     deltas = pd.DataFrame(
-        {"delta": [0.02, 0.0], "ci_low": [-0.005, -0.02], "ci_high": [0.05, 0.02], "n": [50, 50]},
+        {
+            "delta": [0.02, 0.0],
+            "ci_low": [-0.005, -0.02],
+            "ci_high": [0.05, 0.02],
+            "n": [50, 50],
+            "mde": [0.05, 0.03],
+            "p_permutation": [0.2, 0.9],
+        },
         index=pd.Index(["ndcg@10", "recall@100"], name="metric"),
     )
     deltas_change = changes.pop("deltas", None)
@@ -80,44 +87,53 @@ _CONTEXT = GateContext("demo", _column(OLD_MODEL), _column(NEW_MODEL), "d" * 64)
 def test_default_gate_passes_a_good_comparison() -> None:
     result = evaluate_gate(GateConfig(), _fake_comparison(), _CONTEXT)
     assert result.passed, result.reasons
+    assert (result.verdict, result.exit_code) == ("GO", 0)
     assert [c.name for c in result.checks] == [
         "table",
         "candidate",
         "baseline",
         "data",
         "queries",
-        "ndcg@10 ci_low",
+        "ndcg@10 non-inferiority",
         "recall@100 delta",
     ]
+    assert result.notes == (
+        "recall@100: +0.000 [-0.020, +0.020], Holm-adjusted p 0.900 (reported, not part of the verdict)",
+    )
 
 
 @pytest.mark.parametrize(
-    ("changes", "failing", "reason"),
+    ("changes", "failing", "reason", "verdict"),
     [
-        ({"table": "other"}, "table", "table 'other'"),
-        ({"candidate_column": "vec__x__00000000"}, "candidate", "candidate is vec__x"),
-        ({"baseline_column": NEW}, "baseline", "current production column is"),
-        ({"baseline_pin": {"fingerprint": "0" * 64}}, "baseline", "baseline"),
-        ({"corpus_digest": "e" * 64}, "data", "rerun `workbench compare` on the current data"),
-        ({"n_judged": 12}, "queries", "12 judged queries"),
+        ({"table": "other"}, "table", "table 'other'", "NO-GO"),
+        ({"candidate_column": "vec__x__00000000"}, "candidate", "candidate is vec__x", "NO-GO"),
+        ({"baseline_column": NEW}, "baseline", "current production column is", "NO-GO"),
+        ({"baseline_pin": {"fingerprint": "0" * 64}}, "baseline", "baseline", "NO-GO"),
+        ({"corpus_digest": "e" * 64}, "data", "rerun `workbench compare` on the current data", "NO-GO"),
+        ({"n_judged": 12}, "queries", "12 judged queries", "INCONCLUSIVE"),
         (
-            {"deltas": pd.DataFrame({"delta": [-0.2], "ci_low": [-0.3]}, index=["ndcg@10"])},
-            "ndcg@10 ci_low",
-            "",
+            {
+                "deltas": pd.DataFrame(
+                    {"delta": [-0.2], "ci_low": [-0.3], "ci_high": [-0.1]}, index=["ndcg@10"]
+                )
+            },
+            "ndcg@10 non-inferiority",
+            "shown worse by more than the margin 0.0100",
+            "NO-GO",
         ),
     ],
     ids=["table", "candidate", "baseline", "pin", "data", "queries", "ci"],
 )
-def test_gate_failures_name_the_reason(changes: dict, failing: str, reason: str) -> None:
+def test_gate_failures_name_the_reason(changes: dict, failing: str, reason: str, verdict: str) -> None:
     result = evaluate_gate(GateConfig(), _fake_comparison(**changes), _CONTEXT)
-    assert not result.passed
+    assert not result.passed and result.verdict == verdict
     failed = {c.name: c.detail for c in result.checks if not c.passed}
     assert failing in failed
     assert reason in failed[failing]
 
 
 def test_gate_metric_missing_from_comparison_fails_with_what_it_has() -> None:
-    deltas = pd.DataFrame({"delta": [0.1], "ci_low": [0.05]}, index=["ndcg@10"])
+    deltas = pd.DataFrame({"delta": [0.1], "ci_low": [0.05], "ci_high": [0.15]}, index=["ndcg@10"])
     result = evaluate_gate(GateConfig(), _fake_comparison(deltas=deltas), _CONTEXT)
     assert result.reasons == [
         "recall@100: not measured by comparison cmp-test (it has: ndcg@10); rerun `workbench compare` "
@@ -125,12 +141,16 @@ def test_gate_metric_missing_from_comparison_fails_with_what_it_has() -> None:
     ]
 
 
-def test_gate_recall_tolerance_and_nan_ci_fail() -> None:
+def test_gate_recall_tolerance_and_nan_ci_are_undecided() -> None:
+    nan = float("nan")
     deltas = pd.DataFrame(
-        {"delta": [0.1, -0.011], "ci_low": [float("nan"), 0.0]}, index=["ndcg@10", "recall@100"]
+        {"delta": [0.1, -0.011], "ci_low": [nan, -0.03], "ci_high": [nan, 0.01]},
+        index=["ndcg@10", "recall@100"],
     )
     result = evaluate_gate(GateConfig(), _fake_comparison(deltas=deltas), _CONTEXT)
-    assert [c.name for c in result.checks if not c.passed] == ["ndcg@10 ci_low", "recall@100 delta"]
+    assert result.verdict == "INCONCLUSIVE"
+    assert [c.name for c in result.checks if not c.passed] == ["ndcg@10 non-inferiority", "recall@100 delta"]
+    assert result.queries_needed is None  # no n / mde stored: cannot be estimated
 
 
 @pytest.mark.parametrize(
@@ -144,7 +164,15 @@ def test_gate_recall_tolerance_and_nan_ci_fail() -> None:
         ({"min_delta": {"recall@0": 0.0}}, r"needs an integer cutoff k >= 1"),
         ({"min_ci_low": {"ndcg@10": float("inf")}}, "must be a finite number"),
         ({"min_ci_low": {}, "min_delta": {}}, "at least one metric rule"),
-        ({"min_querys": 10}, r"unknown gate setting 'min_querys'; allowed settings: min_ci_low, min_delta"),
+        (
+            {"min_querys": 10},
+            r"unknown gate setting 'min_querys'; allowed settings: primary, superiority, min_ci_low",
+        ),
+        (
+            {"primary": "mrr@10"},
+            r"gate primary metric 'mrr@10' needs a non-inferiority margin in \[min_ci_low\]",
+        ),
+        ({"primary": "ndcg10"}, r"gate primary: unknown metric 'ndcg10'"),
         ({"min_queries": 0}, "at least 1"),
     ],
 )
@@ -218,17 +246,15 @@ def test_failing_gate_refuses_with_reasons_and_changes_nothing(
 ) -> None:
     before = lifecycle_snapshot(compared_ws)
     strict = GateConfig(min_ci_low={"ndcg@10": 0.5}, min_delta={"recall@100": 0.2}, min_queries=100)
-    with pytest.raises(
-        GateFailedError, match=r"the gate refused .*ndcg@10: CI lower bound .* is below \+0\.5000"
-    ) as err:
+    with pytest.raises(GateFailedError, match=r"the gate says (NO-GO|INCONCLUSIVE) for .*ndcg@10 ") as err:
         promote(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
-    assert len(err.value.reasons) == 3
+    assert len(err.value.reasons) == 3 and err.value.verdict in ("NO-GO", "INCONCLUSIVE")
     assert lifecycle_snapshot(compared_ws) == before
 
 
 def test_workspace_gate_file_applies(compared_ws: Workspace, comparison_id: str) -> None:
     (Path(compared_ws.uri) / "gate.toml").write_text('[min_ci_low]\n"ndcg@10" = 0.9\n')
-    with pytest.raises(GateFailedError, match="is below"):
+    with pytest.raises(GateFailedError, match=r"the gate says NO-GO .*shown not better by at least 0\.9000"):
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
 
 
@@ -356,7 +382,9 @@ def test_check_gate_reports_a_failing_gate_that_promote_refuses(
 ) -> None:
     strict = GateConfig(min_ci_low={"ndcg@10": 0.5})
     verdict = check_gate(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
-    assert not verdict.passed and [c.name for c in verdict.checks if not c.passed] == ["ndcg@10 ci_low"]
+    assert not verdict.passed and [c.name for c in verdict.checks if not c.passed] == [
+        "ndcg@10 non-inferiority"
+    ]
     with pytest.raises(GateFailedError) as err:
         promote(compared_ws, "demo", NEW, comparison=comparison_id, gate=strict)
     assert err.value.reasons == verdict.reasons
@@ -372,10 +400,10 @@ def test_promote_decides_with_check_gate(
 
     def refusing(ws: Workspace, table: str, column: str, **options: object):
         calls.append((table, column))
-        return real(ws, table, column, **options).model_copy(update={"passed": False})
+        return real(ws, table, column, **options).model_copy(update={"verdict": "NO-GO"})
 
     monkeypatch.setattr(module, "check_gate", refusing)
-    with pytest.raises(GateFailedError, match="the gate refused"):
+    with pytest.raises(GateFailedError, match="the gate says NO-GO"):
         promote(compared_ws, "demo", NEW_MODEL, comparison=comparison_id)
     assert calls == [("demo", NEW)]
 

@@ -73,11 +73,15 @@ class CorruptStateError(WorkbenchError, RuntimeError):
 
 
 class GateFailedError(WorkbenchError, RuntimeError):
-    """A promotion gate refused a candidate; the message lists the failing checks."""
+    """A promotion gate refused a candidate; the message lists the failing checks.
 
-    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+    ``verdict`` is the gate's NO-GO or INCONCLUSIVE (None when there was no comparison).
+    """
+
+    def __init__(self, message: str, reasons: list[str] | None = None, *, verdict: str | None = None) -> None:
         super().__init__(message)
         self.reasons = list(reasons or [])
+        self.verdict = verdict
 
 
 class LifecycleError(WorkbenchError, RuntimeError):

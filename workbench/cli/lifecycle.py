@@ -32,18 +32,22 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why, recorded in the h
 PROMOTE_HELP = """Make a vector column production (metadata + tags only: O(1), no data copied).
 
 Needs a comparison of COLUMN (candidate) against the current production column (baseline) made
-on the current data, that passes the gate: by default the lower bound of the nDCG@10 delta's 95%
-CI >= -0.01, recall@100 delta >= -0.01, at least 30 judged queries. Set your own in
-<workspace>/gate.toml (or --gate FILE):
+on the current data, on which the gate says GO (dry run: `workbench gate COLUMN -c ID`). By
+default: the primary metric nDCG@10 not worse by more than 0.01 (the low end of its 95% interval
+>= -0.01, a non-inferiority test), recall@100 delta >= -0.01, at least 30 judged queries. Set
+your own in <workspace>/gate.toml (or --gate FILE):
 
 \b
+    primary = "ndcg@10"
+    superiority = false
     min_queries = 50
     [min_ci_low]
-    "ndcg@10" = 0.0
+    "ndcg@10" = -0.005
     [min_delta]
     "recall@100" = -0.005
 
---force --reason TEXT overrides a failing or missing gate; the reason is recorded.
+--force --reason TEXT overrides NO-GO, INCONCLUSIVE or a missing comparison; the verdict and the
+reason are recorded in the history.
 --initial makes the first production of a table that has none (no comparison needed).
 """
 
@@ -88,8 +92,10 @@ def promote(
         )
     _print_record(record, as_json=as_json)
     if record.gate is not None and not as_json:
-        for check_ in record.gate.checks:
-            typer.echo(f"  {'ok  ' if check_.passed else 'FAIL'} {check_.detail}")
+        from workbench.cli.gate import print_checks
+
+        typer.echo(f"gate: {record.gate.summary}")
+        print_checks(record.gate)
 
 
 def rollback(

@@ -1,132 +1,127 @@
-"""The promotion gate: what a stored comparison must show before a column becomes production.
+"""The promotion gate: GO, NO-GO or INCONCLUSIVE for promoting a column on a stored comparison.
 
-A gate has two kinds of checks. *Evidence* checks make sure the comparison is about this
+A gate has two kinds of checks. *Hard* checks make sure the comparison is about this
 promotion: the same table, the candidate column against the current production column (same
-pins), on the current data (same corpus digest), with enough judged queries. *Metric* checks
-bound the paired deltas (candidate − baseline): ``min_ci_low`` on the lower end of the 95%
-bootstrap interval (non-inferiority: "we are confident it is not worse by more than this"),
-``min_delta`` on the point estimate (a tolerance).
+pins), on the current data (same corpus digest); one that fails means NO-GO. Each is one
+function of ``(config, comparison, context)`` in :data:`HARD_CHECKS`, so a new one (an index
+recall floor, say) is one function added there. Then the *evidence*: enough judged queries
+(fewer than ``min_queries`` is INCONCLUSIVE, not a failure: judging more decides it) and the
+statistical checks of :mod:`workbench.lifecycle.verdict` on the paired deltas — non-inferiority
+of the one primary metric at its margin, and the guard rails on the others.
 
-The defaults are what a careful team would start from: nDCG@10 not worse by more than 0.01 at
-the low end of its confidence interval, recall@100 not lower by more than 0.01, at least 30
-judged queries. A team sets its own in ``<workspace>/gate.toml``:
+- **GO**: every check passes.
+- **NO-GO**: a hard check fails, or the evidence shows the candidate worse beyond a margin.
+- **INCONCLUSIVE**: neither; the result says about how many judged queries would decide.
 
-```toml
-min_queries = 50
-[min_ci_low]
-"ndcg@10" = 0.0        # must be at least as good, with confidence
-[min_delta]
-"recall@100" = -0.005
-"mrr@10" = -0.01
-```
+The thresholds come from ``<workspace>/gate.toml`` (:mod:`workbench.lifecycle.gate_config`).
 """
 
 from __future__ import annotations
 
-import math
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
-from workbench.errors import ConfigError, InvalidArgumentError, NotFoundError, WorkbenchError
-from workbench.metrics.labelled import parse_metric
+from workbench.lifecycle.gate_config import GATE_FILE, GateConfig, load_gate_config, workspace_gate
+from workbench.lifecycle.verdict import GateCheck, Verdict, combine, metric_checks, secondary_notes
 
 if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison, Manifest
-    from workbench.store.workspace import VectorColumn, Workspace
+    from workbench.store.workspace import VectorColumn
 
-GATE_FILE = "gate.toml"
-Stat = Literal["ci_low", "delta"]
+__all__ = [
+    "EXIT_CODES",
+    "GATE_FILE",
+    "HARD_CHECKS",
+    "GateCheck",
+    "GateConfig",
+    "GateContext",
+    "GateResult",
+    "Verdict",
+    "evaluate_gate",
+    "load_gate_config",
+    "workspace_gate",
+]
 
-
-class GateConfig(BaseModel):
-    """Thresholds a comparison must meet. Metric names are ``family@k`` (``ndcg@10``).
-
-    Attributes:
-        min_ci_low: Metric → lowest allowed lower bound of the delta's 95% CI.
-        min_delta: Metric → lowest allowed delta (candidate − baseline).
-        min_queries: Fewest judged queries a comparison may rest on.
-
-    Raises:
-        InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
-            rule at all, or ``min_queries`` < 1 (directly at construction, not wrapped).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min_ci_low: dict[str, float] = {"ndcg@10": -0.01}
-    min_delta: dict[str, float] = {"recall@100": -0.01}
-    min_queries: int = 30
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
-
-    @field_validator("min_ci_low", "min_delta")
-    @classmethod
-    def _metrics_known(cls, rules: dict[str, float], info: ValidationInfo) -> dict[str, float]:
-        canonical = {}
-        for name, threshold in rules.items():
-            try:
-                family, k = parse_metric(name)
-            except InvalidArgumentError as exc:
-                raise InvalidArgumentError(f"gate {info.field_name}: {exc}") from exc
-            if not math.isfinite(threshold):
-                raise InvalidArgumentError(
-                    f"gate {info.field_name}: threshold for {name!r} must be a finite number, got {threshold}"
-                )
-            canonical[f"{family}@{k}"] = float(threshold)
-        return canonical
-
-    @field_validator("min_queries")
-    @classmethod
-    def _min_queries_positive(cls, value: int) -> int:
-        if value < 1:
-            raise InvalidArgumentError(f"gate min_queries must be at least 1, got {value}")
-        return value
-
-    def model_post_init(self, context: Any) -> None:
-        if not self.min_ci_low and not self.min_delta:
-            raise InvalidArgumentError(
-                "a gate needs at least one metric rule (min_ci_low or min_delta); to promote "
-                "without evidence use --force with a --reason"
-            )
-
-    @property
-    def metrics(self) -> list[str]:
-        """Every metric the gate reads, in rule order."""
-        return list(dict.fromkeys([*self.min_ci_low, *self.min_delta]))
-
-
-class GateCheck(BaseModel):
-    """One check: its name (``data``, ``ndcg@10 ci_low``, …), the verdict and why."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    passed: bool
-    detail: str
+#: Process exit code per verdict, for CI pipelines (2 stays "error").
+EXIT_CODES: dict[Verdict, int] = {"GO": 0, "NO-GO": 1, "INCONCLUSIVE": 3}
 
 
 class GateResult(BaseModel):
-    """Every check of one gate evaluation; stored with the promotion in the history."""
+    """Every check of one gate evaluation and the verdict; stored with the promotion in the history.
+
+    Attributes:
+        comparison_id: The comparison the evidence came from.
+        verdict: GO, NO-GO or INCONCLUSIVE.
+        checks: Every check, hard ones first.
+        config: The thresholds used.
+        queries_needed: For INCONCLUSIVE, about how many judged queries in total would decide
+            (None when not estimable, or for GO and NO-GO).
+        n_judged: Judged queries the comparison rests on.
+        notes: The other metrics with Holm-adjusted p-values, reported only.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     comparison_id: str | None
-    passed: bool
+    verdict: Verdict
     checks: tuple[GateCheck, ...]
     config: GateConfig
+    queries_needed: int | None = None
+    n_judged: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_passed(cls, data: Any) -> Any:
+        # History written before the three-valued gate stored only ``passed``.
+        if isinstance(data, dict) and "verdict" not in data and "passed" in data:
+            data = {**data, "verdict": "GO" if data["passed"] else "NO-GO"}
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("passed", "more_queries")}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def passed(self) -> bool:
+        """True for GO."""
+        return self.verdict == "GO"
+
+    @property
+    def exit_code(self) -> int:
+        """0 for GO, 1 for NO-GO, 3 for INCONCLUSIVE."""
+        return EXIT_CODES[self.verdict]
 
     @property
     def reasons(self) -> list[str]:
-        """The details of the failing checks."""
+        """The details of the checks that are not met (failed or undecided)."""
         return [c.detail for c in self.checks if not c.passed]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def more_queries(self) -> int | None:
+        """Judged queries to add, for INCONCLUSIVE (``queries_needed − n_judged``)."""
+        if self.queries_needed is None or self.n_judged is None:
+            return None
+        return max(1, self.queries_needed - self.n_judged)
+
+    @property
+    def summary(self) -> str:
+        """One line: the verdict and what it rests on or what would change it."""
+        if self.verdict == "GO":
+            return f"GO: every check passed on comparison {self.comparison_id}"
+        failing = [c for c in self.checks if c.outcome == "fail"] or [c for c in self.checks if not c.passed]
+        head = f"{self.verdict}: {failing[0].detail}" if failing else self.verdict
+        if self.verdict != "INCONCLUSIVE":
+            return head
+        if self.more_queries is None:
+            return f"{head}. Judge more queries (the app's judging loop) and rerun `workbench compare`"
+        return (
+            f"{head}. About {self.more_queries} more judged queries ({self.queries_needed} in all) would "
+            "likely decide: judge them (the app's judging loop) and rerun `workbench compare`"
+        )
 
 
 @dataclass(frozen=True)
@@ -139,8 +134,11 @@ class GateContext:
     corpus_digest: str
 
 
+HardCheck = Callable[[GateConfig, "Comparison", GateContext], GateCheck]
+
+
 def evaluate_gate(config: GateConfig, comparison: Comparison, context: GateContext) -> GateResult:
-    """Run every evidence and metric check; never raises for a failing check.
+    """Run every hard, evidence and metric check and combine them; never raises for a failing check.
 
     Args:
         config: The thresholds.
@@ -148,75 +146,79 @@ def evaluate_gate(config: GateConfig, comparison: Comparison, context: GateConte
         context: The table, the production (baseline) and candidate columns, and the digest
             of the table's current data.
     """
-    checks = [*_evidence_checks(config, comparison.manifest, context)]
-    for metric, threshold in config.min_ci_low.items():
-        checks.append(_metric_check(comparison, metric, "ci_low", threshold))
-    for metric, threshold in config.min_delta.items():
-        checks.append(_metric_check(comparison, metric, "delta", threshold))
+    checks = [check(config, comparison, context) for check in HARD_CHECKS]
+    checks.append(_queries_check(config, comparison.manifest))
+    checks += metric_checks(config, comparison.deltas, comparison_id=comparison.id)
+    verdict, needed = combine(checks)
     return GateResult(
         comparison_id=comparison.id,
-        passed=all(c.passed for c in checks),
+        verdict=verdict,
         checks=tuple(checks),
         config=config,
+        queries_needed=needed,
+        n_judged=comparison.manifest.n_judged,
+        notes=tuple(secondary_notes(config, comparison.deltas)),
     )
 
 
-def load_gate_config(path: str | Path) -> GateConfig:
-    """Read a gate TOML file (see the module docstring).
+def _table_check(config: GateConfig, comparison: Comparison, context: GateContext) -> GateCheck:
+    table = comparison.manifest.table
+    return GateCheck(
+        name="table",
+        outcome="pass" if table == context.table else "fail",
+        detail=f"comparison is on table {table!r}, promotion on {context.table!r}",
+    )
 
-    Raises:
-        NotFoundError: the file does not exist.
-        ConfigError: it is not valid TOML.
-        InvalidArgumentError: an unknown setting or metric name, or a bad threshold.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise NotFoundError(
-            f"gate file {str(path)!r} does not exist; the format is in `workbench promote --help`"
+
+def _candidate_check(config: GateConfig, comparison: Comparison, context: GateContext) -> GateCheck:
+    manifest = comparison.manifest
+    return _column_check("candidate", manifest.candidate_column, manifest.candidate_pin, context.candidate)
+
+
+def _baseline_check(config: GateConfig, comparison: Comparison, context: GateContext) -> GateCheck:
+    manifest = comparison.manifest
+    return _column_check("baseline", manifest.baseline_column, manifest.baseline_pin, context.baseline)
+
+
+def _data_check(config: GateConfig, comparison: Comparison, context: GateContext) -> GateCheck:
+    manifest = comparison.manifest
+    if manifest.corpus_digest == context.corpus_digest:
+        return GateCheck(
+            name="data",
+            outcome="pass",
+            detail=f"made on the current data (table version {manifest.table_version})",
         )
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    try:
-        return GateConfig(**raw)
-    except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"{path}: {exc}") from exc
+    return GateCheck(
+        name="data",
+        outcome="fail",
+        detail=f"the comparison ran on table version {manifest.table_version}; documents changed since "
+        "(corpus digest differs): rerun `workbench compare` on the current data",
+    )
 
 
-def workspace_gate(ws: Workspace) -> GateConfig:
-    """The workspace's gate: ``<workspace>/gate.toml`` when there is one, else the defaults."""
-    path = Path(ws.uri) / GATE_FILE
-    return load_gate_config(path) if ws.is_local and path.is_file() else GateConfig()
+#: The hard checks, in order; each returns one :class:`GateCheck` and a failure means NO-GO.
+HARD_CHECKS: tuple[HardCheck, ...] = (_table_check, _candidate_check, _baseline_check, _data_check)
 
 
-def _evidence_checks(config: GateConfig, manifest: Manifest, context: GateContext) -> list[GateCheck]:
+def _queries_check(config: GateConfig, manifest: Manifest) -> GateCheck:
     judged = manifest.n_judged
-    return [
-        GateCheck(
-            name="table",
-            passed=manifest.table == context.table,
-            detail=f"comparison is on table {manifest.table!r}, promotion on {context.table!r}",
-        ),
-        _column_check("candidate", manifest.candidate_column, manifest.candidate_pin, context.candidate),
-        _column_check("baseline", manifest.baseline_column, manifest.baseline_pin, context.baseline),
-        _data_check(manifest, context.corpus_digest),
-        GateCheck(
-            name="queries",
-            passed=judged >= config.min_queries,
-            detail=f"{judged} judged queries (gate needs at least {config.min_queries})",
-        ),
-    ]
+    enough = judged >= config.min_queries
+    return GateCheck(
+        name="queries",
+        outcome="pass" if enough else "undecided",
+        detail=f"{judged} judged queries (gate needs at least {config.min_queries})",
+        queries_needed=None if enough else config.min_queries,
+    )
 
 
 def _column_check(role: str, name: str, pin: object, column: VectorColumn) -> GateCheck:
     same_pin = _pin_fingerprint(pin) in (None, column.ref.fingerprint)
     if name == column.name and same_pin:
-        return GateCheck(name=role, passed=True, detail=f"{role} is {column.name} ({column.ref.pin})")
+        return GateCheck(name=role, outcome="pass", detail=f"{role} is {column.name} ({column.ref.pin})")
     needed = "the current production column" if role == "baseline" else "the column to promote"
     return GateCheck(
         name=role,
-        passed=False,
+        outcome="fail",
         detail=f"the comparison's {role} is {name}, but {needed} is {column.name} ({column.ref.pin}); "
         f"run `workbench compare` with {role} {column.name}",
     )
@@ -226,51 +228,3 @@ def _pin_fingerprint(pin: object) -> str | None:
     if isinstance(pin, dict):
         return pin.get("fingerprint")
     return None
-
-
-def _data_check(manifest: Manifest, digest: str) -> GateCheck:
-    if manifest.corpus_digest == digest:
-        return GateCheck(
-            name="data",
-            passed=True,
-            detail=f"made on the current data (table version {manifest.table_version})",
-        )
-    return GateCheck(
-        name="data",
-        passed=False,
-        detail=f"the comparison ran on table version {manifest.table_version}; documents changed since "
-        "(corpus digest differs): rerun `workbench compare` on the current data",
-    )
-
-
-def _metric_check(comparison: Comparison, metric: str, stat: Stat, threshold: float) -> GateCheck:
-    name = f"{metric} {stat}"
-    what = "CI lower bound of the delta" if stat == "ci_low" else "delta"
-    if metric not in comparison.deltas.index:
-        measured = ", ".join(map(str, comparison.deltas.index)) or "none (no judged queries)"
-        return GateCheck(
-            name=name,
-            passed=False,
-            detail=f"{metric}: not measured by comparison {comparison.id} (it has: {measured}); "
-            f"rerun `workbench compare` with that cutoff in --k",
-        )
-    value = float(comparison.deltas.loc[metric, stat])
-    passed = math.isfinite(value) and value >= threshold
-    verdict = "≥" if passed else "is below"
-    return GateCheck(
-        name=name, passed=passed, detail=f"{metric}: {what} {value:+.4f} {verdict} {threshold:+.4f}"
-    )
-
-
-def _invalid(exc: ValidationError) -> WorkbenchError:
-    """The first WorkbenchError behind a pydantic error, or an InvalidArgumentError naming the key."""
-    for error in exc.errors():
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, WorkbenchError):
-            return cause
-    allowed = ", ".join(GateConfig.model_fields)
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "gate"
-    if first.get("type") == "extra_forbidden":
-        return InvalidArgumentError(f"unknown gate setting {where!r}; allowed settings: {allowed}")
-    return InvalidArgumentError(f"gate setting {where!r}: {first.get('msg')} (allowed settings: {allowed})")

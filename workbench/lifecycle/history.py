@@ -73,7 +73,7 @@ class PromotionRecord:
         """One line for people, e.g. for the CLI."""
         notes = ["initial"] if self.initial else []
         if self.gate is not None:
-            notes.append(f"gate {'passed' if self.gate.passed else 'FAILED'} on {self.gate.comparison_id}")
+            notes.append(f"gate {self.gate.verdict} on {self.gate.comparison_id}")
         if self.forced:
             notes.append("forced")
         if self.reason:

@@ -8,8 +8,9 @@ also tagged ``production-<n>`` (n = 1, 2, …), so earlier production versions s
 
 - :func:`promote` writes one metadata-only version on top of the latest data and moves the tag:
   O(1) in rows, no data copied. It requires a stored comparison of the candidate against the
-  current production column, made on the current data, that passes the gate
-  (:mod:`workbench.gate`); ``force=True`` with a reason overrides a failing or absent gate.
+  current production column, made on the current data, on which the gate says GO
+  (:mod:`workbench.lifecycle.gate`); ``force=True`` with a reason overrides NO-GO,
+  INCONCLUSIVE or an absent comparison.
 - :func:`check_gate` is that gate as a dry run: the verdict :func:`promote` would act on,
   with every check and why, and nothing written.
 - :func:`rollback` moves the tag back to the previous production version (no data touched;
@@ -115,7 +116,8 @@ def promote(
         comparison: Id of a stored comparison of ``column`` (candidate) against the current
             production column (baseline) on the current data.
         gate: Thresholds (default: ``<workspace>/gate.toml`` or the defaults).
-        force: Promote even if the gate fails or there is no comparison; needs ``reason``.
+        force: Promote although the gate says NO-GO or INCONCLUSIVE, or there is no
+            comparison; needs ``reason``. The verdict and its reasons are recorded either way.
         reason: Why; recorded in the history (required with ``force``).
         initial: The first promotion of a table that has no production yet (no comparison).
         actor: Who, for the history (default: the OS user).
@@ -126,7 +128,8 @@ def promote(
         LifecycleError: the column is already production; ``initial`` with a production, or
             no production without ``initial``; a concurrent change.
         StaleColumnError: the column has missing or stale rows.
-        GateFailedError: no comparison, or the gate failed (``.reasons`` lists why), without force.
+        GateFailedError: no comparison, or the gate said NO-GO or INCONCLUSIVE (``.verdict``,
+            ``.reasons`` says why), without force.
         InvalidArgumentError: ``force`` without a reason.
     """
     table = ws.table(table_name)
@@ -168,8 +171,8 @@ def check_gate(
 ) -> GateResult:
     """A dry run of the gate: what it says now about promoting ``column`` on ``comparison``.
 
-    :func:`promote` decides with exactly this; nothing is written. A failing gate is a result
-    (``.passed`` False, ``.reasons`` says why), not an error.
+    :func:`promote` decides with exactly this; nothing is written. NO-GO and INCONCLUSIVE are
+    results (``.verdict``, ``.reasons``, ``.summary``; ``.exit_code`` 1 or 3), not errors.
 
     Args:
         ws: The workspace.
@@ -385,11 +388,22 @@ def _gate_or_force(
     result = check_gate(ws, table.name, target.name, comparison=comparison, gate=gate)
     if not result.passed and not force:
         raise GateFailedError(
-            f"the gate refused {target.name} (comparison {comparison}): {'; '.join(result.reasons)}. "
-            "Fix the cause, or override with --force --reason TEXT.",
+            f"the gate says {result.verdict} for {target.name} (comparison {comparison}): "
+            f"{'; '.join(result.reasons)}. {_way_out(result)}",
             result.reasons,
+            verdict=result.verdict,
         )
     return result
+
+
+def _way_out(result: GateResult) -> str:
+    if result.verdict == "INCONCLUSIVE":
+        more = f"about {result.more_queries} more" if result.more_queries is not None else "more"
+        return (
+            f"The evidence decides neither way: judge {more} queries and rerun `workbench compare`, "
+            "or override with --force --reason TEXT."
+        )
+    return "Fix the cause, or override with --force --reason TEXT."
 
 
 def _digest_now(table: Table, manifest: Manifest) -> str:

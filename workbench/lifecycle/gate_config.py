@@ -1,0 +1,168 @@
+"""The gate's settings: ``<workspace>/gate.toml``, validated once, as a frozen model.
+
+The defaults are what a careful team would start from: the **primary** metric nDCG@10 must
+not be worse by more than 0.01 (the lower end of its 95% interval at least -0.01: a one-sided
+non-inferiority test at that margin), recall@100 not lower by more than 0.01, at least 30
+judged queries. A team sets its own:
+
+```toml
+primary = "ndcg@10"    # the one pre-registered metric the verdict rests on
+superiority = false    # true: GO also needs the primary metric shown better (interval above 0)
+min_queries = 50
+[min_ci_low]
+"ndcg@10" = -0.01      # the primary's non-inferiority margin, as the lowest allowed CI low end
+[min_delta]
+"recall@100" = -0.005  # guard rails on other metrics
+"mrr@10" = -0.01
+```
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+from workbench.errors import ConfigError, InvalidArgumentError, NotFoundError, WorkbenchError
+from workbench.metrics.labelled import parse_metric
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+__all__ = ["GATE_FILE", "GateConfig", "load_gate_config", "workspace_gate"]
+
+GATE_FILE = "gate.toml"
+
+
+class GateConfig(BaseModel):
+    """Thresholds a comparison must meet. Metric names are ``family@k`` (``ndcg@10``).
+
+    Attributes:
+        primary: The pre-registered metric the statistical verdict rests on; it needs a
+            ``min_ci_low`` threshold, which is its non-inferiority margin (``-0.01``: not worse
+            by more than 0.01). One metric, so the verdict is not a many-metric lottery.
+        superiority: Also require the primary metric to be shown better (interval above 0).
+        min_ci_low: Metric → lowest allowed lower end of the delta's 95% interval.
+        min_delta: Metric → lowest allowed delta (candidate − baseline), a guard rail.
+        min_queries: Fewest judged queries a verdict may rest on (fewer: INCONCLUSIVE).
+
+    Raises:
+        InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
+            rule at all, a primary metric without a ``min_ci_low`` margin, or ``min_queries`` < 1
+            (directly at construction, not wrapped).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    primary: str = "ndcg@10"
+    superiority: bool = False
+    min_ci_low: dict[str, float] = {"ndcg@10": -0.01}
+    min_delta: dict[str, float] = {"recall@100": -0.01}
+    min_queries: int = 30
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+
+    @field_validator("primary")
+    @classmethod
+    def _primary_known(cls, name: str) -> str:
+        try:
+            family, k = parse_metric(name)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"gate primary: {exc}") from exc
+        return f"{family}@{k}"
+
+    @field_validator("min_ci_low", "min_delta")
+    @classmethod
+    def _metrics_known(cls, rules: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        canonical = {}
+        for name, threshold in rules.items():
+            try:
+                family, k = parse_metric(name)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"gate {info.field_name}: {exc}") from exc
+            if not math.isfinite(threshold):
+                raise InvalidArgumentError(
+                    f"gate {info.field_name}: threshold for {name!r} must be a finite number, got {threshold}"
+                )
+            canonical[f"{family}@{k}"] = float(threshold)
+        return canonical
+
+    @field_validator("min_queries")
+    @classmethod
+    def _min_queries_positive(cls, value: int) -> int:
+        if value < 1:
+            raise InvalidArgumentError(f"gate min_queries must be at least 1, got {value}")
+        return value
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.min_ci_low and not self.min_delta:
+            raise InvalidArgumentError(
+                "a gate needs at least one metric rule (min_ci_low or min_delta); to promote "
+                "without evidence use --force with a --reason"
+            )
+        if self.primary not in self.min_ci_low:
+            raise InvalidArgumentError(
+                f"gate primary metric {self.primary!r} needs a non-inferiority margin in [min_ci_low], "
+                f'e.g. "{self.primary}" = -0.01 (not worse by more than 0.01); it has '
+                f"{sorted(self.min_ci_low) or 'none'}"
+            )
+
+    @property
+    def margin(self) -> float:
+        """The primary metric's non-inferiority margin (positive: how much worse is tolerated)."""
+        return -self.min_ci_low[self.primary]
+
+    @property
+    def metrics(self) -> list[str]:
+        """Every metric the gate reads, primary first, then in rule order."""
+        return list(dict.fromkeys([self.primary, *self.min_ci_low, *self.min_delta]))
+
+
+def load_gate_config(path: str | Path) -> GateConfig:
+    """Read a gate TOML file (see the module docstring).
+
+    Raises:
+        NotFoundError: the file does not exist.
+        ConfigError: it is not valid TOML.
+        InvalidArgumentError: an unknown setting or metric name, or a bad threshold.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(
+            f"gate file {str(path)!r} does not exist; the format is in `workbench promote --help`"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return GateConfig(**raw)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{path}: {exc}") from exc
+
+
+def workspace_gate(ws: Workspace) -> GateConfig:
+    """The workspace's gate: ``<workspace>/gate.toml`` when there is one, else the defaults."""
+    path = Path(ws.uri) / GATE_FILE
+    return load_gate_config(path) if ws.is_local and path.is_file() else GateConfig()
+
+
+def _invalid(exc: ValidationError) -> WorkbenchError:
+    """The first WorkbenchError behind a pydantic error, or an InvalidArgumentError naming the key."""
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, WorkbenchError):
+            return cause
+    allowed = ", ".join(GateConfig.model_fields)
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "gate"
+    if first.get("type") == "extra_forbidden":
+        return InvalidArgumentError(f"unknown gate setting {where!r}; allowed settings: {allowed}")
+    return InvalidArgumentError(f"gate setting {where!r}: {first.get('msg')} (allowed settings: {allowed})")
