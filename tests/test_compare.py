@@ -257,9 +257,14 @@ def test_score_distributions_ks_and_threshold_translation(cmp: Comparison) -> No
     assert hist.groupby(["side", "label"])["count"].sum().loc[("baseline", "all")] == 570
     assert 0 < cmp.ks.statistic <= 1 and 0 <= cmp.ks.p <= 1
     t = cmp.thresholds
-    assert {0.5, 0.75, 0.9} <= set(t["old_cutoff"]) and t["share_kept"].is_monotonic_decreasing
     old = scores.loc[scores["side"] == "baseline", "score"]
     new = scores.loc[scores["side"] == "candidate", "score"]
+    quartiles = {round(float(q), 2) for q in old.quantile([0.5, 0.75, 0.9])}
+    assert quartiles <= set(t["old_cutoff"]) and t["share_kept"].is_monotonic_decreasing
+    # Issue #13: only default cut-offs inside the observed range (a cut-off above every score
+    # would show "0.0 % kept" and the new model's maximum).
+    assert t["old_cutoff"].between(old.min(), old.max(), inclusive="right").all()
+    assert t["share_kept"].between(0, 1, inclusive="neither").all()
     for row in t[t["share_kept"] > 0].itertuples():
         assert (old >= row.old_cutoff).mean() == pytest.approx(row.share_kept)
         assert (new >= row.new_cutoff).mean() == pytest.approx(row.share_kept, abs=1 / len(new))

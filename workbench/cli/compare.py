@@ -104,8 +104,19 @@ def report_cmd(
     with handled():
         if format not in FORMATS:
             raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-        result = load_comparison(workspace(workspace_uri, config), comparison_id)
-        path = write_report(result, out or Path(f"{result.id}.{format}"), format=format)  # type: ignore[arg-type]
+        from workbench.lifecycle.gate import workspace_gate
+        from workbench.lifecycle.promote import gate_for_report
+
+        ws = workspace(workspace_uri, config)
+        result = load_comparison(ws, comparison_id)
+        thresholds = workspace_gate(ws)
+        path = write_report(
+            result,
+            out or Path(f"{result.id}.{format}"),
+            format=format,  # type: ignore[arg-type]
+            primary=thresholds.primary,
+            gate=gate_for_report(ws, result, gate=thresholds),
+        )
     typer.echo(f"wrote {path}")
 
 
@@ -199,11 +210,18 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     m = result.manifest
     lines = [result.summary, ""]
     if len(result.deltas):
+        from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
+
         view = result.deltas[["baseline", "candidate", "delta", "ci_low", "ci_high", "p_permutation"]]
+        view = view.assign(p_holm=adjusted_p(result.deltas))
         text = view.rename(columns={"p_permutation": "p"}).to_string(
-            float_format="{:.3f}".format, formatters={"p": "{:.2g}".format}
+            float_format="{:.3f}".format, formatters={"p": "{:.2g}".format, "p_holm": "{:.2g}".format}
         )
         lines += text.splitlines()
+        lines.append(
+            "interval: inverted sign-flip test (excludes 0 exactly when p < 0.05); p_holm: the gate's "
+            f"primary metric ({DEFAULT_PRIMARY}) as is, the others Holm-adjusted"
+        )
         lines.append("")
     shifts = rank_shift_means(result)
     lines.append("rank shifts (mean): " + ", ".join(f"{k} {v:.3f}" for k, v in shifts.items()))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.store.comparisons import SIDES
 
 if TYPE_CHECKING:
@@ -29,37 +30,54 @@ __all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms
 SIDE_COLOURS = {"baseline": "#7f7f7f", "candidate": "#1f77b4"}
 LABEL_COLOURS = {"all": None, "relevant": "#2ca02c", "non-relevant": "#d62728"}
 STATUS_COLOURS = {"kept": "#7f7f7f", "entered": "#2ca02c", "left": "#d62728"}
+SIGNIFICANT, BEFORE_HOLM, NOT_SIGNIFICANT = "#1f77b4", "#9ecae1", "#bbbbbb"
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
 
-def metric_deltas(cmp: Comparison, *, alpha: float = 0.05) -> go.Figure:
-    """Candidate − baseline per metric with its 95% bootstrap CI; significant ones in colour."""
+def metric_deltas(cmp: Comparison, *, alpha: float = 0.05, primary: str = DEFAULT_PRIMARY) -> go.Figure:
+    """Candidate − baseline per metric with its 95% interval; significant ones in colour.
+
+    Colours: blue when significant after the multiple-comparison correction (the primary
+    metric's own p, the others Holm-adjusted: :func:`workbench.metrics.multiple.adjusted_p`),
+    light blue when p < alpha only before Holm, grey otherwise. The 95% interval inverts the
+    same sign-flip test, so a grey point's interval always touches 0 and a coloured one's never
+    does. The primary metric is labelled; unbounded interval ends are not drawn.
+    """
     import plotly.graph_objects as go
 
     deltas = cmp.deltas.iloc[::-1]  # plotly draws the first category at the bottom
-    significant = deltas["p_permutation"] < alpha
+    adjusted = adjusted_p(deltas, primary=primary)
+    colours = np.select(
+        [adjusted < alpha, deltas["p_permutation"] < alpha], [SIGNIFICANT, BEFORE_HOLM], NOT_SIGNIFICANT
+    )
+    labels = [f"{m} (primary)" if m == primary else str(m) for m in deltas.index]
+    high = deltas["ci_high"].replace(np.inf, np.nan)
+    low = deltas["ci_low"].replace(-np.inf, np.nan)
     fig = go.Figure(
         go.Scatter(
             x=deltas["delta"],
-            y=list(deltas.index),
+            y=labels,
             mode="markers",
-            marker={"size": 10, "color": np.where(significant, "#1f77b4", "#bbbbbb")},
+            marker={"size": 10, "color": colours},
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": (deltas["ci_high"] - deltas["delta"]).fillna(0),
-                "arrayminus": (deltas["delta"] - deltas["ci_low"]).fillna(0),
+                "array": (high - deltas["delta"]).fillna(0),
+                "arrayminus": (deltas["delta"] - low).fillna(0),
             },
-            customdata=np.stack([deltas["p_permutation"], deltas["wins"], deltas["losses"]], axis=-1)
+            customdata=np.stack(
+                [deltas["p_permutation"], adjusted, deltas["wins"], deltas["ties"], deltas["losses"]], axis=-1
+            )
             if len(deltas)
             else None,
-            hovertemplate="%{y}: %{x:+.3f}<br>p=%{customdata[0]:.3g}, "
-            "wins %{customdata[1]}, losses %{customdata[2]}<extra></extra>",
+            hovertemplate="%{y}: %{x:+.3f}<br>p=%{customdata[0]:.3g} (Holm %{customdata[1]:.3g}), "
+            "wins %{customdata[2]}, ties %{customdata[3]}, losses %{customdata[4]}<extra></extra>",
         )
     )
     fig.add_vline(x=0, line={"color": "black", "width": 1})
     fig.update_layout(
-        title=f"Candidate − baseline per metric (95% CI; coloured: p < {alpha})",
+        title=f"Candidate − baseline per metric (95% interval; blue: p < {alpha} after Holm, "
+        "light blue: before Holm only, grey: not significant)",
         xaxis_title="delta",
         height=max(300, 28 * len(deltas) + 120),
         **_LAYOUT,

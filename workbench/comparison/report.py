@@ -15,15 +15,17 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import pandas as pd
 
 from workbench.comparison import charts
 from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
 from workbench.errors import DataError, InvalidArgumentError
+from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
 from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
@@ -37,6 +39,7 @@ __all__ = [
     "RunExport",
     "comparison_dict",
     "export_run",
+    "meaningful_thresholds",
     "rank_shift_means",
     "render_csv",
     "render_html",
@@ -55,10 +58,37 @@ _DELTA_VIEW = [
     "ci_low",
     "ci_high",
     "p_permutation",
+    "p_adjusted",
     "wins",
     "ties",
     "losses",
 ]
+_P_COLUMNS = frozenset({"p", "p_adjusted", "p_permutation", "p_ttest", "p_value"})
+_STATS_NOTE = (
+    "95% interval: inversion of the paired sign-flip test, so it excludes 0 exactly when p < 0.05; "
+    "p: that test; p (Holm): {primary} (the gate's pre-registered primary metric) as is, the other "
+    "metrics Holm-adjusted as one family"
+)
+
+
+class GateCheckLike(Protocol):
+    """One gate check as the report shows it (``workbench.lifecycle.verdict.GateCheck``)."""
+
+    outcome: str
+    detail: str
+
+
+class GateVerdict(Protocol):
+    """The gate's verdict as the report shows it (``workbench.lifecycle.gate.GateResult``)."""
+
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def checks(self) -> Sequence[GateCheckLike]: ...
+
+
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -116,8 +146,14 @@ def render_csv(cmp: Comparison) -> str:
     return cmp.per_query.to_csv(index=False, float_format="%.10g")
 
 
-def render_markdown(cmp: Comparison, *, n_worst: int = 10) -> str:
-    """A pull-request comment: sentence, warnings, metric table, shifts, worst queries."""
+def render_markdown(
+    cmp: Comparison, *, n_worst: int = 10, primary: str = DEFAULT_PRIMARY, gate: GateVerdict | None = None
+) -> str:
+    """A pull-request comment: verdict, sentence, warnings, metric table, shifts, worst queries.
+
+    ``primary`` is the gate's pre-registered metric (marked, not Holm-adjusted); ``gate`` adds
+    the gate's verdict (GO / NO-GO / INCONCLUSIVE) with every check.
+    """
     m = cmp.manifest
     lines = [
         f"### Embedding comparison `{cmp.id}`",
@@ -132,13 +168,16 @@ def render_markdown(cmp: Comparison, *, n_worst: int = 10) -> str:
         *[f"- ⚠️ {_md(w)}" for w in m.warnings],
         "",
     ]
+    if gate is not None:
+        lines += [f"#### Gate: **{gate.verdict}**", "", f"> {_md(gate.summary)}", ""]
+        lines += [f"- {_MARK[c.outcome]} {_md(c.detail)}" for c in gate.checks] + [""]
     if len(cmp.deltas):
-        lines += ["#### Metrics (95% bootstrap CI, p from a paired permutation test)", ""]
-        lines += _md_table(_delta_view(cmp.deltas).reset_index())
+        lines += ["#### Metrics", "", f"_{_STATS_NOTE.format(primary=primary)}._", ""]
+        lines += _md_table(_delta_view(cmp.deltas, primary).reset_index())
     lines += ["", "#### Rank shifts (mean over all queries)", ""]
     lines += _md_table(pd.DataFrame([rank_shift_means(cmp)]))
     lines += ["", f"#### Threshold translation (KS distance {cmp.ks.statistic:.3f})", ""]
-    lines += _md_table(cmp.thresholds[["old_cutoff", "share_kept", "new_cutoff"]])
+    lines += _threshold_lines(cmp)
     worst = cmp.worst_regressions(n_worst)
     if len(worst):
         lines += ["", "#### Worst regressions", ""]
@@ -151,23 +190,55 @@ def _md(text: object) -> str:
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
+_MARK = {"pass": "✅", "fail": "❌", "undecided": "❔"}
+
+
 def _md_table(frame: pd.DataFrame) -> list[str]:
     header = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
-    rows = ["| " + " | ".join(_md(_fmt(v)) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(_md(_fmt(v, column=c)) for c, v in zip(frame.columns, row, strict=True)) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return [header, "|" + "---|" * len(frame.columns), *rows]
 
 
-def _fmt(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+def _fmt(value: object, *, column: object = None) -> str:
+    """Every number with three decimals (p-values below 0.001 as ``<0.001``), so columns line up."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "−∞"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}"
+        if str(column) in _P_COLUMNS and value < 0.001:
+            return "<0.001"
+        return f"{value:.3f}"
     return str(value)
 
 
-def _delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
-    view = deltas[_DELTA_VIEW].rename(columns={"p_permutation": "p"})
+def _delta_view(deltas: pd.DataFrame, primary: str = DEFAULT_PRIMARY) -> pd.DataFrame:
+    """The metric table: adjusted p beside the raw one, the primary metric marked."""
+    view = deltas.assign(p_adjusted=adjusted_p(deltas, primary=primary))[_DELTA_VIEW]
+    view = view.rename(columns={"p_permutation": "p", "p_adjusted": "p (Holm)"})
+    view.index = [f"{m} (primary)" if m == primary else str(m) for m in view.index]
+    view.index.name = "metric"
     return view
+
+
+def meaningful_thresholds(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """The threshold translations worth showing: cut-offs inside the old scores' observed range.
+
+    A cut-off above every observed score keeps nothing (it would "translate" to just above
+    the new model's maximum) and one below every score keeps everything; neither says anything.
+    """
+    inside = (thresholds["share_kept"] > 0) & (thresholds["share_kept"] < 1)
+    return thresholds.loc[inside, ["old_cutoff", "share_kept", "new_cutoff"]].reset_index(drop=True)
+
+
+def _threshold_lines(cmp: Comparison) -> list[str]:
+    shown = meaningful_thresholds(cmp.thresholds)
+    if shown.empty:
+        return ["No cut-off lies inside the observed score range."]
+    return _md_table(shown)
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -187,13 +258,20 @@ small{color:#666}
 """
 
 
-def render_html(cmp: Comparison, *, n_worst: int = 5, k: int | None = None) -> str:
+def render_html(
+    cmp: Comparison,
+    *,
+    n_worst: int = 5,
+    k: int | None = None,
+    primary: str = DEFAULT_PRIMARY,
+    gate: GateVerdict | None = None,
+) -> str:
     """One self-contained HTML page (plotly.js inlined once; every text escaped)."""
     m = cmp.manifest
     worst = cmp.worst_regressions(n_worst)
     figures = [charts.score_histograms(cmp), charts.overlap_histogram(cmp)]
     if len(cmp.deltas):
-        figures.insert(0, charts.metric_deltas(cmp))
+        figures.insert(0, charts.metric_deltas(cmp, primary=primary))
     if len(worst):
         figures.append(charts.rank_shift(cmp, str(worst["query_id"].iloc[0]), k=k))
     plots = [_figure_html(fig, first=i == 0) for i, fig in enumerate(figures)]
@@ -206,13 +284,21 @@ def render_html(cmp: Comparison, *, n_worst: int = 5, k: int | None = None) -> s
         f'<p class="summary">{_e(cmp.summary)}</p>',
         *[f'<p class="warn">⚠ {_e(w)}</p>' for w in m.warnings],
     ]
+    if gate is not None:
+        checks = "".join(f"<li>{_MARK[c.outcome]} {_e(c.detail)}</li>" for c in gate.checks)
+        parts += [f"<h2>Gate: {_e(gate.verdict)}</h2>", f"<p>{_e(gate.summary)}</p>", f"<ul>{checks}</ul>"]
     if len(cmp.deltas):
-        parts += ["<h2>Metrics</h2>", _html_table(_delta_view(cmp.deltas).reset_index()), plots.pop(0)]
+        parts += [
+            "<h2>Metrics</h2>",
+            f"<p><small>{_e(_STATS_NOTE.format(primary=primary))}.</small></p>",
+            _html_table(_delta_view(cmp.deltas, primary).reset_index()),
+            plots.pop(0),
+        ]
     parts += ["<h2>Similarity scores</h2>", plots.pop(0)]
     parts += [
         f"<p>Two-sample KS distance {cmp.ks.statistic:.3f} (p = {cmp.ks.p:.3g}). Threshold translation "
         "(quantile mapping: the new cut-off keeps the same share of top-k results):</p>",
-        _html_table(cmp.thresholds),
+        _html_table(meaningful_thresholds(cmp.thresholds)),
         "<h2>Rank shifts</h2>",
         _html_table(pd.DataFrame([rank_shift_means(cmp)])),
         plots.pop(0),
@@ -238,13 +324,16 @@ def _figure_html(fig: Any, *, first: bool) -> str:
 
 def _html_table(frame: pd.DataFrame) -> str:
     head = "".join(f'<th class="text">{_e(c)}</th>' for c in frame.columns)
-    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(_td(v, c) for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _td(value: object) -> str:
+def _td(value: object, column: object = None) -> str:
     css = ' class="text"' if isinstance(value, str) else ""
-    return f"<td{css}>{_e(_fmt(value))}</td>"
+    return f"<td{css}>{_e(_fmt(value, column=column))}</td>"
 
 
 def _side_by_side(cmp: Comparison, query_id: str, k: int | None) -> str:
@@ -296,13 +385,23 @@ def _manifest_html(cmp: Comparison) -> str:
 _RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json, "csv": render_csv}
 
 
-def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | None = None) -> Path:
+def write_report(
+    cmp: Comparison,
+    path: str | Path,
+    *,
+    format: ReportFormat | None = None,
+    primary: str = DEFAULT_PRIMARY,
+    gate: GateVerdict | None = None,
+) -> Path:
     """Write a comparison as HTML, Markdown, JSON or CSV (default: from the file suffix)."""
     path = Path(path)
     chosen = format or path.suffix.lstrip(".").lower()
     if chosen not in _RENDERERS:
         raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
+    if chosen in ("html", "md"):
+        text = _RENDERERS[chosen](cmp, primary=primary, gate=gate)  # type: ignore[operator]
+    else:
+        text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

@@ -414,8 +414,14 @@ def _power_warning(stats: DeltaStats | None) -> list[str]:
 def _cutoffs(cutoffs: Sequence[float] | None, scores: dict[str, np.ndarray]) -> list[float]:
     if cutoffs is not None:
         return [float(c) for c in cutoffs]
-    quantiles = np.quantile(scores["baseline"], [0.5, 0.75, 0.9]) if scores["baseline"].size else []
-    return sorted({*DEFAULT_CUTOFFS, *(round(float(q), 2) for q in quantiles)})
+    old = scores["baseline"]
+    if not old.size:
+        return list(DEFAULT_CUTOFFS)
+    quantiles = np.quantile(old, [0.5, 0.75, 0.9])
+    candidates = sorted({*DEFAULT_CUTOFFS, *(round(float(q), 2) for q in quantiles)})
+    # Only cut-offs inside the observed range keep some results and drop others; one above every
+    # score would "translate" to just above the new maximum, which means nothing.
+    return [c for c in candidates if old.min() < c <= old.max()]
 
 
 def _new_id(now: datetime) -> str:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 
 from workbench.errors import ConfigError, InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.metrics.labelled import parse_metric
+from workbench.metrics.multiple import DEFAULT_PRIMARY
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -57,9 +58,9 @@ class GateConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    primary: str = "ndcg@10"
+    primary: str = DEFAULT_PRIMARY
     superiority: bool = False
-    min_ci_low: dict[str, float] = {"ndcg@10": -0.01}
+    min_ci_low: dict[str, float] = {DEFAULT_PRIMARY: -0.01}
     min_delta: dict[str, float] = {"recall@100": -0.01}
     min_queries: int = 30
 

@@ -208,6 +208,23 @@ def check_gate(
     return evaluate_gate(gate or workspace_gate(ws), comparison, context)
 
 
+def gate_for_report(
+    ws: Workspace, comparison: Comparison, *, gate: GateConfig | None = None
+) -> GateResult | None:
+    """The gate's verdict on promoting a comparison's candidate, when that is the question it answers.
+
+    That is when its baseline is the current production column of its table; otherwise (no
+    production yet, or a comparison between two other columns) None: there is no promotion to
+    judge. Used to put the verdict into reports.
+    """
+    m = comparison.manifest
+    if not ws.has_table(m.table) or m.candidate_column not in ws.table(m.table).schema.names:
+        return None
+    if production_column(ws.table(m.table)) != m.baseline_column:
+        return None
+    return check_gate(ws, m.table, m.candidate_column, comparison=comparison, gate=gate)
+
+
 def rollback(
     ws: Workspace, table_name: str, *, actor: str | None = None, reason: str = "", now: datetime | None = None
 ) -> PromotionRecord:
