@@ -76,16 +76,23 @@ with gate_col:
     if candidate == prod.column:
         st.success(f"**{candidate_model}** is already production.", icon=":material/check_circle:")
     elif verdict is not None:
-        if verdict.passed:
-            st.success(f"Gate passed: **{candidate_model}** may be promoted.", icon=":material/verified:")
+        if verdict.verdict == "GO":
+            st.success(f"**GO**: **{candidate_model}** may be promoted.", icon=":material/verified:")
+        elif verdict.verdict == "NO-GO":
+            st.error(f"**NO-GO** for **{candidate_model}**. {verdict.summary}", icon=":material/block:")
         else:
-            st.error(
-                f"Gate failed: {len(verdict.reasons)} check(s) refuse **{candidate_model}**.",
-                icon=":material/block:",
+            st.warning(
+                f"**INCONCLUSIVE** for **{candidate_model}**. {verdict.summary}", icon=":material/help:"
             )
+        marks = {
+            "pass": ":green[:material/check_circle:]",
+            "fail": ":red[:material/cancel:]",
+            "undecided": ":orange[:material/help:]",
+        }
         for check in verdict.checks:
-            mark = ":green[:material/check_circle:]" if check.passed else ":red[:material/cancel:]"
-            st.markdown(f"{mark} **{check.name}** — {check.detail}")
+            st.markdown(f"{marks[check.outcome]} **{check.name}** — {check.detail}")
+        for note in verdict.notes:
+            st.caption(note)
 
 with action_col:
     st.subheader("Promote")
@@ -94,7 +101,8 @@ with action_col:
         "Override the gate (forced promotion)",
         key="promote.force",
         disabled=not can_promote or bool(verdict and verdict.passed),
-        help="Promote although the gate fails. The reason is recorded in the audit history.",
+        help="Promote although the gate says NO-GO or INCONCLUSIVE. The verdict and the reason are "
+        "recorded in the audit history.",
     )
     reason = st.text_area(
         "Reason" + (" (required)" if force else " (optional)"),

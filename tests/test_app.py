@@ -296,7 +296,7 @@ def test_promote_with_confirmation_then_roll_back(
     compared: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = start(compared, monkeypatch, "promote")
-    assert any("Gate passed" in s for s in texts(at.success))
+    assert any("**GO**" in s and "may be promoted" in s for s in texts(at.success))
     table = compared.table(DEMO_TABLE)
     assert production_column(table) == compared.model(OLD_MODEL).column
 
@@ -321,7 +321,7 @@ def test_forced_promotion_asks_for_a_reason(
     # k=10 only: the default gate also reads recall@100, so this comparison fails the gate
     compare(demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", k=[10], embedders=embedders)
     at = start(demo_ws, monkeypatch, "promote")
-    assert any("Gate failed" in e for e in texts(at.error))
+    assert any("**NO-GO**" in e and "recall@100: not measured" in e for e in texts(at.error))
     assert at.button(key="promote.start").disabled
 
     at.toggle(key="promote.force").set_value(True).run()

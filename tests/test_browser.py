@@ -211,7 +211,7 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
 
     # 6. Promote (with confirmation), then roll back
     nav("Promote")
-    expect(page.get_by_text("Gate passed")).to_be_visible()
+    expect(page.get_by_text("may be promoted")).to_be_visible()
     shot(page, "08-promote-gate")
     page.get_by_role("button", name="Promote all-MiniLM-L6-v2…").click()
     page.get_by_role("button", name="Confirm promotion").click()
