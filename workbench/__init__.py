@@ -25,7 +25,8 @@ from workbench.corpus.ingest import IngestResult, ingest
 from workbench.demo import build_demo
 from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.gate import GateConfig, GateResult
+from workbench.lifecycle.calibration import calibrate_gate
+from workbench.lifecycle.gate import GateCheck, GateConfig, GateResult, Verdict
 from workbench.lifecycle.history import PromotionRecord, history
 from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
 from workbench.lifecycle.retire import retire
@@ -43,6 +44,7 @@ __all__ = [
     "Comparison",
     "EmbedResult",
     "EvalSet",
+    "GateCheck",
     "GateConfig",
     "GateResult",
     "IngestResult",
@@ -52,9 +54,11 @@ __all__ = [
     "ProductionIndex",
     "PromotionRecord",
     "SearchResult",
+    "Verdict",
     "WorkbenchError",
     "Workspace",
     "build_demo",
+    "calibrate_gate",
     "check",
     "check_gate",
     "compare",
