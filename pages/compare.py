@@ -38,8 +38,8 @@ stored = table_comparisons(ctx.ws, ctx.table)
 st.title("Compare")
 st.caption(
     "Run both columns on labelled queries — each query encoded by its own column's pinned "
-    "model — and read the difference with paired statistics: bootstrap confidence intervals, "
-    "t-test and permutation p-values, rank shifts and score distributions."
+    "model — and read the difference with paired statistics: a sign-flip test with the interval "
+    "that inverts it, Holm-adjusted p-values across metrics, rank shifts and score distributions."
 )
 require(
     len(columns) >= 2, "Comparing needs two vector columns: embed a second model on the **Migrate** page."
@@ -106,7 +106,7 @@ if head:
         f"{head} · {cand_label}",
         f"{row['candidate']:.3f}",
         f"{row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]",
-        help=f"{base_label}: {row['baseline']:.3f}. Δ with its 95% bootstrap confidence interval.",
+        help=f"{base_label}: {row['baseline']:.3f}. Δ with its 95% interval (inverted sign-flip test).",
     )
     cols[1].metric(
         "p-value (permutation)",
@@ -158,15 +158,19 @@ with metrics_tab:
                 "baseline": st.column_config.NumberColumn(base_label),
                 "candidate": st.column_config.NumberColumn(cand_label),
                 "delta": st.column_config.NumberColumn("Δ"),
-                "ci": st.column_config.TextColumn("95% CI (bootstrap)"),
+                "ci": st.column_config.TextColumn("95% interval"),
                 "p_ttest": st.column_config.NumberColumn("p (t-test)"),
                 "p_permutation": st.column_config.NumberColumn("p (permutation)"),
+                "p_holm": st.column_config.NumberColumn(
+                    "p (Holm)", help="The primary metric (nDCG@10) as is, the others Holm-adjusted"
+                ),
                 "wtl": st.column_config.TextColumn("Better / tied / worse"),
                 "mde": st.column_config.TextColumn("MDE", help="Smallest Δ detectable with power 0.8"),
             },
         )
         st.caption(
-            "Δ = candidate − baseline, paired per query. CI: 95% bootstrap interval of the mean Δ. "
+            "Δ = candidate − baseline, paired per query. Interval: every shift the sign-flip test does "
+            "not reject, so it excludes 0 exactly when p < 0.05. "
             "MDE: the smallest difference this many judged queries can detect reliably."
         )
         st.plotly_chart(resources.figure(ctx.uri, cmp.id, "metric_deltas"), width="stretch")

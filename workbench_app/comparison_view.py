@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
+from workbench.metrics.multiple import adjusted_p
 from workbench.store.comparisons import Comparison, list_comparisons
 from workbench.store.workspace import VectorColumn, Workspace
 from workbench_app.ui import model_short
@@ -58,7 +59,7 @@ def headline(cmp: Comparison) -> str | None:
 
 
 def metric_table(cmp: Comparison) -> pd.DataFrame:
-    """The delta table for display: one row per metric, CI as text, W/T/L together."""
+    """The delta table for display: one row per metric, CI as text, Holm-adjusted p, W/T/L together."""
     d = cmp.deltas
     return pd.DataFrame(
         {
@@ -69,6 +70,7 @@ def metric_table(cmp: Comparison) -> pd.DataFrame:
             "ci": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(d["ci_low"], d["ci_high"], strict=True)],
             "p_ttest": d["p_ttest"].to_numpy(),
             "p_permutation": d["p_permutation"].to_numpy(),
+            "p_holm": adjusted_p(d).to_numpy(),
             "wtl": [f"{w} / {t} / {lo}" for w, t, lo in zip(d["wins"], d["ties"], d["losses"], strict=True)],
             "mde": d["mde"].to_numpy(),
         }

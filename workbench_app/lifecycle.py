@@ -57,8 +57,8 @@ def _gate_text(r: PromotionRecord) -> str:
         return "initial (no gate)"
     if r.gate is None:
         return "forced, no comparison" if r.forced else "—"
-    verdict = "✓ passed" if r.gate.passed else "✗ failed"
-    return f"{verdict} · {r.gate.comparison_id}" + (" · forced" if r.forced else "")
+    marks = {"GO": "✓ GO", "NO-GO": "✗ NO-GO", "INCONCLUSIVE": "? INCONCLUSIVE"}
+    return f"{marks[r.gate.verdict]} · {r.gate.comparison_id}" + (" · forced" if r.forced else "")
 
 
 def confirm_box(
