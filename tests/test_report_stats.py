@@ -60,7 +60,9 @@ def test_markdown_table_has_holm_column_marks_the_primary_and_one_number_format(
     text = render_markdown(odd)
     assert "| metric | baseline | candidate | delta | ci_low | ci_high | p | p (Holm) |" in text
     primary = next(line for line in text.splitlines() if line.startswith("| ndcg@10 (primary)"))
-    assert "0.0005769" not in text and "| 0.001 |" in primary and "<0.001" in primary
+    assert "0.0005769" not in text
+    # delta 0.001 (three decimals like every row); p and p (Holm) of the primary: <0.001 (escaped).
+    assert primary.split(" | ")[3] == "0.001" and primary.count("&lt;0.001") == 2
     assert "Holm-adjusted" in text and "inversion of the paired sign-flip test" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "(primary)" not in line]
     numbers = re.findall(r"\|\s(-?\d+\.\d+)\s(?=\|)", "\n".join(table))

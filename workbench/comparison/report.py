@@ -63,7 +63,7 @@ _DELTA_VIEW = [
     "ties",
     "losses",
 ]
-_P_COLUMNS = frozenset({"p", "p_adjusted", "p_permutation", "p_ttest", "p_value"})
+_P_COLUMNS = frozenset({"p", "p (Holm)", "p_adjusted", "p_permutation", "p_ttest", "p_value"})
 _STATS_NOTE = (
     "95% interval: inversion of the paired sign-flip test, so it excludes 0 exactly when p < 0.05; "
     "p: that test; p (Holm): {primary} (the gate's pre-registered primary metric) as is, the other "
