@@ -128,7 +128,7 @@ def test_markdown_escapes_pipes_newlines_and_tags(hostile: Comparison, cmp: Comp
     header = next(line for line in text.splitlines() if line.startswith("| query_id"))
     assert table and all(line.replace("\\|", "").count("|") == header.count("|") for line in table)
     plain = render_markdown(cmp)
-    assert plain.startswith(f"### Embedding comparison `{cmp.id}`") and "| ndcg@10 |" in plain
+    assert plain.startswith(f"### Embedding comparison `{cmp.id}`") and "| ndcg@10 (primary) |" in plain
 
 
 def test_json_is_strict_and_complete(cmp: Comparison, tmp_path: Path) -> None:
