@@ -18,6 +18,16 @@ from workbench.lifecycle.promote import production_column, promote
 from workbench.progress import StepFn
 from workbench.store.workspace import Workspace
 
+__all__ = [
+    "DEMO_EVAL_SET",
+    "DEMO_TABLE",
+    "NEW_MODEL",
+    "OLD_MODEL",
+    "build_demo",
+    "demo_data_dir",
+    "demo_ready",
+]
+
 log = logging.getLogger(__name__)
 
 DEMO_TABLE = "demo"

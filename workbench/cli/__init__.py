@@ -229,3 +229,5 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bars
     app()
+
+__all__: list[str] = []  # the API is in the modules; see each module's __all__

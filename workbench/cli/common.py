@@ -14,6 +14,19 @@ from workbench.errors import WorkbenchError
 from workbench.progress import ProgressFn
 from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
 
+__all__ = [
+    "DEFAULT",
+    "ConfigOpt",
+    "JsonOpt",
+    "TableOpt",
+    "WorkspaceOpt",
+    "emit_json",
+    "handled",
+    "progress_bar",
+    "table_name",
+    "workspace",
+]
+
 WorkspaceOpt = Annotated[
     str,
     typer.Option(

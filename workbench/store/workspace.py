@@ -32,6 +32,18 @@ if TYPE_CHECKING:
     import lancedb
     from lancedb.table import Table
 
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "VectorColumn",
+    "Workspace",
+    "column_metadata",
+    "library_versions",
+    "open_workspace",
+    "set_tag",
+    "table_metadata",
+    "vector_columns",
+]
+
 DEFAULT_WORKSPACE = "workspace"
 
 
