@@ -21,6 +21,7 @@ from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.contract import (
+    DEFAULT_WORKSPACE,
     META_CREATED,
     META_MODEL,
     META_SRC,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
 __all__ = [
-    "DEFAULT_WORKSPACE",
     "VectorColumn",
     "Workspace",
     "column_metadata",
@@ -43,8 +43,6 @@ __all__ = [
     "table_metadata",
     "vector_columns",
 ]
-
-DEFAULT_WORKSPACE = "workspace"
 
 
 @dataclass(frozen=True)
