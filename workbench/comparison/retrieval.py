@@ -256,7 +256,7 @@ def _search_batch(table: Table, column: str, vectors: np.ndarray, *, k: int, off
     query = vectors[0] if len(vectors) == 1 else vectors
     result = (
         table.search(query, vector_column_name=column)
-        .distance_type("cosine")
+        .distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder search() returns
         .bypass_vector_index()
         .select(["id", "_distance"])
         .limit(k)

@@ -399,7 +399,8 @@ def pin_directory(
 
     model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     truncate = options.get("truncate_dim")
-    dim = int(truncate) if truncate else int(model.get_embedding_dimension())
+    native = model.get_embedding_dimension()
+    dim = truncate if isinstance(truncate, int) and truncate > 0 else int(native or 0)
     return ModelRef(
         name=name,
         source="path",
@@ -408,5 +409,5 @@ def pin_directory(
         fingerprint=fingerprint,
         dim=dim,
         allow_pickle=allow_pickle,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
