@@ -22,6 +22,8 @@ from workbench.cli.common import (
 if TYPE_CHECKING:
     from workbench.lifecycle.gate import GateResult
 
+__all__ = ["GATE_HELP", "gate", "print_checks", "register"]
+
 GATE_HELP = """The gate's verdict on promoting COLUMN with a stored comparison; nothing is written.
 
 \b

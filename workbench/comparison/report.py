@@ -398,10 +398,12 @@ def write_report(
     chosen = format or path.suffix.lstrip(".").lower()
     if chosen not in _RENDERERS:
         raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    if chosen in ("html", "md"):
-        text = _RENDERERS[chosen](cmp, primary=primary, gate=gate)  # type: ignore[operator]
+    if chosen == "html":
+        text = render_html(cmp, primary=primary, gate=gate)
+    elif chosen == "md":
+        text = render_markdown(cmp, primary=primary, gate=gate)
     else:
-        text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
+        text = _RENDERERS[chosen](cmp)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
