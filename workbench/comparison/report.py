@@ -74,8 +74,10 @@ _STATS_NOTE = (
 class GateCheckLike(Protocol):
     """One gate check as the report shows it (``workbench.lifecycle.verdict.GateCheck``)."""
 
-    outcome: str
-    detail: str
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
 
 
 class GateVerdict(Protocol):
