@@ -115,7 +115,7 @@ def main() -> int:
         print(summary.to_string(float_format="{:.3f}".format))
         print(old_gate(l3, l6, subsets=args.subsets, seed=seed))
         rows.append(summary.assign(seed=seed))
-    print("\n" + pd.concat(rows).reset_index().to_markdown(index=False, floatfmt=".3f"))
+    print("\n" + pd.concat(rows).reset_index().to_string(index=False, float_format="{:.3f}".format))
     return 0
 
 
