@@ -26,6 +26,8 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import Embedder
 from workbench.store.workspace import open_workspace
 
+pytestmark = pytest.mark.slow  # embeds Cranfield with both models once per session
+
 SUBSETS = 200
 SEED = 17
 
