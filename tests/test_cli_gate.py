@@ -101,4 +101,6 @@ def test_promote_on_inconclusive_needs_force_and_reason_and_records_the_verdict(
     record = history(compared_ws, "demo")[-1]
     assert record.forced and record.gate is not None and record.gate.verdict == "INCONCLUSIVE"
     assert any("judged queries (gate needs at least 500)" in r for r in record.gate.reasons)
-    assert record.gate.more_queries is not None and record.gate.more_queries >= 450
+    gate = record.gate
+    assert gate.queries_needed is not None and gate.queries_needed >= 500 and gate.n_judged is not None
+    assert gate.more_queries == gate.queries_needed - gate.n_judged

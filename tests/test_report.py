@@ -162,7 +162,8 @@ def test_unknown_report_format_is_refused(cmp: Comparison, tmp_path: Path) -> No
 
 def test_charts_build_for_labelled_and_unlabelled_views(cmp: Comparison) -> None:
     deltas = charts.metric_deltas(cmp)
-    assert list(deltas.data[0].y)[::-1] == cmp.manifest.metrics
+    labels = [label.removesuffix(" (primary)") for label in deltas.data[0].y]
+    assert labels[::-1] == cmp.manifest.metrics and deltas.data[0].y[-1] == "ndcg@10 (primary)"
     hist = charts.score_histograms(cmp)
     assert {t.name for t in hist.data} == {"relevant", "non-relevant"} and len(hist.data) == 4
     overlay = charts.score_overlay(cmp)
