@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 from scipy import stats as scipy_stats
 
 from workbench.lifecycle.gate_config import GateConfig
-from workbench.metrics.multiple import holm
+from workbench.metrics.multiple import adjusted_p
 
 __all__ = [
     "GateCheck",
@@ -137,7 +137,7 @@ def secondary_notes(config: GateConfig, deltas: pd.DataFrame) -> list[str]:
     """One line per metric other than the primary: delta, interval, Holm-adjusted p (reported only)."""
     if "p_permutation" not in deltas.columns or deltas.empty:
         return []
-    adjusted = holm(deltas["p_permutation"].to_numpy(dtype=float))
+    adjusted = adjusted_p(deltas, primary=config.primary).to_numpy()
     lines = []
     for (metric, row), p_holm in zip(deltas.iterrows(), adjusted, strict=True):
         if metric == config.primary:
