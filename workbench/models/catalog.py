@@ -52,6 +52,7 @@ CATALOG: dict[str, ModelRef] = {
     ),
 }
 
+
 def cache_dir() -> Path:
     """Where materialised models live: ``$WORKBENCH_CACHE`` or ``~/.cache/embedding-workbench``."""
     root = os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "embedding-workbench"
