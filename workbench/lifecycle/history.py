@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+from pydantic import ValidationError
 
+from workbench.errors import CorruptStateError
 from workbench.lifecycle.gate import GateResult
 
 if TYPE_CHECKING:
@@ -174,4 +176,11 @@ def previous_production(events: Sequence[PromotionRecord], current: int) -> int 
 
 def _record(row: dict[str, Any]) -> PromotionRecord:
     gate = row.pop("gate_json")
-    return PromotionRecord(**row, gate=GateResult.model_validate_json(gate) if gate else None)
+    try:
+        result = GateResult.model_validate_json(gate) if gate else None
+    except ValidationError as exc:
+        raise CorruptStateError(
+            f"the promotion history holds an unreadable gate result for {row.get('tag')!r}: "
+            f"{exc.errors()[0]['msg']}; the history table {TABLE!r} was written by another version"
+        ) from None
+    return PromotionRecord(**row, gate=result)
