@@ -32,6 +32,19 @@ class FingerprintMismatchError(WorkbenchError, ValueError):
     """The model files on disk do not match the pinned sha256 fingerprint."""
 
 
+class ServedModelError(WorkbenchError, RuntimeError):
+    """A served model (OpenAI-compatible or Ollama) failed: unreachable, refused the key, rate
+    limited beyond the retry budget, or returned malformed vectors. Never contains the API key."""
+
+
+class CanaryMismatchError(FingerprintMismatchError):
+    """A model no longer gives its pinned canary vectors: same name, different behaviour."""
+
+    def __init__(self, message: str, *, min_cosine: float) -> None:
+        super().__init__(message)
+        self.min_cosine = min_cosine
+
+
 class UnsafeWeightsError(WorkbenchError, ValueError):
     """Pickle weights (``*.bin``) were found and not explicitly allowed."""
 
