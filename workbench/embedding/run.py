@@ -262,7 +262,7 @@ def _with_usage(schema: pa.Schema, ref: ModelRef, tokens: int) -> pa.Schema:
     price = ref.serving.price_per_million_tokens if ref.serving is not None else None
     usage = {"tokens": tokens, "price_per_million_tokens": price}
     if price is not None:
-        usage["estimated_cost"] = round(tokens * price / 1e6, 6)
+        usage["estimated_cost"] = tokens * price / 1e6
     field = schema.field(1)
     meta = {**(field.metadata or {}), META_USAGE.encode(): json.dumps(usage).encode()}
     return schema.set(1, field.with_metadata(meta))
