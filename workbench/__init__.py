@@ -11,6 +11,9 @@ Example:
     >>> cmp = wb.compare(ws, baseline="minilm-l3", candidate="minilm-l6", eval_set="demo")  # doctest: +SKIP
     >>> print(cmp.summary)  # doctest: +SKIP
 
+Served models (OpenAI-compatible endpoints, Ollama) are pinned by behaviour: ``pin_model``
+records a canary set's vectors, and every entry point re-checks them (``verify_canaries``).
+
 The verbs shadow the submodules of the same name (``workbench.compare`` is the function; use
 ``importlib.import_module("workbench.comparison.run")`` for the module). Importing never loads torch,
 a model or streamlit: models load on first use.
@@ -30,15 +33,19 @@ from workbench.lifecycle.history import PromotionRecord, history
 from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
 from workbench.lifecycle.retire import retire
 from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
+from workbench.models.canary import CanaryPin, CanaryResult, verify_canaries
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
+from workbench.models.ref import ModelRef, ServingOptions, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.store.pins import pin_model, verify_model
 from workbench.store.status import workspace_status
 from workbench.store.workspace import Workspace, open_workspace
 
 __all__ = [
     "CATALOG",
+    "CanaryPin",
+    "CanaryResult",
     "CheckReport",
     "Comparison",
     "EmbedResult",
@@ -52,6 +59,7 @@ __all__ = [
     "ProductionIndex",
     "PromotionRecord",
     "SearchResult",
+    "ServingOptions",
     "WorkbenchError",
     "Workspace",
     "build_demo",
@@ -70,6 +78,7 @@ __all__ = [
     "load_eval_set",
     "open_workspace",
     "pending_run",
+    "pin_model",
     "production_column",
     "promote",
     "query_both",
@@ -77,6 +86,8 @@ __all__ = [
     "retire",
     "rollback",
     "search",
+    "verify_canaries",
+    "verify_model",
     "workspace_status",
     "write_report",
 ]

@@ -191,10 +191,10 @@ def models_add(
     source: Annotated[
         str, typer.Option(help="path (local directory), openai (OpenAI-compatible server) or ollama.")
     ] = "path",
-    path: Annotated[Path | None, typer.Option(help="--source path: a sentence-transformers directory.")] = None,
+    path: Annotated[Path | None, typer.Option(help="--source path: a model directory.")] = None,
     revision: Annotated[str | None, typer.Option(help="--source path: an exact, non-moving label.")] = None,
-    name: Annotated[str | None, typer.Option(help="--source path: model name (default: folder name).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="--source openai: e.g. https://api.openai.com/v1.")] = None,
+    name: Annotated[str | None, typer.Option(help="--source path: model name (default: folder).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="--source openai: https://…/v1.")] = None,
     host: Annotated[str | None, typer.Option(help="--source ollama: e.g. http://127.0.0.1:11434.")] = None,
     model: Annotated[str | None, typer.Option(help="Served model name (ollama: NAME:TAG).")] = None,
     digest: Annotated[str | None, typer.Option(help="--source ollama: the digest you expect.")] = None,

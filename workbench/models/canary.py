@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -97,7 +98,9 @@ class CanaryPin:
             vectors = flat.astype(np.float32).reshape(shape)
             return cls(texts_sha256=str(data["texts_sha256"]), vectors=vectors)
         except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptStateError(f"stored canary vectors are unreadable ({exc}); re-pin the model") from exc
+            raise CorruptStateError(
+                f"stored canary vectors are unreadable ({exc}); re-pin the model"
+            ) from exc
 
     def fingerprint_part(self) -> str:
         """A stable hash of these vectors (rounded to 3 decimals), for a served model's identity."""
@@ -172,7 +175,9 @@ def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | No
             "the stored canaries were computed from another canary set than this workbench "
             "ships; re-pin the model with this version"
         )
-    limit = threshold if threshold is not None else getattr(embedder.ref, "canary_threshold", DEFAULT_THRESHOLD)
+    limit = (
+        threshold if threshold is not None else getattr(embedder.ref, "canary_threshold", DEFAULT_THRESHOLD)
+    )
     start = time.perf_counter()
     now = compute_canaries(embedder).vectors.astype(np.float64)
     seconds = time.perf_counter() - start
@@ -219,11 +224,11 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
             "column and migrate to it.",
             min_cosine=result.min_cosine,
         )
-    try:
+    with contextlib.suppress(AttributeError):  # an embedder with __slots__ is checked every time
         setattr(embedder, _MEMO_ATTR, result)
-    except AttributeError:  # an embedder with __slots__: check again next time
-        pass
-    log.info("canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds)
+    log.info(
+        "canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds
+    )
     return result
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import FingerprintMismatchError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions, check_ollama_tag
-from workbench.models.served import ServedEmbedder, pin_served, retry_call
+from workbench.models.served import ServedEmbedder, pin_served, require_client, retry_call
 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
@@ -43,6 +43,7 @@ class OllamaEmbedder(ServedEmbedder):
     """An embedder over an Ollama server's ``/api/embed``."""
 
     def __init__(self, ref: ModelRef) -> None:
+        require_client("ollama")
         import ollama
 
         super().__init__(ref)
@@ -95,7 +96,9 @@ class OllamaEmbedder(ServedEmbedder):
                     f"{where} kept answering 429 after {self.options.max_retries} retries; the run "
                     "stopped. Finished batches are checkpointed: re-run later to resume"
                 ) from None
-            raise ServedModelError(f"{where} answered HTTP {exc.status_code}: {str(exc.error)[:300]}") from None
+            raise ServedModelError(
+                f"{where} answered HTTP {exc.status_code}: {str(exc.error)[:300]}"
+            ) from None
         except Exception as exc:
             raise ServedModelError(f"{where} failed while {what}: {type(exc).__name__}") from None
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions
-from workbench.models.served import ServedEmbedder, pin_served
+from workbench.models.served import ServedEmbedder, pin_served, require_client
 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
@@ -47,6 +47,7 @@ class OpenAIEmbedder(ServedEmbedder):
     """An embedder over an OpenAI-compatible ``/v1/embeddings`` endpoint."""
 
     def __init__(self, ref: ModelRef) -> None:
+        require_client("openai")
         import openai
 
         super().__init__(ref)
@@ -99,7 +100,9 @@ class OpenAIEmbedder(ServedEmbedder):
         if isinstance(exc, openai.APIConnectionError):
             return ServedModelError(f"cannot reach {where}: is the server running and the URL right?")
         if isinstance(exc, openai.APIStatusError):
-            return ServedModelError(f"{where} answered HTTP {exc.status_code}: {self._redact(str(exc))[:300]}")
+            return ServedModelError(
+                f"{where} answered HTTP {exc.status_code}: {self._redact(str(exc))[:300]}"
+            )
         if isinstance(exc, ServedModelError):
             return exc
         return ServedModelError(f"{where} failed: {type(exc).__name__}: {self._redact(str(exc))[:300]}")

@@ -93,7 +93,9 @@ def check_inputs(texts: Sequence[str], model: str) -> None:
             )
 
 
-def check_vectors(raw: Sequence[Sequence[float]] | np.ndarray, *, n: int, dim: int | None, model: str) -> np.ndarray:
+def check_vectors(
+    raw: Sequence[Sequence[float]] | np.ndarray, *, n: int, dim: int | None, model: str
+) -> np.ndarray:
     """The response as a float32 ``(n, dim)`` matrix, or ``ServedModelError`` saying what is wrong."""
     if len(raw) != n:
         raise ServedModelError(
@@ -208,7 +210,9 @@ class ServedEmbedder:
         check_inputs(raw, self.ref.name)
         if not texts:
             return np.zeros((0, self.expect_dim or self.ref.dim), dtype=np.float32)
-        slices = plan_requests(texts, max_items=self.options.batch_size, max_tokens=self.options.max_batch_tokens)
+        slices = plan_requests(
+            texts, max_items=self.options.batch_size, max_tokens=self.options.max_batch_tokens
+        )
         calls = [lambda s=s, e=e: self._checked(texts[s:e]) for s, e in slices]
         parts = run_concurrently(calls, concurrency=self.options.concurrency)
         return np.concatenate(parts, axis=0)
@@ -224,6 +228,18 @@ class ServedEmbedder:
     def _request(self, texts: list[str]) -> tuple[Sequence[Sequence[float]], int, str | None]:
         """One request: ``(vectors, tokens used, model name the server reported)``."""
         raise NotImplementedError
+
+
+def require_client(module: str) -> None:
+    """Refuse clearly when the official client library of a served source is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        from workbench.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(
+            f"served models need the official {module!r} client: pip install 'embedding-workbench[served]'"
+        )
 
 
 def load_served(ref: ModelRef) -> ServedEmbedder:
@@ -267,7 +283,9 @@ def retry_call(
                 raise
             attempt += 1
             wait = backoff_delay(attempt, None if verdict is True else float(verdict))
-            log.warning("%s failed (%s); retry %d/%d in %.2fs", what, type(exc).__name__, attempt, retries, wait)
+            log.warning(
+                "%s failed (%s); retry %d/%d in %.2fs", what, type(exc).__name__, attempt, retries, wait
+            )
             time.sleep(wait)
 
 
