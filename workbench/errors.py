@@ -11,6 +11,33 @@ classes, so existing ``except`` clauses keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "CanaryMismatchError",
+    "ConcurrentChangeError",
+    "ConfigError",
+    "CorruptStateError",
+    "DataError",
+    "DimensionMismatch",
+    "DimensionMismatchError",
+    "FingerprintMismatch",
+    "FingerprintMismatchError",
+    "GateFailed",
+    "GateFailedError",
+    "InvalidArgument",
+    "InvalidArgumentError",
+    "LifecycleError",
+    "MixedIndexError",
+    "ModelNotFound",
+    "ModelNotFoundError",
+    "NotFound",
+    "NotFoundError",
+    "ServedModelError",
+    "StaleColumnError",
+    "UnpinnedModelError",
+    "UnsafeWeightsError",
+    "WorkbenchError",
+]
+
 
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""

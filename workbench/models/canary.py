@@ -35,6 +35,19 @@ from workbench.errors import CanaryMismatchError, CorruptStateError
 if TYPE_CHECKING:
     from workbench.models.ref import Embedder
 
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "NORM_TOLERANCE",
+    "CanaryPin",
+    "CanaryResult",
+    "canary_texts",
+    "canary_texts_sha256",
+    "compute_canaries",
+    "last_result",
+    "require_canaries",
+    "verify_canaries",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.999

@@ -20,6 +20,13 @@ from workbench.models.served import ServedEmbedder, pin_served, require_client, 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
 
+__all__ = [
+    "DEFAULT_HOST",
+    "OllamaEmbedder",
+    "normalise_digest",
+    "pin_ollama",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "http://127.0.0.1:11434"

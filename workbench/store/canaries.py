@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from workbench.models.ref import Embedder, ModelRef
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "CANARIES_TABLE",
+    "CHECKS_TABLE",
+    "canaries_for",
+    "last_checks",
+    "load_canaries",
+    "record_check",
+    "save_canaries",
+]
+
 log = logging.getLogger(__name__)
 
 CANARIES_TABLE = "wb_canaries"

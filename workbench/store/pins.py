@@ -18,6 +18,12 @@ from workbench.models.ref import ModelRef, ServingOptions, load_embedder, pin_di
 from workbench.store.canaries import canaries_for, record_check, save_canaries
 from workbench.store.workspace import Workspace
 
+__all__ = [
+    "PinSource",
+    "pin_model",
+    "verify_model",
+]
+
 log = logging.getLogger(__name__)
 
 PinSource = Literal["path", "openai", "ollama"]
