@@ -77,7 +77,9 @@ def workbench_run(ws_root: Path, corpus_path: Path, ref, round_no: int) -> float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32, help="inputs per request (both sides)")
@@ -98,24 +100,36 @@ def main() -> None:
     server.start("original")
     try:
         corpus_path, texts = corpus(args.rows, root, scifact=args.scifact)
-        serving = ServingOptions(batch_size=args.batch, concurrency=args.concurrency, max_retries=2, timeout=600)
+        serving = ServingOptions(
+            batch_size=args.batch, concurrency=args.concurrency, max_retries=2, timeout=600
+        )
         template = open_workspace(root / "template")
-        ref, _ = pin_model(template, "e5", source="openai", base_url=server.base_url, model=MODEL, serving=serving)
+        ref, _ = pin_model(
+            template, "e5", source="openai", base_url=server.base_url, model=MODEL, serving=serving
+        )
         canaries = load_canaries(template, ref)
         assert canaries is not None
         checks = [verify_canaries(load_embedder(ref), canaries).seconds for _ in range(args.rounds)]
-        bare(server.base_url, texts[: args.batch * 2], batch=args.batch, concurrency=args.concurrency)  # warm-up
+        bare(
+            server.base_url, texts[: args.batch * 2], batch=args.batch, concurrency=args.concurrency
+        )  # warm-up
         bare_s, wb_s = [], []
         for i in range(args.rounds):
             bare_s.append(bare(server.base_url, texts, batch=args.batch, concurrency=args.concurrency))
             wb_s.append(workbench_run(root, corpus_path, ref, i))
-            print(f"round {i + 1}: bare {bare_s[-1]:.2f}s, workbench {wb_s[-1]:.2f}s, canary check {checks[i]:.2f}s")
+            print(
+                f"round {i + 1}: bare {bare_s[-1]:.2f}s, workbench {wb_s[-1]:.2f}s, canary check {checks[i]:.2f}s"
+            )
         b, w, c = statistics.median(bare_s), statistics.median(wb_s), statistics.median(checks)
         n = len(texts)
         print(f"\nmedian bare      {b:.2f}s ({n / b:.1f} rows/s)")
         print(f"median workbench {w:.2f}s ({n / w:.1f} rows/s), incl. the canary re-check")
-        print(f"ratio bare/workbench: {b / w:.2f} (goal >= {GOAL}); without the canary start-up: {b / max(w - c, 1e-9):.2f}")
-        print(f"canary check at start-up: median {c:.2f}s (range {min(checks):.2f}-{max(checks):.2f}s, 32 texts)")
+        print(
+            f"ratio bare/workbench: {b / w:.2f} (goal >= {GOAL}); without the canary start-up: {b / max(w - c, 1e-9):.2f}"
+        )
+        print(
+            f"canary check at start-up: median {c:.2f}s (range {min(checks):.2f}-{max(checks):.2f}s, 32 texts)"
+        )
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -193,7 +193,7 @@ with pin_tab:
         )
         s5, s6, s7 = st.columns(3)
         served_key = s5.text_input("API key variable", key="migrate.served_key", placeholder="OPENAI_API_KEY")
-        served_dims = s6.number_input("Dimensions (0: native)", min_value=0, step=1, key="migrate.served_dims")
+        served_dims = s6.number_input("Dimensions (0: native)", min_value=0, key="migrate.served_dims")
         served_digest = s7.text_input("Ollama digest (optional)", key="migrate.served_digest")
         served_pinned = st.form_submit_button("Pin served model", icon=":material/cloud_done:")
     if served_pinned:

@@ -44,7 +44,7 @@ else:
         for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
     ]
     checks = last_checks(ctx.ws)
-    frame["verified"] = [when(str(checks[n]["checked_at"])) if n in checks else "never" for n in frame["name"]]
+    frame["verified"] = [when(checks[n]["checked_at"]) if n in checks else "never" for n in frame["name"]]
     frame["min_cosine"] = [float(checks[n]["min_cosine"]) if n in checks else None for n in frame["name"]]
     st.dataframe(
         frame[
