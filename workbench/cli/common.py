@@ -127,8 +127,10 @@ def progress_bar(description: str, *, unit: str = "rows", usage_of: Any = None) 
         bar.update(done - bar.n)
         usage = getattr(usage_of, "usage", None)
         if usage is not None:
-            cost = {} if usage.cost is None else {"cost": f"{usage.cost:.4f}"}
-            bar.set_postfix(tokens=usage.tokens, **cost, refresh=False)
+            postfix: dict[str, object] = {"tokens": usage.tokens}
+            if usage.cost is not None:
+                postfix["cost"] = f"{usage.cost:.4f}"
+            bar.set_postfix(postfix, refresh=False)
 
     try:
         yield update

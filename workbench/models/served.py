@@ -284,7 +284,7 @@ def retry_call(
     call: Callable[[], T],
     *,
     retries: int,
-    retryable: Callable[[Exception], float | bool | None],
+    retryable: Callable[[Exception], float | bool],
     what: str,
 ) -> T:
     """Run ``call``; on a retryable error wait (``Retry-After`` or backoff) and try again.
@@ -301,7 +301,7 @@ def retry_call(
             if verdict is False or attempt >= retries:
                 raise
             attempt += 1
-            wait = backoff_delay(attempt, None if verdict is True else float(verdict))
+            wait = backoff_delay(attempt, None if isinstance(verdict, bool) else float(verdict))
             log.warning(
                 "%s failed (%s); retry %d/%d in %.2fs", what, type(exc).__name__, attempt, retries, wait
             )
