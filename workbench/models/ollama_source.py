@@ -147,11 +147,13 @@ def pin_ollama(
         serving=serving,
         canary_threshold=canary_threshold,
     )
-    actual = OllamaEmbedder(probe).server_digest()
+    with OllamaEmbedder(probe) as client:
+        actual = client.server_digest()
     if digest is not None and normalise_digest(digest) != actual:
         raise FingerprintMismatchError(
             f"ollama model {model!r} at {host} has digest {actual[:16]}…, not the {digest[:16]}… you "
             "asked to pin: the tag points at other weights than you expect"
         )
     provisional = probe.model_copy(update={"digest": actual})
-    return pin_served(OllamaEmbedder(provisional), dimensions=dimensions)
+    with OllamaEmbedder(provisional) as embedder:
+        return pin_served(embedder, dimensions=dimensions)

@@ -155,4 +155,5 @@ def pin_openai(
         serving=serving,
         canary_threshold=canary_threshold,
     )
-    return pin_served(OpenAIEmbedder(provisional), dimensions=dimensions)
+    with OpenAIEmbedder(provisional) as embedder:
+        return pin_served(embedder, dimensions=dimensions)

@@ -10,6 +10,7 @@ clients (the official ``openai`` and ``ollama`` libraries) live in ``openai_sour
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -218,6 +219,22 @@ class ServedEmbedder:
         self.usage = Usage(price_per_million_tokens=self.options.price_per_million_tokens)
         self.reported_model: str | None = None
         self.expect_dim: int | None = ref.dim
+
+    def close(self) -> None:
+        """Close the client's connections (also done when the embedder is garbage-collected)."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> ServedEmbedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         return self._encode([self.ref.document_prefix + t for t in texts], list(texts))
