@@ -9,7 +9,8 @@ import streamlit as st
 
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed, pending_run
-from workbench.models.ref import pin_directory
+from workbench.models.ref import ServingOptions
+from workbench.store.pins import pin_model, verify_model
 from workbench_app import resources
 from workbench_app.context import SELECT_TABLE_KEY, current
 from workbench_app.ui import RateProgress, model_short, reported, when
@@ -140,8 +141,9 @@ with embed_tab:
 with pin_tab:
     st.caption(
         "Pin a local sentence-transformers directory: the workbench fingerprints its weight "
-        "files and records name, revision and dimension in `workbench.toml`. Moving revisions "
-        "such as `latest` are refused; pickle weights need an explicit opt-in."
+        "files, embeds the canary texts and records name, revision and dimension in "
+        "`workbench.toml`. Moving revisions such as `latest` are refused; pickle weights need an "
+        "explicit opt-in."
     )
     with st.form("migrate.pin_form", border=True):
         c1, c2 = st.columns(2)
@@ -159,15 +161,70 @@ with pin_tab:
             st.error("Give a model directory, an alias and an exact revision.", icon=":material/error:")
         else:
             with reported("Pinning"):
-                new_ref = pin_directory(
-                    pin_path,
+                new_ref, _ = pin_model(
+                    ws,
+                    pin_alias,
+                    source="path",
+                    path=pin_path,
                     name=pin_name or Path(pin_path).name,
                     revision=pin_revision,
                     query_prefix=query_prefix,
                     document_prefix=doc_prefix,
                 )
-                ws.add_model(pin_alias, new_ref)
                 st.success(f"Pinned **{pin_alias}** = `{new_ref.pin}` ({new_ref.dim}-d) → `{new_ref.column}`")
+
+    st.markdown("**Pin a served model**")
+    st.caption(
+        "Any OpenAI-compatible `/v1/embeddings` (OpenAI, Azure, vLLM, TEI, infinity, …) or Ollama. "
+        "No file can be hashed, so the pin is behavioural: 32 canary texts are embedded now and "
+        "re-checked before every use. Give the **name** of the environment variable that holds "
+        "the API key; the key itself is never stored or shown."
+    )
+    with st.form("migrate.served_form", border=True):
+        s1, s2 = st.columns(2)
+        served_source = s1.selectbox("Source", ["openai", "ollama"], key="migrate.served_source")
+        served_alias = s2.text_input("Alias", key="migrate.served_alias", placeholder="e3-small")
+        s3, s4 = st.columns(2)
+        served_url = s3.text_input(
+            "Base URL / host", key="migrate.served_url", placeholder="https://api.openai.com/v1"
+        )
+        served_model = s4.text_input(
+            "Model (ollama: name:tag)", key="migrate.served_model", placeholder="text-embedding-3-small"
+        )
+        s5, s6, s7 = st.columns(3)
+        served_key = s5.text_input("API key variable", key="migrate.served_key", placeholder="OPENAI_API_KEY")
+        served_dims = s6.number_input("Dimensions (0: native)", min_value=0, key="migrate.served_dims")
+        served_digest = s7.text_input("Ollama digest (optional)", key="migrate.served_digest")
+        served_pinned = st.form_submit_button("Pin served model", icon=":material/cloud_done:")
+    if served_pinned:
+        if not (served_alias and served_url and served_model):
+            st.error("Give an alias, the base URL (or host) and the model name.", icon=":material/error:")
+        else:
+            with reported("Pinning"):
+                url_key = "base_url" if served_source == "openai" else "host"
+                new_ref, canaries = pin_model(
+                    ws,
+                    served_alias,
+                    source=served_source,
+                    model=served_model,
+                    api_key_env=served_key or None,
+                    dimensions=int(served_dims) or None,
+                    digest=served_digest or None,
+                    serving=ServingOptions(),
+                    **{url_key: served_url},
+                )
+                result = verify_model(ws, served_alias)
+                st.success(
+                    f"Pinned **{served_alias}** = `{new_ref.pin}` → `{new_ref.column}`; the server reports "
+                    f"`{new_ref.served_model}`, {new_ref.dim}-d, "
+                    f"{'unit-length' if new_ref.normalize else 'not normalised'} vectors."
+                )
+                st.metric(
+                    "Canary re-check: minimum cosine",
+                    f"{result.min_cosine:.5f}",
+                    help=f"{len(canaries.vectors)} canary texts, threshold {result.threshold}, "
+                    f"{result.seconds:.2f}s",
+                )
 
 with ingest_tab:
     st.caption(

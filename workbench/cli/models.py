@@ -1,7 +1,9 @@
-"""Model commands: list the pinned models, fingerprint a folder, pin a local model."""
+"""Model commands: list the pinned models, fingerprint a folder, pin a local or served model,
+re-check a pin's canaries."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -9,9 +11,9 @@ import typer
 
 from workbench.cli.common import DEFAULT, ConfigOpt, JsonOpt, WorkspaceOpt, emit_json, handled, workspace
 
-__all__ = ["models", "models_add", "models_app", "models_fingerprint", "register"]
+__all__ = ["models", "models_add", "models_app", "models_fingerprint", "models_verify", "register"]
 
-models_app = typer.Typer(help="Pinned models: list, fingerprint, add.", invoke_without_command=True)
+models_app = typer.Typer(help="Pinned models: list, fingerprint, add, verify.", invoke_without_command=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -66,27 +68,92 @@ def models_fingerprint(path: Annotated[Path, typer.Argument(help="A model direct
 @models_app.command("add")
 def models_add(
     alias: Annotated[str, typer.Argument(help="Alias to pin the model under.")],
-    path: Annotated[Path, typer.Option(help="Local sentence-transformers directory.")],
-    revision: Annotated[str, typer.Option(help="An exact, non-moving revision label.")],
-    name: Annotated[str | None, typer.Option(help="Model name (default: folder name).")] = None,
+    source: Annotated[
+        str, typer.Option(help="path (local directory), openai (OpenAI-compatible server) or ollama.")
+    ] = "path",
+    path: Annotated[Path | None, typer.Option(help="--source path: a model directory.")] = None,
+    revision: Annotated[str | None, typer.Option(help="--source path: an exact, non-moving label.")] = None,
+    name: Annotated[str | None, typer.Option(help="--source path: model name (default: folder).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="--source openai: https://…/v1.")] = None,
+    host: Annotated[str | None, typer.Option(help="--source ollama: e.g. http://127.0.0.1:11434.")] = None,
+    model: Annotated[str | None, typer.Option(help="Served model name (ollama: NAME:TAG).")] = None,
+    digest: Annotated[str | None, typer.Option(help="--source ollama: the digest you expect.")] = None,
+    dimensions: Annotated[int | None, typer.Option(min=1, help="Ask the server for N dimensions.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="NAME of the environment variable holding the API key.")
+    ] = None,
     query_prefix: Annotated[str, typer.Option(help="Prefix for queries.")] = "",
     document_prefix: Annotated[str, typer.Option(help="Prefix for documents.")] = "",
+    batch_size: Annotated[int, typer.Option(min=1, help="Served: inputs per request.")] = 64,
+    concurrency: Annotated[int, typer.Option(min=1, help="Served: requests in flight.")] = 4,
+    max_retries: Annotated[int, typer.Option(min=0, help="Served: retries on 429/5xx/timeouts.")] = 5,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Served: seconds per request.")] = 60.0,
+    price: Annotated[float | None, typer.Option(min=0, help="Served: price per 1M tokens.")] = None,
+    canary_threshold: Annotated[float, typer.Option(min=0, max=1, help="Minimum canary cosine.")] = 0.999,
     allow_pickle: Annotated[bool, typer.Option(help="Allow *.bin pickle weights.")] = False,
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
 ) -> None:
-    """Pin a local model directory (fingerprint + dimension) into workbench.toml."""
-    from workbench.models.ref import pin_directory
+    """Pin a model (local directory or served) into workbench.toml, with its canary vectors."""
+    from workbench.models.ref import ServingOptions
+    from workbench.store.pins import pin_model
 
     with handled():
         ws = workspace(workspace_uri, config)
-        ref = pin_directory(
-            path,
-            name=name or path.resolve().name,
+        serving = None
+        if source in ("openai", "ollama"):
+            serving = ServingOptions(
+                batch_size=batch_size,
+                concurrency=concurrency,
+                max_retries=max_retries,
+                timeout=timeout,
+                price_per_million_tokens=price,
+            )
+        ref, canaries = pin_model(
+            ws,
+            alias,
+            source=source,  # type: ignore[arg-type]
+            path=path,
             revision=revision,
-            allow_pickle=allow_pickle,
+            name=name,
+            base_url=base_url,
+            host=host,
+            model=model,
+            digest=digest,
+            dimensions=dimensions,
+            api_key_env=api_key_env,
             query_prefix=query_prefix,
             document_prefix=document_prefix,
+            allow_pickle=allow_pickle,
+            serving=serving,
+            canary_threshold=canary_threshold,
         )
-        ws.add_model(alias, ref)
-        typer.echo(f"pinned {alias} = {ref.pin} (dim {ref.dim}) → column {ref.column}")
+        reported = f", server reports {ref.served_model!r}" if ref.served_model else ""
+        typer.echo(
+            f"pinned {alias} = {ref.pin} (dim {ref.dim}{reported}) → column {ref.column}; "
+            f"{len(canaries.vectors)} canary vectors stored"
+        )
+
+
+@models_app.command("verify")
+def models_verify(
+    alias: Annotated[str, typer.Argument(help="The pinned alias to re-check.")],
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-embed the alias's canary texts and compare with the pinned vectors (exit 2 on change)."""
+    from workbench.store.pins import verify_model
+
+    with handled():
+        result = verify_model(workspace(workspace_uri, config), alias)
+    if as_json:
+        emit_json({**asdict(result), "passed": result.passed})
+    else:
+        verdict = "ok" if result.passed else f"CHANGED: {result.problem}"
+        typer.echo(
+            f"{alias}: {verdict}; min cosine {result.min_cosine:.5f}, dim {result.dim}/"
+            f"{result.expected_dim}, {result.seconds:.2f}s"
+        )
+    if not result.passed:
+        raise typer.Exit(2)

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from workbench.checks import positive_int
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
+from workbench.models.canary import CanaryPin, CanaryResult, require_canaries
 from workbench.models.ref import Embedder, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.status import column_problems
@@ -49,6 +50,7 @@ __all__ = [
     "retrieve",
     "scan_search",
     "search_column",
+    "verify_column_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,14 +65,34 @@ _SNIPPET = 240
 def embedder_for(column: VectorColumn, embedders: Mapping[str, Embedder] | None = None) -> Embedder:
     """The embedder for ``column``: an injected one (keyed by column name) or its pinned model.
 
+    The model is re-checked against the column's canary vectors before it is returned.
+
     Raises:
         MixedIndexError: the injected embedder is not the model that wrote the column.
+        FingerprintMismatchError: the model's canary vectors changed since the column was made.
     """
     embedder = (embedders or {}).get(column.name)
     if embedder is None:
-        return load_embedder(column.ref)
-    require_own_model(embedder, column.ref, column=column.name)
+        embedder = load_embedder(column.ref)
+    else:
+        require_own_model(embedder, column.ref, column=column.name)
+    verify_column_model(column, embedder)
     return embedder
+
+
+def verify_column_model(column: VectorColumn, embedder: Embedder) -> CanaryResult | None:
+    """Re-check ``embedder`` against the canary vectors stored with ``column`` (once per embedder).
+
+    Returns None for a column made before canaries were recorded (its local model is still
+    verified by file hash at load).
+
+    Raises:
+        FingerprintMismatchError: the model no longer gives the column's canary vectors.
+    """
+    if not column.canaries:
+        log.debug("column %s has no canary vectors; relying on its file fingerprint", column.name)
+        return None
+    return require_canaries(embedder, CanaryPin.from_json(column.canaries))
 
 
 def encode_queries(

@@ -26,9 +26,11 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.errors import ConcurrentChangeError, CorruptStateError, DimensionMismatchError
+from workbench.models.canary import require_canaries
 from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
 from workbench.progress import ProgressFn
-from workbench.store.contract import candidate_tag, document_text, vector_type
+from workbench.store.canaries import canaries_for, record_check
+from workbench.store.contract import META_USAGE, candidate_tag, document_text, vector_type
 from workbench.store.workspace import Workspace, column_metadata, set_tag, vector_columns
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]
+_TOKENS_KEY = b"workbench:tokens"
 _MANIFEST_KEYS = frozenset({"table_version", "rows", "batch_size", "fingerprint"})
 
 
@@ -99,12 +102,12 @@ class PendingRun:
     valid: bool
 
 
-def vector_schema(ref: ModelRef) -> pa.Schema:
-    """``id`` + the vector column (carrying the pin) + its ``src__`` column."""
+def vector_schema(ref: ModelRef, *, canaries: str | None = None) -> pa.Schema:
+    """``id`` + the vector column (carrying the pin and its canaries) + its ``src__`` column."""
     return pa.schema(
         [
             pa.field("id", pa.string()),
-            pa.field(ref.column, vector_type(ref.dim), metadata=column_metadata(ref)),
+            pa.field(ref.column, vector_type(ref.dim), metadata=column_metadata(ref, canaries=canaries)),
             pa.field(ref.src_column, pa.string()),
         ]
     )
@@ -176,6 +179,9 @@ def embed(
         return existing
     if embedder is None:
         embedder = load_embedder(ref)
+    # The behavioural check comes before anything is written: a changed model writes nothing.
+    canaries = canaries_for(ws, ref, embedder)
+    record_check(ws, ref.column, require_canaries(embedder, canaries), context="embed")
     version = table.version
     total = table.count_rows()
     run.prepare(
@@ -186,15 +192,19 @@ def embed(
             "fingerprint": ref.fingerprint,
         }
     )
-    schema = vector_schema(ref)
+    schema = vector_schema(ref, canaries=canaries.to_json())
+    usage = getattr(embedder, "usage", None)
     done = resumed = 0
     for index, batch in enumerate(_scan(table, version, batch_size)):
         if run.has(index, batch.column("id")):
             done += batch.num_rows
             resumed += batch.num_rows
         else:
-            run.write(index, embed_batch(embedder, batch, schema, encode_batch=encode_batch))
+            tokens_before = usage.tokens if usage is not None else 0
+            embedded = embed_batch(embedder, batch, schema, encode_batch=encode_batch)
+            run.write(index, embedded, tokens=(usage.tokens - tokens_before) if usage is not None else 0)
             done += batch.num_rows
+            _log_rate(ref, done, total, resumed, start, usage)
         if on_progress is not None:
             on_progress(done, total)
     table.checkout_latest()
@@ -204,6 +214,8 @@ def embed(
             f"table {table_name!r} changed while embedding (version {version} → {table.version}); "
             "run `workbench embed` again to embed the current rows"
         )
+    if ref.is_served:
+        schema = _with_usage(schema, ref, run.tokens())
     _commit(table, run, schema, batch_size)
     new_version = table.version
     tag = candidate_tag(ref.column)
@@ -242,6 +254,27 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
         batch_size=int(manifest["batch_size"]),
         valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
     )
+
+
+def _log_rate(ref: ModelRef, done: int, total: int, resumed: int, start: float, usage: Any) -> None:
+    """Progress in the log: rows/s and, for a served model, tokens and cost so far."""
+    rate = (done - resumed) / max(time.perf_counter() - start, 1e-9)
+    if usage is None:
+        log.info("%s: %d/%d rows, %.1f rows/s", ref.column, done, total, rate)
+        return
+    cost = "" if usage.cost is None else f", est. cost {usage.cost:.4f}"
+    log.info("%s: %d/%d rows, %.1f rows/s, %d tokens%s", ref.column, done, total, rate, usage.tokens, cost)
+
+
+def _with_usage(schema: pa.Schema, ref: ModelRef, tokens: int) -> pa.Schema:
+    """The vector field's metadata plus the tokens spent (all runs) and the estimated cost."""
+    price = ref.serving.price_per_million_tokens if ref.serving is not None else None
+    usage = {"tokens": tokens, "price_per_million_tokens": price}
+    if price is not None:
+        usage["estimated_cost"] = tokens * price / 1e6
+    field = schema.field(1)
+    meta = {**(field.metadata or {}), META_USAGE.encode(): json.dumps(usage).encode()}
+    return schema.set(1, field.with_metadata(meta))
 
 
 def _run_of(ws: Workspace, table_name: str, ref: ModelRef) -> _Run:
@@ -382,7 +415,17 @@ class _Run:
                 continue  # unreadable: embed() recomputes it
         return rows
 
-    def write(self, index: int, batch: pa.RecordBatch) -> None:
+    def tokens(self) -> int:
+        """Tokens the server reported for the checkpointed batches (kept across resumes)."""
+        total = 0
+        for part in self.folder.glob("part-*.arrow"):
+            with pa.memory_map(str(part)) as source:
+                meta = pa.ipc.open_file(source).schema.metadata or {}
+            total += int(meta.get(_TOKENS_KEY, b"0"))
+        return total
+
+    def write(self, index: int, batch: pa.RecordBatch, *, tokens: int = 0) -> None:
+        batch = batch.replace_schema_metadata({_TOKENS_KEY: str(tokens)})
         tmp = self._part(index).with_suffix(".tmp")
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
             writer.write_batch(batch)

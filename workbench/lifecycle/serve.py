@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.checks import positive_int
 from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
+    CanaryMismatchError,
     CorruptStateError,
     FingerprintMismatchError,
     InvalidArgumentError,
@@ -40,6 +41,8 @@ from workbench.errors import (
 )
 from workbench.lifecycle.history import history
 from workbench.lifecycle.promote import data_unchanged_since
+from workbench.models.canary import last_result
+from workbench.store.canaries import record_check
 from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.store.status import column_problems
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
@@ -229,9 +232,13 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
     problems = []
     for step in (lambda: verify_column(handle, column), lambda: verified_embedder(column, embedder)):
         try:
-            step()
+            model = step()
         except WorkbenchError as exc:
             problems.append(str(exc))
+        else:
+            canary = last_result(model) if model is not None else None
+            if canary is not None:
+                record_check(ws, column.name, canary, context="check")
     return CheckReport(
         name,
         handle.version,
@@ -289,6 +296,8 @@ def verified_embedder(column: VectorColumn, embedder: Embedder | None = None) ->
     """
     try:
         model = embedder_for(column, {column.name: embedder} if embedder is not None else None)
+    except CanaryMismatchError:
+        raise  # the served/loaded model changed behaviour: say so as it is
     except FingerprintMismatchError as exc:
         raise MixedIndexError(
             f"refusing to serve {column.name}: the model on this machine is not the one that wrote "

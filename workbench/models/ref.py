@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.errors import (
     FingerprintMismatchError,
@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MOVING_REVISIONS",
+    "SERVED_SOURCES",
     "Embedder",
     "ModelRef",
     "SentenceTransformerEmbedder",
+    "ServingOptions",
     "Source",
+    "check_ollama_tag",
     "check_weights_safe",
     "fingerprint_dir",
     "installed_version",
@@ -54,13 +57,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Source = Literal["package", "path", "hub"]
+Source = Literal["package", "path", "hub", "openai", "ollama"]
+SERVED_SOURCES = frozenset({"openai", "ollama"})
 
 MOVING_REVISIONS = frozenset(
     {"", "latest", "main", "master", "head", "dev", "develop", "stable", "nightly", "current", "*"}
 )
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Files that change what a sentence-transformers model computes (MODELS.md).
 _FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".pt", ".pth")
@@ -83,6 +88,41 @@ _FINGERPRINT_NAMES = frozenset(
 )
 
 
+class ServingOptions(BaseModel):
+    """How to call a served model. None of these change the vectors (not part of the identity).
+
+    Attributes:
+        batch_size: Inputs per request at most.
+        max_batch_tokens: Approximate token budget per request (about 4 characters a token).
+        concurrency: Requests in flight at once.
+        timeout: Seconds per request.
+        max_retries: Retries on 429, 5xx and timeouts (exponential backoff with jitter,
+            honouring ``Retry-After``); then the run stops resumably.
+        price_per_million_tokens: For the cost estimate; ``None`` means unknown.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    max_batch_tokens: int = Field(default=16_000, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    price_per_million_tokens: float | None = Field(default=None, ge=0)
+
+
+def check_ollama_tag(name: str) -> str:
+    """Refuse an Ollama model without an explicit, non-moving tag (``latest`` moves)."""
+    base, _, tag = name.rpartition(":") if ":" in name else (name, "", "")
+    if not tag or tag.strip().lower() in MOVING_REVISIONS or "/" in tag:
+        raise UnpinnedModelError(
+            f"ollama model {name!r} has no fixed tag: `latest` (or no tag) can return different "
+            f"weights after the next `ollama pull`. Write name:tag with an exact tag, e.g. "
+            f"{(base or name)}:v1.5, and pin its digest."
+        )
+    return name
+
+
 class ModelRef(BaseModel):
     """An exact, verifiable reference to one embedding model.
 
@@ -101,6 +141,18 @@ class ModelRef(BaseModel):
         max_seq_length: Token limit applied at load; ``None`` keeps the model's own.
         truncate_dim: Matryoshka truncation, or ``None``.
         allow_pickle: Permit ``*.bin`` (pickle) weights. Off by default: pickle runs code.
+        digest: Ollama only: the manifest digest ``/api/tags`` reports (64 hex).
+        served_model: Served sources: the model name the server reported when pinned
+            (``response.model``), which may differ from ``name``.
+        api_key_env: OpenAI-compatible only: the *name* of the environment variable holding
+            the API key. The key itself is never stored.
+        canary_threshold: Minimum cosine of the canary re-check (see ``models.canary``).
+        serving: Request options of a served model (batching, concurrency, retries, price);
+            they do not change the vectors, so they are not part of the identity.
+
+    For a served model (``openai``, ``ollama``), ``location`` is the base URL or host,
+    ``truncate_dim`` the ``dimensions`` requested, and ``fingerprint`` a sha256 over what the
+    server reported and the canary vectors (see ``models.served.served_fingerprint``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -117,6 +169,11 @@ class ModelRef(BaseModel):
     max_seq_length: int | None = None
     truncate_dim: int | None = None
     allow_pickle: bool = False
+    digest: str | None = None
+    served_model: str | None = None
+    api_key_env: str | None = None
+    canary_threshold: float = 0.999
+    serving: ServingOptions | None = None
 
     def __init__(self, **data: object) -> None:
         try:
@@ -177,6 +234,35 @@ class ModelRef(BaseModel):
                 "model page under 'Files and versions' → commit history."
             )
         return self
+
+    @model_validator(mode="after")
+    def _served_fields(self) -> ModelRef:
+        if self.source not in SERVED_SOURCES:
+            return self
+        if not self.location.startswith(("http://", "https://")):
+            raise UnpinnedModelError(
+                f"served model {self.name!r}: {self.location!r} is not an http(s) URL; write the "
+                'base URL, e.g. location = "https://api.openai.com/v1" or "http://127.0.0.1:11434"'
+            )
+        if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
+            raise UnpinnedModelError(
+                "api_key_env must be the NAME of an environment variable (e.g. OPENAI_API_KEY), "
+                "not the key itself; the key is read from that variable at run time"
+            )
+        if self.source == "ollama":
+            check_ollama_tag(self.name)
+            if self.digest is None or not _HEX64.match(self.digest):
+                raise UnpinnedModelError(
+                    f"ollama model {self.name!r} needs digest = the 64-hex manifest digest that "
+                    "`ollama list` (or /api/tags) reports; pin it with `workbench models add ALIAS "
+                    "--source ollama --host URL --model NAME:TAG`"
+                )
+        return self
+
+    @property
+    def is_served(self) -> bool:
+        """True for a model behind a server (no files to hash: the pin is behavioural)."""
+        return self.source in SERVED_SOURCES
 
     @property
     def slug(self) -> str:
@@ -377,13 +463,24 @@ def require_own_model(embedder: Embedder, ref: ModelRef, *, column: str) -> None
         )
 
 
-def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
-    """Resolve, verify (fingerprint, no pickle) and load the pinned model on CPU.
+def load_embedder(ref: ModelRef) -> Embedder:
+    """Resolve, verify and load the pinned model.
+
+    A local model is fingerprinted (no pickle) and loaded on CPU; a served model gets a
+    client for its server (the API key read from ``ref.api_key_env``), checked against what
+    the server reports (Ollama digest). Canary checks happen where the canaries are known
+    (``models.canary.require_canaries``).
 
     Raises:
-        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError.
+        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError,
+        ServedModelError.
     """
     from workbench.errors import DimensionMismatchError
+
+    if ref.is_served:
+        from workbench.models.served import load_served
+
+        return load_served(ref)
 
     path = resolve_model_dir(ref)
     verify_model_dir(ref, path)

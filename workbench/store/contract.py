@@ -23,10 +23,12 @@ __all__ = [
     "CORPUS_SCHEMA",
     "DEFAULT_WORKSPACE",
     "META_ACTIVE",
+    "META_CANARIES",
     "META_CREATED",
     "META_MODEL",
     "META_PROMOTION",
     "META_SRC",
+    "META_USAGE",
     "META_VERSIONS",
     "PRODUCTION_TAG",
     "RESERVED_PREFIX",
@@ -57,6 +59,10 @@ META_CREATED = "workbench:created_at"
 """Field metadata of a vector column: when it was committed (ISO 8601, UTC)."""
 META_VERSIONS = "workbench:library_versions"
 """Field metadata of a vector column: versions of the libraries that shaped it (JSON)."""
+META_CANARIES = "workbench:canaries"
+"""Field metadata of a vector column: the canary vectors its model gave when pinned (JSON)."""
+META_USAGE = "workbench:usage"
+"""Field metadata of a vector column of a served model: requests, tokens spent, estimated cost."""
 META_ACTIVE = "workbench:active_column"
 """Table metadata: the vector column production serves at this version."""
 META_PROMOTION = "workbench:promotion"

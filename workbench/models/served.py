@@ -1,0 +1,385 @@
+"""What every served model shares: request planning, bounded concurrency, response checks,
+usage accounting, and the identity of a pin.
+
+A served embedder splits its inputs into requests by count and by an approximate token budget,
+sends up to ``concurrency`` of them at once, checks every response (as many vectors as inputs,
+the pinned dimension, finite numbers) and counts the tokens the server reports. The concrete
+clients (the official ``openai`` and ``ollama`` libraries) live in ``openai_source`` and
+``ollama_source``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self, TypeVar
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError, ServedModelError
+from workbench.models.ref import ModelRef, ServingOptions
+
+if TYPE_CHECKING:
+    from workbench.models.canary import CanaryPin
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "ServedEmbedder",
+    "Usage",
+    "approx_tokens",
+    "backoff_delay",
+    "check_inputs",
+    "check_vectors",
+    "load_served",
+    "observed_normalisation",
+    "pin_served",
+    "plan_requests",
+    "require_client",
+    "retry_call",
+    "run_concurrently",
+    "served_fingerprint",
+    "serving_of",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHARS_PER_TOKEN = 4
+"""Approximate characters per token, for the request budget (the exact count comes back)."""
+
+
+@dataclass
+class Usage:
+    """Requests, inputs and tokens a served embedder used (tokens as the server reports them)."""
+
+    requests: int = 0
+    inputs: int = 0
+    tokens: int = 0
+    price_per_million_tokens: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, inputs: int, tokens: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.inputs += inputs
+            self.tokens += tokens
+
+    @property
+    def cost(self) -> float | None:
+        """Estimated cost so far in the price's currency, or None if no price is pinned."""
+        if self.price_per_million_tokens is None:
+            return None
+        return self.tokens * self.price_per_million_tokens / 1e6
+
+
+def approx_tokens(text: str) -> int:
+    """A cheap upper-side token estimate for batching."""
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def plan_requests(texts: Sequence[str], *, max_items: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Split ``texts`` into ``(start, end)`` slices of at most ``max_items`` and ``max_tokens``.
+
+    A single text over the budget gets a request of its own (the server truncates or refuses).
+    """
+    slices, start, budget = [], 0, 0
+    for i, text in enumerate(texts):
+        cost = approx_tokens(text)
+        if i > start and (i - start >= max_items or budget + cost > max_tokens):
+            slices.append((start, i))
+            start, budget = i, 0
+        budget += cost
+    if start < len(texts):
+        slices.append((start, len(texts)))
+    return slices
+
+
+def check_inputs(texts: Sequence[str], model: str) -> None:
+    """Refuse inputs a server would reject or silently embed as noise (empty strings)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidArgumentError(
+                f"input {i} for served model {model!r} is empty; servers reject or mis-embed empty "
+                "strings. Drop empty rows or give them text before embedding."
+            )
+
+
+def check_vectors(
+    raw: Sequence[Sequence[float]] | np.ndarray, *, n: int, dim: int | None, model: str
+) -> np.ndarray:
+    """The response as a float32 ``(n, dim)`` matrix, or ``ServedModelError`` saying what is wrong."""
+    if len(raw) != n:
+        raise ServedModelError(
+            f"served model {model!r} returned {len(raw)} vectors for {n} inputs; the server is "
+            "faulty or truncated the request. Nothing was written; retry or lower batch_size."
+        )
+    try:
+        vectors = np.asarray(raw, dtype=np.float32)
+    except ValueError as exc:
+        raise ServedModelError(f"served model {model!r} returned vectors of different lengths") from exc
+    if vectors.ndim != 2 or (dim is not None and vectors.shape[1] != dim):
+        got = vectors.shape[1] if vectors.ndim == 2 else vectors.shape
+        raise ServedModelError(
+            f"served model {model!r} returned {got}-d vectors, but the pin says {dim}-d: the "
+            "server changed (or ignores `dimensions`). Pin what it serves now as a new model."
+        )
+    if not np.isfinite(vectors).all():
+        bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+        raise ServedModelError(
+            f"served model {model!r} returned NaN or inf in {bad} of {n} vectors; nothing was "
+            "written. Check the server (a broken quantisation or overflow), then re-run."
+        )
+    return vectors
+
+
+def run_concurrently(calls: Sequence[Callable[[], T]], *, concurrency: int) -> list[T]:
+    """Run ``calls`` with at most ``concurrency`` in flight; results in input order.
+
+    The first exception is raised once the calls in flight have finished; calls not yet
+    started are cancelled.
+    """
+    if concurrency <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): ``Retry-After`` when given, else
+    exponential backoff with full jitter."""
+    if retry_after is not None and 0 <= retry_after <= 120:
+        return retry_after
+    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def served_fingerprint(
+    *,
+    source: str,
+    name: str,
+    served_model: str | None,
+    digest: str | None,
+    dim: int,
+    dimensions: int | None,
+    normalize: bool,
+    query_prefix: str,
+    document_prefix: str,
+    canary_part: str,
+) -> str:
+    """sha256 of everything that determines a served model's vectors.
+
+    The host/base URL, the key and the request options are left out: the same model moved to
+    another host keeps its identity; a different model, digest, dimension, prefix or canary
+    behaviour gets a new one (and so a new vector column).
+    """
+    identity = {
+        "source": source,
+        "name": name,
+        "served_model": served_model,
+        "digest": digest,
+        "dim": dim,
+        "dimensions": dimensions,
+        "normalize": normalize,
+        "query_prefix": query_prefix,
+        "document_prefix": document_prefix,
+        "canaries": canary_part,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def serving_of(ref: ModelRef) -> ServingOptions:
+    return ref.serving or ServingOptions()
+
+
+class ServedEmbedder:
+    """An :class:`~workbench.models.ref.Embedder` over a server; subclasses send one request.
+
+    Attributes:
+        ref: The pin (``dim`` may be provisional while pinning).
+        usage: Requests and tokens so far.
+    """
+
+    def __init__(self, ref: ModelRef) -> None:
+        self.ref = ref
+        self.options = serving_of(ref)
+        self.usage = Usage(price_per_million_tokens=self.options.price_per_million_tokens)
+        self.reported_model: str | None = None
+        self.expect_dim: int | None = ref.dim
+
+    def close(self) -> None:
+        """Close the client's connections (also done when the embedder is garbage-collected)."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        return self._encode([self.ref.document_prefix + t for t in texts], list(texts))
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        return self._encode([self.ref.query_prefix + t for t in texts], list(texts))
+
+    def _encode(self, texts: list[str], raw: list[str]) -> np.ndarray:
+        check_inputs(raw, self.ref.name)
+        if not texts:
+            return np.zeros((0, self.expect_dim or self.ref.dim), dtype=np.float32)
+        slices = plan_requests(
+            texts, max_items=self.options.batch_size, max_tokens=self.options.max_batch_tokens
+        )
+        calls = [lambda s=s, e=e: self._checked(texts[s:e]) for s, e in slices]
+        parts = run_concurrently(calls, concurrency=self.options.concurrency)
+        return np.concatenate(parts, axis=0)
+
+    def _checked(self, texts: list[str]) -> np.ndarray:
+        raw, tokens, model = self._request(texts)
+        vectors = check_vectors(raw, n=len(texts), dim=self.expect_dim, model=self.ref.name)
+        if model:
+            self.reported_model = model
+        self.usage.add(inputs=len(texts), tokens=tokens)
+        return vectors
+
+    def _request(self, texts: list[str]) -> tuple[Sequence[Sequence[float]], int, str | None]:
+        """One request: ``(vectors, tokens used, model name the server reported)``."""
+        raise NotImplementedError
+
+
+def require_client(module: str) -> None:
+    """Refuse clearly when the official client library of a served source is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        from workbench.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(
+            f"served models need the official {module!r} client: pip install 'embedding-workbench[served]'"
+        )
+
+
+def load_served(ref: ModelRef) -> ServedEmbedder:
+    """A client for the served model ``ref`` pins (checked against what the server reports)."""
+    if ref.source == "openai":
+        from workbench.models.openai_source import OpenAIEmbedder
+
+        return OpenAIEmbedder(ref)
+    from workbench.models.ollama_source import OllamaEmbedder
+
+    embedder = OllamaEmbedder(ref)
+    embedder.verify_digest()
+    return embedder
+
+
+def observed_normalisation(vectors: np.ndarray) -> bool:
+    """True if every vector is unit length (within float tolerance)."""
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
+    return bool(np.all(np.abs(norms - 1.0) < 1e-3))
+
+
+def retry_call(
+    call: Callable[[], T],
+    *,
+    retries: int,
+    retryable: Callable[[Exception], float | bool],
+    what: str,
+) -> T:
+    """Run ``call``; on a retryable error wait (``Retry-After`` or backoff) and try again.
+
+    ``retryable(exc)`` returns False for a final error, True to back off, or a number of
+    seconds the server asked to wait.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            verdict = retryable(exc)
+            if verdict is False or attempt >= retries:
+                raise
+            attempt += 1
+            wait = backoff_delay(attempt, None if isinstance(verdict, bool) else float(verdict))
+            log.warning(
+                "%s failed (%s); retry %d/%d in %.2fs", what, type(exc).__name__, attempt, retries, wait
+            )
+            time.sleep(wait)
+
+
+def pin_served(embedder: ServedEmbedder, *, dimensions: int | None) -> tuple[ModelRef, CanaryPin]:
+    """Finish a pin: embed the canaries twice, record what the server reports, build the identity.
+
+    ``embedder`` carries a provisional ref (placeholder fingerprint and dimension). The
+    canaries are embedded twice: a server that does not reproduce its own vectors within the
+    threshold cannot be pinned behaviourally and is refused.
+
+    Raises:
+        ServedModelError: the server ignores ``dimensions`` or is not deterministic.
+    """
+    from workbench.models.canary import compute_canaries
+
+    embedder.expect_dim = None
+    first = compute_canaries(embedder)
+    second = compute_canaries(embedder)
+    ref = embedder.ref
+    if dimensions is not None and first.dim != dimensions:
+        raise ServedModelError(
+            f"{ref.location} ignored dimensions={dimensions} for {ref.name!r} and returned "
+            f"{first.dim}-d vectors; pin it without --dimensions (or truncate elsewhere), since a "
+            "server that ignores the request would silently change the space later."
+        )
+    if first.vectors.shape != second.vectors.shape:
+        raise ServedModelError(f"{ref.location} returned different dimensions for the same texts")
+    a, b = first.vectors.astype(np.float64), second.vectors.astype(np.float64)
+    cos = np.sum(a * b, axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    if float(cos.min()) < ref.canary_threshold:
+        raise ServedModelError(
+            f"{ref.name!r} at {ref.location} is not deterministic: the same canary texts came back "
+            f"with cosine {float(cos.min()):.5f} < threshold {ref.canary_threshold}. Lower "
+            "canary_threshold for this model, or pin a deterministic deployment."
+        )
+    reported = embedder.reported_model
+    normalize = observed_normalisation(first.vectors)
+    fingerprint = served_fingerprint(
+        source=ref.source,
+        name=ref.name,
+        served_model=reported,
+        digest=ref.digest,
+        dim=first.dim,
+        dimensions=dimensions,
+        normalize=normalize,
+        query_prefix=ref.query_prefix,
+        document_prefix=ref.document_prefix,
+        canary_part=first.fingerprint_part(),
+    )
+    final = ref.model_copy(
+        update={
+            "fingerprint": fingerprint,
+            "dim": first.dim,
+            "truncate_dim": dimensions,
+            "normalize": normalize,
+            "served_model": reported,
+            "revision": ref.revision if ref.source == "ollama" else (reported or ref.name),
+        }
+    )
+    # model_copy skips validation; re-validate the final pin once.
+    return ModelRef(**final.model_dump()), first

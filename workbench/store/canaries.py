@@ -1,0 +1,141 @@
+"""Canary vectors stored with the pins of a workspace, and the record of their re-checks.
+
+``wb_canaries`` holds, per model fingerprint, the canary vectors the model gave when it was
+pinned (``workbench models add`` for a served model; the first use in this workspace for a
+local model, whose files are verified by hash first). A new vector column copies them into its
+field metadata, so every reader of the column can re-check its model without the workspace.
+``wb_canary_checks`` records passing re-checks (when, minimum cosine) for the Workspace page and
+monitoring; a failing check raises and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from workbench.errors import ConfigError
+from workbench.models.canary import CanaryPin, CanaryResult, compute_canaries
+
+if TYPE_CHECKING:
+    from workbench.models.ref import Embedder, ModelRef
+    from workbench.store.workspace import Workspace
+
+__all__ = [
+    "CANARIES_TABLE",
+    "CHECKS_TABLE",
+    "canaries_for",
+    "last_checks",
+    "load_canaries",
+    "record_check",
+    "save_canaries",
+]
+
+log = logging.getLogger(__name__)
+
+CANARIES_TABLE = "wb_canaries"
+CHECKS_TABLE = "wb_canary_checks"
+
+_CANARIES_SCHEMA = pa.schema(
+    [
+        pa.field("fingerprint", pa.string(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("texts_sha256", pa.string()),
+        pa.field("canaries_json", pa.string()),
+        pa.field("created_at", pa.string()),
+    ]
+)
+_CHECKS_SCHEMA = pa.schema(
+    [
+        pa.field("column", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("checked_at", pa.string()),
+        pa.field("min_cosine", pa.float64()),
+        pa.field("dim", pa.int64()),
+        pa.field("seconds", pa.float64()),
+        pa.field("context", pa.string()),
+    ]
+)
+
+
+def save_canaries(ws: Workspace, ref: ModelRef, pin: CanaryPin) -> None:
+    """Store ``pin`` for ``ref`` (idempotent: an existing row for the fingerprint is kept)."""
+    row = pa.table(
+        {
+            "fingerprint": [ref.fingerprint],
+            "model": [ref.pin],
+            "texts_sha256": [pin.texts_sha256],
+            "canaries_json": [pin.to_json()],
+            "created_at": [datetime.now(UTC).isoformat(timespec="seconds")],
+        },
+        schema=_CANARIES_SCHEMA,
+    )
+    table = ws.db.create_table(CANARIES_TABLE, schema=_CANARIES_SCHEMA, exist_ok=True)
+    table.merge_insert("fingerprint").when_not_matched_insert_all().execute(row)
+
+
+def load_canaries(ws: Workspace, ref: ModelRef) -> CanaryPin | None:
+    """The canary vectors stored for ``ref``, or None."""
+    if not ws.has_table(CANARIES_TABLE):
+        return None
+    fp = ref.fingerprint.replace("'", "")
+    rows = ws.db.open_table(CANARIES_TABLE).search().where(f"fingerprint = '{fp}'").limit(1).to_list()
+    return CanaryPin.from_json(rows[0]["canaries_json"]) if rows else None
+
+
+def canaries_for(ws: Workspace, ref: ModelRef, embedder: Embedder) -> CanaryPin:
+    """The pinned canaries of ``ref``, computing and storing them on a local model's first use.
+
+    A local model's files were verified against its sha256 when it was loaded, so its first
+    canary vectors in a workspace are trustworthy. A served model has no files: its canaries
+    must come from ``workbench models add``, or nothing can tell its weights changed.
+
+    Raises:
+        ConfigError: a served model has no stored canaries in this workspace.
+    """
+    found = load_canaries(ws, ref)
+    if found is not None:
+        return found
+    if ref.is_served:
+        raise ConfigError(
+            f"served model {ref.pin} has no canary vectors in workspace {ws.uri!r}, so a silent "
+            "weight change could not be detected. Pin it here with `workbench models add ALIAS "
+            f"--source {ref.source} …` (which embeds the canaries) before embedding with it."
+        )
+    pin = compute_canaries(embedder)
+    save_canaries(ws, ref, pin)
+    log.info("recorded canary vectors of %s on first use", ref.pin)
+    return pin
+
+
+def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: str) -> None:
+    """Append a passing re-check of ``column``'s model (failures raise and write nothing)."""
+    if not result.passed:
+        return
+    row = pa.table(
+        {
+            "column": [column],
+            "model": [result.model],
+            "checked_at": [result.checked_at],
+            "min_cosine": [result.min_cosine],
+            "dim": [result.dim],
+            "seconds": [result.seconds],
+            "context": [context],
+        },
+        schema=_CHECKS_SCHEMA,
+    )
+    ws.db.create_table(CHECKS_TABLE, schema=_CHECKS_SCHEMA, exist_ok=True).add(row)
+
+
+def last_checks(ws: Workspace) -> dict[str, dict[str, object]]:
+    """Per vector column, its latest recorded canary check (``checked_at``, ``min_cosine``, …)."""
+    if not ws.has_table(CHECKS_TABLE):
+        return {}
+    latest: dict[str, dict[str, object]] = {}
+    for row in ws.db.open_table(CHECKS_TABLE).to_arrow().to_pylist():
+        seen = latest.get(row["column"])
+        if seen is None or str(row["checked_at"]) >= str(seen["checked_at"]):
+            latest[row["column"]] = row
+    return latest
