@@ -27,13 +27,14 @@ from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
 from workbench.lifecycle.gate import GateConfig, GateResult
 from workbench.lifecycle.history import PromotionRecord, history
-from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
+from workbench.lifecycle.promote import check_gate, promote, refresh, rollback, rollback_target
 from workbench.lifecycle.retire import retire
 from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.store.production import Production, RollbackTarget, production, production_column
 from workbench.store.status import workspace_status
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -49,8 +50,10 @@ __all__ = [
     "Manifest",
     "ModelRef",
     "PendingRun",
+    "Production",
     "ProductionIndex",
     "PromotionRecord",
+    "RollbackTarget",
     "SearchResult",
     "WorkbenchError",
     "Workspace",
@@ -70,12 +73,14 @@ __all__ = [
     "load_eval_set",
     "open_workspace",
     "pending_run",
+    "production",
     "production_column",
     "promote",
     "query_both",
     "refresh",
     "retire",
     "rollback",
+    "rollback_target",
     "search",
     "workspace_status",
     "write_report",
