@@ -17,6 +17,7 @@ import typer
 from workbench.cli.common import (
     DEFAULT,
     ConfigOpt,
+    IngestTableOpt,
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
@@ -44,7 +45,7 @@ def demo(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None) -> Non
     from workbench.demo import build_demo
 
     with handled(), ExitStack() as bars:
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         for line in build_demo(ws, step=lambda description: bars.enter_context(progress_bar(description))):
             typer.echo(line)
         typer.echo(f"demo workspace ready at {ws.uri}")
@@ -55,7 +56,7 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="A BEIR folder, or a corpus .jsonl/.csv/.parquet.")],
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
-    table: TableOpt = None,
+    table: IngestTableOpt = None,
     eval_set: Annotated[str | None, typer.Option(help="Eval set name (default: folder name).")] = None,
     id_field: Annotated[str | None, typer.Option(help="Id column (default: _id or id).")] = None,
     text_field: Annotated[str, typer.Option(help="Text column.")] = "text",
@@ -68,7 +69,7 @@ def ingest(
     from workbench.corpus.readers import Fields
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         fields = Fields(id=id_field, text=text_field, title=title_field or None)
         with progress_bar("dual-write") as bar:
             result = run_ingest(
@@ -149,7 +150,7 @@ def models(
     from workbench.models.catalog import CATALOG
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         known = ws.config.all_models()
     rows = [
         {
@@ -196,7 +197,7 @@ def models_add(
     from workbench.models.ref import pin_directory
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         ref = pin_directory(
             path,
             name=name or path.resolve().name,

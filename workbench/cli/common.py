@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from workbench.errors import WorkbenchError
 from workbench.progress import ProgressFn
+from workbench.store.failures import explain
 from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
 
 WorkspaceOpt = Annotated[
@@ -33,23 +35,51 @@ ConfigOpt = Annotated[
     ),
 ]
 TableOpt = Annotated[str | None, typer.Option("--table", "-t", help="Corpus table (default: the only one).")]
+IngestTableOpt = Annotated[
+    str | None, typer.Option("--table", "-t", help="Table to write (default: the folder or file name).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 DEFAULT = DEFAULT_WORKSPACE
 
 
+_CREATED: list[Path] = []  # workspace folders this command created; removed if it fails
+
+
 @contextmanager
 def handled() -> Iterator[None]:
-    """Turn a ``WorkbenchError`` into one line on stderr and exit code 2."""
+    """Turn every expected failure into one line on stderr and exit code 2, writing nothing.
+
+    A ``WorkbenchError`` is printed as it is; a storage or system error (a commit conflict, a
+    read-only or full disk, damaged files, ...) is first named by
+    :func:`workbench.store.failures.explain`. A workspace folder this command created is
+    removed again. Anything else is a bug and keeps its traceback.
+    """
     try:
         yield
-    except WorkbenchError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        error = explain(exc)
+        if error is None:
+            raise
+        _remove_created()
+        message = " ".join(str(error).split())
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
 
 
-def workspace(uri: str, config: str | None) -> Workspace:
-    return open_workspace(uri, config_path=config)
+def _remove_created() -> None:
+    while _CREATED:
+        shutil.rmtree(_CREATED.pop(), ignore_errors=True)
+
+
+def workspace(uri: str, config: str | None, *, create: bool = False) -> Workspace:
+    """Open the workspace; only commands that write a new one (``create``) may make its folder."""
+    folder = Path(uri)
+    if create and "://" not in uri and not folder.exists():
+        _CREATED.append(folder.resolve())
+    return open_workspace(uri, config_path=config, create=create)
 
 
 def table_name(ws: Workspace, table: str | None) -> str:

@@ -112,8 +112,27 @@ def render_json(cmp: Comparison) -> str:
 
 
 def render_csv(cmp: Comparison) -> str:
-    """One row per query: text, every metric per side and delta, rank shifts."""
-    return cmp.per_query.to_csv(index=False, float_format="%.10g")
+    """One row per query: text, every metric per side and delta, rank shifts.
+
+    Text cells are neutralised against CSV (formula) injection as OWASP recommends: a cell that
+    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so a
+    spreadsheet shows it as text instead of evaluating it. Numbers are left as they are.
+    """
+    frame = cmp.per_query.copy()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].map(inert_cell)
+    return frame.to_csv(index=False, float_format="%.10g")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: object) -> object:
+    """``value`` made safe for a spreadsheet cell (OWASP CSV injection); non-strings unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def render_markdown(cmp: Comparison, *, n_worst: int = 10) -> str:
@@ -303,9 +322,32 @@ def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | No
     if chosen not in _RENDERERS:
         raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
     text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_output(path, text)
     return path
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to the file ``path`` (whole: via a temporary file and a rename).
+
+    Raises:
+        InvalidArgumentError: ``path`` is a folder, or it cannot be written (read-only, no
+            permission, a file where a folder is needed); nothing is written.
+    """
+    if path.is_dir():
+        raise InvalidArgumentError(
+            f"output {str(path)!r} is a folder; give a file name, e.g. {str(path / 'report.html')!r}"
+        )
+    aside = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(text, encoding="utf-8")
+        aside.replace(path)
+    except OSError as exc:
+        if aside.parent.is_dir():
+            aside.unlink(missing_ok=True)
+        raise InvalidArgumentError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; give a writable file path"
+        ) from exc
 
 
 def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) -> int:
@@ -327,8 +369,7 @@ def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) ->
             ordered["query_id"], ordered["doc_id"], ordered["rank"], ordered["score"], strict=True
         )
     ]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(lines), encoding="utf-8")
+    write_output(Path(path), "".join(lines))
     return len(lines)
 
 

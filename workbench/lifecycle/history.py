@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from workbench.errors import ConcurrentChangeError
 from workbench.lifecycle.gate import GateResult
 
 if TYPE_CHECKING:
@@ -170,8 +171,8 @@ def append_event(
         ws.db.open_table(TABLE).add(data)
     else:
         try:
-            ws.db.create_table(TABLE, data)
-        except ValueError:  # another process created it first
+            ws.create_table(TABLE, data)
+        except (ConcurrentChangeError, ValueError):  # another process created it first
             ws.db.open_table(TABLE).add(data)
     log.info("%s", record.message)
     return record

@@ -301,7 +301,7 @@ def save_comparison(ws: Workspace, comparison: Comparison) -> None:
     if ws.has_table(TABLE):
         ws.db.open_table(TABLE).add(row)
     else:
-        ws.db.create_table(TABLE, row)
+        ws.create_table(TABLE, row)
 
 
 def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:

@@ -84,7 +84,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
         schema=_SCHEMA,
     )
     if not ws.has_table(TABLE):
-        ws.db.create_table(TABLE, row)
+        ws.create_table(TABLE, row)
     else:
         tbl = ws.db.open_table(TABLE)
         tbl.merge_insert("name").when_matched_update_all().when_not_matched_insert_all().execute(row)
