@@ -233,7 +233,7 @@ def rollback(
     target = rollback_target(ws, table_name)
     claim = rolled_back_tag(target.undo)
     try:
-        table.tags.create(claim, ledger(table).live[target.undo])
+        table.tags.create(claim, target.undo_version)
     except (RuntimeError, ValueError) as exc:  # "Ref conflict": another rollback claimed this move
         raise ConcurrentChangeError(
             f"another rollback of {table_name!r} undid {production_tag(target.undo)} at the same time "

@@ -66,7 +66,7 @@ def finish_moves(
         if production_tag(number) not in tags:
             done.append(_finish_publish(ws, table_name, number, top=number == book.top, actor=actor, now=now))
     for record in done:
-        log.warning("finished an interrupted %s: %s", record.action, record.message)
+        log.info("completed %s: %s", record.action, record.message)
     return [replace(r, resumed=True) for r in done]
 
 

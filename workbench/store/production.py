@@ -85,9 +85,10 @@ class Ledger:
 
 @dataclass(frozen=True)
 class RollbackTarget:
-    """What a rollback would do now: undo move ``undo`` and serve ``version``/``column``."""
+    """What a rollback would do now: undo move ``undo`` (at ``undo_version``) and serve ``version``."""
 
     undo: int
+    undo_version: int
     number: int
     version: int
     column: str
@@ -169,7 +170,7 @@ def rollback_from_tags(
                     f"{production_tag(n)} of {table.name!r} (v{version}) names no vector column it has; "
                     "re-promote a column instead of rolling back"
                 )
-            return RollbackTarget(top, n, version, column)
+            return RollbackTarget(top, book.live[top], n, version, column)
         raise LifecycleError(_retired_message(table, n, (recorded or {}).get(production_tag(n))))
     raise LifecycleError(
         f"no earlier production version of {table.name!r} to roll back to: v{book.live[top]} is "
