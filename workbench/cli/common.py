@@ -55,6 +55,7 @@ def handled() -> Iterator[None]:
     :func:`workbench.store.failures.explain`. A workspace folder this command created is
     removed again. Anything else is a bug and keeps its traceback.
     """
+    mark = len(_CREATED)
     try:
         yield
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -63,15 +64,18 @@ def handled() -> Iterator[None]:
         error = explain(exc)
         if error is None:
             raise
-        _remove_created()
+        _remove_created(mark)
         message = " ".join(str(error).split())
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    finally:
+        del _CREATED[mark:]
 
 
-def _remove_created() -> None:
-    while _CREATED:
-        shutil.rmtree(_CREATED.pop(), ignore_errors=True)
+def _remove_created(mark: int) -> None:
+    """Remove the workspace folders created since ``mark`` (by the command that just failed)."""
+    for folder in _CREATED[mark:]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def workspace(uri: str, config: str | None, *, create: bool = False) -> Workspace:
