@@ -10,8 +10,9 @@ import streamlit as st
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed, pending_run
 from workbench.models.ref import pin_directory
+from workbench.store.paths import require_inside
 from workbench_app import resources
-from workbench_app.context import SELECT_TABLE_KEY, current
+from workbench_app.context import SELECT_TABLE_KEY, allowed_root, current
 from workbench_app.ui import RateProgress, model_short, reported, when
 
 ctx = current()
@@ -160,7 +161,7 @@ with pin_tab:
         else:
             with reported("Pinning"):
                 new_ref = pin_directory(
-                    pin_path,
+                    require_inside(pin_path, allowed_root()),
                     name=pin_name or Path(pin_path).name,
                     revision=pin_revision,
                     query_prefix=query_prefix,
@@ -189,7 +190,7 @@ with ingest_tab:
             with reported("Ingest"):
                 result = ingest(
                     ws,
-                    src,
+                    require_inside(src, allowed_root()),
                     table=target or None,
                     eval_set=eval_name or None,
                     on_progress=RateProgress("Dual-writing changed documents", lazy=True),

@@ -18,12 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.comparison.report import inert_cell, render_csv
+from workbench.comparison.report import escape_markdown, inert_cell, render_csv, render_markdown
 from workbench.corpus.readers import read_corpus, read_qrels
 from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
     DataError,
+    InvalidArgumentError,
     StorageError,
     UnsafeWeightsError,
 )
@@ -31,6 +32,7 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import check_weights_safe, resolve_model_dir
 from workbench.store.comparisons import list_comparisons, load_comparison
 from workbench.store.failures import explain
+from workbench.store.paths import require_inside
 from workbench.store.workspace import Workspace, open_workspace
 
 runner = CliRunner()
@@ -295,3 +297,59 @@ def test_pickle_in_any_module_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafeWeightsError, match=r"2_Dense/pytorch_model\.bin.*arbitrary code"):
         check_weights_safe(model, allow_pickle=False)
     check_weights_safe(model, allow_pickle=True)
+
+
+# --- the app: untrusted text as text, write actions confined to an allowed root -------------------
+
+
+def test_markdown_escaping_makes_payloads_inert() -> None:
+    payload = "![x](http://attacker.example/b.png) <img src=x onerror=alert(1)> [link](http://x) *em*"
+    escaped = escape_markdown(payload)
+    assert "![" not in escaped and "](" not in escaped and "<img" not in escaped and "*em*" not in escaped
+    assert escaped.count("\\") >= 10 and "\n" not in escape_markdown("a\nb")
+
+
+def test_markdown_report_keeps_query_text_inert(compared_ws: Workspace) -> None:
+    cmp = load_comparison(compared_ws, list_comparisons(compared_ws)["id"].iloc[0])
+    texts_ = [c for c in cmp.per_query.columns if cmp.per_query[c].dtype == object and c != "query_id"]
+    for column in texts_:
+        cmp.per_query[column] = "![x](http://attacker.example/b.png)"
+    rendered = render_markdown(cmp)
+    assert "attacker.example" in rendered  # the text is shown ...
+    assert "![x](" not in rendered and "\\!\\[x\\]\\(" in rendered  # ... as text, not as an image
+
+
+def test_require_inside_an_allowed_root(tmp_path: Path) -> None:
+    root = tmp_path / "allowed"
+    (root / "data").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    assert require_inside(root / "data", root) == (root / "data").resolve()
+    assert require_inside("/etc", None) == Path("/etc").resolve()
+    for outside in (tmp_path / "secret", root / ".." / "secret", Path("/etc/passwd")):
+        with pytest.raises(InvalidArgumentError, match=r"outside the allowed root .*WORKBENCH_ALLOWED_ROOT"):
+            require_inside(outside, root)
+    (root / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(InvalidArgumentError, match="outside the allowed root"):
+        require_inside(root / "link", root)
+
+
+def test_app_refuses_server_paths_outside_the_allowed_root(
+    demo_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_app import start, texts
+
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    outside = _jsonl(tmp_path / "outside.jsonl", [{"_id": "z", "text": "zebra"}])
+    monkeypatch.setenv("WORKBENCH_ALLOWED_ROOT", str(allowed))
+    tables = demo_ws.table_names(include_internal=True)
+    at = start(demo_ws, monkeypatch, "migrate")
+    at.text_input(key="migrate.ingest_path").input(str(outside))
+    at.button[-1].click().run()
+    assert any("outside the allowed root" in e for e in texts(at.error))
+    at.text_input(key="migrate.pin_path").input(str(tmp_path))
+    at.text_input(key="migrate.pin_alias").input("x")
+    at.text_input(key="migrate.pin_revision").input("v1")
+    next(b for b in at.button if b.label == "Pin model").click().run()
+    assert sum("outside the allowed root" in e for e in texts(at.error)) >= 1
+    assert demo_ws.table_names(include_internal=True) == tables

@@ -36,7 +36,9 @@ __all__ = [
     "ReportFormat",
     "RunExport",
     "comparison_dict",
+    "escape_markdown",
     "export_run",
+    "inert_cell",
     "rank_shift_means",
     "render_csv",
     "render_html",
@@ -165,9 +167,23 @@ def render_markdown(cmp: Comparison, *, n_worst: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: object) -> str:
-    escaped = html.escape(str(text), quote=False).replace("|", "\\|")
+def escape_markdown(text: object) -> str:
+    """``text`` as inert Markdown: one line, no HTML, no links, images, emphasis or code.
+
+    Query and document text is untrusted: ``![x](http://host/b.png)`` in a query would make a
+    browser (the app, a pull-request page) fetch that URL. Every character Markdown acts on is
+    backslash-escaped and HTML is entity-escaped, so the text renders exactly as written.
+    """
+    escaped = html.escape(str(text), quote=False)
+    escaped = _MD_ACTIVE.sub(r"\\\1", escaped)
     return re.sub(r"[\r\n]+", " ", escaped)
+
+
+_MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()!|~$#])")
+
+
+def _md(text: object) -> str:
+    return escape_markdown(text)
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
