@@ -25,6 +25,7 @@ from workbench.errors import (
     CorruptStateError,
     DataError,
     InvalidArgumentError,
+    MixedIndexError,
     StorageError,
     UnsafeWeightsError,
 )
@@ -250,6 +251,9 @@ def test_full_disk_and_read_only_workspace_are_one_line(small_disk: Path, tmp_pa
     before = open_workspace(workspace).table("docs").version
     one_line_exit_2(["ingest", str(big), "-t", "docs", "-w", str(workspace)], r"disk is full|cannot write")
     assert open_workspace(workspace).table("docs").version == before
+    one_line_exit_2(["ingest", str(big), "-t", "newt", "-w", str(workspace)], r"disk is full|cannot write")
+    assert open_workspace(workspace).table_names() == ["docs"]  # whole or not at all
+    assert runner.invoke(app, ["status", "-w", str(workspace)]).exit_code == 0
     filler.unlink()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     one_line_exit_2(["ingest", str(big), "-t", "docs", "-w", str(workspace)], r"read-only|cannot write")
@@ -353,3 +357,30 @@ def test_app_refuses_server_paths_outside_the_allowed_root(
     next(b for b in at.button if b.label == "Pin model").click().run()
     assert sum("outside the allowed root" in e for e in texts(at.error)) >= 1
     assert demo_ws.table_names(include_internal=True) == tables
+
+
+# --- a column's settings, new tables ---------------------------------------------------------------
+
+
+def test_same_weights_with_other_settings_do_not_pass_as_the_existing_column(demo_ws: Workspace) -> None:
+    from workbench.embedding.run import embed
+
+    changed = CATALOG["minilm-l6"].model_copy(update={"document_prefix": "passage: "})
+    assert changed.column == CATALOG["minilm-l6"].column
+    before = demo_ws.table("demo").version
+    with pytest.raises(MixedIndexError, match=r"document_prefix '' → 'passage: '.*retire it first"):
+        embed(demo_ws, "demo", changed)
+    assert demo_ws.table("demo").version == before
+
+
+def test_a_half_created_table_does_not_brick_the_workspace(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    good = _jsonl(tmp_path / "good.jsonl", [{"_id": "a", "text": "alpha"}])
+    assert runner.invoke(app, ["ingest", str(good), "-t", "docs", "-w", str(workspace)]).exit_code == 0
+    (workspace / "newt.lance" / "_versions").mkdir(parents=True)  # what a crash mid-create left before
+    (workspace / "newt.lance" / "data").mkdir()
+    status = runner.invoke(app, ["status", "-w", str(workspace), "--json"])
+    assert status.exit_code == 0 and [t["name"] for t in json.loads(status.output)["tables"]] == ["docs"]
+    again = runner.invoke(app, ["ingest", str(good), "-t", "newt", "-w", str(workspace)])
+    assert again.exit_code == 0, again.stderr
+    assert open_workspace(workspace).table("newt").count_rows() == 1

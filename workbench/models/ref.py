@@ -66,6 +66,10 @@ _FINGERPRINT_NAMES = frozenset(
 )
 
 
+VECTOR_SETTINGS = ("normalize", "query_prefix", "document_prefix", "max_seq_length", "truncate_dim")
+"""The settings of a pin, besides its weights, that change the vectors a column holds."""
+
+
 class ModelRef(BaseModel):
     """An exact, verifiable reference to one embedding model.
 
