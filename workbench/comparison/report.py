@@ -122,8 +122,8 @@ def render_csv(cmp: Comparison) -> str:
     """
     frame = cmp.per_query.copy()
     for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = frame[name].map(inert_cell)
+        if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name]):
+            frame[name] = frame[name].map(inert_cell).astype(object)
     return frame.to_csv(index=False, float_format="%.10g")
 
 
