@@ -187,7 +187,7 @@ def _md(text: object) -> str:
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
-    header = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |"  # our names
     rows = ["| " + " | ".join(_md(_fmt(v)) for v in row) + " |" for row in frame.itertuples(index=False)]
     return [header, "|" + "---|" * len(frame.columns), *rows]
 
