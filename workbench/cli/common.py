@@ -7,40 +7,83 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from workbench.progress import ProgressFn
+from workbench.store.contract import DEFAULT_WORKSPACE
 from workbench.store.failures import explain
-from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+__all__ = [
+    "DEFAULT",
+    "ConfigOpt",
+    "GlobalConfigOpt",
+    "GlobalWorkspaceOpt",
+    "JsonOpt",
+    "TableOpt",
+    "WorkspaceOpt",
+    "emit_json",
+    "handled",
+    "progress_bar",
+    "set_defaults",
+    "table_name",
+    "workspace",
+]
 
 WorkspaceOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--workspace",
         "-w",
-        envvar="WORKBENCH_WORKSPACE",
-        help="Workspace: a folder or any LanceDB URI.",
-        show_default=True,
+        help="Workspace: a folder or any LanceDB URI (default: as given before the command, "
+        f"else $WORKBENCH_WORKSPACE, else ./{DEFAULT_WORKSPACE}).",
     ),
 ]
 ConfigOpt = Annotated[
     str | None,
+    typer.Option("--config", help="Config TOML (default: <workspace>/workbench.toml or $WORKBENCH_CONFIG)."),
+]
+GlobalWorkspaceOpt = Annotated[
+    str | None,
     typer.Option(
-        "--config",
-        envvar="WORKBENCH_CONFIG",
-        help="Config TOML (default: <workspace>/workbench.toml).",
+        "--workspace",
+        "-w",
+        envvar="WORKBENCH_WORKSPACE",
+        help=f"Workspace: a folder or any LanceDB URI (default: ./{DEFAULT_WORKSPACE}).",
+    ),
+]
+GlobalConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config", envvar="WORKBENCH_CONFIG", help="Config TOML (default: <workspace>/workbench.toml)."
     ),
 ]
 TableOpt = Annotated[str | None, typer.Option("--table", "-t", help="Corpus table (default: the only one).")]
-IngestTableOpt = Annotated[
-    str | None, typer.Option("--table", "-t", help="Table to write (default: the folder or file name).")
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
-DEFAULT = DEFAULT_WORKSPACE
+DEFAULT: str | None = None
+"""The default of every command's ``--workspace``: resolved by :func:`workspace`."""
+
+
+@dataclass
+class _Defaults:
+    workspace: str | None = None
+    config: str | None = None
+
+
+_defaults = _Defaults()
+
+
+def set_defaults(*, workspace: str | None, config: str | None) -> None:
+    """Record the options given before the command (or by environment) for this invocation."""
+    _defaults.workspace = workspace
+    _defaults.config = config
 
 
 _CREATED: list[Path] = []  # workspace folders this command created; removed if it fails
@@ -78,12 +121,18 @@ def _remove_created(mark: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def workspace(uri: str, config: str | None, *, create: bool = False) -> Workspace:
-    """Open the workspace; only commands that write a new one (``create``) may make its folder."""
-    folder = Path(uri)
-    if create and "://" not in uri and not folder.exists():
-        _CREATED.append(folder.resolve())
-    return open_workspace(uri, config_path=config, create=create)
+def workspace(uri: str | None, config: str | None, *, create: bool = False) -> Workspace:
+    """Open the workspace: the command's option, else the global one, else the default folder.
+
+    Only commands that may start a new workspace (``create``: ingest, demo, models) make its
+    folder; if such a command then fails, the folder it made is removed again.
+    """
+    from workbench.store.workspace import open_workspace
+
+    target = uri or _defaults.workspace or DEFAULT_WORKSPACE
+    if create and "://" not in target and not Path(target).exists():
+        _CREATED.append(Path(target).resolve())
+    return open_workspace(target, config_path=config or _defaults.config, create=create)
 
 
 def table_name(ws: Workspace, table: str | None) -> str:

@@ -11,18 +11,30 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+from pydantic import ValidationError
 
-from workbench.errors import ConcurrentChangeError
+from workbench.errors import CorruptStateError
 from workbench.lifecycle.gate import GateResult
+from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
+
+__all__ = [
+    "TABLE",
+    "Action",
+    "PromotionRecord",
+    "append_event",
+    "default_actor",
+    "from_intent",
+    "history",
+    "intent_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,26 +126,16 @@ def history(ws: Workspace, table_name: str | None = None) -> list[PromotionRecor
     A move recorded twice (two processes finishing the same interrupted command at once) is
     listed once: each move has a unique :attr:`PromotionRecord.key` (its tag and version).
     """
-    if not ws.has_table(TABLE):
-        return []
-    rows = ws.db.open_table(TABLE).to_arrow().to_pylist()
+    data = read_records(ws, TABLE, equals={"table": table_name} if table_name is not None else None)
     seen: set[tuple[str, str, str | None, int | None]] = set()
     records = []
-    for row in rows:
-        if table_name is not None and row["table"] != table_name:
-            continue
+    for row in data.to_pylist() if data is not None else []:
         record = _record(row)
         if record.tag is not None and record.key in seen:
             continue
         seen.add(record.key)
         records.append(record)
     return sorted(records, key=lambda r: (r.table, r.seq, r.at))
-
-
-def recorded(events: Sequence[PromotionRecord], *, action: Action, tag: str) -> PromotionRecord | None:
-    """The last event of ``action`` written with ``tag``, if any (is this step already in the history?)."""
-    found = [e for e in events if e.action == action and e.tag == tag]
-    return found[-1] if found else None
 
 
 def append_event(
@@ -166,14 +168,7 @@ def append_event(
                 return event
     row = {**asdict(record), "gate_json": record.gate.model_dump_json() if record.gate else None}
     del row["gate"], row["resumed"]
-    data = pa.Table.from_pylist([row], schema=_SCHEMA)
-    if ws.has_table(TABLE):
-        ws.db.open_table(TABLE).add(data)
-    else:
-        try:
-            ws.create_table(TABLE, data)
-        except (ConcurrentChangeError, ValueError):  # another process created it first
-            ws.db.open_table(TABLE).add(data)
+    append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
     log.info("%s", record.message)
     return record
 
@@ -218,4 +213,11 @@ def from_intent(text: str | None) -> dict[str, Any]:
 
 def _record(row: dict[str, Any]) -> PromotionRecord:
     gate = row.pop("gate_json")
-    return PromotionRecord(**row, gate=GateResult.model_validate_json(gate) if gate else None)
+    try:
+        result = GateResult.model_validate_json(gate) if gate else None
+    except ValidationError as exc:
+        raise CorruptStateError(
+            f"the promotion history holds an unreadable gate result for {row.get('tag')!r}: "
+            f"{exc.errors()[0]['msg']}; the history table {TABLE!r} was written by another version"
+        ) from None
+    return PromotionRecord(**row, gate=result)

@@ -79,7 +79,8 @@ def explain(exc: BaseException) -> WorkbenchError | None:
             "writable --workspace, or fix its permissions; nothing was written."
         )
     if isinstance(exc, (OSError, RuntimeError, ValueError)) and any(k in text for k in _DAMAGED):
-        if code == errno.ENOENT and getattr(exc, "filename", None) and ".lance" not in str(exc.filename):
+        filename = getattr(exc, "filename", None)
+        if code == errno.ENOENT and filename and ".lance" not in str(filename):
             return None  # an input file the caller should have checked: keep the traceback (a bug)
         return CorruptStateError(
             f"workspace data is missing or damaged ({_first_line(exc)}); a data file or manifest was "

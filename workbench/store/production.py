@@ -39,6 +39,7 @@ from workbench.store.contract import (
 from workbench.store.workspace import VectorColumn, vector_columns
 
 if TYPE_CHECKING:
+    from lance import LanceDataset
     from lancedb.table import Table
 
 __all__ = [
@@ -139,7 +140,7 @@ def active_column_at(table: Table, version: int) -> str | None:
 
 def columns_at(table: Table, version: int) -> dict[str, VectorColumn]:
     """The vector columns (with pins) of one version of ``table``, by name."""
-    return {c.name: c for c in vector_columns(_version(table, version))}  # type: ignore[arg-type]
+    return {c.name: c for c in vector_columns(_version(table, version))}
 
 
 def rollback_from_tags(
@@ -216,7 +217,7 @@ def _retired_message(table: Table, number: int, recorded: tuple[int | None, str 
     )
 
 
-def _version(table: Table, version: int):  # -> LanceDataset
+def _version(table: Table, version: int) -> LanceDataset:
     try:
         return table.to_lance().checkout_version(version)
     except (OSError, ValueError, RuntimeError) as exc:
