@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.comparison import charts
+from workbench.comparison.report import escape_markdown
 from workbench.comparison.run import compare
 from workbench.store.evalsets import list_eval_sets
 from workbench_app import resources
@@ -228,7 +229,7 @@ with drill_tab:
         st.session_state[QUERY_KEY] = qids[0]
     st.selectbox("Query (worst regressions first)", qids, key=QUERY_KEY, format_func=lambda q: qlabels[q])
     qid = st.session_state[QUERY_KEY]
-    st.markdown(f"**“{cmp.query_text(qid)}”** · `{qid}`")
+    st.markdown(f"**“{escape_markdown(cmp.query_text(qid))}”** · {escape_markdown(qid)}")  # untrusted text
     per_query = query_metrics(cmp, qid)
     if not per_query.empty:
         metric_cols = st.columns(min(len(per_query), 6))

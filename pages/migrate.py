@@ -10,9 +10,10 @@ import streamlit as st
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed, pending_run
 from workbench.models.ref import ServingOptions
+from workbench.store.paths import require_inside
 from workbench.store.pins import pin_model, verify_model
 from workbench_app import resources
-from workbench_app.context import SELECT_TABLE_KEY, current
+from workbench_app.context import SELECT_TABLE_KEY, allowed_root, current
 from workbench_app.ui import RateProgress, model_short, reported, when
 
 ctx = current()
@@ -165,7 +166,7 @@ with pin_tab:
                     ws,
                     pin_alias,
                     source="path",
-                    path=pin_path,
+                    path=str(require_inside(pin_path, allowed_root())),
                     name=pin_name or Path(pin_path).name,
                     revision=pin_revision,
                     query_prefix=query_prefix,
@@ -246,7 +247,7 @@ with ingest_tab:
             with reported("Ingest"):
                 result = ingest(
                     ws,
-                    src,
+                    require_inside(src, allowed_root()),
                     table=target or None,
                     eval_set=eval_name or None,
                     on_progress=RateProgress("Dual-writing changed documents", lazy=True),

@@ -64,6 +64,7 @@ def test_importing_the_library_does_not_import_streamlit() -> None:
 @pytest.mark.parametrize("before", [True, False], ids=["workspace-before-command", "workspace-after-command"])
 def test_workspace_option_before_or_after_the_command(tmp_path: Path, before: bool) -> None:
     ws = tmp_path / "ws"
+    ws.mkdir()  # status only reads: it does not create a missing workspace (see test_hardening)
     args = ["--workspace", str(ws), "status"] if before else ["status", "--workspace", str(ws)]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
@@ -71,6 +72,7 @@ def test_workspace_option_before_or_after_the_command(tmp_path: Path, before: bo
 
 
 def test_command_workspace_wins_over_the_global_one(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
     result = CliRunner().invoke(app, ["-w", str(tmp_path / "a"), "status", "-w", str(tmp_path / "b"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["workspace"] == str(tmp_path / "b")

@@ -14,6 +14,7 @@ from tests.conftest import lifecycle_snapshot, write_corpus
 from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import (
+    ConcurrentChangeError,
     GateFailedError,
     InvalidArgumentError,
     LifecycleError,
@@ -35,6 +36,7 @@ from workbench.lifecycle.promote import (
 from workbench.models.catalog import CATALOG
 from workbench.store.comparisons import load_comparison
 from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.status import table_status
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata
 
 OLD = CATALOG[OLD_MODEL].column
@@ -443,7 +445,7 @@ def test_concurrent_promotion_is_detected(
     module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
     monkeypatch.setattr(module, "next_number", lambda ws, table: 1)  # as if another took it
     with pytest.raises(
-        LifecycleError, match=r"another promotion of 'demo' is in progress \(production-1 exists\)"
+        ConcurrentChangeError, match=r"another promotion of 'demo' is in progress \(production-1 exists\)"
     ):
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
     assert production_column(compared_ws.table("demo")) == OLD
@@ -465,7 +467,7 @@ def test_documents_changing_during_promotion_abort_it(
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
     table = compared_ws.table("demo")
     assert production_column(table) == OLD
-    assert table_metadata(table)[META_ACTIVE] == OLD
+    assert table_status(table).active_column == OLD  # status reads the tag, as serving does
     assert "production-2" not in table.tags.list()
 
 
@@ -480,7 +482,7 @@ def test_rollback_returns_to_the_previous_production_version(
     record = rollback(compared_ws, "demo", actor="bob", reason="latency")
     table = compared_ws.table("demo")
     assert production(table) == first
-    assert table_metadata(table)[META_ACTIVE] == OLD  # the latest version agrees, so `status` does
+    assert table_status(table).active_column == OLD  # status reads the tag, as serving does
     assert (record.action, record.from_column, record.to_column, record.to_version) == (
         "rollback",
         NEW,

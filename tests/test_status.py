@@ -80,12 +80,11 @@ def test_timeline_describes_upserts_deletes_promotions_and_retirement(
     ingest(demo_ws, write_corpus(tmp_path / "more.jsonl", docs), table="demo", embedders=embedders)
     demo_ws.table("demo").delete("id = 'x2'")
     promote(demo_ws, "demo", NEW, force=True, reason="test")
-    rollback(demo_ws, "demo")
+    rollback(demo_ws, "demo")  # moves the tag back: no new version
     assert list(_changes(demo_ws).values())[4:] == [
         "upsert: +2 rows, 1 changed",
         "delete: -1 row (id = 'x2')",
         f"production → {NEW}",
-        f"production → {OLD}",
     ]
     retire(demo_ws, "demo", NEW, grace=timedelta(0))
     changes = _changes(demo_ws)

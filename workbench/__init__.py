@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         NotFoundError,
         ServedModelError,
         StaleColumnError,
+        StorageError,
         UnpinnedModelError,
         UnsafeWeightsError,
         WorkbenchError,
@@ -56,15 +57,7 @@ if TYPE_CHECKING:
     from workbench.lifecycle.calibration import calibrate_gate
     from workbench.lifecycle.gate import GateCheck, GateConfig, GateResult, Verdict
     from workbench.lifecycle.history import PromotionRecord, history
-    from workbench.lifecycle.promote import (
-        Production,
-        check_gate,
-        production,
-        production_column,
-        promote,
-        refresh,
-        rollback,
-    )
+    from workbench.lifecycle.promote import check_gate, promote, refresh, rollback, rollback_target
     from workbench.lifecycle.retire import RetireResult, retire
     from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
     from workbench.models.canary import CanaryPin, CanaryResult, verify_canaries
@@ -81,6 +74,7 @@ if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
     from workbench.store.pins import pin_model, verify_model
+    from workbench.store.production import Production, RollbackTarget, production, production_column
     from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
     from workbench.store.workspace import VectorColumn, Workspace, open_workspace
 
@@ -100,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "workbench.errors",
     "ServedModelError": "workbench.errors",
     "StaleColumnError": "workbench.errors",
+    "StorageError": "workbench.errors",
     "UnpinnedModelError": "workbench.errors",
     "UnsafeWeightsError": "workbench.errors",
     "WorkbenchError": "workbench.errors",
@@ -155,13 +150,15 @@ _EXPORTS: dict[str, str] = {
     "calibrate_gate": "workbench.lifecycle.calibration",
     "PromotionRecord": "workbench.lifecycle.history",
     "history": "workbench.lifecycle.history",
-    "Production": "workbench.lifecycle.promote",
+    "Production": "workbench.store.production",
+    "RollbackTarget": "workbench.store.production",
+    "production": "workbench.store.production",
+    "production_column": "workbench.store.production",
     "check_gate": "workbench.lifecycle.promote",
-    "production": "workbench.lifecycle.promote",
-    "production_column": "workbench.lifecycle.promote",
     "promote": "workbench.lifecycle.promote",
     "refresh": "workbench.lifecycle.promote",
     "rollback": "workbench.lifecycle.promote",
+    "rollback_target": "workbench.lifecycle.promote",
     "RetireResult": "workbench.lifecycle.retire",
     "retire": "workbench.lifecycle.retire",
     "CheckReport": "workbench.lifecycle.serve",
@@ -210,11 +207,13 @@ __all__ = [
     "ProgressFn",
     "PromotionRecord",
     "RetireResult",
+    "RollbackTarget",
     "SearchResult",
     "ServedModelError",
     "ServingOptions",
     "StaleColumnError",
     "StepFn",
+    "StorageError",
     "UnpinnedModelError",
     "UnsafeWeightsError",
     "VectorColumn",
@@ -252,6 +251,7 @@ __all__ = [
     "refresh",
     "retire",
     "rollback",
+    "rollback_target",
     "save_eval_set",
     "search",
     "table_status",

@@ -112,6 +112,10 @@ class CorruptStateError(WorkbenchError, RuntimeError):
     a damaged manifest); the message says what was found and how to repair it."""
 
 
+class StorageError(WorkbenchError, OSError):
+    """The disk refused a write (full, read-only, no permission); nothing was committed."""
+
+
 class GateFailedError(WorkbenchError, RuntimeError):
     """A promotion gate refused a candidate; the message lists the failing checks.
 

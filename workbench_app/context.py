@@ -37,6 +37,14 @@ class Context:
         return self.ws.uri
 
 
+ROOT_VAR = "WORKBENCH_ALLOWED_ROOT"
+
+
+def allowed_root() -> str | None:
+    """The folder that server paths typed into the app must lie in (``WORKBENCH_ALLOWED_ROOT``), if set."""
+    return os.environ.get(ROOT_VAR) or None
+
+
 def default_uri() -> str:
     return os.environ.get(ENV_VAR) or DEFAULT_WORKSPACE
 

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from workbench.lifecycle.history import PromotionRecord, history, previous_production
-from workbench.lifecycle.promote import Production, active_column_at, columns_at, production
+from workbench.errors import WorkbenchError
+from workbench.lifecycle.history import PromotionRecord, history
+from workbench.lifecycle.promote import Production, columns_at, production
+from workbench.lifecycle.promote import rollback_target as library_rollback_target
 from workbench_app.context import Context
 from workbench_app.ui import model_short, reported, short_column, when
 
@@ -22,16 +24,14 @@ _ACTIONS = {"promote": "↑ promote", "rollback": "↩ rollback", "refresh": "�
 
 
 def rollback_target(ws: Workspace, table: Table, current: Production | None) -> tuple[int, str | None] | None:
-    """The version (and its column) a rollback would go back to, or None."""
+    """The version (and its column) a rollback would go back to, or None (the library decides)."""
     if current is None:
         return None
-    version = previous_production(history(ws, table.name), current.version)
-    if version is None:
-        return None
     try:
-        return version, active_column_at(table, version)
-    except (OSError, ValueError, RuntimeError):  # the version was cleaned up
-        return version, None
+        target = library_rollback_target(ws, table.name)
+    except WorkbenchError:
+        return None
+    return target.version, target.column
 
 
 def history_frame(records: list[PromotionRecord], names: dict[str, str] | None = None) -> pd.DataFrame:

@@ -56,14 +56,30 @@ def latest_version(ws: Workspace, name: str) -> int:
     return ws.table(name).version
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+def tags_key(uri: str, name: str) -> str:
+    """Where the table's tags point, as a cache key: a rollback moves a tag without a new version."""
+    tags = workspace(uri).table(name).tags.list()
+    return ";".join(f"{tag}={info['version']}" for tag, info in sorted(tags.items()))
+
+
 def status(uri: str, name: str, version: int) -> dict[str, Any]:
+    """:func:`workbench.status.table_status` as plain data (cached per version and tag positions)."""
+    return _status(uri, name, version, tags_key(uri, name))
+
+
+def timeline(uri: str, name: str, version: int) -> pd.DataFrame:
+    """:func:`workbench.status.version_timeline` as a frame, newest first (cached per version and tags)."""
+    return _timeline(uri, name, version, tags_key(uri, name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _status(uri: str, name: str, version: int, tags: str) -> dict[str, Any]:
     """:func:`workbench.status.table_status` as plain data."""
     return asdict(table_status(table_at(uri, name, version)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def timeline(uri: str, name: str, version: int) -> pd.DataFrame:
+def _timeline(uri: str, name: str, version: int, tags: str) -> pd.DataFrame:
     """:func:`workbench.status.version_timeline` as a frame, newest first."""
     frame = pd.DataFrame(version_timeline(table_at(uri, name, version)))
     return frame.sort_values("version", ascending=False, ignore_index=True)

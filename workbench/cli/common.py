@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workbench.errors import WorkbenchError
 from workbench.progress import ProgressFn
 from workbench.store.contract import DEFAULT_WORKSPACE
+from workbench.store.failures import explain
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -84,23 +86,53 @@ def set_defaults(*, workspace: str | None, config: str | None) -> None:
     _defaults.config = config
 
 
+_CREATED: list[Path] = []  # workspace folders this command created; removed if it fails
+
+
 @contextmanager
 def handled() -> Iterator[None]:
-    """Turn a ``WorkbenchError`` into one line on stderr and exit code 2."""
+    """Turn every expected failure into one line on stderr and exit code 2, writing nothing.
+
+    A ``WorkbenchError`` is printed as it is; a storage or system error (a commit conflict, a
+    read-only or full disk, damaged files, ...) is first named by
+    :func:`workbench.store.failures.explain`. A workspace folder this command created is
+    removed again. Anything else is a bug and keeps its traceback.
+    """
+    mark = len(_CREATED)
     try:
         yield
-    except WorkbenchError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        error = explain(exc)
+        if error is None:
+            raise
+        _remove_created(mark)
+        message = " ".join(str(error).split())
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    finally:
+        del _CREATED[mark:]
 
 
-def workspace(uri: str | None, config: str | None) -> Workspace:
-    """Open the workspace: the command's option, else the global one, else the default folder."""
+def _remove_created(mark: int) -> None:
+    """Remove the workspace folders created since ``mark`` (by the command that just failed)."""
+    for folder in _CREATED[mark:]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def workspace(uri: str | None, config: str | None, *, create: bool = False) -> Workspace:
+    """Open the workspace: the command's option, else the global one, else the default folder.
+
+    Only commands that may start a new workspace (``create``: ingest, demo, models) make its
+    folder; if such a command then fails, the folder it made is removed again.
+    """
     from workbench.store.workspace import open_workspace
 
-    return open_workspace(
-        uri or _defaults.workspace or DEFAULT_WORKSPACE, config_path=config or _defaults.config
-    )
+    target = uri or _defaults.workspace or DEFAULT_WORKSPACE
+    if create and "://" not in target and not Path(target).exists():
+        _CREATED.append(Path(target).resolve())
+    return open_workspace(target, config_path=config or _defaults.config, create=create)
 
 
 def table_name(ws: Workspace, table: str | None) -> str:

@@ -45,7 +45,7 @@ def demo(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None) -> Non
     from workbench.demo import build_demo
 
     with handled(), ExitStack() as bars:
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         for line in build_demo(ws, step=lambda description: bars.enter_context(progress_bar(description))):
             typer.echo(line)
         typer.echo(f"demo workspace ready at {ws.uri}")
@@ -68,7 +68,7 @@ def ingest(
     from workbench.corpus.readers import Fields
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         fields = Fields(id=id_field, text=text_field, title=title_field or None)
         with progress_bar("dual-write") as bar:
             result = run_ingest(
@@ -132,6 +132,8 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
             )
         for tag, version in table["tags"].items():
             typer.echo(f"  tag {tag} → v{version}")
+        for note in table.get("unfinished", []):
+            typer.secho(f"  unfinished: {note}", fg=typer.colors.YELLOW)
     for es in data["eval_sets"]:
         typer.echo(
             f"\neval set {es['name']} (table {es['table']}): {es['n_queries']} queries, "

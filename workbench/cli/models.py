@@ -34,7 +34,7 @@ def models(
     from workbench.models.catalog import CATALOG
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         known = ws.config.all_models()
     rows = [
         {
@@ -99,7 +99,7 @@ def models_add(
     from workbench.store.pins import pin_model
 
     with handled():
-        ws = workspace(workspace_uri, config)
+        ws = workspace(workspace_uri, config, create=True)
         serving = None
         if source in ("openai", "ollama"):
             serving = ServingOptions(

@@ -39,7 +39,9 @@ __all__ = [
     "ReportFormat",
     "RunExport",
     "comparison_dict",
+    "escape_markdown",
     "export_run",
+    "inert_cell",
     "meaningful_thresholds",
     "rank_shift_means",
     "render_csv",
@@ -145,8 +147,27 @@ def render_json(cmp: Comparison) -> str:
 
 
 def render_csv(cmp: Comparison) -> str:
-    """One row per query: text, every metric per side and delta, rank shifts."""
-    return cmp.per_query.to_csv(index=False, float_format="%.10g")
+    """One row per query: text, every metric per side and delta, rank shifts.
+
+    Text cells are neutralised against CSV (formula) injection as OWASP recommends: a cell that
+    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so a
+    spreadsheet shows it as text instead of evaluating it. Numbers are left as they are.
+    """
+    frame = cmp.per_query.copy()
+    for name in frame.columns:
+        if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name]):
+            frame[name] = frame[name].map(inert_cell).astype(object)
+    return frame.to_csv(index=False, float_format="%.10g")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: object) -> object:
+    """``value`` made safe for a spreadsheet cell (OWASP CSV injection); non-strings unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def render_markdown(
@@ -188,16 +209,28 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _md(text: object) -> str:
-    escaped = html.escape(str(text), quote=False).replace("|", "\\|")
+def escape_markdown(text: object) -> str:
+    """``text`` as inert Markdown: one line, no HTML, no links, images, emphasis or code.
+
+    Query and document text is untrusted: ``![x](http://host/b.png)`` in a query would make a
+    browser (the app, a pull-request page) fetch that URL. Every character Markdown acts on is
+    backslash-escaped and HTML is entity-escaped, so the text renders exactly as written.
+    """
+    escaped = html.escape(str(text), quote=False)
+    escaped = _MD_ACTIVE.sub(r"\\\1", escaped)
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
 _MARK = {"pass": "✅", "fail": "❌", "undecided": "❔"}
+_MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()!|~$#])")
+
+
+def _md(text: object) -> str:
+    return escape_markdown(text)
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
-    header = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |"  # our names
     rows = [
         "| " + " | ".join(_md(_fmt(v, column=c)) for c, v in zip(frame.columns, row, strict=True)) + " |"
         for row in frame.itertuples(index=False)
@@ -407,9 +440,32 @@ def write_report(
         text = render_markdown(cmp, primary=primary, gate=gate)
     else:
         text = _RENDERERS[chosen](cmp)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_output(path, text)
     return path
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to the file ``path`` (whole: via a temporary file and a rename).
+
+    Raises:
+        InvalidArgumentError: ``path`` is a folder, or it cannot be written (read-only, no
+            permission, a file where a folder is needed); nothing is written.
+    """
+    if path.is_dir():
+        raise InvalidArgumentError(
+            f"output {str(path)!r} is a folder; give a file name, e.g. {str(path / 'report.html')!r}"
+        )
+    aside = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(text, encoding="utf-8")
+        aside.replace(path)
+    except OSError as exc:
+        if aside.parent.is_dir():
+            aside.unlink(missing_ok=True)
+        raise InvalidArgumentError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; give a writable file path"
+        ) from exc
 
 
 def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) -> int:
@@ -431,8 +487,7 @@ def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) ->
             ordered["query_id"], ordered["doc_id"], ordered["rank"], ordered["score"], strict=True
         )
     ]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(lines), encoding="utf-8")
+    write_output(Path(path), "".join(lines))
     return len(lines)
 
 

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class IngestResult:
 
 def check_name(name: str, what: str) -> str:
     """Refuse names LanceDB cannot store or that collide with the workbench's own tables."""
+    if len(name) > _MAX_NAME:
+        raise InvalidArgumentError(
+            f"{what} name of {len(name)} characters is too long; use at most {_MAX_NAME} "
+            "(file systems limit a file name to 255 bytes)"
+        )
     if not _NAME.match(name) or name.startswith(RESERVED_PREFIX):
         raise InvalidArgumentError(
             f"{what} name {name!r} is not allowed: use letters, digits, '_', '-', '.', start "
@@ -119,7 +125,7 @@ def ingest_collection(
         added, updated, refreshed, version = _upsert(ws, name, corpus, embedders or {}, on_progress)
         total = ws.table(name).count_rows()
     else:
-        created = ws.db.create_table(name, corpus)
+        created = ws.create_table(name, corpus)
         added, updated, refreshed, version = corpus.num_rows, 0, (), created.version
         total = corpus.num_rows
     n_judged = 0

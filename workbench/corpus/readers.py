@@ -96,9 +96,7 @@ def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
     elif suffix in (".csv", ".tsv"):
         records = _records_from_table(path, _read_csv(path))
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        records = _records_from_table(path, pq.read_table(path))
+        records = _records_from_table(path, _read_parquet(path))
     else:
         raise DataError(f"{path}: unknown corpus format {suffix!r}; use .jsonl, .csv or .parquet")
     ids: list[str] = []
@@ -125,8 +123,15 @@ def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
             raise DataError(f"{path}:{line}: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
         seen[doc_id] = line
         title = record.get(fields.title) if fields.title else None
+        if title is not None and not isinstance(title, str):
+            raise DataError(
+                f"{path}:{line}: document {doc_id!r} has a {type(title).__name__} as {fields.title!r}; a "
+                "title must be text (or absent)"
+            )
+        for key, value in ((id_field, doc_id), (fields.title, title), (fields.text, text)):
+            _check_encodable(value, key or "title", path, line)
         ids.append(doc_id)
-        titles.append(title if isinstance(title, str) else "")
+        titles.append(title or "")
         texts.append(text)
     if not ids:
         raise DataError(f"{path}: the corpus is empty; it needs at least one document")
@@ -151,6 +156,8 @@ def read_queries(path: Path) -> dict[str, str]:
             raise DataError(f"{path}:{line}: query {qid!r} has empty or missing 'text'")
         if qid in queries:
             raise DataError(f"{path}:{line}: duplicate query id {qid!r}")
+        _check_encodable(text, "text", path, line)
+        _check_encodable(qid, qid_field, path, line)
         queries[qid] = text
     return queries
 
@@ -175,6 +182,11 @@ def read_qrels(path: Path) -> Qrels:
             )
         if not _is_int(grade):
             raise DataError(f"{path}:{line_no}: relevance {grade!r} is not an integer")
+        if not MIN_GRADE <= int(grade) <= MAX_GRADE:
+            raise DataError(
+                f"{path}:{line_no}: relevance {grade} is outside {MIN_GRADE}..{MAX_GRADE}; graded "
+                "judgements are small integers (e.g. 0 = not relevant, 1, 2, 3 = highly relevant)"
+            )
         qrels.setdefault(qid, {})[doc_id] = int(grade)
     if not qrels:
         raise DataError(f"{path}: no judgements found")
@@ -222,12 +234,25 @@ def _records_from_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
         yield line_no, record
 
 
+def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(
+            f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); re-export it, "
+            "or give the corpus as .jsonl or .csv"
+        ) from exc
+
+
 def _read_csv(path: Path) -> pa.Table:
     import pyarrow.csv as pcsv
 
     for _ in _text_lines(path):  # UTF-8 check with a line number before the CSV parser runs
         pass
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    _check_csv_quoting(path, delimiter)
     try:
         return pcsv.read_csv(
             path,
@@ -238,6 +263,26 @@ def _read_csv(path: Path) -> pa.Table:
         raise DataError(f"{path}: malformed CSV: {exc}") from exc
 
 
+def _check_csv_quoting(path: Path, delimiter: str) -> None:
+    """Parse strictly first, so an unterminated quote is an error with its line, not a merged row.
+
+    A quoted value may span lines; a quote that is never closed (or is followed by anything but
+    a delimiter) would otherwise swallow the rows after it into one document.
+    """
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error as exc:
+            raise DataError(
+                f"{path}:{reader.line_num}: malformed CSV ({exc}); a quoted value is not closed or a "
+                'quote inside a value is not doubled (write "" for a literal quote)'
+            ) from exc
+
+
 def _records_from_table(path: Path, table: pa.Table) -> Iterator[tuple[int, dict[str, object]]]:
     # Row r of a CSV is on line r + 2 (after the header), barring multi-line values.
     for row, record in enumerate(table.to_pylist()):
@@ -246,11 +291,35 @@ def _records_from_table(path: Path, table: pa.Table) -> Iterator[tuple[int, dict
 
 def _required_str(record: dict[str, object], key: str, path: Path, line: int) -> str:
     value = record.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, (bool, float, list, dict)):
+        raise DataError(
+            f"{path}:{line}: {key!r} is a {type(value).__name__} ({value!r}); an id must be a string or "
+            "an integer (quote it in the file)"
+        )
+    if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{path}:{line}: missing or empty {key!r}")
     return value
+
+
+def _check_encodable(value: object, key: str, path: Path, line: int) -> None:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate from a broken ``\\ud800`` escape)."""
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            f"{path}:{line}: {key!r} contains {value[exc.start]!r} at position {exc.start}, a lone UTF-16 "
+            "surrogate that is not valid text; fix the escape in the file (surrogates come in pairs)"
+        ) from exc
+
+
+MIN_GRADE = -1000
+"""The lowest relevance grade accepted in qrels (negative grades mark spam in some collections)."""
+MAX_GRADE = 1000
+"""The highest relevance grade accepted; larger values overflow pytrec_eval's C integers."""
 
 
 def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:

@@ -25,9 +25,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from workbench.errors import ConcurrentChangeError, CorruptStateError, DimensionMismatchError
+from workbench.errors import (
+    ConcurrentChangeError,
+    CorruptStateError,
+    DimensionMismatchError,
+    MixedIndexError,
+)
 from workbench.models.canary import require_canaries
-from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
+from workbench.models.ref import VECTOR_SETTINGS, Embedder, ModelRef, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.canaries import canaries_for, record_check
 from workbench.store.contract import META_USAGE, candidate_tag, document_text, vector_type
@@ -331,7 +336,20 @@ def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
         raise DimensionMismatchError(
             f"table {table.name!r} already has a column {ref.column!r} of type {have}, but the "
             f"model pins dim = {ref.dim}. A column is never rewritten with another shape: fix "
-            "the pin's dim, or pin the model under a new alias."
+            f"the pin's dim, or retire the column first (`workbench retire {ref.column}`)."
+        )
+    changed = {
+        name: (getattr(current.ref, name), getattr(ref, name))
+        for name in VECTOR_SETTINGS
+        if getattr(current.ref, name) != getattr(ref, name)
+    }
+    if changed:
+        detail = ", ".join(f"{name} {old!r} → {new!r}" for name, (old, new) in changed.items())
+        raise MixedIndexError(
+            f"{ref.column} in {table.name!r} was embedded with other settings than this pin ({detail}); "
+            "the same weights with other settings make other vectors, and one column never mixes "
+            f"them. Keep the settings the column was made with, or retire it first (`workbench "
+            f"retire {ref.column}`) and embed again."
         )
     tag = candidate_tag(ref.column)
     if tag not in table.tags.list():

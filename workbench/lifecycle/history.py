@@ -9,9 +9,9 @@ which column and version to which, the tag written, the comparison and the full 
 from __future__ import annotations
 
 import getpass
+import json
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,8 +31,9 @@ __all__ = [
     "PromotionRecord",
     "append_event",
     "default_actor",
+    "from_intent",
     "history",
-    "previous_production",
+    "intent_json",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,19 @@ class PromotionRecord:
     forced: bool = False
     initial: bool = False
     reason: str = ""
+    resumed: bool = field(default=False, compare=False)
+    """True when this run finished an interrupted command rather than starting a new one."""
+
+    @property
+    def key(self) -> tuple[str, str, str | None, int | None]:
+        """What identifies one move: the same key twice is one event recorded twice."""
+        return (self.table, self.action, self.tag, self.to_version)
 
     @property
     def message(self) -> str:
         """One line for people, e.g. for the CLI."""
-        notes = ["initial"] if self.initial else []
+        notes = ["finished an interrupted command"] if self.resumed else []
+        notes += ["initial"] if self.initial else []
         if self.gate is not None:
             notes.append(f"gate {self.gate.verdict} on {self.gate.comparison_id}")
         if self.forced:
@@ -112,26 +121,53 @@ class PromotionRecord:
 
 
 def history(ws: Workspace, table_name: str | None = None) -> list[PromotionRecord]:
-    """Every promotion, rollback, refresh and retirement (of one table, if named), oldest first."""
+    """Every promotion, rollback, refresh and retirement (of one table, if named), oldest first.
+
+    A move recorded twice (two processes finishing the same interrupted command at once) is
+    listed once: each move has a unique :attr:`PromotionRecord.key` (its tag and version).
+    """
     data = read_records(ws, TABLE, equals={"table": table_name} if table_name is not None else None)
-    records = [_record(row) for row in (data.to_pylist() if data is not None else [])]
+    seen: set[tuple[str, str, str | None, int | None]] = set()
+    records = []
+    for row in data.to_pylist() if data is not None else []:
+        record = _record(row)
+        if record.tag is not None and record.key in seen:
+            continue
+        seen.add(record.key)
+        records.append(record)
     return sorted(records, key=lambda r: (r.table, r.seq, r.at))
 
 
 def append_event(
-    ws: Workspace, table_name: str, action: Action, *, actor: str | None, now: datetime | None, **fields: Any
+    ws: Workspace,
+    table_name: str,
+    action: Action,
+    *,
+    actor: str | None,
+    now: datetime | None,
+    at: str | None = None,
+    **fields: Any,
 ) -> PromotionRecord:
-    """Record one lifecycle event in ``wb_promotions`` (one small append)."""
+    """Record one lifecycle event in ``wb_promotions`` (one small append); idempotent per move.
+
+    If the same move (same action, tag and target version) is already recorded, that record
+    is returned and nothing is written, so finishing an interrupted command twice records it once.
+    """
+    events = history(ws, table_name)
     record = PromotionRecord(
         table=table_name,
-        seq=len(history(ws, table_name)) + 1,
+        seq=len(events) + 1,
         action=action,
-        at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        at=at or (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         actor=actor or default_actor(),
         **fields,
     )
+    if record.tag is not None:
+        for event in events:
+            if event.key == record.key:
+                return event
     row = {**asdict(record), "gate_json": record.gate.model_dump_json() if record.gate else None}
-    del row["gate"]
+    del row["gate"], row["resumed"]
     append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
     log.info("%s", record.message)
     return record
@@ -145,25 +181,34 @@ def default_actor() -> str:
         return "unknown"
 
 
-def previous_production(events: Sequence[PromotionRecord], current: int) -> int | None:
-    """The production version before ``current``: replays the history as a stack of versions.
+def intent_json(action: Action, *, actor: str | None, now: datetime | None, **fields: Any) -> str:
+    """The record a promote or refresh is about to make, as JSON for ``workbench:promotion``.
 
-    Promotions and refreshes push; a rollback pops down to its target. So successive
-    rollbacks walk further back, and a promotion after a rollback starts a new branch.
+    Written into the metadata-only version the move publishes, before any tag moves, so an
+    interrupted command can be finished (and recorded exactly as it was asked) from the tag alone.
     """
-    stack: list[int] = []
-    for event in events:
-        if event.to_version is None:
-            continue
-        if event.action in ("promote", "refresh"):
-            stack.append(event.to_version)
-        elif event.action == "rollback":
-            while stack and stack[-1] != event.to_version:
-                stack.pop()
-            stack = stack or [event.to_version]
-    if stack and stack[-1] == current:
-        stack.pop()
-    return stack[-1] if stack else None
+    gate = fields.pop("gate", None)
+    data = {
+        "action": action,
+        "at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "actor": actor or default_actor(),
+        "gate_json": gate.model_dump_json() if gate is not None else None,
+        **fields,
+    }
+    return json.dumps(data, sort_keys=True)
+
+
+def from_intent(text: str | None) -> dict[str, Any]:
+    """The fields of :func:`intent_json` (``at``, ``actor``, ``gate`` ...); ``{}`` if unreadable."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    gate = data.pop("gate_json", None)
+    data["gate"] = GateResult.model_validate_json(gate) if gate else None
+    return data
 
 
 def _record(row: dict[str, Any]) -> PromotionRecord:

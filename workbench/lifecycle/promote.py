@@ -13,44 +13,73 @@ also tagged ``production-<n>`` (n = 1, 2, …), so earlier production versions s
   INCONCLUSIVE or an absent comparison.
 - :func:`check_gate` is that gate as a dry run: the verdict :func:`promote` would act on,
   with every check and why, and nothing written.
-- :func:`rollback` moves the tag back to the previous production version (no data touched;
-  the latest version's metadata is re-pointed too so ``status`` agrees).
+- :func:`rollback` moves the tag back to the previous production version (no data touched),
+  the one :func:`workbench.store.production.rollback_from_tags` names from the numbered tags.
 - :func:`refresh` moves production to the latest version with the *same* column, to serve
   documents ingested (dual-written) since the last promotion. No gate: the model did not change.
 - :func:`history` lists every move (table ``wb_promotions``): who, when, from → to, comparison,
   gate results, reason.
 
-Lifecycle operations assume one operator at a time. Two concurrent promotions are detected
-(the second cannot create its ``production-<n>`` tag) and refused; a promotion during which
-another process changed the documents is refused rather than publishing unchecked rows.
+Every move is written as an intent first and completed idempotently (see
+:mod:`workbench.lifecycle.recovery`): a promote or refresh writes its record into the
+metadata-only version it publishes, then claims ``production-<n>`` (atomic: a concurrent move
+fails here with :class:`ConcurrentChangeError`), then moves ``production``, then appends the
+history. A rollback claims ``rolled-back-<n>`` first. A crash between any two steps leaves
+production where it was or where it was asked to go, and re-running the command finishes the
+move instead of making another. A promotion during which another process changed the documents
+is refused rather than publishing unchecked rows.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.errors import GateFailedError, InvalidArgumentError, LifecycleError, StaleColumnError
+from workbench.errors import (
+    ConcurrentChangeError,
+    GateFailedError,
+    InvalidArgumentError,
+    LifecycleError,
+    StaleColumnError,
+)
+from workbench.killpoints import reached
 from workbench.lifecycle.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
-from workbench.lifecycle.history import PromotionRecord, append_event, history, previous_production
+from workbench.lifecycle.history import PromotionRecord, history, intent_json
+from workbench.lifecycle.recovery import finish_moves, finish_rollback, next_number, recorded_moves
 from workbench.store.contract import (
     META_ACTIVE,
     META_PROMOTION,
-    PRODUCTION_TAG,
     candidate_tag,
     parse_production_tag,
     production_tag,
+    rolled_back_tag,
+)
+from workbench.store.production import (
+    Production,
+    RollbackTarget,
+    active_column_at,
+    columns_at,
+    ledger,
+    production,
+    production_column,
+    rollback_from_tags,
 )
 from workbench.store.status import column_problems, corpus_digest
-from workbench.store.workspace import VectorColumn, Workspace, set_tag, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace
 
 if TYPE_CHECKING:
     from lance import LanceDataset
     from lancedb.table import Table
 
     from workbench.store.comparisons import Comparison, Manifest
+
+log = logging.getLogger(__name__)
+
+# Operations that leave every row's id and content_hash as they were.
+_DATA_PRESERVING = frozenset({"UpdateConfig", "Project"})
+_MAX_TRANSACTIONS = 64
+
 
 __all__ = [
     "Production",
@@ -65,49 +94,8 @@ __all__ = [
     "promote",
     "refresh",
     "rollback",
-    "sync_latest_metadata",
+    "rollback_target",
 ]
-
-log = logging.getLogger(__name__)
-
-# Operations that leave every row's id and content_hash as they were.
-_DATA_PRESERVING = frozenset({"UpdateConfig", "Project"})
-_MAX_TRANSACTIONS = 64
-
-
-@dataclass(frozen=True)
-class Production:
-    """Where the ``production`` tag points and the column that version names as active."""
-
-    version: int
-    column: str | None
-
-
-def production(table: Table) -> Production | None:
-    """The ``production`` tag of ``table`` and the active column it names, or None."""
-    info = table.tags.list().get(PRODUCTION_TAG)
-    if info is None:
-        return None
-    return Production(info["version"], active_column_at(table, info["version"]))
-
-
-def production_column(table: Table) -> str | None:
-    """The production vector column of ``table``, or None before the first promotion."""
-    current = production(table)
-    return None if current is None else current.column
-
-
-def active_column_at(table: Table, version: int) -> str | None:
-    """The active column named in the metadata of one version (O(1): reads its manifest)."""
-    meta = table.to_lance().checkout_version(version).schema.metadata or {}
-    raw = meta.get(META_ACTIVE.encode())
-    return raw.decode() if raw else None
-
-
-def columns_at(table: Table, version: int) -> dict[str, VectorColumn]:
-    """The vector columns (with pins) of one version of ``table``, by name."""
-    handle = table.to_lance().checkout_version(version)
-    return {c.name: c for c in vector_columns(handle)}
 
 
 def promote(
@@ -150,6 +138,10 @@ def promote(
     """
     table = ws.table(table_name)
     target = ws.resolve_column(table, column)
+    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+        if done.action == "promote" and done.to_column == target.name:
+            return done  # this command was interrupted before; it is finished now
+    table = ws.table(table_name)
     current = production(table)
     _check_promotable(table, target, current, initial=initial, force=force, reason=reason)
     validated = table.version
@@ -157,17 +149,13 @@ def promote(
     if current is not None:  # not an initial promotion (checked above)
         result = _gate_or_force(ws, table, target, current, comparison, gate, force=force)
     number = next_number(ws, table)
-    version = _publish(table, target.name, number, new_version=True, validated=validated, current=current)
-    return append_event(
-        ws,
-        table_name,
+    intent = intent_json(
         "promote",
         actor=actor,
         now=now,
         from_column=current.column if current else None,
         to_column=target.name,
         from_version=current.version if current else None,
-        to_version=version,
         tag=production_tag(number),
         comparison_id=comparison if result is not None else None,
         gate=result,
@@ -175,6 +163,8 @@ def promote(
         initial=initial,
         reason=reason,
     )
+    _publish(table, "promote", target.name, number, intent=intent, validated=validated)
+    return _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now)
 
 
 def check_gate(
@@ -246,52 +236,69 @@ def rollback(
 ) -> PromotionRecord:
     """Move production back to the version it pointed at before the last move. Instant.
 
-    Successive rollbacks walk further back. The target is refused if its column has been
-    retired since (its ``production-<n>`` tag and possibly its files are gone).
+    The target is :func:`workbench.store.production.rollback_from_tags`: the newest
+    ``production-<n>`` below the current one that was not itself rolled back. Successive
+    rollbacks walk further back. The target is refused if its column has been retired since.
+    Re-running an interrupted rollback finishes it; it never rolls back a second time.
 
     Raises:
         LifecycleError: no production, or no earlier production version to go back to.
+        ConcurrentChangeError: another rollback of the same move ran at the same time.
     """
     table = ws.table(table_name)
-    current = production(table)
-    if current is None:
-        raise LifecycleError(f"table {table_name!r} has no production version, so nothing to roll back")
-    target = previous_production(history(ws, table_name), current.version)
-    if target is None:
-        raise LifecycleError(
-            f"no earlier production version of {table_name!r} to roll back to: v{current.version} is "
-            "the oldest production in the history (see `workbench history`)"
-        )
-    column = _rollback_column(table, target)
-    set_tag(table, PRODUCTION_TAG, target)
-    sync_latest_metadata(table, column)
-    return append_event(
-        ws,
-        table_name,
-        "rollback",
-        actor=actor,
-        now=now,
-        from_column=current.column,
-        to_column=column,
-        from_version=current.version,
-        to_version=target,
-        reason=reason,
-    )
+    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+        if done.action == "rollback":
+            return done  # this command was interrupted before; it is finished now
+    table = ws.table(table_name)
+    target = rollback_target(ws, table_name)
+    claim = rolled_back_tag(target.undo)
+    try:
+        table.tags.create(claim, target.undo_version)
+    except (RuntimeError, ValueError) as exc:  # "Ref conflict": another rollback claimed this move
+        raise ConcurrentChangeError(
+            f"another rollback of {table_name!r} undid {production_tag(target.undo)} at the same time "
+            "(its tag {claim} exists); this one changed nothing. See `workbench history`."
+        ) from exc
+    reached("rollback:claimed")
+    return finish_rollback(ws, table_name, target.undo, actor=actor, reason=reason, now=now)
+
+
+def rollback_target(ws: Workspace, table_name: str) -> RollbackTarget:
+    """A dry run of :func:`rollback`: the move it would undo and the version and column it would serve.
+
+    Read from the numbered production tags (see :mod:`workbench.store.production`); nothing is
+    written. A rollback that is not possible is an error saying why, as :func:`rollback` raises it.
+
+    Raises:
+        LifecycleError: no production, no earlier production, or its column was retired.
+
+    Example:
+        >>> rollback_target(ws, "demo").column  # doctest: +SKIP
+        'vec__paraphrase_minilm_l3_v2__036a49b2'
+    """
+    table = ws.table(table_name)
+    _require_in_step(table)
+    return rollback_from_tags(table, recorded_moves(history(ws, table_name)))
 
 
 def refresh(
     ws: Workspace, table_name: str, *, actor: str | None = None, reason: str = "", now: datetime | None = None
 ) -> PromotionRecord:
-    """Move production to the latest version, same column: serve documents ingested since.
+    """Move production to the latest data, same column: serve documents ingested since.
 
     Ingest dual-writes new and changed documents into every vector column with each column's
     own pinned model, so the production column at the latest version holds only vectors of
-    its model; the health check below proves there is no missing or stale row.
+    its model; the health check below proves there is no missing or stale row. Like a
+    promotion, it publishes one metadata-only version (carrying its record) and tags it.
 
     Raises:
-        LifecycleError: no production, or production already is the latest version.
+        LifecycleError: no production, or production already serves the latest data.
         StaleColumnError: the production column has missing or stale rows at the latest version.
     """
+    table = ws.table(table_name)
+    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+        if done.action == "refresh":
+            return done  # this command was interrupted before; it is finished now
     table = ws.table(table_name)
     current = production(table)
     if current is None or current.column is None:
@@ -301,29 +308,18 @@ def refresh(
     column = ws.resolve_column(table, current.column)
     _check_healthy(table, column)
     number = next_number(ws, table)
-    version = _publish(
-        table, column.name, number, new_version=False, validated=table.version, current=current
-    )
-    return append_event(
-        ws,
-        table_name,
+    intent = intent_json(
         "refresh",
         actor=actor,
         now=now,
         from_column=current.column,
         to_column=column.name,
         from_version=current.version,
-        to_version=version,
         tag=production_tag(number),
         reason=reason,
     )
-
-
-def next_number(ws: Workspace, table: Table) -> int:
-    """The next ``n`` of ``production-<n>`` (after every tag and every recorded one)."""
-    used = [n for name in table.tags.list() if (n := parse_production_tag(name)) is not None]
-    used += [n for r in history(ws, table.name) if r.tag and (n := parse_production_tag(r.tag)) is not None]
-    return max(used, default=0) + 1
+    _publish(table, "refresh", column.name, number, intent=intent, validated=table.version)
+    return _finish(ws, table_name, "refresh", actor=actor, reason=reason, now=now)
 
 
 def data_unchanged_since(dataset: LanceDataset, version: int) -> bool:
@@ -446,17 +442,19 @@ def _digest_now(table: Table, manifest: Manifest) -> str:
     return corpus_digest(table)
 
 
-def _publish(
-    table: Table, column: str, number: int, *, new_version: bool, validated: int, current: Production | None
-) -> int:
-    """Name ``column`` active at the latest version, tag it ``production-<n>``, move ``production``."""
+def _publish(table: Table, action: str, column: str, number: int, *, intent: str, validated: int) -> None:
+    """Write the intent (a metadata-only version naming ``column``), then claim ``production-<n>``.
+
+    The claim is the commit point: before it nothing anyone reads has changed (``production``
+    still points where it did); after it the move is decided and :func:`_finish` (or a rerun)
+    completes it.
+    """
     dataset = table.to_lance()
-    if new_version or active_column_at(table, dataset.version) != column:
-        dataset.update_schema_metadata({META_ACTIVE: column, META_PROMOTION: str(number)})
-        table.checkout_latest()
-    version = dataset.version
-    if not data_unchanged_since(dataset, validated):
-        sync_latest_metadata(table, current.column if current else None)
+    dataset.update_schema_metadata({META_ACTIVE: column, META_PROMOTION: intent})
+    table.checkout_latest()
+    reached(f"{action}:metadata")
+    version = table.version
+    if not data_unchanged_since(table.to_lance(), validated):
         raise LifecycleError(
             f"the documents of {table.name!r} changed during the promotion (v{validated} → v{version}); "
             "nothing was promoted. Check the new data and try again."
@@ -464,31 +462,39 @@ def _publish(
     tag = production_tag(number)
     try:
         table.tags.create(tag, version)
-    except RuntimeError as exc:  # "Ref conflict": another promotion took this number first
-        raise LifecycleError(f"another promotion of {table.name!r} is in progress ({tag} exists)") from exc
-    set_tag(table, PRODUCTION_TAG, version)
-    return version
+    except (RuntimeError, ValueError) as exc:  # "Ref conflict": another move took this number first
+        raise ConcurrentChangeError(
+            f"another promotion of {table.name!r} is in progress ({tag} exists); this one changed "
+            "nothing. Re-running it is safe once the other finished."
+        ) from exc
+    reached(f"{action}:claimed")
 
 
-def sync_latest_metadata(table: Table, column: str | None) -> None:
-    """Make the latest version's metadata name ``column`` (what ``status`` reads), if it does not."""
-    table.checkout_latest()
-    if column is not None and active_column_at(table, table.version) != column:
-        table.to_lance().update_schema_metadata({META_ACTIVE: column})
-        table.checkout_latest()
+def _finish(
+    ws: Workspace, table_name: str, action: str, *, actor: str | None, reason: str, now: datetime | None
+) -> PromotionRecord:
+    """Complete the move just claimed (the same code that finishes an interrupted one)."""
+    finished = finish_moves(ws, table_name, actor=actor, reason=reason, now=now)
+    done = [r for r in finished if r.action == action]
+    if not done:  # another process finished it between our claim and here; it is in the history
+        return history(ws, table_name)[-1]
+    return _fresh(done[-1])
 
 
-def _rollback_column(table: Table, version: int) -> str:
-    known = {v["version"] for v in table.list_versions()}
-    column = active_column_at(table, version) if version in known else None
-    if column is None:
+def _fresh(record: PromotionRecord) -> PromotionRecord:
+    """The record as a fresh run reports it (finishing its own claim is not a resumption)."""
+    from dataclasses import replace
+
+    return replace(record, resumed=False)
+
+
+def _require_in_step(table: Table) -> None:
+    """Refuse to act relative to a ``production`` tag moved outside the workbench."""
+    book = ledger(table)
+    top = book.top
+    if book.production is not None and top is not None and book.live[top] != book.production:
         raise LifecycleError(
-            f"the previous production v{version} of {table.name!r} has been pruned (its column was "
-            "retired, or its tag removed); there is nothing safe to roll back to"
+            f"production of {table.name!r} points at v{book.production}, but the newest production move "
+            f"({production_tag(top)}) is v{book.live[top]}: the tag was moved outside the workbench. "
+            f"Promote the column you want to serve explicitly instead of rolling back."
         )
-    if column not in table.schema.names:
-        raise LifecycleError(
-            f"the previous production v{version} of {table.name!r} served {column}, which has been "
-            "retired since; there is nothing safe to roll back to"
-        )
-    return column

@@ -17,6 +17,15 @@ Which tags go, which stay (the policy, decided like a careful team would):
   promotion or refresh moves ``production`` to a version without the column).
 - The production column itself is never retired.
 
+``rolled-back-<n>`` markers of such versions are re-pointed at the version without the column
+(they only record that move ``n`` was undone, and must not keep the files alive).
+
+A retirement is claimed first with the tag ``retiring-<column>`` on the last version that holds
+the column (a concurrent retirement fails there); then the column is dropped, the tags above are
+applied, the history is written, the claim released and old versions pruned. Each step is
+idempotent, so re-running ``retire`` after a crash at any point finishes the job; re-running it
+once it is done reports the retirement already recorded (and prunes again).
+
 Then the column and its ``src__`` companion are dropped (a metadata-only new version) and
 untagged versions older than the grace period are pruned with Lance's
 ``cleanup_old_versions(error_if_tagged_old_versions=False)``: LanceDB's own cleanup raises
@@ -34,10 +43,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.errors import InvalidArgumentError, LifecycleError
+from workbench.errors import ConcurrentChangeError, InvalidArgumentError, LifecycleError, NotFoundError
+from workbench.killpoints import reached
 from workbench.lifecycle.history import PromotionRecord, append_event, history
-from workbench.lifecycle.promote import active_column_at, production, sync_latest_metadata
-from workbench.store.contract import PRODUCTION_TAG, candidate_tag
+from workbench.lifecycle.recovery import finish_moves
+from workbench.store.contract import (
+    PRODUCTION_TAG,
+    candidate_tag,
+    parse_rolled_back_tag,
+    retiring_tag,
+)
+from workbench.store.production import active_column_at, columns_at, ledger, production
+from workbench.store.workspace import set_tag
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -56,6 +73,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(days=7)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_MAX_GRACE = timedelta(days=36500)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
 
 
@@ -79,8 +97,9 @@ class RetireResult:
             if self.kept_tags
             else ""
         )
+        again = "(re-run; the retirement is complete) " if self.record.resumed else ""
         return (
-            f"retired {self.column} from {self.table!r} at v{self.version}; deleted tags: "
+            f"{again}retired {self.column} from {self.table!r} at v{self.version}; deleted tags: "
             f"{', '.join(self.deleted_tags) or 'none'}{kept}; pruned {self.versions_pruned} old "
             f"versions ({self.bytes_removed / 1e6:.1f} MB)"
         )
@@ -93,7 +112,16 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidArgumentError(
             f"duration {text!r} is not understood; write a number and a unit: 45s, 30m, 12h, 7d, 2w (or 0)"
         )
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        duration = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        duration = timedelta.max
+    if duration > _MAX_GRACE:
+        raise InvalidArgumentError(
+            f"duration {text!r} is longer than 100 years ({_MAX_GRACE.days} days); give a realistic "
+            "grace period such as 7d or 2w"
+        )
+    return duration
 
 
 def retire(
@@ -126,37 +154,117 @@ def retire(
     if grace < timedelta(0):
         raise InvalidArgumentError(f"grace must not be negative, got {grace}")
     table = ws.table(table_name)
-    target = ws.resolve_column(table, column)
-    current = production(table)
-    _check_retirable(table, target, current.column if current else None, history(ws, table_name), grace, now)
-    doomed, kept = _tag_plan(table, target.name)
-    for tag in doomed:
-        table.tags.delete(tag)
-    table.drop_columns([target.name, target.src_column])
-    version = table.version
-    sync_latest_metadata(table, current.column if current else None)
-    stats = table.to_lance().cleanup_old_versions(older_than=grace, error_if_tagged_old_versions=False)
+    finish_moves(ws, table_name, actor=actor, reason=reason, now=now)
+    claimed = _claimed_column(ws, table, column)
+    if claimed is None:
+        done = _already_retired(ws, table, column)
+        if done is not None:
+            return _prune(table, done, grace, deleted=[], resumed=True)
+        target = ws.resolve_column(table, column)
+        current = production(table)
+        events = history(ws, table_name)
+        _check_retirable(table, target, current.column if current else None, events, grace, now)
+        name = target.name
+        try:
+            table.tags.create(retiring_tag(name), table.version)
+        except (RuntimeError, ValueError) as exc:  # "Ref conflict": a concurrent retirement claimed it
+            raise ConcurrentChangeError(
+                f"another retirement of {name} from {table_name!r} is running ({retiring_tag(name)} "
+                "exists); this one changed nothing. Re-run `workbench retire` to finish it if it stopped."
+            ) from exc
+        reached("retire:claimed")
+    else:
+        name = claimed
+    record, deleted = _complete(ws, table_name, name, actor=actor, reason=reason, now=now)
+    return _prune(ws.table(table_name), record, grace, deleted=deleted, resumed=claimed is not None)
+
+
+def _claimed_column(ws: Workspace, table: Table, column: str) -> str | None:
+    """The column of an interrupted retirement ``column`` names (by column name or alias), if any."""
+    claims = ledger(table).retiring
+    if column in claims:
+        return column
+    known = ws.config.all_models()
+    if column in known and known[column].column in claims:
+        return known[column].column
+    return None
+
+
+def _already_retired(ws: Workspace, table: Table, column: str) -> PromotionRecord | None:
+    """The retirement record of ``column`` if it is gone from the table because it was retired."""
+    known = ws.config.all_models()
+    name = known[column].column if column in known else column
+    if name in table.schema.names:
+        return None
+    done = [e for e in history(ws, table.name) if e.action == "retire" and e.from_column == name]
+    return done[-1] if done else None
+
+
+def _complete(
+    ws: Workspace, table_name: str, column: str, *, actor: str | None, reason: str, now: datetime | None
+) -> tuple[PromotionRecord, list[str]]:
+    """Every step after the claim, each idempotent: drop, tags, history, release the claim."""
+    table = ws.table(table_name)
+    claim = retiring_tag(column)
+    holder = ledger(table).retiring[column]
+    src = columns_at(table, holder)[column].src_column
+    dropping = [c for c in (column, src) if c in table.schema.names]
+    if dropping:
+        table.drop_columns(dropping)
+    reached("retire:dropped")
+    version = _dropped_at(table, column, after=holder)
+    deleted = _apply_tag_plan(table, column, version)
+    reached("retire:tags")
     record = append_event(
         ws,
         table_name,
         "retire",
         actor=actor,
         now=now,
-        from_column=target.name,
+        from_column=column,
         to_column=None,
         from_version=None,
         to_version=version,
+        tag=claim,
         reason=reason,
     )
+    reached("retire:recorded")
+    if claim in table.tags.list():
+        table.tags.delete(claim)
+    reached("retire:released")
+    return record, deleted
+
+
+def _prune(
+    table: Table, record: PromotionRecord, grace: timedelta, *, deleted: list[str], resumed: bool
+) -> RetireResult:
+    """Prune untagged versions older than ``grace`` (idempotent) and report the retirement."""
+    from dataclasses import replace
+
+    stats = table.to_lance().cleanup_old_versions(older_than=grace, error_if_tagged_old_versions=False)
+    reached("retire:pruned")
+    column = record.from_column or ""
+    kept = tuple(sorted(n for n, i in table.tags.list().items() if column in columns_at(table, i["version"])))
     return RetireResult(
-        table_name,
-        target.name,
-        version,
-        tuple(doomed),
-        tuple(kept),
+        table.name,
+        column,
+        int(record.to_version or table.version),
+        tuple(deleted),
+        kept,
         int(stats.old_versions),
         int(stats.bytes_removed),
-        record,
+        replace(record, resumed=resumed),
+    )
+
+
+def _dropped_at(table: Table, column: str, *, after: int) -> int:
+    """The first version after ``after`` without ``column`` (where the drop was committed)."""
+    for info in sorted(table.list_versions(), key=lambda v: v["version"]):
+        version = info["version"]
+        if version > after and column not in table.to_lance().checkout_version(version).schema.names:
+            return version
+    raise NotFoundError(
+        f"no version of {table.name!r} after v{after} lacks {column}; the drop did not commit"
     )
 
 
@@ -193,20 +301,22 @@ def _check_retirable(
         )
 
 
-def _tag_plan(table: Table, column: str) -> tuple[list[str], list[str]]:
-    """Tags to delete (they exist for ``column``) and tags kept whose versions hold it."""
-    doomed, kept = [], []
-    dataset = table.to_lance()
+def _apply_tag_plan(table: Table, column: str, dropped: int) -> list[str]:
+    """Delete the tags that exist for ``column``; re-point undo markers at ``dropped`` (idempotent)."""
+    deleted = []
     for tag, info in sorted(table.tags.list().items()):
-        at = dataset.checkout_version(info["version"])
-        if column not in at.schema.names:
+        if tag == retiring_tag(column) or tag == PRODUCTION_TAG:
+            continue
+        if column not in table.to_lance().checkout_version(info["version"]).schema.names:
             continue
         served = active_column_at(table, info["version"]) == column
-        if tag == candidate_tag(column) or (tag.startswith(f"{PRODUCTION_TAG}-") and served):
-            doomed.append(tag)
-        else:
-            kept.append(tag)
-    return doomed, kept
+        if parse_rolled_back_tag(tag) is not None:
+            set_tag(table, tag, dropped)
+        elif tag == candidate_tag(column) or (tag.startswith(f"{PRODUCTION_TAG}-") and served):
+            table.tags.delete(tag)
+            deleted.append(tag)
+    log.info("retiring %s from %r deleted tags: %s", column, table.name, ", ".join(deleted) or "none")
+    return deleted
 
 
 def _parse_time(text: str) -> datetime:

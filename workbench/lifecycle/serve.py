@@ -43,9 +43,10 @@ from workbench.lifecycle.history import history
 from workbench.lifecycle.promote import data_unchanged_since
 from workbench.models.canary import last_result
 from workbench.store.canaries import record_check
-from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.contract import PRODUCTION_TAG
+from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
-from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -257,23 +258,37 @@ def check_query(query: str, k: int) -> None:
 
 
 def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
-    """A handle on the ``production`` version of ``name`` and the active column it names."""
-    handle = ws.table(name)
-    try:
-        handle.checkout(PRODUCTION_TAG)
-    except (RuntimeError, ValueError) as exc:
+    """A handle on the ``production`` version of ``name`` and the active column it names.
+
+    Production is read through :func:`workbench.store.production.production`, the same lookup
+    ``status`` and the app use.
+
+    Raises:
+        LifecycleError: the table has no production tag.
+        CorruptStateError: the tagged version is unreadable or names no column it has.
+    """
+    table = ws.table(name)
+    current = production(table)
+    if current is None:
         raise LifecycleError(
             f"table {name!r} has no {PRODUCTION_TAG!r} tag: nothing is in production yet. Promote a "
             "column first (`workbench promote COLUMN --initial`)."
-        ) from exc
-    active = table_metadata(handle).get(META_ACTIVE)
-    columns = {c.name: c for c in vector_columns(handle)}
-    if active not in columns:
-        raise CorruptStateError(
-            f"production v{handle.version} of {name!r} names active column {active!r}, which is not a "
-            f"vector column of that version ({', '.join(columns) or 'none'}); re-promote a column"
         )
-    return handle, columns[active]
+    handle = ws.table(name)
+    try:
+        handle.checkout(current.version)
+        columns = {c.name: c for c in vector_columns(handle)}
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CorruptStateError(
+            f"production v{current.version} of {name!r} cannot be opened ({str(exc).splitlines()[0][:200]}); "
+            "its files were deleted or damaged outside the workbench. Restore them from a backup."
+        ) from exc
+    if current.column not in columns:
+        raise CorruptStateError(
+            f"production v{current.version} of {name!r} names active column {current.column!r}, which is "
+            f"not a vector column of that version ({', '.join(columns) or 'none'}); re-promote a column"
+        )
+    return handle, columns[current.column]
 
 
 def verify_column(table: Table, column: VectorColumn) -> None:
@@ -308,7 +323,7 @@ def verified_embedder(column: VectorColumn, embedder: Embedder | None = None) ->
 
 
 def _notes(ws: Workspace, name: str, version: int) -> list[str]:
-    notes = []
+    notes = unfinished(ws.table(name))
     latest = ws.table(name).to_lance()
     if not data_unchanged_since(latest, version):
         notes.append(

@@ -123,6 +123,10 @@ def check_ollama_tag(name: str) -> str:
     return name
 
 
+VECTOR_SETTINGS = ("normalize", "query_prefix", "document_prefix", "max_seq_length", "truncate_dim")
+"""The settings of a pin, besides its weights, that change the vectors a column holds."""
+
+
 class ModelRef(BaseModel):
     """An exact, verifiable reference to one embedding model.
 
@@ -341,15 +345,27 @@ def _sha256_file(path: Path) -> str:
 
 
 def check_weights_safe(path: Path, *, allow_pickle: bool) -> None:
-    """Refuse pickle-only weights unless explicitly allowed."""
-    names = {p.name for p in path.rglob("*") if p.is_file()}
-    has_safe = any(n.endswith((".safetensors", ".onnx")) for n in names)
-    pickles = sorted(n for n in names if n.endswith((".bin", ".pt", ".pth")) and "onnx" not in n)
-    if pickles and not has_safe and not allow_pickle:
+    """Refuse pickle weights anywhere in the model's modules unless explicitly allowed.
+
+    Each module of a sentence-transformers model (the transformer at the root, ``2_Dense/``,
+    ...) loads its own weights, and a module folder without ``*.safetensors`` (or ``*.onnx``)
+    falls back to its pickle file. So the check is per folder: a pickle file is refused when its
+    own folder offers no safe alternative, wherever it is.
+    """
+    if allow_pickle:
+        return
+    files = [p for p in path.rglob("*") if p.is_file()]
+    safe_dirs = {p.parent for p in files if p.suffix in (".safetensors", ".onnx")}
+    pickles = sorted(
+        p.relative_to(path).as_posix()
+        for p in files
+        if p.suffix in (".bin", ".pt", ".pth") and "onnx" not in p.name and p.parent not in safe_dirs
+    )
+    if pickles:
         raise UnsafeWeightsError(
-            f"{str(path)!r} ships only pickle weights ({', '.join(pickles)}); loading them can "
-            "run arbitrary code. Convert them to safetensors, or set allow_pickle = true for "
-            "this model in workbench.toml if you trust the source."
+            f"{str(path)!r} has pickle weights with no safetensors beside them ({', '.join(pickles)}); "
+            "loading them can run arbitrary code. Convert them to safetensors, or set allow_pickle = "
+            "true for this model in workbench.toml if you trust the source."
         )
 
 

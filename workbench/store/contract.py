@@ -5,8 +5,9 @@ same way. A corpus table has ``id``, ``title``, ``text``, ``content_hash`` and, 
 a vector column ``vec__<slug>__<fp8>`` (its field metadata carries the pin) with a companion
 ``src__<slug>__<fp8>`` column holding the ``content_hash`` each vector was computed from. The
 workbench's own tables start with ``wb_``. Production is the ``production`` tag; each move also
-writes a numbered tag ``production-<n>``; a new column's first version is tagged
-``candidate-<column>``.
+writes a numbered tag ``production-<n>`` (a rollback renames the one it undoes to
+``rolled-back-<n>``; a retirement in progress holds ``retiring-<column>``); a new column's first
+version is tagged ``candidate-<column>``.
 
 This module imports nothing else from the workbench, so any layer may use it.
 """
@@ -39,7 +40,11 @@ __all__ = [
     "document_text",
     "parse_column",
     "parse_production_tag",
+    "parse_retiring_tag",
+    "parse_rolled_back_tag",
     "production_tag",
+    "retiring_tag",
+    "rolled_back_tag",
     "src_column_name",
     "vector_column_name",
     "vector_type",
@@ -66,11 +71,14 @@ META_USAGE = "workbench:usage"
 META_ACTIVE = "workbench:active_column"
 """Table metadata: the vector column production serves at this version."""
 META_PROMOTION = "workbench:promotion"
-"""Table metadata: the promotion record (JSON) that wrote this version."""
+"""Table metadata: the promotion record (JSON) that wrote this version: the intent of a promote
+or refresh, so an interrupted one can be finished from the version alone."""
 
 PRODUCTION_TAG = "production"
 _PRODUCTION_NUMBERED = re.compile(rf"^{PRODUCTION_TAG}-(\d+)$")
 _CANDIDATE_PREFIX = "candidate-"
+_ROLLED_BACK_NUMBERED = re.compile(r"^rolled-back-(\d+)$")
+_RETIRING_PREFIX = "retiring-"
 
 CORPUS_SCHEMA = pa.schema(
     [
@@ -124,6 +132,30 @@ def parse_production_tag(tag: str) -> int | None:
     """The move number of a numbered production tag; ``None`` for any other tag."""
     match = _PRODUCTION_NUMBERED.match(tag)
     return int(match.group(1)) if match else None
+
+
+def rolled_back_tag(number: int) -> str:
+    """The marker a rollback leaves for the move it undid (``production-<n>`` → ``rolled-back-<n>``).
+
+    Creating it is the rollback's atomic claim: a second rollback of the same move fails there.
+    """
+    return f"rolled-back-{number}"
+
+
+def parse_rolled_back_tag(tag: str) -> int | None:
+    """The move number of a ``rolled-back-<n>`` marker; ``None`` for any other tag."""
+    match = _ROLLED_BACK_NUMBERED.match(tag)
+    return int(match.group(1)) if match else None
+
+
+def retiring_tag(column: str) -> str:
+    """The claim of a retirement in progress: on the last version that still holds ``column``."""
+    return f"{_RETIRING_PREFIX}{column}"
+
+
+def parse_retiring_tag(tag: str) -> str | None:
+    """The column a ``retiring-<column>`` claim is for; ``None`` for any other tag."""
+    return tag[len(_RETIRING_PREFIX) :] if tag.startswith(_RETIRING_PREFIX) else None
 
 
 def vector_type(dim: int) -> pa.DataType:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.errors import ConcurrentChangeError
+
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
@@ -21,13 +23,13 @@ __all__ = ["append_records", "read_records", "upsert_records"]
 
 
 def append_records(ws: Workspace, name: str, rows: pa.Table) -> None:
-    """Append ``rows`` to record table ``name``, creating it (one LanceDB version)."""
+    """Append ``rows`` to record table ``name``, creating it whole (one LanceDB version)."""
     if ws.has_table(name):
         ws.db.open_table(name).add(rows)
         return
     try:
-        ws.db.create_table(name, rows)
-    except ValueError:  # another process created it first
+        ws.create_table(name, rows)
+    except (ConcurrentChangeError, ValueError):  # another process created it first
         ws.db.open_table(name).add(rows)
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pyarrow as pa
 
 from workbench.store.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import EvalSetSummary, list_eval_sets
-from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
+from workbench.store.production import production, unfinished
+from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
@@ -55,6 +56,8 @@ class TableStatus:
     columns: list[ColumnStatus]
     tags: dict[str, int]
     active_column: str | None
+    production_version: int | None = None
+    unfinished: list[str] = field(default_factory=list)
 
 
 def column_health(table: Table, *, read_vectors: bool = True) -> dict[str, tuple[int, int]]:
@@ -68,8 +71,13 @@ def column_health(table: Table, *, read_vectors: bool = True) -> dict[str, tuple
 
 
 def table_status(table: Table) -> TableStatus:
-    """Status of one table at its checked-out version."""
-    active = table_metadata(table).get(META_ACTIVE)
+    """Status of one table at its checked-out version; production is what the tag serves.
+
+    The production column is read from the ``production`` tag (as serving reads it), never
+    from the latest version's metadata, so a crashed promotion cannot make them disagree.
+    """
+    current = production(table)
+    active = current.column if current else None
     health = column_health(table)
     columns = [
         ColumnStatus(
@@ -87,7 +95,17 @@ def table_status(table: Table) -> TableStatus:
     ]
     tags = {name: info["version"] for name, info in sorted(table.tags.list().items())}
     n_versions = len(table.list_versions())
-    return TableStatus(table.name, table.count_rows(), table.version, n_versions, columns, tags, active)
+    return TableStatus(
+        table.name,
+        table.count_rows(),
+        table.version,
+        n_versions,
+        columns,
+        tags,
+        active,
+        current.version if current else None,
+        unfinished(table),
+    )
 
 
 class WorkspaceStatus(TypedDict):

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import CorruptStateError, InvalidArgumentError, NotFoundError, WorkbenchError
+from workbench.errors import (
+    ConcurrentChangeError,
+    CorruptStateError,
+    InvalidArgumentError,
+    NotFoundError,
+    WorkbenchError,
+)
 from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
@@ -33,6 +42,7 @@ from workbench.store.contract import (
 
 if TYPE_CHECKING:
     import lancedb
+    import pyarrow as pa
     from lancedb.table import Table
 
 __all__ = [
@@ -45,6 +55,8 @@ __all__ = [
     "table_metadata",
     "vector_columns",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,14 +102,60 @@ class Workspace:
         return cache_dir() / "remote" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]
 
     def table_names(self, *, include_internal: bool = False) -> list[str]:
-        """Corpus tables (and, if asked, the workbench's own ``wb_*`` tables), sorted."""
-        names = _list_tables(self.db)
+        """Corpus tables (and, if asked, the workbench's own ``wb_*`` tables), sorted.
+
+        A table folder without a committed version (left by a crash or a full disk while a
+        table was created) is not a table: it is skipped here, and cleaned up by the next
+        :meth:`create_table` of that name.
+        """
+        names = self._complete(_list_tables(self.db))
         if include_internal:
             return sorted(names)
         return sorted(n for n in names if not n.startswith(RESERVED_PREFIX))
 
     def has_table(self, name: str) -> bool:
-        return name in _list_tables(self.db)
+        return name in self._complete(_list_tables(self.db))
+
+    def _complete(self, names: list[str]) -> list[str]:
+        if not self.is_local:
+            return names
+        return [n for n in names if _has_manifest(Path(self.uri) / f"{n}.lance")]
+
+    def create_table(self, name: str, data: pa.Table) -> Table:
+        """Create table ``name`` whole or not at all, even if the process dies midway.
+
+        In a local workspace the table is written aside (under :attr:`state_dir`) and moved into
+        place with one atomic rename; an incomplete folder of the same name left by an earlier
+        crash is removed first. Other URIs are written in place by LanceDB (object stores have
+        no atomic rename).
+        """
+        import lancedb
+
+        from workbench.killpoints import reached
+
+        if not self.is_local:
+            return self.db.create_table(name, data)
+        staging = self.state_dir / "staging"
+        _clear_abandoned(staging)
+        staging.mkdir(parents=True, exist_ok=True)
+        aside = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=staging))
+        try:
+            lancedb.connect(str(aside)).create_table(name, data)
+            reached("ingest:staged")
+            target = Path(self.uri) / f"{name}.lance"
+            if target.exists() and not _has_manifest(target):
+                log.warning("removing %s: an incomplete table left by an interrupted command", target)
+                shutil.rmtree(target)
+            if target.exists():
+                raise ConcurrentChangeError(
+                    f"table {name!r} was created by another process while this one wrote it; nothing "
+                    "was written by this one. Re-run the command: it now updates that table."
+                )
+            os.rename(aside / f"{name}.lance", target)
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
+        reached("ingest:created")
+        return self.db.open_table(name)
 
     def table(self, name: str) -> Table:
         """Open a corpus table at its latest version; a miss lists the tables there are."""
@@ -149,7 +207,7 @@ class Workspace:
 
 
 def open_workspace(
-    uri: str | Path = DEFAULT_WORKSPACE, *, config_path: str | Path | None = None
+    uri: str | Path = DEFAULT_WORKSPACE, *, config_path: str | Path | None = None, create: bool = True
 ) -> Workspace:
     """Connect to (and, for a local folder, create) a workspace.
 
@@ -157,6 +215,12 @@ def open_workspace(
         uri: A local folder or any LanceDB URI (``s3://…``).
         config_path: The TOML config; default ``<folder>/workbench.toml`` for a local
             workspace, none (catalog models only) for a remote one.
+        create: Create a missing local folder; with False a missing folder is an error (a
+            command that only reads must not leave an empty workspace behind).
+
+    Raises:
+        NotFoundError: ``create`` is False and the local folder does not exist.
+        InvalidArgumentError: the path is a file.
     """
     import lancedb
 
@@ -166,12 +230,43 @@ def open_workspace(
         if Path(uri).exists() and not Path(uri).is_dir():
             raise InvalidArgumentError(f"workspace path {uri!r} is a file; give a folder")
         uri = os.path.abspath(uri)
+        if not create and not Path(uri).is_dir():
+            raise NotFoundError(
+                f"workspace {uri!r} does not exist; check --workspace (or WORKBENCH_WORKSPACE), or "
+                "create one with `workbench ingest PATH` or `workbench demo`"
+            )
         Path(uri).mkdir(parents=True, exist_ok=True)
     if config_path is None and is_local:
         config_path = Path(uri) / CONFIG_NAME
     path = Path(config_path) if config_path is not None else None
     config = load_config(path) if path is not None else WorkspaceConfig()
     return Workspace(uri, lancedb.connect(uri), config, path)
+
+
+def _has_manifest(folder: Path) -> bool:
+    """True if a Lance dataset folder has at least one committed version."""
+    versions = folder / "_versions"
+    return versions.is_dir() and any(p.suffix == ".manifest" for p in versions.iterdir())
+
+
+def _clear_abandoned(staging: Path) -> None:
+    """Remove staging folders of processes that no longer run (a crash mid-create)."""
+    if not staging.is_dir():
+        return
+    for entry in staging.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _list_tables(db: lancedb.DBConnection) -> list[str]:
