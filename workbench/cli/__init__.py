@@ -123,6 +123,10 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         for col in table["columns"]:
             mark = " [production]" if col["production"] else ""
             health = f"missing {col['missing_rows']}, stale {col['stale_rows']}"
+            if col["index"]:
+                health += f"; index {col['index']}, {col['unindexed_rows']} rows unindexed"
+            else:
+                health += "; no index (exact search)"
             typer.echo(
                 f"  {col['name']}{mark}\n    {col['model']}@{col['revision']} "
                 f"sha256:{col['fingerprint'][:16]}… dim {col['dim']}; {health}"
@@ -213,7 +217,7 @@ def _register_optional() -> None:
     """Commands of the comparison and lifecycle areas live in their own modules."""
     import importlib
 
-    for module in ("workbench.cli.compare", "workbench.cli.lifecycle"):
+    for module in ("workbench.cli.compare", "workbench.cli.lifecycle", "workbench.cli.index"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:

@@ -73,11 +73,12 @@ def encode_queries(
 
 @dataclass(frozen=True)
 class Retrieval:
-    """The top-k of every query against one column, and where the time went (seconds)."""
+    """The top-k of every query against one column, the query vectors, and where the time went (seconds)."""
 
     rankings: pd.DataFrame
     encode_s: float
     search_s: float
+    vectors: np.ndarray | None = None
 
 
 def retrieve(
@@ -102,7 +103,7 @@ def retrieve(
         on_progress: Called with ``(queries_done, queries_total)``.
 
     Returns:
-        Rankings as :func:`search_column` gives them, plus encode and search seconds.
+        Rankings as :func:`search_column` gives them, the query vectors, encode and search seconds.
 
     Raises:
         MixedIndexError: ``embedder`` is not the column's model.
@@ -110,10 +111,11 @@ def retrieve(
     """
     require_own_model(embedder, column.ref, column=column.name)
     ids, texts = list(queries), list(queries.values())
-    parts, encode_s, search_s = [], 0.0, 0.0
+    parts, encoded, encode_s, search_s = [], [], 0.0, 0.0
     for start in range(0, len(ids), chunk):
         tick = time.perf_counter()
         vectors = encode_queries(embedder, column, texts[start : start + chunk])
+        encoded.append(vectors)
         encode_s += time.perf_counter() - tick
         tick = time.perf_counter()
         parts.append(scan_search(table, column.name, vectors, ids[start : start + chunk], k=k))
@@ -121,7 +123,8 @@ def retrieve(
         if on_progress is not None:
             on_progress(min(start + chunk, len(ids)), len(ids))
     rankings = pd.concat(parts, ignore_index=True) if parts else _rank(_empty_hits(), np.array([]))
-    return Retrieval(rankings, encode_s, search_s)
+    matrix = np.concatenate(encoded) if encoded else np.empty((0, column.dim), dtype=np.float32)
+    return Retrieval(rankings, encode_s, search_s, matrix)
 
 
 def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: bool = False) -> list[str]:

@@ -19,6 +19,11 @@ min_queries = 50
 "recall@100" = -0.005
 "mrr@10" = -0.01
 ```
+
+Production serves through the candidate column's ANN index, so a team can also require the
+index to keep the exact ranking: ``require_index = true`` fails the gate unless the comparison
+measured the candidate's index with recall@k (k = its smallest cut-off) of at least
+``min_index_recall`` (default 0.95) against the exact search.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class GateConfig(BaseModel):
         min_ci_low: Metric → lowest allowed lower bound of the delta's 95% CI.
         min_delta: Metric → lowest allowed delta (candidate − baseline).
         min_queries: Fewest judged queries a comparison may rest on.
+        require_index: The candidate column must be indexed, with the index's recall measured.
+        min_index_recall: Lowest allowed index recall of the candidate (with ``require_index``).
 
     Raises:
         InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
@@ -60,6 +67,8 @@ class GateConfig(BaseModel):
     min_ci_low: dict[str, float] = {"ndcg@10": -0.01}
     min_delta: dict[str, float] = {"recall@100": -0.01}
     min_queries: int = 30
+    require_index: bool = False
+    min_index_recall: float = 0.95
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -82,6 +91,13 @@ class GateConfig(BaseModel):
                 )
             canonical[f"{family}@{k}"] = float(threshold)
         return canonical
+
+    @field_validator("min_index_recall")
+    @classmethod
+    def _recall_in_range(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise InvalidArgumentError(f"gate min_index_recall must be between 0 and 1, got {value}")
+        return value
 
     @field_validator("min_queries")
     @classmethod
@@ -153,6 +169,8 @@ def evaluate_gate(config: GateConfig, comparison: Comparison, context: GateConte
         checks.append(_metric_check(comparison, metric, "ci_low", threshold))
     for metric, threshold in config.min_delta.items():
         checks.append(_metric_check(comparison, metric, "delta", threshold))
+    if config.require_index:
+        checks.append(_index_check(comparison, config.min_index_recall))
     return GateResult(
         comparison_id=comparison.id,
         passed=all(c.passed for c in checks),
@@ -259,6 +277,27 @@ def _metric_check(comparison: Comparison, metric: str, stat: Stat, threshold: fl
     verdict = "≥" if passed else "is below"
     return GateCheck(
         name=name, passed=passed, detail=f"{metric}: {what} {value:+.4f} {verdict} {threshold:+.4f}"
+    )
+
+
+def _index_check(comparison: Comparison, floor: float) -> GateCheck:
+    """The candidate's ANN index keeps at least ``floor`` of the exact top-k (``require_index``)."""
+    evidence = comparison.manifest.index.get("candidate")
+    if evidence is None:
+        column = comparison.manifest.candidate_column
+        return GateCheck(
+            name="index recall",
+            passed=False,
+            detail=f"the gate requires an indexed candidate, but comparison {comparison.id} measured no "
+            f"index on {column}: run `workbench index {column}`, then `workbench compare` again",
+        )
+    recall, k = float(evidence["recall"]), evidence["k"]
+    passed = math.isfinite(recall) and recall >= floor
+    verdict = "≥" if passed else "is below"
+    return GateCheck(
+        name="index recall",
+        passed=passed,
+        detail=f"index recall@{k} of the candidate ({evidence['index']}) {recall:.3f} {verdict} {floor:.3f}",
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "CORPUS_SCHEMA",
     "META_ACTIVE",
     "META_CREATED",
+    "META_INDEX",
     "META_MODEL",
     "META_PROMOTION",
     "META_SRC",
@@ -53,6 +54,8 @@ META_CREATED = "workbench:created_at"
 """Field metadata of a vector column: when it was committed (ISO 8601, UTC)."""
 META_VERSIONS = "workbench:library_versions"
 """Field metadata of a vector column: versions of the libraries that shaped it (JSON)."""
+META_INDEX = "workbench:index"
+"""Field metadata of a vector column: how its ANN index was built and is searched (JSON)."""
 META_ACTIVE = "workbench:active_column"
 """Table metadata: the vector column production serves at this version."""
 META_PROMOTION = "workbench:promotion"

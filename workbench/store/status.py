@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from workbench.store.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import list_eval_sets
+from workbench.store.index import describe_indexes
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ class ColumnStatus:
     missing_rows: int
     stale_rows: int
     production: bool
+    index: str | None = None
+    """The ANN index and its search parameters (``IVF_PQ nprobes=16 refine_factor=10``), or None."""
+    unindexed_rows: int = 0
+    """Rows written since the index was built, searched exactly beside it until it is updated."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,14 @@ def column_health(table: Table, *, read_vectors: bool = True) -> dict[str, tuple
 
 
 def table_status(table: Table) -> TableStatus:
-    """Status of one table at its checked-out version."""
+    """Status of one table at its checked-out version.
+
+    Reads no vectors: health comes from the scalar hash columns (see :func:`column_problems`)
+    and index coverage from the index metadata, so it stays fast at millions of rows.
+    """
     active = table_metadata(table).get(META_ACTIVE)
-    health = column_health(table)
+    health = column_health(table, read_vectors=False)
+    indexes = describe_indexes(table)
     columns = [
         ColumnStatus(
             name=c.name,
@@ -69,6 +79,8 @@ def table_status(table: Table) -> TableStatus:
             missing_rows=health[c.name][0],
             stale_rows=health[c.name][1],
             production=c.name == active,
+            index=indexes[c.name].describe() if c.name in indexes else None,
+            unindexed_rows=indexes[c.name].unindexed_rows if c.name in indexes else 0,
         )
         for c in vector_columns(table)
     ]
