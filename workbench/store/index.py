@@ -164,17 +164,19 @@ def default_spec(
     kind = index_type or ("IVF_HNSW_SQ" if rows < _HNSW_UP_TO else "IVF_PQ")
     if kind not in INDEX_TYPES:
         raise InvalidArgumentError(f"unknown index type {kind!r}; choose one of {', '.join(INDEX_TYPES)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
     base: dict[str, Any]
     if kind == "IVF_HNSW_SQ":
-        partitions = max(1, math.ceil(rows / _HNSW_PARTITION_ROWS))
+        partitions = given.get("num_partitions") or max(1, math.ceil(rows / _HNSW_PARTITION_ROWS))
         base = {"num_partitions": partitions, "m": 20, "ef_construction": 150, "nprobes": partitions}
         base.update(ef=64, refine_factor=2)
     else:
-        partitions = max(1, min(rows // _PQ_MIN_ROWS, math.ceil(rows / _IVF_PARTITION_ROWS)))
+        default = max(1, min(rows // _PQ_MIN_ROWS, math.ceil(rows / _IVF_PARTITION_ROWS)))
+        partitions = given.get("num_partitions") or default
         base = {"num_partitions": partitions, "nprobes": min(partitions, max(16, partitions // 8))}
         if kind == "IVF_PQ":
             base.update(num_sub_vectors=_sub_vectors(dim), refine_factor=10)
-    base.update({k: v for k, v in overrides.items() if v is not None})
+    base.update(given)
     return IndexSpec(index_type=kind, **base)
 
 
