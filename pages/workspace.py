@@ -42,8 +42,12 @@ else:
         "✓ complete" if not (m or s) else f"⚠ {m} missing · {s} stale"
         for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
     ]
+    frame["ann"] = [
+        f"{index} · {unindexed:,} unindexed" if index else "none (exact search)"
+        for index, unindexed in zip(frame["index"], frame["unindexed_rows"], strict=True)
+    ]
     st.dataframe(
-        frame[["role", "model", "revision", "fingerprint", "dim", "health", "created_at", "name"]],
+        frame[["role", "model", "revision", "fingerprint", "dim", "health", "ann", "created_at", "name"]],
         hide_index=True,
         width="stretch",
         column_config={
@@ -53,6 +57,7 @@ else:
             "fingerprint": st.column_config.TextColumn("sha256", help="Fingerprint of the weight files"),
             "dim": st.column_config.NumberColumn("Dim", width="small"),
             "health": st.column_config.TextColumn("Rows"),
+            "ann": st.column_config.TextColumn("ANN index", help="`workbench index COLUMN` builds one"),
             "created_at": st.column_config.TextColumn("Embedded at"),
             "name": st.column_config.TextColumn("Column"),
         },

@@ -18,6 +18,7 @@ a model or streamlit: models load on first use.
 
 from __future__ import annotations
 
+from workbench.comparison.index_eval import index_recall
 from workbench.comparison.live import query_both
 from workbench.comparison.report import export_run, write_report
 from workbench.comparison.run import compare
@@ -34,6 +35,7 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.store.index import IndexInfo, IndexSpec, build_index, describe_indexes, update_indexes
 from workbench.store.status import workspace_status
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -45,6 +47,8 @@ __all__ = [
     "EvalSet",
     "GateConfig",
     "GateResult",
+    "IndexInfo",
+    "IndexSpec",
     "IngestResult",
     "Manifest",
     "ModelRef",
@@ -55,13 +59,16 @@ __all__ = [
     "WorkbenchError",
     "Workspace",
     "build_demo",
+    "build_index",
     "check",
     "check_gate",
     "compare",
+    "describe_indexes",
     "embed",
     "export_run",
     "fingerprint_dir",
     "history",
+    "index_recall",
     "ingest",
     "list_comparisons",
     "list_eval_sets",
@@ -77,6 +84,7 @@ __all__ = [
     "retire",
     "rollback",
     "search",
+    "update_indexes",
     "workspace_status",
     "write_report",
 ]
