@@ -19,6 +19,8 @@ from workbench.cli.common import (
     workspace,
 )
 
+__all__ = ["index_cmd", "register"]
+
 INDEX_HELP = """Build (or rebuild) the ANN index of one vector column, for serving and compare.
 
 Defaults come from the row count and dimension: below 50k rows IVF_HNSW_SQ (one graph, near

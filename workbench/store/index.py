@@ -273,7 +273,7 @@ def search_query(
     refine factor), so ``ef`` is raised to that for deep queries.
     """
     if spec is None:
-        return query
+        return query.limit(k)
     query = query.nprobes(spec.nprobes)
     if spec.refine_factor is not None:
         query = query.refine_factor(spec.refine_factor)
