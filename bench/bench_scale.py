@@ -179,6 +179,11 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
             info = build_index(table, ws.resolve_column(table, col))
             result[f"build_s[{col[:20]}]"] = info.build_s
             result[f"index[{col[:20]}]"] = info.describe()
+        from workbench.lifecycle.promote import refresh
+
+        t0 = time.perf_counter()
+        refresh(ws, TABLE, reason="serve through the index")  # production was promoted before the index
+        result["refresh_s"] = time.perf_counter() - t0
     elif name == "serve":
         from workbench.comparison.index_eval import index_recall, index_search
         from workbench.lifecycle.serve import resolve_production, verify_column

@@ -105,7 +105,8 @@ def index_search(
         raise InvalidArgumentError("no query vectors to measure the index with")
     frames, latencies = [], []
     for query_id, vector in zip(query_ids, vectors, strict=True):
-        query = table.search(vector, vector_column_name=column).distance_type("cosine")
+        query = table.search(vector, vector_column_name=column)
+        query = query.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
         query = query.bypass_vector_index().limit(k) if exact else search_query(query, spec, k=k)
         tick = time.perf_counter()
         rows = query.select(["id", "_distance"]).to_arrow()

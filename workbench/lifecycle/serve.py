@@ -180,7 +180,8 @@ class ProductionIndex:
         check_query(query, k)
         vector = encode_queries(self.embedder, self.column, [query])[0]
         spec = self.index.spec if self.index is not None else None
-        found = self.table.search(vector, vector_column_name=self.column.name).distance_type("cosine")
+        found = self.table.search(vector, vector_column_name=self.column.name)
+        found = found.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
         rows = search_query(found, spec, k=k).select(["id", "title", "text", "_distance"]).to_list()
         hits = tuple(
             Hit(rank, row["id"], row["title"] or "", row["text"] or "", 1.0 - float(row["_distance"]))

@@ -231,7 +231,8 @@ def describe_indexes(table: Table) -> dict[str, IndexInfo]:
         if kind is None or len(config.columns) != 1:
             continue  # scalar and full-text indexes are not vector indexes
         column = config.columns[0]
-        record = json.loads(meta[column]) if meta.get(column) else {}
+        raw = meta.get(column)
+        record = json.loads(raw) if raw else {}
         spec = IndexSpec(**record["spec"]) if record.get("spec") else None
         found[column] = IndexInfo(
             column=column,
