@@ -316,6 +316,7 @@ def main() -> None:
         default=["index", "status", "check", "serve", "promote", "compare", "numpy", "workspace_page"],
     )
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="Reuse a kept table of the same size.")
     parser.add_argument("--op")
     parser.add_argument("--ws", type=Path)
     args = parser.parse_args()
@@ -329,10 +330,11 @@ def main() -> None:
     results: dict[int, dict[str, Any]] = {}
     for rows in args.rows:
         ws_path = args.root / f"ws{rows}"
-        shutil.rmtree(ws_path, ignore_errors=True)
         tick = time.perf_counter()
-        build_table(ws_path, rows, data)
-        print(f"\n== {rows:,} rows (table written in {time.perf_counter() - tick:.0f} s)", flush=True)
+        if not (args.reuse and (ws_path / f"{TABLE}.lance").is_dir()):
+            shutil.rmtree(ws_path, ignore_errors=True)
+            build_table(ws_path, rows, data)
+        print(f"\n== {rows:,} rows (table ready in {time.perf_counter() - tick:.0f} s)", flush=True)
         found: dict[str, Any] = {}
         for name in args.ops:
             found[name] = run_op(name, ws_path, args.cache)
