@@ -44,6 +44,7 @@ __all__ = [
     "encode_queries",
     "exact_search",
     "fetch_documents",
+    "rank_hits",
     "read_vectors",
     "retrieve",
     "scan_search",
@@ -136,7 +137,7 @@ def retrieve(
         search_s += time.perf_counter() - tick
         if on_progress is not None:
             on_progress(min(start + chunk, len(ids)), len(ids))
-    rankings = pd.concat(parts, ignore_index=True) if parts else _rank(_empty_hits(), np.array([]))
+    rankings = pd.concat(parts, ignore_index=True) if parts else rank_hits(_empty_hits(), np.array([]))
     matrix = np.concatenate(encoded) if encoded else np.empty((0, column.dim), dtype=np.float32)
     return Retrieval(rankings, encode_s, search_s, matrix)
 
@@ -204,7 +205,7 @@ def search_column(
         if on_progress is not None:
             on_progress(start + len(chunk), len(vectors))
     hits = pa.concat_tables(parts) if parts else _empty_hits()
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))
 
 
 def scan_search(
@@ -256,7 +257,7 @@ def scan_search(
     rows = np.repeat(np.arange(len(queries)), best_sim.shape[1])
     distance = (1.0 - best_sim.reshape(-1).astype(np.float64)).astype(np.float32)
     hits = pa.table({"query_index": rows, "id": winners, "_distance": distance})
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))
 
 
 def _keep_top(sims: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -301,8 +302,8 @@ def _empty_hits() -> pa.Table:
     )
 
 
-def _rank(hits: pa.Table, query_ids: np.ndarray) -> pd.DataFrame:
-    """Sort hits into trec_eval order per query and number them 1..k."""
+def rank_hits(hits: pa.Table, query_ids: np.ndarray) -> pd.DataFrame:
+    """Rankings from ``query_index, id, _distance`` hits: trec_eval order per query, ranks 1..k."""
     index = hits.column("query_index").to_numpy()
     doc = hits.column("id").to_numpy(zero_copy_only=False).astype(object)
     score32 = (1.0 - hits.column("_distance").to_numpy().astype(np.float64)).astype(np.float32)
@@ -356,4 +357,4 @@ def exact_search(
         distance = (1.0 - cos.astype(np.float64)).astype(np.float32)
         parts.append(pa.table({"query_index": rows, "id": ids[top.reshape(-1)], "_distance": distance}))
     hits = pa.concat_tables(parts) if parts else _empty_hits()
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))
