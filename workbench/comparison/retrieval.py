@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.checks import positive_int
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
 from workbench.models.ref import Embedder, load_embedder, require_own_model
 from workbench.progress import ProgressFn
@@ -194,8 +195,7 @@ def search_column(
         ``query_id, rank, doc_id, score`` (cosine similarity, ``1 - _distance``), ranks 1..k
         in trec_eval order.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     parts = []
@@ -225,8 +225,7 @@ def scan_search(
     whatever the corpus size: ids stay in Arrow and only the ``k`` winners per query are
     turned into Python objects.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     queries = _unit(np.asarray(vectors, dtype=np.float32))
