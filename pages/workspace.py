@@ -46,6 +46,10 @@ else:
     checks = last_checks(ctx.ws)
     frame["verified"] = [when(checks[n]["checked_at"]) if n in checks else "never" for n in frame["name"]]
     frame["min_cosine"] = [float(checks[n]["min_cosine"]) if n in checks else None for n in frame["name"]]
+    frame["ann"] = [
+        f"{index} · {unindexed:,} unindexed" if index else "none (exact search)"
+        for index, unindexed in zip(frame["index"], frame["unindexed_rows"], strict=True)
+    ]
     st.dataframe(
         frame[
             [
@@ -55,6 +59,7 @@ else:
                 "fingerprint",
                 "dim",
                 "health",
+                "ann",
                 "verified",
                 "min_cosine",
                 "created_at",
@@ -74,6 +79,7 @@ else:
                 "Canaries verified", help="Last passing re-check of the model's canary vectors"
             ),
             "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f"),
+            "ann": st.column_config.TextColumn("ANN index", help="`workbench index COLUMN` builds one"),
             "created_at": st.column_config.TextColumn("Embedded at"),
             "name": st.column_config.TextColumn("Column"),
         },

@@ -73,6 +73,7 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
     assert set(columns["model"]) == {"paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2"}
     assert set(columns["dim"]) == {384}
     assert (columns["health"] == "✓ complete").all()
+    assert (columns["ann"] == "none (exact search)").all()  # the demo has no ANN index
     prod = columns[columns["role"].str.contains("production")]
     assert prod["name"].tolist() == [demo_ws.model(OLD_MODEL).column]
     versions = at.dataframe[1].value

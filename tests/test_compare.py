@@ -133,18 +133,13 @@ def test_lancedb_batched_search_matches_numpy_exact_search(shared_ws: Workspace)
     assert np.allclose(lance["score"], numpy["score"], atol=1e-5)
 
 
-def test_streamed_scan_matches_numpy_and_lancedb(
-    shared_ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from workbench.comparison import retrieval
-
-    monkeypatch.setattr(retrieval, "_SCAN_CELLS", 1)  # force many small document blocks
+def test_streamed_scan_matches_numpy_and_lancedb(shared_ws: Workspace) -> None:
     table = shared_ws.table(DEMO_TABLE)
     ids, matrix = read_vectors(table, OLD_COL)
     rng = np.random.default_rng(2)
     vectors = (matrix[:30] + rng.normal(0, 0.05, matrix[:30].shape)).astype(np.float32)
     query_ids = [f"q{i}" for i in range(30)]
-    scanned = scan_search(table, OLD_COL, vectors, query_ids, k=15)
+    scanned = scan_search(table, OLD_COL, vectors, query_ids, k=15, budget_bytes=1)  # blocks of 256 rows
     numpy = exact_search(ids, matrix, vectors, query_ids, k=15)
     lance = search_column(table, OLD_COL, vectors, query_ids, k=15)
     assert len(scanned) == 30 * 15

@@ -26,6 +26,7 @@ import importlib as _importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.comparison.index_eval import index_recall
     from workbench.comparison.live import Agreement, agreement, query_both
     from workbench.comparison.report import export_run, write_report
     from workbench.comparison.run import compare
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from workbench.progress import ProgressFn, StepFn
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
+    from workbench.store.index import IndexInfo, IndexSpec, build_index, describe_indexes, update_indexes
     from workbench.store.pins import pin_model, verify_model
     from workbench.store.production import Production, RollbackTarget, production, production_column
     from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
@@ -123,6 +125,11 @@ _EXPORTS: dict[str, str] = {
     "Manifest": "workbench.store.comparisons",
     "list_comparisons": "workbench.store.comparisons",
     "load_comparison": "workbench.store.comparisons",
+    "IndexInfo": "workbench.store.index",
+    "IndexSpec": "workbench.store.index",
+    "build_index": "workbench.store.index",
+    "describe_indexes": "workbench.store.index",
+    "update_indexes": "workbench.store.index",
     "corpus_digest": "workbench.store.status",
     "table_status": "workbench.store.status",
     "version_timeline": "workbench.store.status",
@@ -138,6 +145,7 @@ _EXPORTS: dict[str, str] = {
     "embed": "workbench.embedding.run",
     "pending_run": "workbench.embedding.run",
     "compare": "workbench.comparison.run",
+    "index_recall": "workbench.comparison.index_eval",
     "Agreement": "workbench.comparison.live",
     "agreement": "workbench.comparison.live",
     "query_both": "workbench.comparison.live",
@@ -193,6 +201,8 @@ __all__ = [
     "GateConfig",
     "GateFailedError",
     "GateResult",
+    "IndexInfo",
+    "IndexSpec",
     "IngestResult",
     "InvalidArgumentError",
     "LifecycleError",
@@ -222,16 +232,19 @@ __all__ = [
     "Workspace",
     "agreement",
     "build_demo",
+    "build_index",
     "calibrate_gate",
     "check",
     "check_gate",
     "compare",
     "corpus_digest",
     "demo_ready",
+    "describe_indexes",
     "embed",
     "export_run",
     "fingerprint_dir",
     "history",
+    "index_recall",
     "ingest",
     "ingest_collection",
     "list_comparisons",
@@ -255,6 +268,7 @@ __all__ = [
     "save_eval_set",
     "search",
     "table_status",
+    "update_indexes",
     "verify_canaries",
     "verify_model",
     "version_timeline",

@@ -70,6 +70,9 @@ def compare_cmd(
     ] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="Save in the workspace.")] = True,
     allow_stale: AllowStaleOpt = False,
+    index: Annotated[
+        bool, typer.Option("--index/--no-index", help="Also measure each ANN index (recall, latency).")
+    ] = True,
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
@@ -93,6 +96,7 @@ def compare_cmd(
                 on_progress=bar,
                 store=store,
                 allow_stale=allow_stale,
+                index=index,
             )
     if as_json:
         emit_json(comparison_dict(result, per_query=False))
@@ -239,6 +243,13 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     shifts = rank_shift_means(result)
     lines.append("rank shifts (mean): " + ", ".join(f"{k} {v:.3f}" for k, v in shifts.items()))
     lines.append(f"score distributions: KS distance {result.ks.statistic:.3f} (p={result.ks.p:.2g})")
+    for side, e in m.index.items():
+        lines.append(
+            f"index ({side}) {e['index']}: recall@{e['k']} {e['recall']:.3f}, "
+            f"p50 {e['latency_ms_p50']:.1f} ms / p95 {e['latency_ms_p95']:.1f} ms "
+            f"(exact {e['exact_latency_ms_p50']:.1f} / {e['exact_latency_ms_p95']:.1f} ms), "
+            f"{e['unindexed_rows']} rows unindexed"
+        )
     lines += [f"warning: {w}" for w in m.warnings]
     lines.append(
         f"{m.n_queries} queries ({m.n_judged} judged, {m.n_unjudged} without judgements) on "

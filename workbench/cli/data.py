@@ -109,7 +109,7 @@ def embed(
 
 
 def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Tables, rows, vector columns with their pins, versions, tags, stale/missing rows."""
+    """Tables, rows, vector columns with their pins and ANN indexes, versions, tags, stale/missing rows."""
     from workbench.store.status import workspace_status
 
     with handled():
@@ -126,6 +126,10 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         for col in table["columns"]:
             mark = " [production]" if col["production"] else ""
             health = f"missing {col['missing_rows']}, stale {col['stale_rows']}"
+            if col["index"]:
+                health += f"; index {col['index']}, {col['unindexed_rows']} rows unindexed"
+            else:
+                health += "; no index (exact search)"
             typer.echo(
                 f"  {col['name']}{mark}\n    {col['model']}@{col['revision']} "
                 f"sha256:{col['fingerprint'][:16]}… dim {col['dim']}; {health}"

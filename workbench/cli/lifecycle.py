@@ -197,7 +197,10 @@ def search(
     if as_json:
         emit_json(result.to_dict())
         return
-    typer.echo(f"production v{result.version} of {result.table!r}: {result.column} ({result.model})")
+    typer.echo(
+        f"production v{result.version} of {result.table!r}: {result.column} ({result.model}), "
+        f"searched {result.index}"
+    )
     for hit in result.hits:
         snippet = " ".join(hit.text.split())[:100]
         typer.echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}  {hit.title}\n       {snippet}")

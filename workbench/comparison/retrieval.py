@@ -4,7 +4,7 @@ Queries are encoded in batches by the pinned model that wrote the column (never 
 model: that would compare vectors from two different spaces). Search is exact, so a
 comparison measures the models, not an index: :func:`scan_search` streams the column out of
 LanceDB in blocks of documents and keeps a running top-k per query (one matrix product per
-block, memory bounded by the block size, not the corpus), and :func:`search_column` asks
+block, memory bounded by a byte budget, not the corpus), and :func:`search_column` asks
 LanceDB itself (a 2-D array of query vectors in one call, any vector index bypassed). Both
 give the same rankings; the scan is about 2–3× faster for a batch of queries, because LanceDB
 scans the column once per query.
@@ -46,6 +46,7 @@ __all__ = [
     "encode_queries",
     "exact_search",
     "fetch_documents",
+    "rank_hits",
     "read_vectors",
     "retrieve",
     "scan_search",
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 RANKING_COLUMNS = ["query_id", "rank", "doc_id", "score"]
 _SEARCH_BATCH = 1024  # query vectors per LanceDB call: fewer scans of the column
 _EXACT_BLOCK = 1024
-_SCAN_CELLS = 16_000_000  # query × document similarities per block (64 MB of float32)
+_SCAN_BYTES = 256 * 2**20  # working memory of one streamed block (vectors + similarities)
 _SNIPPET = 240
 
 
@@ -110,11 +111,12 @@ def encode_queries(
 
 @dataclass(frozen=True)
 class Retrieval:
-    """The top-k of every query against one column, and where the time went (seconds)."""
+    """The top-k of every query against one column, the query vectors, and where the time went (seconds)."""
 
     rankings: pd.DataFrame
     encode_s: float
     search_s: float
+    vectors: np.ndarray | None = None
 
 
 def retrieve(
@@ -139,7 +141,7 @@ def retrieve(
         on_progress: Called with ``(queries_done, queries_total)``.
 
     Returns:
-        Rankings as :func:`search_column` gives them, plus encode and search seconds.
+        Rankings as :func:`search_column` gives them, the query vectors, encode and search seconds.
 
     Raises:
         MixedIndexError: ``embedder`` is not the column's model.
@@ -147,18 +149,20 @@ def retrieve(
     """
     require_own_model(embedder, column.ref, column=column.name)
     ids, texts = list(queries), list(queries.values())
-    parts, encode_s, search_s = [], 0.0, 0.0
+    parts, encoded, encode_s, search_s = [], [], 0.0, 0.0
     for start in range(0, len(ids), chunk):
         tick = time.perf_counter()
         vectors = encode_queries(embedder, column, texts[start : start + chunk])
+        encoded.append(vectors)
         encode_s += time.perf_counter() - tick
         tick = time.perf_counter()
         parts.append(scan_search(table, column.name, vectors, ids[start : start + chunk], k=k))
         search_s += time.perf_counter() - tick
         if on_progress is not None:
             on_progress(min(start + chunk, len(ids)), len(ids))
-    rankings = pd.concat(parts, ignore_index=True) if parts else _rank(_empty_hits(), np.array([]))
-    return Retrieval(rankings, encode_s, search_s)
+    rankings = pd.concat(parts, ignore_index=True) if parts else rank_hits(_empty_hits(), np.array([]))
+    matrix = np.concatenate(encoded) if encoded else np.empty((0, column.dim), dtype=np.float32)
+    return Retrieval(rankings, encode_s, search_s, matrix)
 
 
 def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: bool = False) -> list[str]:
@@ -223,48 +227,66 @@ def search_column(
         if on_progress is not None:
             on_progress(start + len(chunk), len(vectors))
     hits = pa.concat_tables(parts) if parts else _empty_hits()
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))
 
 
 def scan_search(
-    table: Table, column: str, vectors: np.ndarray, query_ids: Sequence[str], *, k: int
+    table: Table,
+    column: str,
+    vectors: np.ndarray,
+    query_ids: Sequence[str],
+    *,
+    k: int,
+    budget_bytes: int = _SCAN_BYTES,
 ) -> pd.DataFrame:
     """Exact top-``k`` cosine search by streaming the column from LanceDB in document blocks.
 
     Same output as :func:`search_column`. Each block of documents costs one matrix product
-    against all queries; a running top-k per query is merged block by block, so memory stays
-    bounded by the block size whatever the corpus size.
+    against all queries; each block's own top-k is merged into a running top-k per query.
+    Memory is bounded by ``budget_bytes`` (the block of vectors plus its similarity matrix),
+    whatever the corpus size: ids stay in Arrow and only the ``k`` winners per query are
+    turned into Python objects.
     """
     k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     queries = _unit(np.asarray(vectors, dtype=np.float32))
-    block = max(1024, _SCAN_CELLS // max(len(queries), 1))
+    dim = queries.shape[1] if queries.ndim == 2 else 1
+    block = max(256, budget_bytes // (4 * (3 * len(queries) + 2 * dim)))  # sims, argpartition, vectors
     best_sim = np.empty((len(queries), 0), dtype=np.float32)
     best_pos = np.empty((len(queries), 0), dtype=np.int64)
-    ids: list[np.ndarray] = []
+    ids: list[pa.Array] = []
     offset = 0
     batches = table.to_lance().to_batches(
-        columns=["id", column], batch_size=block, filter=f"{column} IS NOT NULL"
+        columns=["id", column],
+        batch_size=block,
+        filter=f"{column} IS NOT NULL",
+        batch_readahead=1,
+        fragment_readahead=1,
     )
     for batch in batches:
-        dim = batch.schema.field(column).type.list_size
-        matrix = batch.column(column).flatten().to_numpy().reshape(-1, dim)
-        ids.append(batch.column("id").to_numpy(zero_copy_only=False).astype(object))
+        if batch.num_rows == 0:
+            continue
+        width = batch.schema.field(column).type.list_size
+        matrix = batch.column(column).flatten().to_numpy().reshape(-1, width)
+        ids.append(batch.column("id"))
         sims = queries @ _unit(matrix).T
-        positions = np.broadcast_to(np.arange(offset, offset + len(matrix)), sims.shape)
+        sims, positions = _keep_top(sims, np.arange(len(matrix), dtype=np.int64) + offset, k)
         best_sim, best_pos = _keep_top(np.hstack([best_sim, sims]), np.hstack([best_pos, positions]), k)
         offset += len(matrix)
-    all_ids = np.concatenate(ids) if ids else np.array([], dtype=object)
+    winners = pa.chunked_array(ids, type=pa.string()).take(pa.array(best_pos.reshape(-1)))
     rows = np.repeat(np.arange(len(queries)), best_sim.shape[1])
     distance = (1.0 - best_sim.reshape(-1).astype(np.float64)).astype(np.float32)
-    hits = pa.table({"query_index": rows, "id": all_ids[best_pos.reshape(-1)], "_distance": distance})
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    hits = pa.table({"query_index": rows, "id": winners, "_distance": distance})
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))
 
 
 def _keep_top(sims: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of each row of ``sims``, and their ``positions`` (1-D: one per column)."""
+    if positions.ndim == 1:
+        positions = np.broadcast_to(positions, sims.shape)
     if sims.shape[1] <= k:
-        return sims, positions
+        return sims, np.ascontiguousarray(positions)
     top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     return np.take_along_axis(sims, top, axis=1), np.take_along_axis(positions, top, axis=1)
 
@@ -301,8 +323,8 @@ def _empty_hits() -> pa.Table:
     )
 
 
-def _rank(hits: pa.Table, query_ids: np.ndarray) -> pd.DataFrame:
-    """Sort hits into trec_eval order per query and number them 1..k."""
+def rank_hits(hits: pa.Table, query_ids: np.ndarray) -> pd.DataFrame:
+    """Rankings from ``query_index, id, _distance`` hits: trec_eval order per query, ranks 1..k."""
     index = hits.column("query_index").to_numpy()
     doc = hits.column("id").to_numpy(zero_copy_only=False).astype(object)
     score32 = (1.0 - hits.column("_distance").to_numpy().astype(np.float64)).astype(np.float32)
@@ -356,4 +378,4 @@ def exact_search(
         distance = (1.0 - cos.astype(np.float64)).astype(np.float32)
         parts.append(pa.table({"query_index": rows, "id": ids[top.reshape(-1)], "_distance": distance}))
     hits = pa.concat_tables(parts) if parts else _empty_hits()
-    return _rank(hits, np.asarray(query_ids, dtype=object))
+    return rank_hits(hits, np.asarray(query_ids, dtype=object))

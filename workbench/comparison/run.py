@@ -20,16 +20,17 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from workbench.comparison.retrieval import check_fresh, embedder_for, fetch_documents, retrieve
+from workbench.comparison.index_eval import describe_evidence, measure_index
+from workbench.comparison.retrieval import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
@@ -90,6 +91,7 @@ def compare(
     store: bool = True,
     allow_stale: bool = False,
     cutoffs: Sequence[float] | None = None,
+    index: bool = True,
     clock: Callable[[], datetime] | None = None,
 ) -> Comparison:
     """Compare two vector columns on an eval set and (by default) store the result.
@@ -113,6 +115,9 @@ def compare(
         cutoffs: Old-model similarity cut-offs to translate to the new model's scale (default:
             :data:`DEFAULT_CUTOFFS` plus the median, 75th and 90th percentile of the old
             model's top-k scores, so the table is useful whatever the model's scale).
+        index: For each column with an ANN index, also measure the index: recall@k against
+            the exact search (k = the smallest cut-off), the metrics through the index and
+            single-query latency p50/p95 both ways (``manifest.index``, and a line in the summary).
         clock: Returns the current UTC time (injected by tests).
 
     Raises:
@@ -125,14 +130,21 @@ def compare(
     started = time.perf_counter()
     plan = _plan(ws, baseline, candidate, eval_set, table, k, metrics, allow_stale)
     loaded = {side: embedder_for(plan.columns[side], embedders) for side in SIDES}
-    rankings, timings = _retrieve(plan, loaded, on_progress)
+    retrieved, timings = _retrieve(plan, loaded, on_progress)
+    rankings = {side: r.rankings for side, r in retrieved.items()}
     tick = time.perf_counter()
     result = _analyse(plan, rankings, cutoffs)
-    timings.update(metrics_s=time.perf_counter() - tick, total_s=time.perf_counter() - started)
+    timings.update(metrics_s=time.perf_counter() - tick)
+    evidence = _index_evidence(plan, retrieved) if index else {}
+    if evidence:
+        timings.update(index_s=time.perf_counter() - tick - timings["metrics_s"])
+        line = describe_evidence(evidence, result.headline)
+        result = replace(result, summary=f"{result.summary} Through the index: {line}.")
+    timings.update(total_s=time.perf_counter() - started)
     now = (clock or _utcnow)()
     comparison = Comparison(
         id=_new_id(now),
-        manifest=_manifest(plan, result, now, timings),
+        manifest=_manifest(plan, result, now, timings, evidence),
         summary=result.summary,
         deltas=_delta_frame(result.stats),
         per_query=result.per_query,
@@ -226,7 +238,7 @@ def _qrels_warnings(eval_set: EvalSet, table: Table) -> list[str]:
 
 def _retrieve(
     plan: _Plan, loaded: dict[str, Embedder], on_progress: ProgressFn | None
-) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+) -> tuple[dict[str, Retrieval], dict[str, float]]:
     """Each side's top ``depth`` for every query, each side encoded by its own model."""
     n = len(plan.eval_set.queries)
     rankings, timings = {}, {"encode_s": 0.0, "search_s": 0.0}
@@ -234,10 +246,36 @@ def _retrieve(
         progress = None if on_progress is None else _shifted(on_progress, offset * n, 2 * n)
         column, queries = plan.columns[side], plan.eval_set.queries
         result = retrieve(plan.table, column, loaded[side], queries, k=plan.depth, on_progress=progress)
-        rankings[side] = result.rankings
+        rankings[side] = result
         timings["encode_s"] += result.encode_s
         timings["search_s"] += result.search_s
     return rankings, timings
+
+
+def _index_evidence(plan: _Plan, retrieved: dict[str, Retrieval]) -> dict[str, dict[str, Any]]:
+    """Per side whose column has an ANN index: recall vs exact, metrics through it, latencies."""
+    judged = plan.eval_set.judged_queries
+    qrels = {q: plan.eval_set.qrels[q] for q in judged}
+    found: dict[str, dict[str, Any]] = {}
+    for side in SIDES:
+        got = retrieved[side]
+        if got.vectors is None or not len(got.vectors):
+            continue
+        measured = measure_index(
+            plan.table,
+            plan.columns[side].name,
+            got.vectors,
+            list(plan.eval_set.queries),
+            got.rankings,
+            k=plan.k_values[0],
+            depth=plan.depth,
+        )
+        if measured is None:
+            continue
+        evidence, rankings = measured
+        means = _metrics(rankings, qrels, plan.metrics).mean() if qrels else pd.Series(dtype=float)
+        found[side] = {**evidence.to_dict(), "metrics": {m: float(v) for m, v in means.items()}}
+    return found
 
 
 def _shifted(on_progress: ProgressFn, offset: int, total: int) -> ProgressFn:
@@ -285,7 +323,9 @@ def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[f
     )
 
 
-def _manifest(plan: _Plan, result: _Analysis, now: datetime, timings: dict[str, float]) -> Manifest:
+def _manifest(
+    plan: _Plan, result: _Analysis, now: datetime, timings: dict[str, float], index: dict[str, dict[str, Any]]
+) -> Manifest:
     eval_set, columns = plan.eval_set, plan.columns
     n_judged = len(eval_set.judged_queries)
     return Manifest(
@@ -312,6 +352,7 @@ def _manifest(plan: _Plan, result: _Analysis, now: datetime, timings: dict[str, 
         depth=plan.depth,
         shift_k=plan.k_values[0],
         timings=timings,
+        index=index,
     )
 
 

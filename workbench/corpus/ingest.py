@@ -24,6 +24,7 @@ from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
 from workbench.store.contract import RESERVED_PREFIX
 from workbench.store.evalsets import EvalSet, save_eval_set
+from workbench.store.index import update_indexes
 from workbench.store.workspace import Workspace, vector_columns
 
 __all__ = [
@@ -174,6 +175,7 @@ def _upsert(
             on_progress((done + 1) * rows.num_rows, len(columns) * rows.num_rows)
     data = _conform(data, table.schema)
     table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+    update_indexes(table)  # the new rows join each column's ANN index (no retraining)
     return len(changed) - n_updated, n_updated, tuple(c.name for c in columns), table.version
 
 

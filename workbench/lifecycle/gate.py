@@ -18,6 +18,7 @@ The thresholds come from ``<workspace>/gate.toml`` (:mod:`workbench.lifecycle.ga
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,8 @@ def evaluate_gate(config: GateConfig, comparison: Comparison, context: GateConte
             of the table's current data.
     """
     checks = [check(config, comparison, context) for check in HARD_CHECKS]
+    if config.require_index:
+        checks.append(_index_check(comparison, config.min_index_recall))
     checks.append(_queries_check(config, comparison.manifest))
     checks += metric_checks(config, comparison.deltas, comparison_id=comparison.id)
     verdict, needed = combine(checks)
@@ -198,6 +201,27 @@ def _data_check(config: GateConfig, comparison: Comparison, context: GateContext
 
 #: The hard checks, in order; each returns one :class:`GateCheck` and a failure means NO-GO.
 HARD_CHECKS: tuple[HardCheck, ...] = (_table_check, _candidate_check, _baseline_check, _data_check)
+
+
+def _index_check(comparison: Comparison, floor: float) -> GateCheck:
+    """The candidate's ANN index keeps at least ``floor`` of the exact top-k (``require_index``)."""
+    evidence = comparison.manifest.index.get("candidate")
+    if evidence is None:
+        column = comparison.manifest.candidate_column
+        return GateCheck(
+            name="index recall",
+            outcome="fail",
+            detail=f"the gate requires an indexed candidate, but comparison {comparison.id} measured no "
+            f"index on {column}: run `workbench index {column}`, then `workbench compare` again",
+        )
+    recall, k = float(evidence["recall"]), evidence["k"]
+    passed = math.isfinite(recall) and recall >= floor
+    verdict = "≥" if passed else "is below"
+    return GateCheck(
+        name="index recall",
+        outcome="pass" if passed else "fail",
+        detail=f"index recall@{k} of the candidate ({evidence['index']}) {recall:.3f} {verdict} {floor:.3f}",
+    )
 
 
 def _queries_check(config: GateConfig, manifest: Manifest) -> GateCheck:

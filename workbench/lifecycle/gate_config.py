@@ -49,6 +49,10 @@ class GateConfig(BaseModel):
         min_ci_low: Metric → lowest allowed lower end of the delta's 95% interval.
         min_delta: Metric → lowest allowed delta (candidate − baseline), a guard rail.
         min_queries: Fewest judged queries a verdict may rest on (fewer: INCONCLUSIVE).
+        require_index: The candidate column must be indexed, with the index's recall measured
+            by the comparison (production serves through the index).
+        min_index_recall: Lowest allowed recall@k of the candidate's index against the exact
+            search (with ``require_index``).
 
     Raises:
         InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
@@ -63,12 +67,21 @@ class GateConfig(BaseModel):
     min_ci_low: dict[str, float] = {DEFAULT_PRIMARY: -0.01}
     min_delta: dict[str, float] = {"recall@100": -0.01}
     min_queries: int = 30
+    require_index: bool = False
+    min_index_recall: float = 0.95
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise _invalid(exc) from exc
+
+    @field_validator("min_index_recall")
+    @classmethod
+    def _recall_in_range(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise InvalidArgumentError(f"gate min_index_recall must be between 0 and 1, got {value}")
+        return value
 
     @field_validator("primary")
     @classmethod

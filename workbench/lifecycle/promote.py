@@ -77,7 +77,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Operations that leave every row's id and content_hash as they were.
-_DATA_PRESERVING = frozenset({"UpdateConfig", "Project"})
+# Operations that leave every row's id and content_hash as they were (an index build or
+# update, and the metadata recording its parameters, change no row).
+_DATA_PRESERVING = frozenset({"UpdateConfig", "Project", "CreateIndex"})
 _MAX_TRANSACTIONS = 64
 
 

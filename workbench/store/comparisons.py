@@ -114,6 +114,9 @@ class Manifest:
     ``baseline_label``/``candidate_label`` are what the user asked for (an alias or a column);
     ``depth`` is how many documents were retrieved per query and side; ``shift_k`` the depth
     of RBO, Kendall τ, entered/left and the score distributions; ``timings`` are seconds.
+    ``index`` holds, per side whose column has an ANN index, the index evidence
+    (:class:`workbench.comparison.index_eval.IndexEvidence` as a dict: recall@k vs exact,
+    metrics through the index, latencies); empty when neither column is indexed.
     """
 
     table: str
@@ -139,6 +142,7 @@ class Manifest:
     depth: int = 0
     shift_k: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    index: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)

@@ -26,6 +26,7 @@ __all__ = [
     "META_ACTIVE",
     "META_CANARIES",
     "META_CREATED",
+    "META_INDEX",
     "META_MODEL",
     "META_PROMOTION",
     "META_SRC",
@@ -68,6 +69,8 @@ META_CANARIES = "workbench:canaries"
 """Field metadata of a vector column: the canary vectors its model gave when pinned (JSON)."""
 META_USAGE = "workbench:usage"
 """Field metadata of a vector column of a served model: requests, tokens spent, estimated cost."""
+META_INDEX = "workbench:index"
+"""Field metadata of a vector column: how its ANN index was built and is searched (JSON)."""
 META_ACTIVE = "workbench:active_column"
 """Table metadata: the vector column production serves at this version."""
 META_PROMOTION = "workbench:promotion"

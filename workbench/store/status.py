@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from workbench.store.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import EvalSetSummary, list_eval_sets
+from workbench.store.index import describe_indexes
 from workbench.store.production import production, unfinished
 from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
@@ -43,6 +44,10 @@ class ColumnStatus:
     missing_rows: int
     stale_rows: int
     production: bool
+    index: str | None = None
+    """The ANN index and its search parameters (``IVF_PQ nprobes=16 refine_factor=10``), or None."""
+    unindexed_rows: int = 0
+    """Rows written since the index was built, searched exactly beside it until it is updated."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,13 @@ def table_status(table: Table) -> TableStatus:
 
     The production column is read from the ``production`` tag (as serving reads it), never
     from the latest version's metadata, so a crashed promotion cannot make them disagree.
+    Reads no vectors: health comes from the scalar hash columns (see :func:`column_problems`)
+    and index coverage from the index metadata, so it stays fast at millions of rows.
     """
     current = production(table)
     active = current.column if current else None
-    health = column_health(table)
+    health = column_health(table, read_vectors=False)
+    indexes = describe_indexes(table)
     columns = [
         ColumnStatus(
             name=c.name,
@@ -90,6 +98,8 @@ def table_status(table: Table) -> TableStatus:
             missing_rows=health[c.name][0],
             stale_rows=health[c.name][1],
             production=c.name == active,
+            index=indexes[c.name].describe() if c.name in indexes else None,
+            unindexed_rows=indexes[c.name].unindexed_rows if c.name in indexes else 0,
         )
         for c in vector_columns(table)
     ]

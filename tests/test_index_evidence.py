@@ -1,0 +1,111 @@
+"""Index recall as migration evidence: compare measures each index, the gate can require one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.comparison.run import compare
+from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.errors import InvalidArgumentError
+from workbench.lifecycle.gate import GateConfig, load_gate_config
+from workbench.lifecycle.promote import check_gate
+from workbench.models.catalog import CATALOG
+from workbench.store.comparisons import load_comparison
+from workbench.store.index import build_index, default_spec
+from workbench.store.workspace import Workspace
+
+OLD = CATALOG[OLD_MODEL].column
+NEW = CATALOG[NEW_MODEL].column
+# One partition of sixteen searched: a badly tuned index that loses neighbours on the demo.
+BAD = default_spec(432, 384, "IVF_FLAT", num_partitions=16, nprobes=1)
+
+
+def _index(ws: Workspace, column: str, spec=None) -> None:
+    table = ws.table("demo")
+    build_index(table, ws.resolve_column(table, column), spec=spec)
+
+
+def test_compare_measures_each_index_against_the_exact_search(demo_ws: Workspace, embedders) -> None:
+    _index(demo_ws, OLD)
+    _index(demo_ws, NEW, BAD)
+    cmp = compare(demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders)
+    evidence = cmp.manifest.index
+    assert set(evidence) == {"baseline", "candidate"}
+    good, bad = evidence["baseline"], evidence["candidate"]
+    assert good["recall"] >= 0.95 > bad["recall"] and good["k"] == 10
+    assert bad["index"] == "IVF_FLAT nprobes=1" and good["index"].startswith("IVF_HNSW_SQ")
+    assert set(bad["metrics"]) == set(cmp.manifest.metrics)
+    # The badly tuned index loses part of the candidate's exact gain, and the numbers show it.
+    assert bad["metrics"]["ndcg@10"] < cmp.deltas.loc["ndcg@10", "candidate"]
+    assert good["metrics"]["ndcg@10"] == pytest.approx(cmp.deltas.loc["ndcg@10", "baseline"], abs=0.02)
+    for side in (good, bad):
+        assert 0 < side["latency_ms_p50"] <= side["latency_ms_p95"]
+        assert side["exact_latency_ms_p50"] > 0 and side["exact_latency_queries"] == 20
+        assert (side["indexed_rows"], side["unindexed_rows"]) == (432, 0)
+    delta = bad["metrics"]["ndcg@10"] - good["metrics"]["ndcg@10"]
+    assert (
+        f"Through the index: ndcg@10 {delta:+.3f}; index recall@10 {bad['recall']:.2f} (candidate)"
+        in cmp.summary
+    )
+    assert "index_s" in cmp.manifest.timings
+    assert load_comparison(demo_ws, cmp.id).manifest.index == evidence
+
+
+def test_compare_without_indexes_or_with_index_off_records_no_evidence(demo_ws: Workspace, embedders) -> None:
+    plain = compare(
+        demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders, store=False
+    )
+    assert plain.manifest.index == {} and "Through the index" not in plain.summary
+    _index(demo_ws, NEW)
+    one = compare(
+        demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders, store=False
+    )
+    assert set(one.manifest.index) == {"candidate"}
+    assert "index recall@10" in one.summary and "ndcg@10 +" not in one.summary.split("Through the index")[1]
+    off = compare(
+        demo_ws,
+        baseline=OLD_MODEL,
+        candidate=NEW_MODEL,
+        eval_set="demo",
+        embedders=embedders,
+        store=False,
+        index=False,
+    )
+    assert off.manifest.index == {}
+
+
+def test_the_gate_can_require_an_indexed_candidate_with_a_recall_floor(
+    compared_ws: Workspace, comparison_id: str, embedders
+) -> None:
+    assert check_gate(compared_ws, "demo", NEW, comparison=comparison_id).passed  # not required by default
+    required = GateConfig(require_index=True)
+    result = check_gate(compared_ws, "demo", NEW, comparison=comparison_id, gate=required)
+    assert not result.passed
+    assert result.reasons == [
+        f"the gate requires an indexed candidate, but comparison {comparison_id} measured no index on {NEW}: "
+        f"run `workbench index {NEW}`, then `workbench compare` again"
+    ]
+    _index(compared_ws, NEW)
+    good = compare(compared_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders)
+    result = check_gate(compared_ws, "demo", NEW, comparison=good.id, gate=required)
+    check = next(c for c in result.checks if c.name == "index recall")
+    assert result.passed and check.passed and check.detail.endswith("≥ 0.950")
+    _index(compared_ws, NEW, BAD)
+    bad = compare(compared_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders)
+    result = check_gate(compared_ws, "demo", NEW, comparison=bad.id, gate=required)
+    assert not result.passed
+    assert result.reasons == [
+        f"index recall@10 of the candidate (IVF_FLAT nprobes=1) {bad.manifest.index['candidate']['recall']:.3f} "
+        "is below 0.950"
+    ]
+
+
+def test_index_settings_of_the_gate_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "gate.toml"
+    path.write_text('require_index = true\nmin_index_recall = 0.9\n[min_ci_low]\n"ndcg@10" = 0.0\n')
+    config = load_gate_config(path)
+    assert (config.require_index, config.min_index_recall) == (True, 0.9)
+    with pytest.raises(InvalidArgumentError, match=r"min_index_recall must be between 0 and 1, got 1.5"):
+        GateConfig(min_index_recall=1.5)
