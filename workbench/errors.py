@@ -72,6 +72,14 @@ class CorruptStateError(WorkbenchError, RuntimeError):
     a damaged manifest); the message says what was found and how to repair it."""
 
 
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
+
+
+class WorkerLostError(WorkbenchError, RuntimeError):
+    """A distributed worker (or its node) died mid-job; finished work is kept for the rerun."""
+
+
 class GateFailedError(WorkbenchError, RuntimeError):
     """A promotion gate refused a candidate; the message lists the failing checks."""
 

@@ -17,15 +17,20 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 
-from workbench.errors import ConcurrentChangeError, CorruptStateError, DimensionMismatchError
+from workbench.errors import (
+    ConcurrentChangeError,
+    CorruptStateError,
+    DimensionMismatchError,
+    InvalidArgumentError,
+)
 from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.contract import candidate_tag, document_text, vector_type
@@ -34,9 +39,13 @@ from workbench.store.workspace import Workspace, column_metadata, set_tag, vecto
 if TYPE_CHECKING:
     from lancedb.table import Table
 
+    from workbench.embedding.ray_engine import RayOptions
+
 log = logging.getLogger(__name__)
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
 _MANIFEST_KEYS = frozenset({"table_version", "rows", "batch_size", "fingerprint"})
 
 
@@ -137,8 +146,17 @@ def embed(
     batch_size: int = 256,
     encode_batch: int = 32,
     on_progress: ProgressFn | None = None,
+    engine: Engine = "local",
+    ray: RayOptions | None = None,
+    on_fragment: Callable[[int, int], None] | None = None,
 ) -> EmbedResult:
     """Add the vector column of ``ref`` to ``table_name``; resume a killed run.
+
+    Both engines produce the same column contract: one new table version adds the column
+    whole, with the pin in its field metadata, the ``src__`` content-hash column and the
+    ``candidate-<column>`` tag. ``"local"`` embeds in this process, checkpointing every
+    ``batch_size`` rows; ``"ray"`` embeds whole fragments on Ray workers (each loads and verifies
+    the model), checkpointing every fragment (see :mod:`workbench.embedding.ray_engine`).
 
     Args:
         ws: The workspace.
@@ -148,6 +166,9 @@ def embed(
         batch_size: Rows per checkpoint.
         encode_batch: Rows per forward pass of the model.
         on_progress: Called with ``(rows_done, rows_total)``.
+        engine: ``"local"`` or ``"ray"`` (needs the ``ray`` extra).
+        ray: Where and how wide the Ray engine runs (default: a local Ray, 2 workers).
+        on_fragment: Ray engine: called with ``(fragments_done, fragments_total)``.
 
     Returns:
         An :class:`EmbedResult`; ``created`` is False when the column already existed.
@@ -156,12 +177,27 @@ def embed(
         DimensionMismatchError: a column of that name exists with another dimension.
         MixedIndexError: ``embedder`` is not the model ``ref`` pins.
     """
-    start = time.perf_counter()
-    table = ws.table(table_name)
+    if engine not in ENGINES:
+        raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
+    if engine == "ray":
+        from workbench.embedding.ray_engine import RayOptions, embed_ray
+
+        return embed_ray(
+            ws,
+            table_name,
+            ref,
+            options=ray or RayOptions(),
+            batch_size=batch_size,
+            encode_batch=encode_batch,
+            on_progress=on_progress,
+            on_fragment=on_fragment,
+        )
+    start = time.perf_counter()
+    table = ws.table(table_name)
     run = _run_of(ws, table_name, ref)
-    existing = _existing_column(table, ref)
+    existing = existing_column(table, ref)
     if existing is not None:
         run.discard()  # a crash after the commit, before the cleanup, left them behind
         return existing
@@ -279,7 +315,7 @@ def _commit(table: Table, run: _Run, schema: pa.Schema, batch_size: int) -> None
     table.checkout_latest()
 
 
-def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
+def existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
     """If the column exists: a no-op result (re-tagging if a crash lost the tag)."""
     if ref.column not in table.schema.names:
         return None
