@@ -133,6 +133,7 @@ def commit_fragments(
     """
     import lance
     from lance import LanceOperation
+    from lance.commit import CommitConflictError
 
     from workbench.errors import ConcurrentChangeError, CorruptStateError
 
@@ -146,12 +147,11 @@ def commit_fragments(
     operation = LanceOperation.Merge([r.metadata for r in results], first)
     try:
         lance.LanceDataset.commit(uri, operation, read_version=read_version, storage_options=storage_options)
-    except OSError as exc:
-        if "conflict" not in str(exc).lower():
-            raise
+    except CommitConflictError as exc:
         raise ConcurrentChangeError(
-            f"another writer committed to {uri} while the column was computed ({exc}); nothing "
-            "was committed. Run `workbench embed` again to embed the current rows."
+            f"another writer committed to {uri} while the column was computed; nothing was "
+            f"committed ({str(exc).split(',')[0]}). Run `workbench embed` again to embed the "
+            "current rows."
         ) from exc
 
 
