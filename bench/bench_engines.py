@@ -154,7 +154,9 @@ def s3_bytes(args, docs: list[dict], scratch: Path) -> dict[str, float]:
     port = free_port()
     binary = Path(sys.executable).parent / "moto_server"
     proc = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -172,7 +174,11 @@ def s3_bytes(args, docs: list[dict], scratch: Path) -> dict[str, float]:
             "aws_secret_access_key": "test",
         }
         client = boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
         )
         found = {}
         for engine in ("local", "ray-2"):
@@ -218,8 +224,12 @@ def main() -> None:
         template = scratch / "template"
         build(str(template), docs, args.fragments, scratch / "parts")
         start = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}})
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}},
+        )
         ray_start = time.perf_counter() - start
         load = model_load_seconds(args.model)
         seconds: dict[str, list[float]] = {e: [] for e in engines}
@@ -233,20 +243,34 @@ def main() -> None:
                 seconds[engine].append(run_engine(engine, path, args.model))
                 from workbench.models.catalog import CATALOG
 
-                bytes_local[engine] = (folder_bytes(table_dir) - before) / (len(docs) * CATALOG[args.model].dim * 4)
+                bytes_local[engine] = (folder_bytes(table_dir) - before) / (
+                    len(docs) * CATALOG[args.model].dim * 4
+                )
                 print(f"round {round_ + 1} {engine}: {seconds[engine][-1]:.1f}s", file=sys.stderr, flush=True)
         s3 = {} if args.skip_s3 else s3_bytes(args, docs, scratch)
-        print(f"\ncorpus: {source}, {args.fragments} fragments; model {args.model}; {os.cpu_count()} cores; "
-              f"load average {os.getloadavg()[0]:.1f} at the end")
-        print(f"Ray start-up (ray.init, num_cpus=2): {ray_start:.1f}s; model load in this process: {load:.1f}s\n")
-        print(f"{'engine':<10} {'seconds (min–max)':>18} {'rows/s (min–max)':>18} {'ratio to local (per round)':>28} {'bytes/(N·d·4) local disk':>26}")
+        print(
+            f"\ncorpus: {source}, {args.fragments} fragments; model {args.model}; {os.cpu_count()} cores; "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
+        )
+        print(
+            f"Ray start-up (ray.init, num_cpus=2): {ray_start:.1f}s; model load in this process: {load:.1f}s\n"
+        )
+        print(
+            f"{'engine':<10} {'seconds (min–max)':>18} {'rows/s (min–max)':>18} {'ratio to local (per round)':>28} {'bytes/(N·d·4) local disk':>26}"
+        )
         for engine in engines:
             runs = seconds[engine]
             rates = [len(docs) / s for s in runs]
             ratios = [seconds["local"][i] / s for i, s in enumerate(runs)] if "local" in seconds else []
-            ratio = f"{min(ratios):.2f}–{max(ratios):.2f} (median {statistics.median(ratios):.2f})" if ratios else "-"
-            print(f"{engine:<10} {min(runs):>8.1f}–{max(runs):<8.1f} {min(rates):>8.1f}–{max(rates):<8.1f} "
-                  f"{ratio:>28} {bytes_local[engine]:>26.3f}")
+            ratio = (
+                f"{min(ratios):.2f}–{max(ratios):.2f} (median {statistics.median(ratios):.2f})"
+                if ratios
+                else "-"
+            )
+            print(
+                f"{engine:<10} {min(runs):>8.1f}–{max(runs):<8.1f} {min(rates):>8.1f}–{max(rates):<8.1f} "
+                f"{ratio:>28} {bytes_local[engine]:>26.3f}"
+            )
         for engine, value in s3.items():
             print(f"bytes/(N·d·4) on S3 (moto), {engine} engine: {value:.3f}")
     finally:

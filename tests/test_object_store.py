@@ -54,10 +54,14 @@ def s3_ws(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return open_workspace(f"s3://{bucket}/ws", config_path=s3_config(tmp_path / "workbench.toml", s3_server))
 
 
-def test_the_whole_flow_runs_on_s3(s3_ws: Workspace, s3_server: S3Server, embedders, ray_cluster: str) -> None:
+def test_the_whole_flow_runs_on_s3(
+    s3_ws: Workspace, s3_server: S3Server, embedders, ray_cluster: str
+) -> None:
     from workbench.embedding.ray_engine import RayOptions
 
-    assert not s3_ws.is_local and s3_ws.storage_options["aws_secret_access_key"] == "secret-value-never-written"
+    assert (
+        not s3_ws.is_local and s3_ws.storage_options["aws_secret_access_key"] == "secret-value-never-written"
+    )
     ingest(s3_ws, DEMO, table="demo", eval_set="demo")
     local = embed(s3_ws, "demo", OLD, embedder=embedders[OLD.column])
     ray = embed(s3_ws, "demo", NEW, engine="ray", ray=RayOptions(workers=1))
@@ -151,7 +155,9 @@ def test_concurrent_appends_on_s3_all_land(s3_server: S3Server) -> None:
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         pool.map(_append, [(uri, s3_server.options, i) for i in range(8)])
     dataset = lance.dataset(uri, storage_options=s3_server.options)
-    assert sorted(dataset.to_table().column("id").to_pylist()) == sorted(["seed", *(f"w{i}" for i in range(8))])
+    assert sorted(dataset.to_table().column("id").to_pylist()) == sorted(
+        ["seed", *(f"w{i}" for i in range(8))]
+    )
     assert dataset.version == 9
 
 
@@ -174,9 +180,12 @@ def test_a_conflicting_commit_on_s3_is_a_clear_error_and_nothing_is_corrupted(
         )
         results.append(FragmentResult(fragment.fragment_id, fragment.count_rows(), meta, schema))
     rows = dataset.count_rows()
-    s3_ws.table("demo").add(dataset.to_table(limit=1).to_pylist())
-    with pytest.raises(ConcurrentChangeError, match="another writer committed.*nothing was committed"):
-        commit_fragments(dataset.uri, results, read_version=dataset.version, storage_options=s3_ws.storage_options)
+    row = {**dataset.to_table(limit=1).to_pylist()[0], "id": "added-by-another-writer"}
+    s3_ws.table("demo").add([row])
+    with pytest.raises(ConcurrentChangeError, match=r"another writer committed.*nothing was committed"):
+        commit_fragments(
+            dataset.uri, results, read_version=dataset.version, storage_options=s3_ws.storage_options
+        )
     after = lance.dataset(dataset.uri, storage_options=s3_ws.storage_options)
     assert after.count_rows() == rows + 1 and "x" not in after.schema.names
     assert embed(s3_ws, "demo", OLD, embedder=old_embedder).created  # the table is still usable

@@ -23,6 +23,7 @@ from workbench.comparison.report import export_run, write_report
 from workbench.comparison.run import compare
 from workbench.corpus.ingest import IngestResult, ingest
 from workbench.demo import build_demo
+from workbench.embedding.ray_engine import RayOptions
 from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
 from workbench.lifecycle.gate import GateConfig, GateResult
@@ -35,6 +36,7 @@ from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
 from workbench.store.status import workspace_status
+from workbench.store.storage import StorageConfig
 from workbench.store.workspace import Workspace, open_workspace
 
 __all__ = [
@@ -51,7 +53,9 @@ __all__ = [
     "PendingRun",
     "ProductionIndex",
     "PromotionRecord",
+    "RayOptions",
     "SearchResult",
+    "StorageConfig",
     "WorkbenchError",
     "Workspace",
     "build_demo",
