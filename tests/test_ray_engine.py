@@ -143,6 +143,9 @@ def test_an_interrupted_job_resumes_without_recomputing_finished_fragments(
     assert table.version == before and REF.column not in table.schema.names  # nothing visible
     run = FragmentRun(fragmented.state_dir / "ray-runs" / "small" / REF.column)
     assert run.rows_done() == 40
+    pending = pending_run(fragmented, "small", REF)
+    assert pending is not None and pending.engine == "ray" and pending.valid
+    assert (pending.rows_done, pending.rows_total, pending.table_version) == (40, 120, before)
     result = embed(fragmented, "small", REF, engine="ray", ray=RayOptions(workers=2, cpus_per_worker=0.5))
     assert result.resumed_rows == 40 and result.version == before + 1
     assert_same_column(fragmented, local_column)

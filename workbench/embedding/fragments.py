@@ -26,7 +26,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_MANIFEST_KEYS = frozenset({"table_version", "fingerprint", "fragments", "metadata", "engine"})
+_MANIFEST_KEYS = frozenset(
+    {"table_version", "fingerprint", "fragments", "metadata", "engine", "rows", "batch_size"}
+)
+
+
+def fragment_run(state_dir: Path, table: str, column: str) -> FragmentRun:
+    """The checkpoint folder of the distributed run of ``column`` on ``table``."""
+    return FragmentRun(state_dir / "ray-runs" / table / column)
 
 
 @dataclass(frozen=True)

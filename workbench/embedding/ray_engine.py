@@ -204,12 +204,12 @@ def embed_ray(
 
     Called by :func:`workbench.embedding.run.embed` with ``engine="ray"``; see there.
     """
-    from workbench.embedding.fragments import FragmentRun, commit_fragments
+    from workbench.embedding.fragments import commit_fragments, fragment_run
     from workbench.embedding.run import EmbedResult, existing_column
 
     start = time.perf_counter()
     table = ws.table(table_name)
-    run = FragmentRun(ws.state_dir / "ray-runs" / table_name / ref.column)
+    run = fragment_run(ws.state_dir, table_name, ref.column)
     existing = existing_column(table, ref)
     if existing is not None:
         run.discard()  # a crash after the commit, before the cleanup, left them behind
@@ -226,6 +226,8 @@ def embed_ray(
             "fingerprint": ref.fingerprint,
             "fragments": fragment_ids,
             "metadata": column_metadata(ref),
+            "rows": total,
+            "batch_size": batch_size,
         }
     )
     schema = output_schema(ref, manifest["metadata"])

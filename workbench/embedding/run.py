@@ -89,6 +89,7 @@ class PendingRun:
         valid: True while the table is still at ``table_version`` (and the pin is the same):
             :func:`embed` then resumes after ``rows_done`` rows. False: the table changed
             since, and the next run discards the checkpoints and starts over.
+        engine: The engine whose checkpoints these are (``"ray"`` resumes whole fragments).
     """
 
     column: str
@@ -97,6 +98,7 @@ class PendingRun:
     table_version: int
     batch_size: int
     valid: bool
+    engine: str = "local"
 
 
 def vector_schema(ref: ModelRef) -> pa.Schema:
@@ -259,6 +261,24 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
     run = _run_of(ws, table_name, ref)
     manifest = run.manifest()
     if manifest is None:
+        return _pending_fragment_run(ws, table, ref)
+    version = int(manifest["table_version"])
+    return PendingRun(
+        column=ref.column,
+        rows_done=run.rows_done(),
+        rows_total=int(manifest["rows"]),
+        table_version=version,
+        batch_size=int(manifest["batch_size"]),
+        valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
+    )
+
+
+def _pending_fragment_run(ws: Workspace, table: Table, ref: ModelRef) -> PendingRun | None:
+    from workbench.embedding.fragments import fragment_run
+
+    run = fragment_run(ws.state_dir, table.name, ref.column)
+    manifest = run.manifest()
+    if manifest is None:
         return None
     version = int(manifest["table_version"])
     return PendingRun(
@@ -268,6 +288,7 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
         table_version=version,
         batch_size=int(manifest["batch_size"]),
         valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
+        engine="ray",
     )
 
 
