@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+__all__ = ["FragmentResult", "FragmentRun", "commit_fragments", "fragment_run"]
+
 log = logging.getLogger(__name__)
 
 _MANIFEST_KEYS = frozenset(

@@ -47,6 +47,18 @@ from workbench.store.workspace import Workspace, column_metadata, set_tag
 if TYPE_CHECKING:
     from workbench.embedding.run import EmbedResult
 
+__all__ = [
+    "READ_COLUMNS",
+    "FragmentFn",
+    "FragmentWorker",
+    "RayOptions",
+    "RowCounter",
+    "connect",
+    "embed_ray",
+    "output_schema",
+    "require_ray",
+]
+
 log = logging.getLogger(__name__)
 
 READ_COLUMNS = ["id", "title", "text", "content_hash"]

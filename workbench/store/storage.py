@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from workbench.errors import ConfigError
 
+__all__ = ["StorageConfig", "is_remote"]
+
 _SECRET_WORDS = ("secret", "password", "token", "key")
 
 
