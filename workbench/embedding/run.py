@@ -41,6 +41,18 @@ if TYPE_CHECKING:
 
     from workbench.embedding.ray_engine import RayOptions
 
+__all__ = [
+    "ENGINES",
+    "EmbedResult",
+    "Engine",
+    "PendingRun",
+    "embed",
+    "embed_batch",
+    "existing_column",
+    "pending_run",
+    "vector_schema",
+]
+
 log = logging.getLogger(__name__)
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]

@@ -28,6 +28,13 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, pin_error
 from workbench.store.storage import StorageConfig
 
+__all__ = [
+    "CONFIG_NAME",
+    "WorkspaceConfig",
+    "load_config",
+    "save_config",
+]
+
 CONFIG_NAME = "workbench.toml"
 
 
