@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from workbench.errors import (
     ConcurrentChangeError,
+    CorruptStateError,
     InvalidArgumentError,
     MissingDependencyError,
     WorkbenchError,
@@ -166,6 +167,10 @@ class FragmentWorker:
             raise self.error
         dataset = lance.dataset(uri, version=version, storage_options=storage_options)
         fragment = dataset.get_fragment(fragment_id)
+        if fragment is None:
+            raise CorruptStateError(
+                f"fragment {fragment_id} is not in version {version} of {uri}; run `workbench embed` again"
+            )
         full = pa.schema([pa.field("id", pa.string()), *out_schema])
 
         @lance.batch_udf(output_schema=out_schema)
