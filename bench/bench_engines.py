@@ -199,6 +199,7 @@ def s3_bytes(args, docs: list[dict], scratch: Path) -> dict[str, float]:
             else:
                 embed(ws, TABLE, ref, engine="ray", ray=RayOptions(workers=2, cpus_per_worker=1))
             found[engine] = (size() - before) / (len(docs) * ref.dim * 4)
+            print(f"S3 {engine}: bytes/(N·d·4) {found[engine]:.3f}", file=sys.stderr, flush=True)
         return found
     finally:
         proc.terminate()
@@ -232,6 +233,7 @@ def main() -> None:
         )
         ray_start = time.perf_counter() - start
         load = model_load_seconds(args.model)
+        print(f"Ray start-up {ray_start:.1f}s; model load {load:.1f}s", file=sys.stderr, flush=True)
         seconds: dict[str, list[float]] = {e: [] for e in engines}
         bytes_local: dict[str, float] = {}
         for round_ in range(args.rounds):
@@ -246,7 +248,12 @@ def main() -> None:
                 bytes_local[engine] = (folder_bytes(table_dir) - before) / (
                     len(docs) * CATALOG[args.model].dim * 4
                 )
-                print(f"round {round_ + 1} {engine}: {seconds[engine][-1]:.1f}s", file=sys.stderr, flush=True)
+                print(
+                    f"round {round_ + 1} {engine}: {seconds[engine][-1]:.1f}s, "
+                    f"bytes/(N·d·4) {bytes_local[engine]:.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         s3 = {} if args.skip_s3 else s3_bytes(args, docs, scratch)
         print(
             f"\ncorpus: {source}, {args.fragments} fragments; model {args.model}; {os.cpu_count()} cores; "
