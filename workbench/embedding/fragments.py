@@ -70,8 +70,8 @@ class FragmentRun:
         stored run is discarded.
         """
         current = self.manifest()
-        same = ("table_version", "fingerprint", "fragments", "engine")
-        if current is not None and all(current[k] == manifest[k] for k in same):
+        same = ("table_version", "table_version_time", "fingerprint", "fragments", "engine")
+        if current is not None and all(current.get(k) == manifest.get(k) for k in same):
             return current
         if self.folder.exists():
             log.warning("discarding checkpoints of an older run in %s", self.folder)

@@ -240,6 +240,9 @@ def embed_ray(
         {
             "engine": "ray",
             "table_version": version,
+            # A table dropped and recreated reaches the same version number again; the time
+            # that version was written tells them apart, so stale checkpoints are never reused.
+            "table_version_time": _version_time(dataset, version),
             "fingerprint": ref.fingerprint,
             "fragments": fragment_ids,
             "metadata": column_metadata(ref),
@@ -280,6 +283,11 @@ def embed_ray(
     return EmbedResult(
         table_name, ref.column, total, table.version, tag, True, resumed, time.perf_counter() - start
     )
+
+
+def _version_time(dataset: Any, version: int) -> str:
+    found = [v["timestamp"] for v in dataset.versions() if v["version"] == version]
+    return str(found[0]) if found else ""
 
 
 @dataclass(frozen=True)
