@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from workbench.corpus.ingest import IngestResult, ingest, ingest_collection
     from workbench.corpus.readers import Collection, Fields, read_collection
     from workbench.demo import build_demo, demo_ready
+    from workbench.embedding.ray_engine import RayOptions
     from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
     from workbench.errors import (
         CanaryMismatchError,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         GateFailedError,
         InvalidArgumentError,
         LifecycleError,
+        MissingDependencyError,
         MixedIndexError,
         ModelNotFoundError,
         NotFoundError,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
         UnpinnedModelError,
         UnsafeWeightsError,
         WorkbenchError,
+        WorkerLostError,
     )
     from workbench.lifecycle.calibration import calibrate_gate
     from workbench.lifecycle.gate import GateCheck, GateConfig, GateResult, Verdict
@@ -78,6 +81,7 @@ if TYPE_CHECKING:
     from workbench.store.pins import pin_model, verify_model
     from workbench.store.production import Production, RollbackTarget, production, production_column
     from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
+    from workbench.store.storage import StorageConfig
     from workbench.store.workspace import VectorColumn, Workspace, open_workspace
 
 _EXPORTS: dict[str, str] = {
@@ -91,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "GateFailedError": "workbench.errors",
     "InvalidArgumentError": "workbench.errors",
     "LifecycleError": "workbench.errors",
+    "MissingDependencyError": "workbench.errors",
     "MixedIndexError": "workbench.errors",
     "ModelNotFoundError": "workbench.errors",
     "NotFoundError": "workbench.errors",
@@ -100,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "UnpinnedModelError": "workbench.errors",
     "UnsafeWeightsError": "workbench.errors",
     "WorkbenchError": "workbench.errors",
+    "WorkerLostError": "workbench.errors",
     "ProgressFn": "workbench.progress",
     "StepFn": "workbench.progress",
     "Embedder": "workbench.models.ref",
@@ -117,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "VectorColumn": "workbench.store.workspace",
     "Workspace": "workbench.store.workspace",
     "open_workspace": "workbench.store.workspace",
+    "StorageConfig": "workbench.store.storage",
     "EvalSet": "workbench.store.evalsets",
     "list_eval_sets": "workbench.store.evalsets",
     "load_eval_set": "workbench.store.evalsets",
@@ -144,6 +151,7 @@ _EXPORTS: dict[str, str] = {
     "PendingRun": "workbench.embedding.run",
     "embed": "workbench.embedding.run",
     "pending_run": "workbench.embedding.run",
+    "RayOptions": "workbench.embedding.ray_engine",
     "compare": "workbench.comparison.run",
     "index_recall": "workbench.comparison.index_eval",
     "Agreement": "workbench.comparison.live",
@@ -207,6 +215,7 @@ __all__ = [
     "InvalidArgumentError",
     "LifecycleError",
     "Manifest",
+    "MissingDependencyError",
     "MixedIndexError",
     "ModelNotFoundError",
     "ModelRef",
@@ -216,6 +225,7 @@ __all__ = [
     "ProductionIndex",
     "ProgressFn",
     "PromotionRecord",
+    "RayOptions",
     "RetireResult",
     "RollbackTarget",
     "SearchResult",
@@ -223,12 +233,14 @@ __all__ = [
     "ServingOptions",
     "StaleColumnError",
     "StepFn",
+    "StorageConfig",
     "StorageError",
     "UnpinnedModelError",
     "UnsafeWeightsError",
     "VectorColumn",
     "Verdict",
     "WorkbenchError",
+    "WorkerLostError",
     "Workspace",
     "agreement",
     "build_demo",

@@ -26,6 +26,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidArgumentError",
     "LifecycleError",
+    "MissingDependencyError",
     "MixedIndexError",
     "ModelNotFound",
     "ModelNotFoundError",
@@ -36,6 +37,7 @@ __all__ = [
     "UnpinnedModelError",
     "UnsafeWeightsError",
     "WorkbenchError",
+    "WorkerLostError",
 ]
 
 
@@ -114,6 +116,15 @@ class CorruptStateError(WorkbenchError, RuntimeError):
 
 class StorageError(WorkbenchError, OSError):
     """The disk refused a write (full, read-only, no permission); nothing was committed."""
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
+
+
+class WorkerLostError(WorkbenchError, RuntimeError):
+    """A distributed worker (or its node) died mid-job; finished work is kept for the rerun."""
+
 
 
 class GateFailedError(WorkbenchError, RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -88,13 +88,25 @@ def embed(
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per checkpoint.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per checkpoint (local) or batch (ray).")] = 256,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray workers).")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(envvar="RAY_ADDRESS", help="Ray cluster to join (default: start Ray on this machine)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Ray engine: model-holding workers.")] = 2,
+    cpus_per_worker: Annotated[float, typer.Option(min=0.01, help="Ray engine: CPUs per worker.")] = 1.0,
+    gpus_per_worker: Annotated[float, typer.Option(min=0, help="Ray engine: GPUs per worker.")] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Add the model's vector column: streamed, resumable, committed in one version."""
+    from workbench.embedding.run import ENGINES, Engine
     from workbench.embedding.run import embed as run_embed
+    from workbench.errors import InvalidArgumentError
 
     with handled():
+        if engine not in ENGINES:
+            raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
         ws = workspace(workspace_uri, config)
         name = table_name(ws, table)
         ref = ws.model(model)
@@ -103,8 +115,29 @@ def embed(
             from workbench.models.ref import load_embedder
 
             embedder = load_embedder(ref)
-        with progress_bar(f"embedding {name} with {model}", usage_of=embedder) as bar:
-            result = run_embed(ws, name, ref, embedder=embedder, batch_size=batch_size, on_progress=bar)
+        options = None
+        if engine == "ray":
+            from workbench.embedding.ray_engine import RayOptions, require_ray
+
+            require_ray()
+            options = RayOptions(
+                address=ray_address,
+                workers=workers,
+                cpus_per_worker=cpus_per_worker,
+                gpus_per_worker=gpus_per_worker,
+            )
+        with progress_bar(f"embedding {name} with {model} ({engine})", usage_of=embedder) as bar:
+            result = run_embed(
+                ws,
+                name,
+                ref,
+                embedder=embedder,
+                batch_size=batch_size,
+                on_progress=bar,
+                engine=cast(Engine, engine),
+                ray=options,
+                on_fragment=lambda done, total: typer.echo(f"fragments {done}/{total}", err=True),
+            )
         emit_json(asdict(result)) if as_json else typer.echo(result.message)
 
 

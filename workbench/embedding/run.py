@@ -17,10 +17,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,7 @@ from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
     DimensionMismatchError,
+    InvalidArgumentError,
     MixedIndexError,
 )
 from workbench.models.canary import require_canaries
@@ -41,11 +42,16 @@ from workbench.store.workspace import Workspace, column_metadata, set_tag, vecto
 if TYPE_CHECKING:
     from lancedb.table import Table
 
+    from workbench.embedding.ray_engine import RayOptions
+
 __all__ = [
+    "ENGINES",
     "EmbedResult",
+    "Engine",
     "PendingRun",
     "embed",
     "embed_batch",
+    "existing_column",
     "pending_run",
     "vector_schema",
 ]
@@ -54,6 +60,8 @@ log = logging.getLogger(__name__)
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]
 _TOKENS_KEY = b"workbench:tokens"
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
 _MANIFEST_KEYS = frozenset({"table_version", "rows", "batch_size", "fingerprint"})
 
 
@@ -97,6 +105,7 @@ class PendingRun:
         valid: True while the table is still at ``table_version`` (and the pin is the same):
             :func:`embed` then resumes after ``rows_done`` rows. False: the table changed
             since, and the next run discards the checkpoints and starts over.
+        engine: The engine whose checkpoints these are (``"ray"`` resumes whole fragments).
     """
 
     column: str
@@ -105,6 +114,7 @@ class PendingRun:
     table_version: int
     batch_size: int
     valid: bool
+    engine: str = "local"
 
 
 def vector_schema(ref: ModelRef, *, canaries: str | None = None) -> pa.Schema:
@@ -154,8 +164,17 @@ def embed(
     batch_size: int = 256,
     encode_batch: int = 32,
     on_progress: ProgressFn | None = None,
+    engine: Engine = "local",
+    ray: RayOptions | None = None,
+    on_fragment: Callable[[int, int], None] | None = None,
 ) -> EmbedResult:
     """Add the vector column of ``ref`` to ``table_name``; resume a killed run.
+
+    Both engines produce the same column contract: one new table version adds the column
+    whole, with the pin in its field metadata, the ``src__`` content-hash column and the
+    ``candidate-<column>`` tag. ``"local"`` embeds in this process, checkpointing every
+    ``batch_size`` rows; ``"ray"`` embeds whole fragments on Ray workers (each loads and verifies
+    the model), checkpointing every fragment (see :mod:`workbench.embedding.ray_engine`).
 
     Args:
         ws: The workspace.
@@ -165,6 +184,9 @@ def embed(
         batch_size: Rows per checkpoint.
         encode_batch: Rows per forward pass of the model.
         on_progress: Called with ``(rows_done, rows_total)``.
+        engine: ``"local"`` or ``"ray"`` (needs the ``ray`` extra).
+        ray: Where and how wide the Ray engine runs (default: a local Ray, 2 workers).
+        on_fragment: Ray engine: called with ``(fragments_done, fragments_total)``.
 
     Returns:
         An :class:`EmbedResult`; ``created`` is False when the column already existed.
@@ -173,12 +195,33 @@ def embed(
         DimensionMismatchError: a column of that name exists with another dimension.
         MixedIndexError: ``embedder`` is not the model ``ref`` pins.
     """
-    start = time.perf_counter()
-    table = ws.table(table_name)
+    if engine not in ENGINES:
+        raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
+    if engine == "ray":
+        from workbench.embedding.ray_engine import RayOptions, embed_ray
+
+        # The behavioural check runs on the driver before any worker starts: a changed model
+        # writes nothing. Workers verify the file pin themselves when they load the model.
+        driver_model = embedder or load_embedder(ref)
+        pinned = canaries_for(ws, ref, driver_model)
+        record_check(ws, ref.column, require_canaries(driver_model, pinned), context="embed")
+        return embed_ray(
+            ws,
+            table_name,
+            ref,
+            options=ray or RayOptions(),
+            batch_size=batch_size,
+            encode_batch=encode_batch,
+            on_progress=on_progress,
+            on_fragment=on_fragment,
+            canaries=pinned.to_json(),
+        )
+    start = time.perf_counter()
+    table = ws.table(table_name)
     run = _run_of(ws, table_name, ref)
-    existing = _existing_column(table, ref)
+    existing = existing_column(table, ref)
     if existing is not None:
         run.discard()  # a crash after the commit, before the cleanup, left them behind
         return existing
@@ -249,6 +292,24 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
     run = _run_of(ws, table_name, ref)
     manifest = run.manifest()
     if manifest is None:
+        return _pending_fragment_run(ws, table, ref)
+    version = int(manifest["table_version"])
+    return PendingRun(
+        column=ref.column,
+        rows_done=run.rows_done(),
+        rows_total=int(manifest["rows"]),
+        table_version=version,
+        batch_size=int(manifest["batch_size"]),
+        valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
+    )
+
+
+def _pending_fragment_run(ws: Workspace, table: Table, ref: ModelRef) -> PendingRun | None:
+    from workbench.embedding.fragments import fragment_run
+
+    run = fragment_run(ws.state_dir, table.name, ref.column)
+    manifest = run.manifest()
+    if manifest is None:
         return None
     version = int(manifest["table_version"])
     return PendingRun(
@@ -258,6 +319,7 @@ def pending_run(ws: Workspace, table_name: str, ref: ModelRef) -> PendingRun | N
         table_version=version,
         batch_size=int(manifest["batch_size"]),
         valid=version == table.version and manifest["fingerprint"] == ref.fingerprint,
+        engine="ray",
     )
 
 
@@ -326,7 +388,7 @@ def _commit(table: Table, run: _Run, schema: pa.Schema, batch_size: int) -> None
     table.checkout_latest()
 
 
-def _existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
+def existing_column(table: Table, ref: ModelRef) -> EmbedResult | None:
     """If the column exists: a no-op result (re-tagging if a crash lost the tag)."""
     if ref.column not in table.schema.names:
         return None

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from workbench.errors import ConfigError, ModelNotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, pin_error
+from workbench.store.storage import StorageConfig
 
 __all__ = [
     "CONFIG_NAME",
@@ -43,6 +44,7 @@ class WorkspaceConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     models: dict[str, ModelRef] = {}
+    storage: StorageConfig | None = None
 
     def all_models(self) -> dict[str, ModelRef]:
         """The catalog's aliases, overridden by the workspace's own."""
@@ -66,7 +68,7 @@ class WorkspaceConfig(BaseModel):
                 f"alias {alias!r} is already pinned to {current.pin}; pins are never changed in "
                 "place. Choose a new alias for the new model."
             )
-        return WorkspaceConfig(models={**self.models, alias: ref})
+        return WorkspaceConfig(models={**self.models, alias: ref}, storage=self.storage)
 
 
 def load_config(path: str | Path) -> WorkspaceConfig:
@@ -89,7 +91,11 @@ def save_config(config: WorkspaceConfig, path: str | Path) -> None:
     """Write the config atomically (temporary file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"models": {a: m.model_dump(exclude_none=True) for a, m in config.models.items()}}
+    data: dict[str, object] = {
+        "models": {a: m.model_dump(exclude_none=True) for a, m in config.models.items()}
+    }
+    if config.storage is not None:  # only variable names: credentials are never written
+        data["storage"] = config.storage.model_dump(exclude_none=True, exclude_defaults=True)
     fd, tmp = tempfile.mkstemp(prefix=".workbench-", suffix=".toml", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
         tomli_w.dump(data, fh)

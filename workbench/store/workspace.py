@@ -39,6 +39,7 @@ from workbench.store.contract import (
     META_VERSIONS,
     RESERVED_PREFIX,
 )
+from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:
     import lancedb
@@ -80,23 +81,34 @@ class Workspace:
     """A LanceDB database and its configuration. Build it with :func:`open_workspace`."""
 
     def __init__(
-        self, uri: str, db: lancedb.DBConnection, config: WorkspaceConfig, config_path: Path | None
+        self,
+        uri: str,
+        db: lancedb.DBConnection,
+        config: WorkspaceConfig,
+        config_path: Path | None,
+        *,
+        storage_options: dict[str, str] | None = None,
     ) -> None:
         self.uri = uri
         self.db = db
         self.config = config
         self.config_path = config_path
+        self.storage_options = storage_options
+        """Object-store options (credentials included, resolved from the environment; kept in
+        memory only). None: LanceDB reads the standard environment variables itself."""
 
     def __repr__(self) -> str:
         return f"Workspace({self.uri!r})"
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.uri
+        return not is_remote(self.uri)
 
     @property
     def state_dir(self) -> Path:
-        """Local folder for resumable-run checkpoints (inside a local workspace)."""
+        """Local folder for resumable-run checkpoints: inside a local workspace; for an
+        object-store workspace, under the local cache (``WORKBENCH_CACHE``), keyed by URI, on
+        the machine that drives the run."""
         if self.is_local:
             return Path(self.uri) / "_workbench_state"
         return cache_dir() / "remote" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]
@@ -207,25 +219,35 @@ class Workspace:
 
 
 def open_workspace(
-    uri: str | Path = DEFAULT_WORKSPACE, *, config_path: str | Path | None = None, create: bool = True
+    uri: str | Path = DEFAULT_WORKSPACE,
+    *,
+    config_path: str | Path | None = None,
+    storage_options: dict[str, str] | None = None,
+    create: bool = True,
 ) -> Workspace:
     """Connect to (and, for a local folder, create) a workspace.
 
     Args:
-        uri: A local folder or any LanceDB URI (``s3://…``).
+        uri: A local folder or any LanceDB URI (``s3://bucket/prefix``, ``gs://…``, ``az://…``).
         config_path: The TOML config; default ``<folder>/workbench.toml`` for a local
             workspace, none (catalog models only) for a remote one.
+        storage_options: Object-store options (endpoint, region, credentials). Default: the
+            config's ``[storage]`` table resolved against the environment, else none (LanceDB
+            then reads ``AWS_*`` and the like from the environment).
         create: Create a missing local folder; with False a missing folder is an error (a
             command that only reads must not leave an empty workspace behind).
 
     Raises:
         NotFoundError: ``create`` is False and the local folder does not exist.
         InvalidArgumentError: the path is a file.
+
+    Example:
+        >>> ws = open_workspace("s3://bucket/ws", config_path="workbench.toml")  # doctest: +SKIP
     """
     import lancedb
 
     uri = str(uri)
-    is_local = "://" not in uri
+    is_local = not is_remote(uri)
     if is_local:
         if Path(uri).exists() and not Path(uri).is_dir():
             raise InvalidArgumentError(f"workspace path {uri!r} is a file; give a folder")
@@ -240,7 +262,10 @@ def open_workspace(
         config_path = Path(uri) / CONFIG_NAME
     path = Path(config_path) if config_path is not None else None
     config = load_config(path) if path is not None else WorkspaceConfig()
-    return Workspace(uri, lancedb.connect(uri), config, path)
+    if storage_options is None and config.storage is not None and not is_local:
+        storage_options = config.storage.resolve()
+    db = lancedb.connect(uri, storage_options=storage_options)
+    return Workspace(uri, db, config, path, storage_options=storage_options)
 
 
 def _has_manifest(folder: Path) -> bool:
