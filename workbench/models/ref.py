@@ -351,7 +351,7 @@ def require_own_model(embedder: Embedder, ref: ModelRef, *, column: str) -> None
     """Refuse an embedder that is not the pinned model of ``column`` (never mix two spaces)."""
     from workbench.errors import MixedIndexError
 
-    if embedder.ref.fingerprint != ref.fingerprint:
+    if embedder.ref.fingerprint != ref.fingerprint or embedder.ref.truncate_dim != ref.truncate_dim:
         raise MixedIndexError(
             f"the embedder given for {column} is {embedder.ref.pin}, but the column belongs to "
             f"{ref.pin}: a column is written by its own model only, and queries must be encoded "

@@ -1,0 +1,1 @@
+"""Drift-Adapters: bridge a new model's queries into an old model's index, with measured recovery."""
