@@ -34,13 +34,15 @@ RunNotebook = Callable[[str], nbformat.NotebookNode]
 # --- the files as committed ----------------------------------------------------------------
 
 
-def test_the_four_notebooks_exist() -> None:
-    assert NAMES == [
+def test_the_numbered_notebooks_exist() -> None:
+    for name in (
         "01_workspace_tour.ipynb",
         "02_compare_models.ipynb",
         "03_mixed_index_trap.ipynb",
         "04_your_own_data.ipynb",
-    ]
+        "06_choose_and_plan.ipynb",
+    ):
+        assert name in NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -228,3 +230,16 @@ def test_04_your_own_data(run_notebook: RunNotebook, tmp_path: Path) -> None:
     assert report.is_relative_to(tmp_path), "the report goes to a temporary folder"
     assert report.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     assert (tmp_path / "own-workspace").is_dir()
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_06_choose_and_plan(run_notebook: RunNotebook) -> None:
+    nb = run_notebook("06_choose_and_plan.ipynb")
+    text = output_text(nb)
+    assert "Stay put" in text or "Migrate to" in text, "the leaderboard ends with a recommendation"
+    assert "p_holm" in text and "cost unknown" in text and "at $0.02 per 1M tokens" in text
+    assert "retained" in text and plotly_figures(nb) >= 1, "the Matryoshka table and curve"
+    assert "vec__all_minilm_l6_v2_d128__91f7d483" in text
+    assert len(re.findall(r"adapter on demo: ndcg@10 old→old", text)) == 3, "three adapter kinds measured"
+    assert "via adapter procrustes-" in text and "refused: adapter procrustes-" in text

@@ -18,11 +18,17 @@ a model or streamlit: models load on first use.
 
 from __future__ import annotations
 
+from workbench.adapters.artifact import Adapter, fit_adapter, list_adapters, load_adapter
+from workbench.adapters.evaluate import AdapterEvaluation, evaluate_adapter
+from workbench.adapters.serve import AdaptedIndex
+from workbench.comparison.leaderboard import Leaderboard, leaderboard
 from workbench.comparison.live import query_both
+from workbench.comparison.matryoshka import MatryoshkaCurve, matryoshka_sweep
 from workbench.comparison.report import export_run, write_report
 from workbench.comparison.run import compare
 from workbench.corpus.ingest import IngestResult, ingest
 from workbench.demo import build_demo
+from workbench.embedding.plan import MigrationPlan, PlanCheck, check_plan, plan_embed
 from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
 from workbench.lifecycle.gate import GateConfig, GateResult
@@ -32,6 +38,7 @@ from workbench.lifecycle.retire import retire
 from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
+from workbench.models.truncate import truncated_pin
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
 from workbench.store.status import workspace_status
@@ -39,6 +46,9 @@ from workbench.store.workspace import Workspace, open_workspace
 
 __all__ = [
     "CATALOG",
+    "AdaptedIndex",
+    "Adapter",
+    "AdapterEvaluation",
     "CheckReport",
     "Comparison",
     "EmbedResult",
@@ -46,9 +56,13 @@ __all__ = [
     "GateConfig",
     "GateResult",
     "IngestResult",
+    "Leaderboard",
     "Manifest",
+    "MatryoshkaCurve",
+    "MigrationPlan",
     "ModelRef",
     "PendingRun",
+    "PlanCheck",
     "ProductionIndex",
     "PromotionRecord",
     "SearchResult",
@@ -57,19 +71,27 @@ __all__ = [
     "build_demo",
     "check",
     "check_gate",
+    "check_plan",
     "compare",
     "embed",
+    "evaluate_adapter",
     "export_run",
     "fingerprint_dir",
+    "fit_adapter",
     "history",
     "ingest",
+    "leaderboard",
+    "list_adapters",
     "list_comparisons",
     "list_eval_sets",
+    "load_adapter",
     "load_comparison",
     "load_embedder",
     "load_eval_set",
+    "matryoshka_sweep",
     "open_workspace",
     "pending_run",
+    "plan_embed",
     "production_column",
     "promote",
     "query_both",
@@ -77,6 +99,7 @@ __all__ = [
     "retire",
     "rollback",
     "search",
+    "truncated_pin",
     "workspace_status",
     "write_report",
 ]
