@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from workbench.adapters.artifact import Adapter
 
-__all__ = ["bound_columns", "require_pin"]
+__all__ = ["bound_columns", "require_pin", "require_source_embedder"]
 
 
 def require_pin(ref: ModelRef, pinned: ModelRef, *, role: str, adapter_id: str) -> None:

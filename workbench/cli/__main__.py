@@ -1,5 +1,10 @@
 """``python -m workbench.cli``: the same as the ``workbench`` command."""
 
-from workbench.cli import main
+from __future__ import annotations
 
-main()
+from workbench.cli.app import main
+
+__all__: list[str] = []
+
+if __name__ == "__main__":
+    main()

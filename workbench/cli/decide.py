@@ -28,6 +28,20 @@ from workbench.cli.common import (
 from workbench.errors import InvalidArgumentError
 from workbench.store.workspace import Workspace
 
+__all__ = [
+    "adapter_app",
+    "adapter_evaluate_cmd",
+    "adapter_fit_cmd",
+    "adapter_list_cmd",
+    "adapter_search_cmd",
+    "leaderboard_cmd",
+    "matryoshka_app",
+    "matryoshka_pin_cmd",
+    "matryoshka_sweep_cmd",
+    "plan_cmd",
+    "register",
+]
+
 EvalSetReq = Annotated[str, typer.Option("--eval-set", "-e", help="A labelled eval set.")]
 MetricsOpt = Annotated[str, typer.Option("--metrics", help="Metrics, comma-separated; the first decides.")]
 PriceOpt = Annotated[

@@ -36,6 +36,20 @@ if TYPE_CHECKING:
 
     from workbench.store.workspace import VectorColumn
 
+__all__ = [
+    "RANKING_COLUMNS",
+    "Retrieval",
+    "check_fresh",
+    "embedder_for",
+    "encode_queries",
+    "exact_search",
+    "fetch_documents",
+    "read_vectors",
+    "retrieve",
+    "scan_search",
+    "search_column",
+]
+
 log = logging.getLogger(__name__)
 
 RANKING_COLUMNS = ["query_id", "rank", "doc_id", "score"]

@@ -51,6 +51,22 @@ if TYPE_CHECKING:
 
     from workbench.store.comparisons import Comparison, Manifest
 
+__all__ = [
+    "Production",
+    "active_column_at",
+    "check_gate",
+    "columns_at",
+    "data_unchanged_since",
+    "known_healthy",
+    "next_number",
+    "production",
+    "production_column",
+    "promote",
+    "refresh",
+    "rollback",
+    "sync_latest_metadata",
+]
+
 log = logging.getLogger(__name__)
 
 # Operations that leave every row's id and content_hash as they were.

@@ -48,6 +48,19 @@ if TYPE_CHECKING:
 
     from workbench.models.ref import Embedder
 
+__all__ = [
+    "CheckReport",
+    "Hit",
+    "ProductionIndex",
+    "SearchResult",
+    "check",
+    "check_query",
+    "resolve_production",
+    "search",
+    "verified_embedder",
+    "verify_column",
+]
+
 log = logging.getLogger(__name__)
 
 _PROBE = "workbench start-up check"

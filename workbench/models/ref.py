@@ -35,6 +35,23 @@ from workbench.store.contract import src_column_name, vector_column_name
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+__all__ = [
+    "MOVING_REVISIONS",
+    "Embedder",
+    "ModelRef",
+    "SentenceTransformerEmbedder",
+    "Source",
+    "check_weights_safe",
+    "fingerprint_dir",
+    "installed_version",
+    "load_embedder",
+    "pin_directory",
+    "pin_error",
+    "require_own_model",
+    "resolve_model_dir",
+    "verify_model_dir",
+]
+
 log = logging.getLogger(__name__)
 
 Source = Literal["package", "path", "hub"]

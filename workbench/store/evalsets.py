@@ -20,6 +20,14 @@ from workbench.errors import InvalidArgumentError, NotFoundError
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "TABLE",
+    "EvalSet",
+    "list_eval_sets",
+    "load_eval_set",
+    "save_eval_set",
+]
+
 TABLE = "wb_eval_sets"
 _SCHEMA = pa.schema(
     [

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from lance import LanceDataset
     from lancedb.table import Table
 
+__all__ = [
+    "ColumnStatus",
+    "TableStatus",
+    "column_health",
+    "column_problems",
+    "corpus_digest",
+    "describe_version",
+    "table_status",
+    "version_timeline",
+    "workspace_status",
+]
+
 
 @dataclass(frozen=True)
 class ColumnStatus:

@@ -1,0 +1,248 @@
+"""Lifecycle commands: promote, rollback, refresh, history, search, check, retire (thin over the library)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workbench.cli.common import (
+    DEFAULT,
+    ConfigOpt,
+    JsonOpt,
+    TableOpt,
+    WorkspaceOpt,
+    emit_json,
+    handled,
+    table_name,
+    workspace,
+)
+
+if TYPE_CHECKING:
+    from workbench.lifecycle.history import PromotionRecord
+
+__all__ = [
+    "PROMOTE_HELP",
+    "ActorOpt",
+    "ReasonOpt",
+    "check",
+    "history",
+    "promote",
+    "refresh",
+    "register",
+    "retire",
+    "rollback",
+    "search",
+]
+
+ActorOpt = Annotated[
+    str | None,
+    typer.Option("--actor", envvar="WORKBENCH_ACTOR", help="Who, for the history (default: the OS user)."),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why, recorded in the history.")]
+
+PROMOTE_HELP = """Make a vector column production (metadata + tags only: O(1), no data copied).
+
+Needs a comparison of COLUMN (candidate) against the current production column (baseline) made
+on the current data, that passes the gate: by default the lower bound of the nDCG@10 delta's 95%
+CI >= -0.01, recall@100 delta >= -0.01, at least 30 judged queries. Set your own in
+<workspace>/gate.toml (or --gate FILE):
+
+\b
+    min_queries = 50
+    [min_ci_low]
+    "ndcg@10" = 0.0
+    [min_delta]
+    "recall@100" = -0.005
+
+--force --reason TEXT overrides a failing or missing gate; the reason is recorded.
+--initial makes the first production of a table that has none (no comparison needed).
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add the lifecycle commands to the ``workbench`` CLI."""
+    app.command(help=PROMOTE_HELP)(promote)
+    for command in (rollback, refresh, history, search, check, retire):
+        app.command()(command)
+
+
+def promote(
+    column: Annotated[str, typer.Argument(help="Vector column name or model alias.")],
+    comparison: Annotated[
+        str | None, typer.Option("--comparison", "-c", help="Id of the comparison (see `workbench compare`).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Override a failing or missing gate (needs --reason).")] = False,
+    reason: ReasonOpt = "",
+    initial: Annotated[bool, typer.Option(help="First production of a table that has none.")] = False,
+    gate: Annotated[Path | None, typer.Option(help="Gate TOML (default: <workspace>/gate.toml).")] = None,
+    actor: ActorOpt = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from workbench.lifecycle.gate import load_gate_config
+    from workbench.lifecycle.promote import promote as run_promote
+
+    with handled():
+        ws = workspace(workspace_uri, config)
+        record = run_promote(
+            ws,
+            table_name(ws, table),
+            column,
+            comparison=comparison,
+            gate=load_gate_config(gate) if gate is not None else None,
+            force=force,
+            reason=reason,
+            initial=initial,
+            actor=actor,
+        )
+    _print_record(record, as_json=as_json)
+    if record.gate is not None and not as_json:
+        for check_ in record.gate.checks:
+            typer.echo(f"  {'ok  ' if check_.passed else 'FAIL'} {check_.detail}")
+
+
+def rollback(
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move production back to the previous production version, instantly."""
+    from workbench.lifecycle.promote import rollback as run_rollback
+
+    _move_production(run_rollback, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
+
+
+def refresh(
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serve documents ingested since the last promotion: production → latest version, same column."""
+    from workbench.lifecycle.promote import refresh as run_refresh
+
+    _move_production(run_refresh, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
+
+
+def _move_production(
+    move: Callable[..., PromotionRecord],
+    workspace_uri: str,
+    config: str | None,
+    table: str | None,
+    *,
+    actor: str | None,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Run ``move`` (rollback or refresh: ``(ws, table, *, actor, reason)``) and print its record."""
+    with handled():
+        ws = workspace(workspace_uri, config)
+        record = move(ws, table_name(ws, table), actor=actor, reason=reason)
+    _print_record(record, as_json=as_json)
+
+
+def _print_record(record: PromotionRecord, *, as_json: bool) -> None:
+    emit_json(record.to_dict()) if as_json else typer.echo(record.message)
+
+
+def history(
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason."""
+    from workbench.lifecycle.history import history as read_history
+
+    with handled():
+        records = read_history(workspace(workspace_uri, config), table)
+    if as_json:
+        emit_json([r.to_dict() for r in records])
+        return
+    if not records:
+        typer.echo("no promotions recorded yet")
+    for record in records:
+        typer.echo(f"#{record.seq} {record.at} {record.actor}: {record.message}")
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="The text to search for.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many documents.")] = 10,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search production: the active column only, queries encoded by its own verified model."""
+    from workbench.lifecycle.serve import search as run_search
+
+    with handled():
+        result = run_search(workspace(workspace_uri, config), query, table=table, k=k)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    typer.echo(f"production v{result.version} of {result.table!r}: {result.column} ({result.model})")
+    for hit in result.hits:
+        snippet = " ".join(hit.text.split())[:100]
+        typer.echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}  {hit.title}\n       {snippet}")
+
+
+def check(
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start-up validation of a deployment; exit 1 on any problem (2 on a usage error)."""
+    from workbench.lifecycle.serve import check as run_check
+
+    with handled():
+        report = run_check(workspace(workspace_uri, config), table)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        where = f"v{report.version} {report.column} ({report.model})" if report.version is not None else "-"
+        typer.echo(f"{'ok' if report.ok else 'FAILED'}: production of {report.table!r}: {where}")
+        for problem in report.problems:
+            typer.secho(f"  problem: {problem}", fg=typer.colors.RED, err=True)
+        for note in report.notes:
+            typer.echo(f"  note: {note}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def retire(
+    column: Annotated[str, typer.Argument(help="Vector column name or model alias.")],
+    grace: Annotated[str, typer.Option(help="Minimum time out of production: 30m, 12h, 7d, 2w, 0.")] = "7d",
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Drop an old vector column after its grace period; prune untagged versions older than it."""
+    from dataclasses import asdict
+
+    from workbench.lifecycle.retire import parse_duration
+    from workbench.lifecycle.retire import retire as run_retire
+
+    with handled():
+        ws = workspace(workspace_uri, config)
+        result = run_retire(
+            ws, table_name(ws, table), column, grace=parse_duration(grace), actor=actor, reason=reason
+        )
+    if as_json:
+        emit_json({**asdict(result), "record": result.record.to_dict()})
+    else:
+        typer.echo(result.message)

@@ -1,0 +1,207 @@
+"""Plotly figures of a comparison, shared by the HTML report, the app and the notebooks.
+
+Every builder takes a :class:`~workbench.comparisons.Comparison` and returns a
+``plotly.graph_objects.Figure``; none of them puts corpus or query text into a figure (only
+ids, numbers and metric names), so a report never carries document text into a script.
+
+Example:
+    >>> fig = metric_deltas(cmp)  # doctest: +SKIP
+    >>> fig.write_html("deltas.html", include_plotlyjs=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from workbench.store.comparisons import SIDES
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from workbench.store.comparisons import Comparison
+
+__all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms", "score_overlay"]
+
+SIDE_COLOURS = {"baseline": "#7f7f7f", "candidate": "#1f77b4"}
+LABEL_COLOURS = {"all": None, "relevant": "#2ca02c", "non-relevant": "#d62728"}
+STATUS_COLOURS = {"kept": "#7f7f7f", "entered": "#2ca02c", "left": "#d62728"}
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+
+
+def metric_deltas(cmp: Comparison, *, alpha: float = 0.05) -> go.Figure:
+    """Candidate − baseline per metric with its 95% bootstrap CI; significant ones in colour."""
+    import plotly.graph_objects as go
+
+    deltas = cmp.deltas.iloc[::-1]  # plotly draws the first category at the bottom
+    significant = deltas["p_permutation"] < alpha
+    fig = go.Figure(
+        go.Scatter(
+            x=deltas["delta"],
+            y=list(deltas.index),
+            mode="markers",
+            marker={"size": 10, "color": np.where(significant, "#1f77b4", "#bbbbbb")},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (deltas["ci_high"] - deltas["delta"]).fillna(0),
+                "arrayminus": (deltas["delta"] - deltas["ci_low"]).fillna(0),
+            },
+            customdata=np.stack([deltas["p_permutation"], deltas["wins"], deltas["losses"]], axis=-1)
+            if len(deltas)
+            else None,
+            hovertemplate="%{y}: %{x:+.3f}<br>p=%{customdata[0]:.3g}, "
+            "wins %{customdata[1]}, losses %{customdata[2]}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line={"color": "black", "width": 1})
+    fig.update_layout(
+        title=f"Candidate − baseline per metric (95% CI; coloured: p < {alpha})",
+        xaxis_title="delta",
+        height=max(300, 28 * len(deltas) + 120),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def score_overlay(cmp: Comparison, *, bins: int = 40) -> go.Figure:
+    """Both models' top-k cosine score distributions overlaid in one panel (every result).
+
+    Densities, so the two shapes compare whatever the counts; the models' scales differ, which
+    is why a similarity threshold cannot be carried over as is (see ``cmp.thresholds``).
+    """
+    import plotly.graph_objects as go
+
+    hist = cmp.histograms(bins=bins)
+    every = hist[hist["label"] == "all"]
+    names = dict(zip(SIDES, _side_titles(cmp), strict=True))
+    fig = go.Figure([_bars(every[every["side"] == side], names[side], SIDE_COLOURS[side]) for side in SIDES])
+    k = cmp.manifest.shift_k
+    return _score_layout(
+        fig, f"Top-{k} cosine scores, both models overlaid (KS distance {cmp.ks.statistic:.3f})"
+    )
+
+
+def score_histograms(cmp: Comparison, *, bins: int = 40) -> go.Figure:
+    """Top-k cosine scores of relevant vs non-relevant results, one panel per model.
+
+    Without relevance labels there is nothing to split: the figure is :func:`score_overlay`.
+    """
+    from plotly.subplots import make_subplots
+
+    hist = cmp.histograms(bins=bins)
+    if not (hist["label"] == "relevant").any():
+        return score_overlay(cmp, bins=bins)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_side_titles(cmp))
+    for col, side in enumerate(SIDES, start=1):
+        for label in ("relevant", "non-relevant"):
+            part = hist[(hist["side"] == side) & (hist["label"] == label)]
+            if len(part):
+                trace = _bars(part, label, LABEL_COLOURS[label], legendgroup=label, showlegend=col == 1)
+                fig.add_trace(trace, row=1, col=col)
+    k = cmp.manifest.shift_k
+    return _score_layout(fig, f"Top-{k} cosine scores of relevant vs non-relevant results, per model")
+
+
+def _score_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(title=title, barmode="overlay", yaxis_title="density", height=380, **_LAYOUT)
+    fig.update_xaxes(title_text="cosine similarity")
+    return fig
+
+
+def rank_shift(cmp: Comparison, query_id: str | None = None, *, k: int | None = None) -> go.Figure:
+    """Slope chart of one query: each document's baseline rank → candidate rank.
+
+    Documents outside a model's retrieved list sit on the "beyond" line below rank k. The
+    default query is the worst regression (or, without labels, the lowest RBO).
+    """
+    import plotly.graph_objects as go
+
+    k = k or cmp.manifest.shift_k
+    if query_id is None:
+        worst = cmp.worst_regressions(1)
+        query_id = str(worst["query_id"].iloc[0]) if len(worst) else str(cmp.per_query["query_id"].iloc[0])
+    frame = cmp.drilldown(query_id, k=k)
+    beyond = k + 1
+    fig = go.Figure()
+    for row in frame.itertuples(index=False):
+        ranks = [_clip(row.baseline_rank, beyond), _clip(row.candidate_rank, beyond)]
+        label = html.escape(str(row.doc_id))
+        relevant = not pd.isna(row.grade) and row.grade > 0
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=ranks,
+                mode="lines+markers+text",
+                line={"color": STATUS_COLOURS[row.status], "width": 3 if relevant else 1.5},
+                marker={"symbol": "star" if relevant else "circle", "size": 10 if relevant else 7},
+                text=[label if ranks[0] <= k else "", label if row.status == "entered" else ""],
+                textposition=["middle left", "middle right"],
+                name=f"{row.status}{' · relevant' if relevant else ''}",
+                legendgroup=f"{row.status}{relevant}",
+                showlegend=False,
+                hovertemplate=f"{label}: {row.status}, grade "
+                f"{'–' if pd.isna(row.grade) else row.grade}<extra></extra>",
+            )
+        )
+    titles = _side_titles(cmp)
+    fig.update_layout(
+        title=f"Rank shift in the top {k} for query {html.escape(query_id)} (★ relevant)",
+        xaxis={"tickvals": [0, 1], "ticktext": titles, "range": [-0.4, 1.4]},
+        yaxis={
+            "autorange": "reversed",
+            "tickvals": [*range(1, k + 1), beyond],
+            "ticktext": [*map(str, range(1, k + 1)), "beyond"],
+            "title": "rank",
+        },
+        height=max(380, 26 * (k + 2) + 120),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def overlap_histogram(cmp: Comparison, *, k: int | None = None) -> go.Figure:
+    """How many queries keep how much of their top k (overlap@k), all queries, no labels."""
+    import plotly.graph_objects as go
+
+    k = k or cmp.manifest.shift_k
+    values = cmp.per_query[f"overlap@{k}"]
+    fig = go.Figure(go.Histogram(x=values, xbins={"start": -0.05, "end": 1.05, "size": 1 / k}))
+    fig.update_layout(
+        title=f"Overlap@{k} of the two top-{k} lists per query (mean {values.mean():.2f})",
+        xaxis_title=f"overlap@{k}",
+        yaxis_title="queries",
+        height=320,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _bars(part: pd.DataFrame, name: str, colour: str | None, **options: object) -> go.Bar:
+    import plotly.graph_objects as go
+
+    centres = (part["bin_left"] + part["bin_right"]) / 2
+    return go.Bar(
+        x=centres,
+        y=part["density"],
+        width=part["bin_right"] - part["bin_left"],
+        name=name,
+        marker={"color": colour, "opacity": 0.55},
+        **options,
+    )
+
+
+def _side_titles(cmp: Comparison) -> list[str]:
+    manifest = cmp.manifest
+    labels = (
+        manifest.baseline_label or manifest.baseline_column,
+        manifest.candidate_label or manifest.candidate_column,
+    )
+    return [f"baseline: {html.escape(labels[0])}", f"candidate: {html.escape(labels[1])}"]
+
+
+def _clip(rank: object, beyond: int) -> int:
+    return beyond if pd.isna(rank) or int(rank) > beyond else int(rank)  # type: ignore[call-overload]

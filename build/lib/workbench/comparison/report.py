@@ -1,0 +1,388 @@
+"""Exports of a comparison (HTML, Markdown, JSON, CSV) and TREC run files.
+
+HTML is one self-contained file: plotly.js is inlined once, so it opens offline. Every piece
+of corpus or query text is escaped (``html.escape`` in HTML, escaped pipes and angle brackets
+in Markdown), and figures carry ids and numbers only, so a document containing ``<script>``
+shows as text and never runs.
+
+A TREC run file (``qid Q0 docid rank score tag``) lets anyone recompute our numbers with
+``trec_eval``; :func:`export_run` writes one for any column and eval set.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import pandas as pd
+
+from workbench.comparison import charts
+from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
+from workbench.errors import DataError, InvalidArgumentError
+from workbench.progress import ProgressFn
+from workbench.store.comparisons import SIDES, Comparison
+from workbench.store.evalsets import load_eval_set
+
+if TYPE_CHECKING:
+    from workbench.models.ref import Embedder
+    from workbench.store.workspace import Workspace
+
+__all__ = [
+    "ReportFormat",
+    "RunExport",
+    "comparison_dict",
+    "export_run",
+    "rank_shift_means",
+    "render_csv",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "write_report",
+    "write_trec_run",
+]
+
+ReportFormat = Literal["html", "md", "json", "csv"]
+FORMATS: tuple[str, ...] = get_args(ReportFormat)
+_DELTA_VIEW = [
+    "baseline",
+    "candidate",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_permutation",
+    "wins",
+    "ties",
+    "losses",
+]
+_WHITESPACE = re.compile(r"\s")
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def comparison_dict(cmp: Comparison, *, per_query: bool = True, n_worst: int = 10) -> dict[str, Any]:
+    """Everything a machine needs (CI, dashboards), JSON-ready: NaN becomes ``null``."""
+    data: dict[str, Any] = {
+        "id": cmp.id,
+        "summary": cmp.summary,
+        "manifest": asdict(cmp.manifest),
+        "deltas": _records(cmp.deltas.reset_index()),
+        "rank_shifts": rank_shift_means(cmp),
+        "ks": cmp.ks._asdict(),
+        "thresholds": _records(cmp.thresholds),
+        "histograms": _records(cmp.histograms()),
+        "worst_regressions": _records(cmp.worst_regressions(n_worst)),
+    }
+    if per_query:
+        data["per_query"] = _records(cmp.per_query)
+    return _finite(data)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", double_precision=15))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def rank_shift_means(cmp: Comparison) -> dict[str, float]:
+    """Mean overlap@k and Jaccard@k per k, RBO, Kendall τ and entered/left over all queries."""
+    columns = [c for c in cmp.per_query.columns if c.startswith(("overlap@", "jaccard@"))]
+    columns += ["rbo", "kendall_tau", "n_entered", "n_left"]
+    return {c: float(cmp.per_query[c].mean()) for c in columns}
+
+
+# --- renderers -----------------------------------------------------------------------------
+
+
+def render_json(cmp: Comparison) -> str:
+    return json.dumps(comparison_dict(cmp), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def render_csv(cmp: Comparison) -> str:
+    """One row per query: text, every metric per side and delta, rank shifts."""
+    return cmp.per_query.to_csv(index=False, float_format="%.10g")
+
+
+def render_markdown(cmp: Comparison, *, n_worst: int = 10) -> str:
+    """A pull-request comment: sentence, warnings, metric table, shifts, worst queries."""
+    m = cmp.manifest
+    lines = [
+        f"### Embedding comparison `{cmp.id}`",
+        "",
+        f"**{_md(m.baseline_label)}** (`{m.baseline_column}`) → **{_md(m.candidate_label)}** "
+        f"(`{m.candidate_column}`) on eval set `{_md(m.eval_set)}`, "
+        f"table `{_md(m.table)}` v{m.table_version}: "
+        f"{m.n_queries} queries, {m.n_judged} judged, {m.n_unjudged} without judgements (rank shifts only).",
+        "",
+        f"> {_md(cmp.summary)}",
+        "",
+        *[f"- ⚠️ {_md(w)}" for w in m.warnings],
+        "",
+    ]
+    if len(cmp.deltas):
+        lines += ["#### Metrics (95% bootstrap CI, p from a paired permutation test)", ""]
+        lines += _md_table(_delta_view(cmp.deltas).reset_index())
+    lines += ["", "#### Rank shifts (mean over all queries)", ""]
+    lines += _md_table(pd.DataFrame([rank_shift_means(cmp)]))
+    lines += ["", f"#### Threshold translation (KS distance {cmp.ks.statistic:.3f})", ""]
+    lines += _md_table(cmp.thresholds[["old_cutoff", "share_kept", "new_cutoff"]])
+    worst = cmp.worst_regressions(n_worst)
+    if len(worst):
+        lines += ["", "#### Worst regressions", ""]
+        lines += _md_table(worst)
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: object) -> str:
+    escaped = html.escape(str(text), quote=False).replace("|", "\\|")
+    return re.sub(r"[\r\n]+", " ", escaped)
+
+
+def _md_table(frame: pd.DataFrame) -> list[str]:
+    header = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
+    rows = ["| " + " | ".join(_md(_fmt(v)) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return [header, "|" + "---|" * len(frame.columns), *rows]
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}"
+    return str(value)
+
+
+def _delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
+    view = deltas[_DELTA_VIEW].rename(columns={"p_permutation": "p"})
+    return view
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
+color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
+td.text,th.text{text-align:left}
+.summary{font-size:1.2em;background:#f1f6fb;border-left:4px solid #1f77b4;padding:.6em 1em}
+.warn{background:#fff6e5;border-left:4px solid #e69500;padding:.4em 1em;margin:.3em 0}
+.side{display:flex;gap:1.5em}.side>div{flex:1}
+.kept{color:#555}.entered{color:#2ca02c}.left{color:#d62728}
+.rel{font-weight:bold}
+small{color:#666}
+"""
+
+
+def render_html(cmp: Comparison, *, n_worst: int = 5, k: int | None = None) -> str:
+    """One self-contained HTML page (plotly.js inlined once; every text escaped)."""
+    m = cmp.manifest
+    worst = cmp.worst_regressions(n_worst)
+    figures = [charts.score_histograms(cmp), charts.overlap_histogram(cmp)]
+    if len(cmp.deltas):
+        figures.insert(0, charts.metric_deltas(cmp))
+    if len(worst):
+        figures.append(charts.rank_shift(cmp, str(worst["query_id"].iloc[0]), k=k))
+    plots = [_figure_html(fig, first=i == 0) for i, fig in enumerate(figures)]
+    parts = [
+        f"<h1>Comparison {_e(cmp.id)}</h1>",
+        f"<p>{_e(m.baseline_label)} <small>({_e(m.baseline_column)})</small> → {_e(m.candidate_label)} "
+        f"<small>({_e(m.candidate_column)})</small> on eval set <b>{_e(m.eval_set)}</b>, table "
+        f"<b>{_e(m.table)}</b> version {m.table_version}. {m.n_queries} queries: {m.n_judged} judged, "
+        f"{m.n_unjudged} without judgements (excluded from labelled metrics, included in rank shifts).</p>",
+        f'<p class="summary">{_e(cmp.summary)}</p>',
+        *[f'<p class="warn">⚠ {_e(w)}</p>' for w in m.warnings],
+    ]
+    if len(cmp.deltas):
+        parts += ["<h2>Metrics</h2>", _html_table(_delta_view(cmp.deltas).reset_index()), plots.pop(0)]
+    parts += ["<h2>Similarity scores</h2>", plots.pop(0)]
+    parts += [
+        f"<p>Two-sample KS distance {cmp.ks.statistic:.3f} (p = {cmp.ks.p:.3g}). Threshold translation "
+        "(quantile mapping: the new cut-off keeps the same share of top-k results):</p>",
+        _html_table(cmp.thresholds),
+        "<h2>Rank shifts</h2>",
+        _html_table(pd.DataFrame([rank_shift_means(cmp)])),
+        plots.pop(0),
+    ]
+    if len(worst):
+        parts += ["<h2>Worst regressions</h2>", _html_table(worst), plots.pop(0)]
+        parts += [_side_by_side(cmp, str(qid), k) for qid in worst["query_id"]]
+    parts.append(_manifest_html(cmp))
+    title = f"Comparison {_e(cmp.id)}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _figure_html(fig: Any, *, first: bool) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=first, config={"displaylogo": False})
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f'<th class="text">{_e(c)}</th>' for c in frame.columns)
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _td(value: object) -> str:
+    css = ' class="text"' if isinstance(value, str) else ""
+    return f"<td{css}>{_e(_fmt(value))}</td>"
+
+
+def _side_by_side(cmp: Comparison, query_id: str, k: int | None) -> str:
+    """Both top-k lists of one query next to each other, with status and grade."""
+    frame = cmp.drilldown(query_id, k=k)
+    k = k or cmp.manifest.shift_k
+    lists = []
+    for side in SIDES:
+        rank = f"{side}_rank"
+        top = frame[frame[rank].notna() & (frame[rank] <= k)].sort_values(rank)
+        rows = "".join(_list_row(row, side) for row in top.itertuples(index=False))
+        head = "<tr><th>rank</th><th class='text'>document</th><th>grade</th><th>score</th></tr>"
+        lists.append(f"<div><h4>{side}</h4><table>{head}{rows}</table></div>")
+    return f'<h3>{_e(query_id)}: {_e(cmp.query_text(query_id))}</h3><div class="side">{"".join(lists)}</div>'
+
+
+def _list_row(row: Any, side: str) -> str:
+    rank, score = getattr(row, f"{side}_rank"), getattr(row, f"{side}_score")
+    relevant = not pd.isna(row.grade) and row.grade > 0
+    label = f"{_e(row.doc_id)} <small>{_e(row.title)}</small> <small>[{_e(_movement(row))}]</small>"
+    css = f"{_e(row.status)}{' rel' if relevant else ''}"
+    return (
+        f'<tr class="{css}"><td>{int(rank)}</td><td class="text">{label}</td>'
+        f"<td>{_e(_fmt(row.grade))}</td><td>{score:.3f}</td></tr>"
+    )
+
+
+def _movement(row: Any) -> str:
+    """``kept ▲3``, ``entered from 11`` / ``from beyond``, ``left → 53`` / ``→ beyond``."""
+    if row.status == "entered":
+        return f"entered from {'beyond' if pd.isna(row.baseline_rank) else int(row.baseline_rank)}"
+    if row.status == "left":
+        return f"left → {'beyond' if pd.isna(row.candidate_rank) else int(row.candidate_rank)}"
+    delta = int(row.delta_rank)
+    return "kept" if delta == 0 else f"kept {'▲' if delta > 0 else '▼'}{abs(delta)}"
+
+
+def _manifest_html(cmp: Comparison) -> str:
+    m = asdict(cmp.manifest)
+    rows = "".join(
+        f'<tr><th class="text">{_e(key)}</th><td class="text"><code>{_e(json.dumps(value))}</code></td></tr>'
+        for key, value in m.items()
+    )
+    return f"<h2>Manifest</h2><table>{rows}</table>"
+
+
+# --- files ---------------------------------------------------------------------------------
+
+_RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json, "csv": render_csv}
+
+
+def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | None = None) -> Path:
+    """Write a comparison as HTML, Markdown, JSON or CSV (default: from the file suffix)."""
+    path = Path(path)
+    chosen = format or path.suffix.lstrip(".").lower()
+    if chosen not in _RENDERERS:
+        raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
+    text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) -> int:
+    """Write ``query_id, rank, doc_id, score`` rows as a TREC run file; returns the line count.
+
+    Raises:
+        DataError: an id or the tag contains whitespace (the format is space-separated).
+    """
+    ordered = rankings.sort_values(["query_id", "rank"])
+    for name, values in (("query id", ordered["query_id"]), ("document id", ordered["doc_id"])):
+        bad = [v for v in values.unique() if _WHITESPACE.search(str(v))]
+        if bad:
+            raise DataError(f"{name} {bad[0]!r} contains whitespace: it cannot be written as a TREC run")
+    if not run_tag or _WHITESPACE.search(run_tag):
+        raise DataError(f"run tag {run_tag!r} must be non-empty and contain no whitespace")
+    lines = [
+        f"{q} Q0 {d} {r} {s!r} {run_tag}\n"
+        for q, d, r, s in zip(
+            ordered["query_id"], ordered["doc_id"], ordered["rank"], ordered["score"], strict=True
+        )
+    ]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("".join(lines), encoding="utf-8")
+    return len(lines)
+
+
+@dataclass(frozen=True)
+class RunExport:
+    """What :func:`export_run` wrote."""
+
+    path: str
+    table: str
+    table_version: int
+    column: str
+    eval_set: str
+    queries: int
+    lines: int
+    warnings: list[str]
+
+    @property
+    def message(self) -> str:
+        return (
+            f"wrote {self.lines} lines for {self.queries} queries ({self.column} on {self.table} "
+            f"v{self.table_version}, eval set {self.eval_set}) to {self.path}"
+        )
+
+
+def export_run(
+    ws: Workspace,
+    *,
+    column: str,
+    eval_set: str,
+    out: str | Path,
+    table: str | None = None,
+    k: int = 1000,
+    embedder: Embedder | None = None,
+    run_tag: str | None = None,
+    allow_stale: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> RunExport:
+    """Search every query of ``eval_set`` against ``column`` and write a TREC run file.
+
+    Queries are encoded by the column's own pinned model (``embedder`` if given, verified
+    against the pin). ``trec_eval -m all_trec QRELS RUN`` then reproduces our metrics.
+
+    Raises:
+        NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError.
+    """
+    if k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    es = load_eval_set(ws, eval_set)
+    tbl = ws.table(table or es.table)
+    col = ws.resolve_column(tbl, column)
+    warnings = check_fresh(tbl, [col], allow_stale=allow_stale)
+    loaded = embedder_for(col, {col.name: embedder} if embedder is not None else None)
+    result = retrieve(tbl, col, loaded, es.queries, k=k, on_progress=on_progress)
+    lines = write_trec_run(result.rankings, out, run_tag=run_tag or col.name)
+    return RunExport(
+        str(out), tbl.name, int(tbl.version), col.name, es.name, len(es.queries), lines, warnings
+    )

@@ -1,0 +1,184 @@
+"""Ingest a corpus (and its queries and qrels) into a workspace, with dual-write.
+
+A new corpus becomes a new table in one version. Ingesting into a table that already has
+vector columns is a *dual-write*: new and changed documents are embedded with every live
+column's pinned model in the same operation (one ``merge_insert``, one version), so no column
+is left with missing or stale rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.comparison.retrieval import embedder_for
+from workbench.corpus.readers import Collection, Fields, read_collection
+from workbench.embedding.run import embed_batch, vector_schema
+from workbench.errors import DataError, InvalidArgumentError
+from workbench.models.ref import Embedder
+from workbench.progress import ProgressFn
+from workbench.store.contract import RESERVED_PREFIX
+from workbench.store.evalsets import EvalSet, save_eval_set
+from workbench.store.workspace import Workspace, vector_columns
+
+__all__ = [
+    "IngestResult",
+    "check_name",
+    "ingest",
+    "ingest_collection",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest wrote."""
+
+    table: str
+    rows_total: int
+    rows_added: int
+    rows_updated: int
+    columns_refreshed: tuple[str, ...]
+    eval_set: str | None
+    n_queries: int
+    n_judged: int
+    version: int
+
+    @property
+    def message(self) -> str:
+        parts = [
+            f"table {self.table!r}: {self.rows_total} documents "
+            f"({self.rows_added} new, {self.rows_updated} changed), version {self.version}"
+        ]
+        if self.columns_refreshed:
+            parts.append(f"dual-wrote {', '.join(self.columns_refreshed)}")
+        if self.eval_set:
+            parts.append(f"eval set {self.eval_set!r}: {self.n_queries} queries, {self.n_judged} judged")
+        return "; ".join(parts)
+
+
+def check_name(name: str, what: str) -> str:
+    """Refuse names LanceDB cannot store or that collide with the workbench's own tables."""
+    if not _NAME.match(name) or name.startswith(RESERVED_PREFIX):
+        raise InvalidArgumentError(
+            f"{what} name {name!r} is not allowed: use letters, digits, '_', '-', '.', start "
+            f"with a letter or digit, and do not start with {RESERVED_PREFIX!r}"
+        )
+    return name
+
+
+def ingest(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    table: str | None = None,
+    eval_set: str | None = None,
+    fields: Fields | None = None,
+    split: str = "test",
+    embedders: Mapping[str, Embedder] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Read, validate, then write a corpus and its eval set; nothing is written on bad input.
+
+    Args:
+        ws: The workspace.
+        path: A BEIR folder or a ``.jsonl`` / ``.csv`` / ``.parquet`` corpus file.
+        table: Table name (default: the folder or file name).
+        eval_set: Eval set name (default: the folder name).
+        fields: Input column names (id, text, title).
+        split: Which ``qrels/<split>.tsv`` of a BEIR folder to read.
+        embedders: Already-loaded embedders by column name, for the dual-write.
+        on_progress: Called with ``(rows_done, rows_total)`` while dual-writing.
+    """
+    collection = read_collection(path, fields=fields or Fields(), split=split)
+    return ingest_collection(
+        ws, collection, table=table, eval_set=eval_set, embedders=embedders, on_progress=on_progress
+    )
+
+
+def ingest_collection(
+    ws: Workspace,
+    collection: Collection,
+    *,
+    table: str | None = None,
+    eval_set: str | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Write an already-read :class:`Collection` (see :func:`ingest`)."""
+    name = check_name(table or _safe(collection.name), "table")
+    set_name = check_name(eval_set or _safe(collection.name), "eval set") if collection.queries else None
+    corpus = collection.corpus
+    if ws.has_table(name):
+        added, updated, refreshed, version = _upsert(ws, name, corpus, embedders or {}, on_progress)
+        total = ws.table(name).count_rows()
+    else:
+        created = ws.db.create_table(name, corpus)
+        added, updated, refreshed, version = corpus.num_rows, 0, (), created.version
+        total = corpus.num_rows
+    n_judged = 0
+    if set_name is not None:
+        saved = save_eval_set(ws, EvalSet(set_name, name, collection.queries, collection.qrels))
+        n_judged = len(saved.judged_queries)
+    return IngestResult(
+        name, total, added, updated, refreshed, set_name, len(collection.queries), n_judged, version
+    )
+
+
+def _upsert(
+    ws: Workspace,
+    name: str,
+    corpus: pa.Table,
+    embedders: Mapping[str, Embedder],
+    on_progress: ProgressFn | None,
+) -> tuple[int, int, tuple[str, ...], int]:
+    """Insert new and update changed documents, embedding them for every vector column."""
+    table = ws.table(name)
+    current = table.to_lance().to_table(columns=["id", "content_hash"])
+    known = dict(
+        zip(
+            current.column("id").to_pylist(),
+            current.column("content_hash").to_pylist(),
+            strict=True,
+        )
+    )
+    ids = corpus.column("id").to_pylist()
+    hashes = corpus.column("content_hash").to_pylist()
+    changed = [i for i, (d, h) in enumerate(zip(ids, hashes, strict=True)) if known.get(d) != h]
+    if not changed:
+        return 0, 0, (), table.version
+    rows = corpus.take(pa.array(changed))
+    n_updated = sum(1 for i in changed if ids[i] in known)
+    columns = vector_columns(table)
+    # Load (and verify) every model before writing anything.
+    loaded = {c.name: embedder_for(c, embedders) for c in columns}
+    data = rows
+    for done, column in enumerate(columns):
+        vectors = embed_batch(loaded[column.name], rows, vector_schema(column.ref), encode_batch=32)
+        data = data.append_column(column.ref.column, vectors.column(1)).append_column(
+            column.src_column, vectors.column(2)
+        )
+        if on_progress is not None:
+            on_progress((done + 1) * rows.num_rows, len(columns) * rows.num_rows)
+    data = _conform(data, table.schema)
+    table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+    return len(changed) - n_updated, n_updated, tuple(c.name for c in columns), table.version
+
+
+def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Order and type ``data`` like the table; refuse a table with columns we cannot fill."""
+    missing = [f.name for f in schema if f.name not in data.column_names]
+    if missing:
+        raise DataError(f"the table has columns the input cannot fill: {', '.join(missing)}")
+    return pa.table([pc.cast(data.column(f.name), f.type) for f in schema], schema=schema)
+
+
+def _safe(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")
+    return cleaned or "corpus"

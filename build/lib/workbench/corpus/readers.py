@@ -1,0 +1,269 @@
+"""Reading corpora, queries and qrels: BEIR folders, JSONL, CSV, Parquet, TREC qrels.
+
+Everything is validated before anything is written: a malformed JSON line is reported with
+its line number, duplicate ids with both lines, empty text, bytes that are not UTF-8, qrels
+that name unknown queries or documents, and an empty corpus.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from workbench.errors import DataError
+from workbench.store.contract import CORPUS_SCHEMA, content_hash
+
+__all__ = [
+    "ID_FIELDS",
+    "QUERY_ID_FIELDS",
+    "Collection",
+    "Fields",
+    "Qrels",
+    "read_beir",
+    "read_collection",
+    "read_corpus",
+    "read_qrels",
+    "read_queries",
+    "validate_qrels",
+]
+
+Qrels = dict[str, dict[str, int]]
+
+ID_FIELDS = ("_id", "id", "doc_id", "docid")
+QUERY_ID_FIELDS = ("_id", "id", "query_id", "qid")
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Column names in the input; ``None`` means auto-detect (``_id`` / ``id`` / …)."""
+
+    id: str | None = None
+    text: str = "text"
+    title: str | None = "title"
+
+
+@dataclass
+class Collection:
+    """A validated corpus (as an Arrow table) with optional queries and qrels."""
+
+    corpus: pa.Table
+    queries: dict[str, str] = field(default_factory=dict)
+    qrels: Qrels = field(default_factory=dict)
+    name: str = "corpus"
+
+
+def read_collection(path: str | Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
+    """Read a BEIR folder or a single corpus file (``.jsonl``, ``.csv``, ``.parquet``)."""
+    path = Path(path)
+    fields = fields or Fields()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return read_beir(path, fields=fields, split=split)
+    return Collection(corpus=read_corpus(path, fields=fields), name=_stem(path))
+
+
+def read_beir(folder: Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
+    """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``."""
+    corpus_file = _first_existing(folder, ("corpus.jsonl", "corpus.csv", "corpus.parquet"))
+    if corpus_file is None:
+        raise DataError(f"{folder}: no corpus.jsonl (BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
+    corpus = read_corpus(corpus_file, fields=fields or Fields())
+    queries: dict[str, str] = {}
+    qrels: Qrels = {}
+    queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
+    if queries_file is not None:
+        queries = read_queries(queries_file)
+    qrels_file = _first_existing(folder / "qrels", (f"{split}.tsv", f"{split}.txt", f"{split}.qrels"))
+    if qrels_file is not None:
+        if not queries:
+            raise DataError(f"{qrels_file}: qrels given but {folder} has no queries.jsonl")
+        qrels = read_qrels(qrels_file)
+        validate_qrels(qrels, queries, set(corpus.column("id").to_pylist()), source=qrels_file)
+    return Collection(corpus=corpus, queries=queries, qrels=qrels, name=folder.name)
+
+
+def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
+    """A corpus file as a validated Arrow table (``id``, ``title``, ``text``, ``content_hash``)."""
+    fields = fields or Fields()
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        records = _records_from_jsonl(path)
+    elif suffix in (".csv", ".tsv"):
+        records = _records_from_table(path, _read_csv(path))
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        records = _records_from_table(path, pq.read_table(path))
+    else:
+        raise DataError(f"{path}: unknown corpus format {suffix!r}; use .jsonl, .csv or .parquet")
+    ids: list[str] = []
+    titles: list[str] = []
+    texts: list[str] = []
+    seen: dict[str, int] = {}
+    id_field = fields.id
+    for line, record in records:
+        if id_field is None:
+            id_field = next((f for f in ID_FIELDS if f in record), None)
+            if id_field is None:
+                raise DataError(
+                    f"{path}:{line}: no id field; expected one of {', '.join(ID_FIELDS)} "
+                    "(or name it with --id-field)"
+                )
+        doc_id = _required_str(record, id_field, path, line)
+        text = record.get(fields.text)
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(
+                f"{path}:{line}: document {doc_id!r} has empty or missing {fields.text!r}; "
+                "every document needs text (name the column with --text-field)"
+            )
+        if doc_id in seen:
+            raise DataError(f"{path}:{line}: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
+        seen[doc_id] = line
+        title = record.get(fields.title) if fields.title else None
+        ids.append(doc_id)
+        titles.append(title if isinstance(title, str) else "")
+        texts.append(text)
+    if not ids:
+        raise DataError(f"{path}: the corpus is empty; it needs at least one document")
+    hashes = [content_hash(t, x) for t, x in zip(titles, texts, strict=True)]
+    return pa.table([ids, titles, texts, hashes], schema=CORPUS_SCHEMA)
+
+
+def read_queries(path: Path) -> dict[str, str]:
+    """Queries as ``{query_id: text}`` from JSONL (BEIR), CSV or TSV (``id``, ``text``)."""
+    if path.suffix.lower() in (".jsonl", ".json"):
+        records = _records_from_jsonl(path)
+    else:
+        records = _records_from_table(path, _read_csv(path))
+    queries: dict[str, str] = {}
+    for line, record in records:
+        qid_field = next((f for f in QUERY_ID_FIELDS if f in record), None)
+        if qid_field is None:
+            raise DataError(f"{path}:{line}: no query id field ({', '.join(QUERY_ID_FIELDS)})")
+        qid = _required_str(record, qid_field, path, line)
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{path}:{line}: query {qid!r} has empty or missing 'text'")
+        if qid in queries:
+            raise DataError(f"{path}:{line}: duplicate query id {qid!r}")
+        queries[qid] = text
+    return queries
+
+
+def read_qrels(path: Path) -> Qrels:
+    """BEIR qrels (``query-id corpus-id score``, header optional) or TREC (``qid 0 docid grade``)."""
+    qrels: Qrels = {}
+    for line_no, line in _text_lines(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if line_no == 1 and not _is_int(parts[-1]):
+            continue  # header
+        if len(parts) == 4:
+            qid, _, doc_id, grade = parts
+        elif len(parts) == 3:
+            qid, doc_id, grade = parts
+        else:
+            raise DataError(
+                f"{path}:{line_no}: expected 3 columns (query-id corpus-id score) or 4 (TREC: "
+                f"qid iter docid rel), got {len(parts)}"
+            )
+        if not _is_int(grade):
+            raise DataError(f"{path}:{line_no}: relevance {grade!r} is not an integer")
+        qrels.setdefault(qid, {})[doc_id] = int(grade)
+    if not qrels:
+        raise DataError(f"{path}: no judgements found")
+    return qrels
+
+
+def validate_qrels(qrels: Qrels, queries: dict[str, str], doc_ids: set[str], *, source: Path) -> None:
+    """Every judged query and document must exist; report a few of each that do not."""
+    unknown_q = sorted(q for q in qrels if q not in queries)
+    if unknown_q:
+        raise DataError(
+            f"{source}: {len(unknown_q)} judged query id(s) not in the queries file, e.g. "
+            f"{', '.join(map(repr, unknown_q[:5]))}"
+        )
+    unknown_d = sorted({d for judged in qrels.values() for d in judged if d not in doc_ids})
+    if unknown_d:
+        raise DataError(
+            f"{source}: {len(unknown_d)} judged document id(s) not in the corpus, e.g. "
+            f"{', '.join(map(repr, unknown_d[:5]))}"
+        )
+
+
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                yield line_no, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}:{line_no}: bytes that are not UTF-8 at column {exc.start + 1}; "
+                    "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+                ) from exc
+
+
+def _records_from_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    for line_no, line in _text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+        yield line_no, record
+
+
+def _read_csv(path: Path) -> pa.Table:
+    import pyarrow.csv as pcsv
+
+    for _ in _text_lines(path):  # UTF-8 check with a line number before the CSV parser runs
+        pass
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        return pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types={}),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path}: malformed CSV: {exc}") from exc
+
+
+def _records_from_table(path: Path, table: pa.Table) -> Iterator[tuple[int, dict[str, object]]]:
+    # Row r of a CSV is on line r + 2 (after the header), barring multi-line values.
+    for row, record in enumerate(table.to_pylist()):
+        yield row + 2, {k: (str(v) if isinstance(v, int) else v) for k, v in record.items()}
+
+
+def _required_str(record: dict[str, object], key: str, path: Path, line: int) -> str:
+    value = record.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{path}:{line}: missing or empty {key!r}")
+    return value
+
+
+def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _stem(path: Path) -> str:
+    return path.name.split(".")[0]

@@ -1,0 +1,317 @@
+"""Serving from production, with the "never query a mixed-version index" rule made executable.
+
+A :class:`ProductionIndex` resolves the ``production`` tag once and holds that one immutable
+version: the data and the active column the version names. Before the first query it checks
+that the column exists there, that no row is missing a vector or has a stale one
+(:class:`~workbench.errors.StaleColumnError`), and that the model it loads is exactly the
+column's pin (:class:`~workbench.errors.MixedIndexError` otherwise); then queries are encoded
+by that model and searched against that column only. :func:`check` runs the same validation
+for a deployment and reports every problem; :func:`search` is the one-shot form.
+
+Following a promotion: a LanceDB handle stays on the version it resolved and does not follow a
+moved tag, which is what keeps a reader consistent while another process promotes, rolls back,
+dual-writes or retires. A serving process therefore re-opens the tag to follow a promotion:
+call :meth:`ProductionIndex.follow` periodically (or on a deploy signal) and swap the returned
+index in; it is the same object while the tag has not moved, and it reuses the loaded model
+when the column's pin is unchanged.
+
+Example:
+    >>> index = ProductionIndex.open(open_workspace("workspace"), "demo")  # doctest: +SKIP
+    >>> index.search("how do I roll back a model?", k=5).hits[0].id  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.comparison.retrieval import embedder_for, encode_queries
+from workbench.errors import (
+    CorruptStateError,
+    FingerprintMismatchError,
+    InvalidArgumentError,
+    LifecycleError,
+    MixedIndexError,
+    StaleColumnError,
+    WorkbenchError,
+)
+from workbench.lifecycle.history import history
+from workbench.lifecycle.promote import data_unchanged_since
+from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.status import column_problems
+from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
+
+    from workbench.models.ref import Embedder
+
+__all__ = [
+    "CheckReport",
+    "Hit",
+    "ProductionIndex",
+    "SearchResult",
+    "check",
+    "check_query",
+    "resolve_production",
+    "search",
+    "verified_embedder",
+    "verify_column",
+]
+
+log = logging.getLogger(__name__)
+
+_PROBE = "workbench start-up check"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; ``score`` is the cosine similarity."""
+
+    rank: int
+    id: str
+    title: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The hits of one query and exactly what produced them."""
+
+    query: str
+    table: str
+    version: int
+    column: str
+    model: str
+    hits: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The start-up validation of a deployment: ``problems`` fail it, ``notes`` inform."""
+
+    table: str
+    version: int | None
+    column: str | None
+    model: str | None
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+class ProductionIndex:
+    """A serving handle: one production version, validated, searched with its own model.
+
+    Build it with :meth:`open`. Every search sees the same data and column whatever other
+    processes do meanwhile; :meth:`follow` returns the index for where the tag points now.
+    """
+
+    def __init__(self, ws: Workspace, table: Table, column: VectorColumn, embedder: Embedder) -> None:
+        self.ws = ws
+        self.table = table
+        self.column = column
+        self.embedder = embedder
+
+    def __repr__(self) -> str:
+        return f"ProductionIndex({self.table.name!r}, v{self.version}, {self.column.name})"
+
+    @property
+    def version(self) -> int:
+        return self.table.version
+
+    @classmethod
+    def open(
+        cls, ws: Workspace, table: str | None = None, *, embedder: Embedder | None = None
+    ) -> ProductionIndex:
+        """Resolve ``production`` of ``table`` and validate it (see the module docstring).
+
+        Args:
+            ws: The workspace.
+            table: The corpus table (default: the only one).
+            embedder: An already-loaded model; it must be the active column's pin.
+
+        Raises:
+            LifecycleError: the table has no production tag.
+            MixedIndexError: the version names no usable column, or the model is not its pin.
+            StaleColumnError: the column has missing or stale rows at that version.
+        """
+        handle, column = resolve_production(ws, table or ws.default_table())
+        verify_column(handle, column)
+        return cls(ws, handle, column, verified_embedder(column, embedder))
+
+    def follow(self, embedders: Mapping[str, Embedder] | None = None) -> ProductionIndex:
+        """This index if ``production`` has not moved, else a newly opened and validated one.
+
+        Args:
+            embedders: Already-loaded models by column name, for the column production may
+                have moved to (this index's own model is reused when its column is still active).
+        """
+        tags = self.ws.table(self.table.name).tags.list()
+        if tags.get(PRODUCTION_TAG, {}).get("version") == self.version:
+            return self
+        handle, column = resolve_production(self.ws, self.table.name)
+        verify_column(handle, column)
+        known = {self.column.name: self.embedder, **(embedders or {})}
+        log.info("production of %r moved: v%d → v%d", self.table.name, self.version, handle.version)
+        return ProductionIndex(self.ws, handle, column, verified_embedder(column, known.get(column.name)))
+
+    def search(self, query: str, *, k: int = 10) -> SearchResult:
+        """The ``k`` nearest documents to ``query`` in the production column.
+
+        Raises:
+            InvalidArgumentError: an empty query or ``k`` < 1.
+        """
+        check_query(query, k)
+        vector = encode_queries(self.embedder, self.column, [query])[0]
+        rows = (
+            self.table.search(vector, vector_column_name=self.column.name)
+            .distance_type("cosine")
+            .select(["id", "title", "text", "_distance"])
+            .limit(k)
+            .to_list()
+        )
+        hits = tuple(
+            Hit(rank, row["id"], row["title"] or "", row["text"] or "", 1.0 - float(row["_distance"]))
+            for rank, row in enumerate(rows, start=1)
+        )
+        return SearchResult(query, self.table.name, self.version, self.column.name, self.column.ref.pin, hits)
+
+
+def search(
+    ws: Workspace,
+    query: str,
+    *,
+    table: str | None = None,
+    k: int = 10,
+    embedder: Embedder | None = None,
+) -> SearchResult:
+    """Search production once: open and validate the tag, encode with the column's pin, search.
+
+    A serving process should keep a :class:`ProductionIndex` instead (validated once).
+
+    Raises:
+        InvalidArgumentError: an empty query or ``k`` < 1 (before anything is loaded).
+        LifecycleError, MixedIndexError, StaleColumnError: see :meth:`ProductionIndex.open`.
+    """
+    check_query(query, k)
+    return ProductionIndex.open(ws, table, embedder=embedder).search(query, k=k)
+
+
+def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None = None) -> CheckReport:
+    """Run the start-up validation of :meth:`ProductionIndex.open` and report every problem.
+
+    Notes (not problems) say when production lags the latest version (documents ingested
+    since are not served until ``workbench refresh``) or when the tag disagrees with the
+    recorded history (moved outside the workbench, or an interrupted promotion).
+
+    Raises:
+        NotFoundError: no such table (a usage error, not a finding of the check).
+    """
+    name = table or ws.default_table()
+    ws.table(name)  # an unknown table is a usage error (NotFoundError), not a deployment problem
+    try:
+        handle, column = resolve_production(ws, name)
+    except WorkbenchError as exc:
+        return CheckReport(name, None, None, None, (str(exc),), ())
+    problems = []
+    for step in (lambda: verify_column(handle, column), lambda: verified_embedder(column, embedder)):
+        try:
+            step()
+        except WorkbenchError as exc:
+            problems.append(str(exc))
+    return CheckReport(
+        name,
+        handle.version,
+        column.name,
+        column.ref.pin,
+        tuple(problems),
+        tuple(_notes(ws, name, handle.version)),
+    )
+
+
+def check_query(query: str, k: int) -> None:
+    """Refuse an empty query or a non-positive ``k``."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgumentError(f"the query is empty ({query!r}); give the text to search for")
+    if k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+
+
+def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
+    """A handle on the ``production`` version of ``name`` and the active column it names."""
+    handle = ws.table(name)
+    try:
+        handle.checkout(PRODUCTION_TAG)
+    except (RuntimeError, ValueError) as exc:
+        raise LifecycleError(
+            f"table {name!r} has no {PRODUCTION_TAG!r} tag: nothing is in production yet. Promote a "
+            "column first (`workbench promote COLUMN --initial`)."
+        ) from exc
+    active = table_metadata(handle).get(META_ACTIVE)
+    columns = {c.name: c for c in vector_columns(handle)}
+    if active not in columns:
+        raise CorruptStateError(
+            f"production v{handle.version} of {name!r} names active column {active!r}, which is not a "
+            f"vector column of that version ({', '.join(columns) or 'none'}); re-promote a column"
+        )
+    return handle, columns[active]
+
+
+def verify_column(table: Table, column: VectorColumn) -> None:
+    """Refuse a column with missing or stale rows at the handle's version (reads the vectors)."""
+    missing, stale = column_problems(table, column, read_vectors=True)
+    if missing or stale:
+        raise StaleColumnError(
+            f"production v{table.version} of {table.name!r}: {column.name} has {missing} rows without a "
+            f"vector and {stale} vectors of outdated text; searching it would mix versions. Re-ingest "
+            "(dual-write) the changed documents, then `workbench refresh` or promote again."
+        )
+
+
+def verified_embedder(column: VectorColumn, embedder: Embedder | None = None) -> Embedder:
+    """The column's own pinned model (the given one if it is that pin), probed once.
+
+    Raises:
+        MixedIndexError: the model's fingerprint differs from the column's pin (files changed
+            under the same name, or another model was given).
+    """
+    try:
+        model = embedder_for(column, {column.name: embedder} if embedder is not None else None)
+    except FingerprintMismatchError as exc:
+        raise MixedIndexError(
+            f"refusing to serve {column.name}: the model on this machine is not the one that wrote "
+            f"the column. {exc}"
+        ) from exc
+    encode_queries(model, column, [_PROBE])
+    return model
+
+
+def _notes(ws: Workspace, name: str, version: int) -> list[str]:
+    notes = []
+    latest = ws.table(name).to_lance()
+    if not data_unchanged_since(latest, version):
+        notes.append(
+            f"production is v{version}, the latest version is v{latest.version} with other documents: "
+            "they are not served until `workbench refresh`"
+        )
+    moves = [e for e in history(ws, name) if e.action != "retire" and e.to_version is not None]
+    if moves and moves[-1].to_version != version:
+        notes.append(
+            f"the history's last production move is to v{moves[-1].to_version}, but the tag is at "
+            f"v{version}: the tag was moved outside the workbench, or a promotion was interrupted"
+        )
+    if not moves:
+        notes.append("no promotion is recorded in the history for this table")
+    return notes

@@ -1,0 +1,80 @@
+"""Which workspace and table the app is looking at.
+
+The workspace comes from ``WORKBENCH_WORKSPACE`` (default ``workspace`` in the working
+directory) or the sidebar field; the table from the sidebar. ``app.py`` draws both on every
+run, before the page, and pages read them back with :func:`current`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from workbench.errors import WorkbenchError
+from workbench.store.contract import DEFAULT_WORKSPACE
+from workbench.store.workspace import Workspace
+from workbench_app import resources
+
+URI_KEY = "app.workspace_uri"
+TABLE_KEY = "app.table"
+SELECT_TABLE_KEY = "app.select_table"  # a page asks the sidebar to switch table on the next run
+ENV_VAR = "WORKBENCH_WORKSPACE"
+
+
+@dataclass(frozen=True)
+class Context:
+    """The workspace, the selected corpus table and its latest version."""
+
+    ws: Workspace
+    table: str
+    version: int
+
+    @property
+    def uri(self) -> str:
+        return self.ws.uri
+
+
+def default_uri() -> str:
+    return os.environ.get(ENV_VAR) or DEFAULT_WORKSPACE
+
+
+def is_missing_local(uri: str) -> bool:
+    """A local path that does not exist yet (opening it would create an empty folder)."""
+    return "://" not in uri and not Path(uri).exists()
+
+
+def open_selected() -> Workspace | None:
+    """The workspace named in the sidebar, or None (with an error shown) if it cannot be opened."""
+    uri = st.session_state.get(URI_KEY) or default_uri()
+    if is_missing_local(uri) and uri != default_uri():
+        st.info(
+            f"There is no workspace folder `{uri}`: check the path in the sidebar.", icon=":material/info:"
+        )
+        return None
+    try:
+        return resources.workspace(uri)
+    except WorkbenchError as exc:
+        st.error(f"Cannot open workspace {uri!r}: {exc}", icon=":material/error:")
+        return None
+
+
+def current() -> Context:
+    """The page's context; ends the page with a hint when there is no table to show."""
+    ws = open_selected()
+    if ws is None:
+        st.stop()
+    names = ws.table_names()
+    if not names:
+        st.info(
+            f"Workspace `{ws.uri}` has no corpus table yet. Build the demo from the sidebar, "
+            "add a corpus on the **Migrate** page, or run `workbench ingest PATH`.",
+            icon=":material/info:",
+        )
+        st.stop()
+    table = st.session_state.get(TABLE_KEY)
+    if table not in names:
+        table = names[0]
+    return Context(ws, table, resources.latest_version(ws, table))

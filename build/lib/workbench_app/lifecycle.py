@@ -1,0 +1,135 @@
+"""Production, rollback target and the audit history, for the Workspace and Promote pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from workbench.lifecycle.history import PromotionRecord, history, previous_production
+from workbench.lifecycle.promote import Production, active_column_at, columns_at, production
+from workbench_app.context import Context
+from workbench_app.ui import model_short, reported, short_column, when
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
+
+    from workbench.store.workspace import Workspace
+
+_ACTIONS = {"promote": "↑ promote", "rollback": "↩ rollback", "refresh": "↻ refresh", "retire": "✕ retire"}
+
+
+def rollback_target(ws: Workspace, table: Table, current: Production | None) -> tuple[int, str | None] | None:
+    """The version (and its column) a rollback would go back to, or None."""
+    if current is None:
+        return None
+    version = previous_production(history(ws, table.name), current.version)
+    if version is None:
+        return None
+    try:
+        return version, active_column_at(table, version)
+    except (OSError, ValueError, RuntimeError):  # the version was cleaned up
+        return version, None
+
+
+def history_frame(records: list[PromotionRecord], names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The audit trail, newest first, one readable row per event (``names``: column → model)."""
+    rows = [
+        {
+            "seq": r.seq,
+            "action": _ACTIONS.get(r.action, r.action),
+            "at": when(r.at),
+            "actor": r.actor,
+            "change": (f"{short_column(r.from_column, names)} v{r.from_version}" if r.from_column else "none")
+            + f" → {short_column(r.to_column, names)} v{r.to_version}",
+            "gate": _gate_text(r),
+            "reason": r.reason,
+        }
+        for r in reversed(records)
+    ]
+    return pd.DataFrame(rows, columns=["seq", "action", "at", "actor", "change", "gate", "reason"])
+
+
+def _gate_text(r: PromotionRecord) -> str:
+    if r.initial:
+        return "initial (no gate)"
+    if r.gate is None:
+        return "forced, no comparison" if r.forced else "—"
+    verdict = "✓ passed" if r.gate.passed else "✗ failed"
+    return f"{verdict} · {r.gate.comparison_id}" + (" · forced" if r.forced else "")
+
+
+def confirm_box(
+    question: str,
+    act: Callable[[], PromotionRecord],
+    *,
+    what: str,
+    open_key: str,
+    done_key: str,
+    keys: tuple[str, str],
+    blocked: str | None = None,
+) -> None:
+    """An "are you sure?" box: Confirm runs ``act`` and reruns with its message; Cancel closes it.
+
+    Args:
+        question: Markdown: what will happen.
+        act: The lifecycle move (its errors are shown with ``what`` as the prefix).
+        what: "Promotion", "Rollback".
+        open_key: The session-state flag that keeps the box open.
+        done_key: Where the record's message goes, for the next run to show.
+        keys: Widget keys of the confirm and cancel buttons.
+        blocked: Why Confirm is disabled, or None.
+    """
+    with st.container(border=True):
+        st.markdown(question)
+        if blocked:
+            st.warning(blocked, icon=":material/edit_note:")
+        ok, cancel = st.columns(2)
+        if ok.button(f"Confirm {what.lower()}", key=keys[0], type="primary", disabled=bool(blocked)):
+            with reported(what):
+                st.session_state[done_key] = act().message
+                st.session_state[open_key] = False
+                st.rerun()
+        if cancel.button("Cancel", key=keys[1]):
+            st.session_state[open_key] = False
+            st.rerun()
+
+
+def model_names(ws: Workspace, table: Table) -> dict[str, str]:
+    """Column name → short model name, for the columns the table has now."""
+    return {c.name: model_short(c.ref.name) for c in ws.vector_columns(table)}
+
+
+def history_section(ctx: Context, *, key: str = "history") -> None:
+    """The audit trail of production moves of the context's table."""
+    records = history(ctx.ws, ctx.table)
+    if not records:
+        st.caption("No promotion yet: make a column production on the **Promote** page.")
+        return
+    names = model_names(ctx.ws, ctx.ws.table(ctx.table))
+    st.dataframe(
+        history_frame(records, names),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config={
+            "seq": st.column_config.NumberColumn("#", width=36),
+            "action": st.column_config.TextColumn("Action", width=90),
+            "at": st.column_config.TextColumn("When", width=140),
+            "actor": st.column_config.TextColumn("Who", width=60),
+            "change": st.column_config.TextColumn("Production", width=340),
+            "gate": st.column_config.TextColumn("Gate", width=240),
+            "reason": st.column_config.TextColumn("Reason", width="medium"),
+        },
+    )
+
+
+def production_summary(ws: Workspace, table: Table) -> tuple[Production | None, str]:
+    """The production tag and a readable name of its model."""
+    current = production(table)
+    if current is None or current.column is None:
+        return current, "none"
+    column = columns_at(table, current.version).get(current.column)
+    return current, model_short(column.ref.name) if column else current.column

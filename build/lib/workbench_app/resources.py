@@ -1,0 +1,111 @@
+"""The app's caches.
+
+Connections and models are *resources* (one shared object per process); computed frames are
+*data* keyed by ``(workspace uri, table name, table version)``, so a new table version — an
+embedding run, an ingest, a promotion — is never served from a stale cache entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from workbench.comparison.live import query_both
+from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder
+from workbench.store.status import table_status, version_timeline
+from workbench.store.workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from lancedb.table import Table
+
+    from workbench.store.comparisons import Comparison
+    from workbench.store.workspace import VectorColumn
+
+
+@st.cache_resource(show_spinner=False)
+def workspace(uri: str) -> Workspace:
+    """One open workspace (LanceDB connection + config) per URI and process."""
+    return open_workspace(uri)
+
+
+@st.cache_resource(show_spinner="Loading and verifying the pinned model…")
+def embedder(ref_json: str) -> SentenceTransformerEmbedder:
+    """A verified model per exact pin (name, revision, fingerprint, options)."""
+    return load_embedder(ModelRef.model_validate_json(ref_json))
+
+
+def embedder_for(column: VectorColumn) -> SentenceTransformerEmbedder:
+    """The cached model that wrote ``column``."""
+    return embedder(column.ref.model_dump_json())
+
+
+def table_at(uri: str, name: str, version: int) -> Table:
+    """``name`` opened at exactly ``version`` (read-only when it is not the latest)."""
+    table = workspace(uri).table(name)
+    if table.version != version:
+        table.checkout(version)
+    return table
+
+
+def latest_version(ws: Workspace, name: str) -> int:
+    """The table's latest version: the cache key of everything computed from it."""
+    return ws.table(name).version
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def status(uri: str, name: str, version: int) -> dict[str, Any]:
+    """:func:`workbench.status.table_status` as plain data."""
+    return asdict(table_status(table_at(uri, name, version)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def timeline(uri: str, name: str, version: int) -> pd.DataFrame:
+    """:func:`workbench.status.version_timeline` as a frame, newest first."""
+    frame = pd.DataFrame(version_timeline(table_at(uri, name, version)))
+    return frame.sort_values("version", ascending=False, ignore_index=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def live_query(
+    uri: str, name: str, version: int, query: str, baseline: str, candidate: str, k: int
+) -> pd.DataFrame:
+    """:func:`workbench.live.query_both` with the cached models (one entry per table version)."""
+    ws = workspace(uri)
+    table = table_at(uri, name, version)
+    columns = [ws.resolve_column(table, column) for column in (baseline, candidate)]
+    embedders = {column.name: embedder_for(column) for column in columns}
+    return query_both(ws, name, query, baseline=baseline, candidate=candidate, k=k, embedders=embedders)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def comparison(uri: str, comparison_id: str) -> Comparison:
+    """A stored comparison; immutable once stored, so its id is the whole cache key."""
+    from workbench.comparison.run import load_comparison  # scipy & co.: only once a page needs them
+
+    return load_comparison(workspace(uri), comparison_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
+    """One of :mod:`workbench.charts`' figures of a stored comparison."""
+    from workbench.comparison import charts
+
+    return getattr(charts, name)(comparison(uri, comparison_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def report(uri: str, comparison_id: str, fmt: str) -> str:
+    """A stored comparison rendered by :mod:`workbench.report` (``html``, ``md``, ``json``, ``csv``)."""
+    from workbench.comparison.report import render_csv, render_html, render_json, render_markdown
+
+    renderers = {
+        "html": render_html,
+        "md": render_markdown,
+        "json": render_json,
+        "csv": render_csv,
+    }
+    return renderers[fmt](comparison(uri, comparison_id))

@@ -1,0 +1,96 @@
+"""Live query: any query, both columns' top-k side by side, each encoded by its own pinned model."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from workbench.comparison.live import agreement
+from workbench.store.evalsets import list_eval_sets, load_eval_set
+from workbench_app import resources
+from workbench_app.context import current
+from workbench_app.tables import render_side_by_side
+from workbench_app.ui import column_label, column_pair, reported, require
+
+QUERY_KEY = "live.query"
+SAMPLE_KEY = "live.sample"
+
+ctx = current()
+table = resources.table_at(ctx.uri, ctx.table, ctx.version)
+columns = ctx.ws.vector_columns(table)
+status = resources.status(ctx.uri, ctx.table, ctx.version)
+production = status["active_column"]
+
+st.title("Live query")
+st.caption(
+    "Type any query: each side encodes it with the pinned model that wrote its column and "
+    "searches only that column (exact cosine search), so you see what users would get before "
+    "and after the migration."
+)
+require(
+    len(columns) >= 2,
+    "Live query needs two vector columns: embed a second model on the **Migrate** page.",
+)
+
+by_name = {c.name: c for c in columns}
+
+
+def _use_sample() -> None:
+    sample = st.session_state.get(SAMPLE_KEY)
+    if sample:
+        st.session_state[QUERY_KEY] = sample
+
+
+sets = [s["name"] for s in list_eval_sets(ctx.ws, table=ctx.table)]
+samples = list(load_eval_set(ctx.ws, sets[0]).queries.values())[:40] if sets else []
+
+q_col, k_col = st.columns([5, 1])
+query = q_col.text_input("Query", key=QUERY_KEY, placeholder="e.g. how do I roll back a bad deploy?")
+k = k_col.number_input("k", min_value=1, max_value=100, value=10, step=1, key="live.k")
+c1, c2, c3 = st.columns([2, 2, 2])
+baseline, candidate = column_pair((c1, c2), columns, production, keys=("live.baseline", "live.candidate"))
+if samples:
+    c3.selectbox(
+        "…or an eval-set query",
+        ["", *samples],
+        key=SAMPLE_KEY,
+        on_change=_use_sample,
+        format_func=lambda s: s or "pick one",
+        help=f"Queries of eval set {sets[0]!r}",
+    )
+
+require(query.strip(), "Type a query above to see both columns' results side by side.")
+require(baseline != candidate, "Pick two different columns.")
+
+with reported("Search"):
+    started = time.perf_counter()
+    with st.spinner("Encoding with both models and searching…"):
+        frame = resources.live_query(ctx.uri, ctx.table, ctx.version, query, baseline, candidate, int(k))
+    elapsed = time.perf_counter() - started
+    agree = agreement(frame, k=int(k))
+
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(
+        f"Overlap@{k}",
+        f"{agree.overlap:.0%}",
+        help="Share of the baseline's top k that the candidate also returns.",
+    )
+    m2.metric(
+        "Rank-biased overlap",
+        f"{agree.rbo:.2f}",
+        help="1 = identical rankings, 0 = disjoint; weighs the top positions most.",
+    )
+    m3.metric(
+        "Top-1 cosine",
+        f"{agree.baseline_top_score:.3f} → {agree.candidate_top_score:.3f}",
+        help="Cosine scales differ between models: compare rankings, not raw scores.",
+    )
+    m4.metric("Latency", f"{elapsed * 1000:.0f} ms", help="Both encodes and searches; a repeat is cached.")
+    render_side_by_side(
+        frame,
+        k=int(k),
+        baseline_label=column_label(by_name[baseline], production),
+        candidate_label=column_label(by_name[candidate], production),
+        key="live.results",
+    )

@@ -1,0 +1,201 @@
+"""Migrate: re-embed the corpus with a pinned model (live progress, resumable); pin models; ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from workbench.corpus.ingest import ingest
+from workbench.embedding.run import embed, pending_run
+from workbench.models.ref import pin_directory
+from workbench_app import resources
+from workbench_app.context import SELECT_TABLE_KEY, current
+from workbench_app.ui import RateProgress, model_short, reported, when
+
+ctx = current()
+ws = ctx.ws
+status = resources.status(ctx.uri, ctx.table, ctx.version)
+existing = {c["name"]: c for c in status["columns"]}
+models = ws.config.all_models()
+
+st.title("Migrate")
+st.caption(
+    "A model change is a migration: the new model writes its **own** vector column beside the "
+    "old one, so search never mixes two embedding spaces. Runs are streamed and checkpointed; "
+    "the column appears in one new table version, whole, or not at all."
+)
+
+embed_tab, pin_tab, ingest_tab = st.tabs(
+    [
+        ":material/sync_alt: Re-embed",
+        ":material/push_pin: Pin a model",
+        ":material/upload: Add or update a corpus",
+    ]
+)
+
+with embed_tab:
+    aliases = sorted(models, key=lambda a: (models[a].column in existing, a))
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        alias = st.selectbox(
+            "Pinned model",
+            aliases,
+            key="migrate.alias",
+            format_func=lambda a: f"{a} — {'✓ embedded' if models[a].column in existing else 'not embedded'}",
+            help="Aliases from the built-in catalog and this workspace's workbench.toml.",
+        )
+        ref = models[alias]
+        pending = pending_run(ws, ctx.table, ref)
+        resuming = pending is not None and pending.valid
+        if resuming:
+            st.caption(f"Rows per checkpoint: **{pending.batch_size}**, as in the interrupted run.")
+        else:
+            batch_size = st.select_slider(
+                "Rows per checkpoint", options=[64, 128, 256, 512, 1024], value=256, key="migrate.batch"
+            )
+    with right:
+        st.markdown(f"**{model_short(ref.name)}** · revision `{ref.revision}` · {ref.dim}-d")
+        st.caption(
+            f"sha256 `{ref.fingerprint}`  \nsource: {ref.source} `{ref.location}`  \n→ column `{ref.column}`"
+        )
+        if ref.column in existing:
+            st.success(
+                f"Table **{ctx.table}** already has this column "
+                f"(embedded {when(existing[ref.column]['created_at'])}).",
+                icon=":material/check_circle:",
+            )
+        elif resuming:
+            st.info(
+                f"An interrupted run left **{pending.rows_done:,} of {pending.rows_total:,}** rows of "
+                f"**{ctx.table}** v{pending.table_version} checkpointed: resuming embeds the other "
+                f"{pending.rows_total - pending.rows_done:,}.",
+                icon=":material/resume:",
+            )
+        elif pending is not None:
+            st.warning(
+                f"An interrupted run embedded {pending.rows_done:,} rows of v{pending.table_version}, "
+                f"but the table is at v{ctx.version} now: starting discards those checkpoints and "
+                f"embeds all {status['rows']:,} documents.",
+                icon=":material/history:",
+            )
+        else:
+            st.info(
+                f"Will embed {status['rows']:,} documents of **{ctx.table}** into a new column. "
+                "If the run is interrupted, starting it again resumes from the last checkpoint.",
+                icon=":material/info:",
+            )
+    if resuming:
+        label, icon = (
+            f"Resume ({pending.rows_done:,} of {pending.rows_total:,} rows done)",
+            ":material/resume:",
+        )
+    else:
+        label, icon = "Start re-embedding", ":material/play_arrow:"
+    start = st.button(label, key="migrate.start", type="primary", icon=icon, disabled=ref.column in existing)
+    if start:
+        with reported("Embedding"):
+            model = resources.embedder(ref.model_dump_json())
+            progress = RateProgress(f"Embedding {ctx.table} with {alias}")
+            rows_per_checkpoint = pending.batch_size if resuming else batch_size
+            result = embed(
+                ws, ctx.table, ref, embedder=model, batch_size=rows_per_checkpoint, on_progress=progress
+            )
+            progress.done(f"Done: {result.rows:,} rows in {result.seconds:.1f} s")
+            st.session_state["migrate.last"] = result.message
+            st.rerun()
+    if "migrate.last" in st.session_state:
+        st.success(st.session_state["migrate.last"], icon=":material/task_alt:")
+        st.caption("Next: compare the new column with production on the **Compare** page.")
+    st.markdown("##### Pinned models")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "alias": a,
+                    "model": model_short(r.name),
+                    "revision": r.revision,
+                    "dim": r.dim,
+                    "source": f"{r.source}: {r.location}",
+                    "status": "● production"
+                    if r.column == status["active_column"]
+                    else ("✓ embedded" if r.column in existing else "not embedded"),
+                }
+                for a, r in sorted(models.items())
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "alias": st.column_config.TextColumn("Alias"),
+            "model": st.column_config.TextColumn("Model"),
+            "revision": st.column_config.TextColumn("Revision"),
+            "dim": st.column_config.NumberColumn("Dim", width=60),
+            "source": st.column_config.TextColumn("Source", width="medium"),
+            "status": st.column_config.TextColumn(f"In {ctx.table}"),
+        },
+    )
+
+with pin_tab:
+    st.caption(
+        "Pin a local sentence-transformers directory: the workbench fingerprints its weight "
+        "files and records name, revision and dimension in `workbench.toml`. Moving revisions "
+        "such as `latest` are refused; pickle weights need an explicit opt-in."
+    )
+    with st.form("migrate.pin_form", border=True):
+        c1, c2 = st.columns(2)
+        pin_path = c1.text_input("Model directory", key="migrate.pin_path", placeholder="/models/my-encoder")
+        pin_alias = c2.text_input("Alias", key="migrate.pin_alias", placeholder="my-encoder-v2")
+        c3, c4 = st.columns(2)
+        pin_revision = c3.text_input("Revision (exact)", key="migrate.pin_revision", placeholder="2024-05-01")
+        pin_name = c4.text_input("Model name (optional)", key="migrate.pin_name")
+        c5, c6 = st.columns(2)
+        query_prefix = c5.text_input("Query prefix", key="migrate.pin_qp", placeholder="query: ")
+        doc_prefix = c6.text_input("Document prefix", key="migrate.pin_dp", placeholder="passage: ")
+        pinned = st.form_submit_button("Pin model", icon=":material/push_pin:")
+    if pinned:
+        if not (pin_path and pin_alias and pin_revision):
+            st.error("Give a model directory, an alias and an exact revision.", icon=":material/error:")
+        else:
+            with reported("Pinning"):
+                new_ref = pin_directory(
+                    pin_path,
+                    name=pin_name or Path(pin_path).name,
+                    revision=pin_revision,
+                    query_prefix=query_prefix,
+                    document_prefix=doc_prefix,
+                )
+                ws.add_model(pin_alias, new_ref)
+                st.success(f"Pinned **{pin_alias}** = `{new_ref.pin}` ({new_ref.dim}-d) → `{new_ref.column}`")
+
+with ingest_tab:
+    st.caption(
+        "Read a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a corpus file (.jsonl, .csv, "
+        ".parquet). Everything is validated first: bad input writes nothing. Updating an existing "
+        "table is a dual-write: new and changed documents are embedded by every column's own model "
+        "in the same version, so no column goes stale."
+    )
+    with st.form("migrate.ingest_form", border=True):
+        src = st.text_input("Path", key="migrate.ingest_path", placeholder="data/my-corpus")
+        c1, c2 = st.columns(2)
+        target = c1.text_input("Table (default: the folder or file name)", key="migrate.ingest_table")
+        eval_name = c2.text_input("Eval set (default: the folder name)", key="migrate.ingest_eval")
+        ingested = st.form_submit_button("Ingest", icon=":material/upload:")
+    if ingested:
+        if not src:
+            st.error("Give the path of a BEIR folder or a corpus file.", icon=":material/error:")
+        else:
+            with reported("Ingest"):
+                result = ingest(
+                    ws,
+                    src,
+                    table=target or None,
+                    eval_set=eval_name or None,
+                    on_progress=RateProgress("Dual-writing changed documents", lazy=True),
+                )
+                st.session_state["migrate.ingested"] = result.message
+                st.session_state[SELECT_TABLE_KEY] = result.table
+                st.rerun()
+    if "migrate.ingested" in st.session_state:
+        st.success(st.session_state["migrate.ingested"], icon=":material/task_alt:")

@@ -1,0 +1,116 @@
+"""Workspace: tables, vector columns with their pins, production, health, versions, history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from workbench.store.evalsets import list_eval_sets
+from workbench_app import lifecycle, resources
+from workbench_app.context import current
+from workbench_app.ui import model_short, reported, short_columns_in, short_tag, when
+
+ctx = current()
+status = resources.status(ctx.uri, ctx.table, ctx.version)
+columns: list[dict] = status["columns"]
+production = status["active_column"]
+
+st.title(f"Workspace · {ctx.table}")
+st.caption(
+    f"`{ctx.uri}` — one LanceDB table per corpus, one vector column per pinned model. "
+    "Every write makes a new table version; tags mark the production and candidate versions."
+)
+
+prod_model = next((model_short(c["model"]) for c in columns if c["production"]), None)
+unhealthy = sum(1 for c in columns if c["missing_rows"] or c["stale_rows"])
+m1, m2, m3, m4 = st.columns([1, 1, 1, 3])
+m1.metric("Documents", f"{status['rows']:,}")
+m2.metric("Vector columns", len(columns))
+m3.metric("Table version", status["version"])
+m4.metric("Production model", prod_model or "none", help=production or "No column is production yet.")
+
+st.subheader("Vector columns")
+if not columns:
+    st.info("No vector column yet: embed the corpus with a pinned model on the **Migrate** page.")
+else:
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "role", ["● production" if p else "○ candidate" for p in frame["production"]])
+    frame["model"] = frame["model"].map(model_short)
+    frame["fingerprint"] = frame["fingerprint"].str[:12] + "…"
+    frame["created_at"] = frame["created_at"].map(when)
+    frame["health"] = [
+        "✓ complete" if not (m or s) else f"⚠ {m} missing · {s} stale"
+        for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
+    ]
+    st.dataframe(
+        frame[["role", "model", "revision", "fingerprint", "dim", "health", "created_at", "name"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "role": st.column_config.TextColumn("Role", width=110),
+            "model": st.column_config.TextColumn("Model"),
+            "revision": st.column_config.TextColumn("Revision", width="small"),
+            "fingerprint": st.column_config.TextColumn("sha256", help="Fingerprint of the weight files"),
+            "dim": st.column_config.NumberColumn("Dim", width="small"),
+            "health": st.column_config.TextColumn("Rows"),
+            "created_at": st.column_config.TextColumn("Embedded at"),
+            "name": st.column_config.TextColumn("Column"),
+        },
+    )
+    if unhealthy:
+        st.warning(
+            f"{unhealthy} column(s) have missing or stale rows: the text changed after embedding "
+            "or rows were added without a dual-write. Re-ingest the corpus (dual-write) on the "
+            "**Migrate** page before comparing or promoting.",
+            icon=":material/warning:",
+        )
+    else:
+        st.caption("Every column has a vector for every row, computed from the row's current text.")
+
+st.subheader("Versions")
+st.caption(
+    "Newest first, each with what it changed (read from LanceDB's transaction log). Tags pin a "
+    "version: `production` is what search serves, `candidate-…` marks where each column first appeared."
+)
+names = lifecycle.model_names(ctx.ws, ctx.ws.table(ctx.table))
+versions = resources.timeline(ctx.uri, ctx.table, ctx.version).assign(
+    change=lambda f: f["change"].map(lambda text: short_columns_in(text, names)),
+    tags=lambda f: f["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags)),
+)
+st.dataframe(
+    versions,
+    hide_index=True,
+    width="stretch",
+    height=min(35 * (len(versions) + 1) + 3, 388),
+    column_order=["version", "timestamp", "change", "rows", "tags"],
+    column_config={
+        "version": st.column_config.NumberColumn("Version", width=70),
+        "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss", width=160),
+        "change": st.column_config.TextColumn("Change", width=300),
+        "rows": st.column_config.NumberColumn("Rows", width=70),
+        "tags": st.column_config.TextColumn("Tags"),
+    },
+)
+
+st.subheader("Eval sets")
+with reported("Reading eval sets"):
+    sets = list_eval_sets(ctx.ws, table=ctx.table)
+    if sets:
+        st.dataframe(
+            pd.DataFrame(sets)[["name", "n_queries", "n_judged", "created_at"]].assign(
+                created_at=lambda f: f["created_at"].map(when)
+            ),
+            hide_index=True,
+            width="content",
+            column_config={
+                "name": "Eval set",
+                "n_queries": st.column_config.NumberColumn("Queries"),
+                "n_judged": st.column_config.NumberColumn("Judged"),
+                "created_at": st.column_config.TextColumn("Created"),
+            },
+        )
+    else:
+        st.caption("No eval set for this table: comparisons can still measure rank shifts.")
+
+st.subheader("Promotion history")
+lifecycle.history_section(ctx)
