@@ -141,5 +141,5 @@ def test_bad_input_writes_nothing(demo_ws: Workspace, tmp_path) -> None:
     some_id = table.to_lance().to_table(columns=["id"], limit=1).column("id")[0].as_py()
     table.update(where=f"id = '{some_id}'", values={OLD.src_column: "0" * 64})
     with pytest.raises(DataError, match="computed from different text for 1 documents"):
-        fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL)
+        fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, table=DEMO_TABLE)
     assert not demo_ws.has_table(TABLE)

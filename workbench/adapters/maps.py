@@ -135,7 +135,7 @@ def _mlp(x: np.ndarray, y: np.ndarray, rotation: np.ndarray, *, hidden: int, epo
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(rows)
+            total += loss.item() * len(rows)
         log.debug("mlp adapter epoch %d: loss %.4f", epoch, total / len(inputs))
     with torch.no_grad():
         return {
