@@ -221,7 +221,9 @@ def count_tokens(embedder: Embedder, texts: Sequence[str]) -> np.ndarray | None:
         return None
     counts = []
     for start in range(0, len(texts), 1024):
-        encoded = tokenizer(list(texts[start : start + 1024]), add_special_tokens=True, truncation=False)
+        encoded = tokenizer(
+            list(texts[start : start + 1024]), add_special_tokens=True, truncation=False, verbose=False
+        )
         counts.extend(len(ids) for ids in encoded["input_ids"])
     return np.asarray(counts, dtype=np.int64)
 
