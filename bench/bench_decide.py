@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--tables", default="scifact,cranfield")
     parser.add_argument("--dims", default="32,64,128,256")
     parser.add_argument("--kinds", default="procrustes,affine,mlp")
+    parser.add_argument("--sections", default="board,sweep,adapters", help="Which tables to print.")
     parser.add_argument(
         "--plan-check", metavar="BEIR_DIR", help="Plan, then embed, a fresh copy of this corpus."
     )
@@ -50,9 +51,12 @@ def main() -> None:
     ws = wb.open_workspace(args.workspace)
     for table in args.tables.split(","):
         print(f"\n## {table}\n")
-        board_section(ws, table, embedders)
-        sweep_section(ws, table, [int(d) for d in args.dims.split(",")], embedders)
-        adapter_section(ws, table, args.kinds.split(","), embedders)
+        if "board" in args.sections:
+            board_section(ws, table, embedders)
+        if "sweep" in args.sections:
+            sweep_section(ws, table, [int(d) for d in args.dims.split(",")], embedders)
+        if "adapters" in args.sections:
+            adapter_section(ws, table, args.kinds.split(","), embedders)
 
 
 def board_section(ws: wb.Workspace, table: str, embedders: dict) -> None:

@@ -5,8 +5,11 @@ queries they are evaluated on:
 
 - ``procrustes``: an orthogonal rotation (``scipy.linalg.orthogonal_procrustes``; a
   semi-orthogonal one by SVD when the dimensions differ). Keeps angles; cannot bend.
-- ``affine``: a low-rank affine map ``x W + b`` by reduced-rank ridge regression (the
-  least-squares fit, then its fitted values projected on their top ``rank`` directions).
+- ``affine``: the rotation plus a low-rank affine correction, ``x (R + ΔW) + b`` with ΔW of
+  rank ``rank``, fitted by reduced-rank ridge regression on what the rotation leaves (the
+  least-squares fit of the residual, projected on its top ``rank`` directions). A plain rank-r
+  map ``x W + b`` squeezes every query into r dimensions of the old space and ranks worse than
+  no adapter at all (measured on Cranfield: nDCG@10 0.176 vs 0.312 at rank 64).
 - ``mlp``: the rotation plus a small residual MLP, ``x R + MLP(x)``, trained in torch on a
   cosine loss; its last layer starts at zero, so training starts from the rotation.
 
@@ -78,13 +81,18 @@ def fit_map(
         )
     if len(source) < 2:
         raise InvalidArgumentError(f"an adapter needs at least 2 paired documents, got {len(source)}")
-    x, y = _unit(source.astype(np.float64)), _unit(target.astype(np.float64))
-    rotation = _rotation(x, y)
-    if kind == "procrustes":
-        return AdapterMap(kind, {"R": rotation.astype(np.float32)})
-    if kind == "affine":
-        return AdapterMap(kind, _affine(x, y, rank=rank, ridge=ridge))
-    return AdapterMap(kind, _mlp(x, y, rotation, hidden=hidden, epochs=epochs, seed=seed))
+    from threadpoolctl import threadpool_limits
+
+    # Small dense problems: one BLAS thread is as fast on a quiet machine, and on a busy one the
+    # spinning worker threads made the affine fit 25x slower (225 s vs 9 s seen on 2 cores).
+    with threadpool_limits(limits=1):
+        x, y = _unit(source.astype(np.float64)), _unit(target.astype(np.float64))
+        rotation = _rotation(x, y)
+        if kind == "procrustes":
+            return AdapterMap(kind, {"R": rotation.astype(np.float32)})
+        if kind == "affine":
+            return AdapterMap(kind, _affine(x, y, rotation, rank=rank, ridge=ridge))
+        return AdapterMap(kind, _mlp(x, y, rotation, hidden=hidden, epochs=epochs, seed=seed))
 
 
 def _rotation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -95,20 +103,35 @@ def _rotation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-def _affine(x: np.ndarray, y: np.ndarray, *, rank: int, ridge: float) -> dict[str, np.ndarray]:
+def _affine(
+    x: np.ndarray, y: np.ndarray, rotation: np.ndarray, *, rank: int, ridge: float
+) -> dict[str, np.ndarray]:
     if not 1 <= rank <= min(x.shape[1], y.shape[1]):
         raise InvalidArgumentError(f"rank must be between 1 and {min(x.shape[1], y.shape[1])}, got {rank}")
     mx, my = x.mean(axis=0), y.mean(axis=0)
-    xc, yc = x - mx, y - my
+    xc, rc = x - mx, (y - my) - (x - mx) @ rotation
     gram = xc.T @ xc + ridge * len(x) * np.eye(x.shape[1])
-    full = linalg.solve(gram, xc.T @ yc, assume_a="pos")
+    full = linalg.solve(gram, xc.T @ rc, assume_a="pos")
     _, _, vt = linalg.svd(xc @ full, full_matrices=False)
-    projector = vt[:rank].T @ vt[:rank]
-    weight = full @ projector
+    weight = rotation + full @ (vt[:rank].T @ vt[:rank])
     return {"W": weight.astype(np.float32), "b": (my - mx @ weight).astype(np.float32)}
 
 
 def _mlp(x: np.ndarray, y: np.ndarray, rotation: np.ndarray, *, hidden: int, epochs: int, seed: int) -> dict:
+    import torch
+
+    threads = torch.get_num_threads()
+    # A small model: one thread is as fast, and idle worker threads spin on a busy machine.
+    torch.set_num_threads(1)
+    try:
+        return _train(x, y, rotation, hidden=hidden, epochs=epochs, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    x: np.ndarray, y: np.ndarray, rotation: np.ndarray, *, hidden: int, epochs: int, seed: int
+) -> dict:
     import torch
 
     torch.manual_seed(seed)
