@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -37,5 +39,7 @@ def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch
     assert not at.exception, at.exception
     points = at.dataframe[2].value
     assert points["dim"].tolist() == [32, 128, 384]
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert list(spec["data"][0]["x"]) == [128, 512, 1536]
+    x = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]
+    if isinstance(x, dict):  # plotly 6 sends arrays as typed base64
+        x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist()
+    assert list(x) == [128, 512, 1536]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -35,6 +36,13 @@ def invoke(ws: Workspace, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def invoke_json(ws: Workspace, *args: str) -> Any:
+    """Run with ``--json``; parse stdout only (progress bars go to stderr)."""
+    result = runner.invoke(app, [*args, "--json", "-w", ws.uri])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_leaderboard_prints_quality_cost_and_advice(demo_ws: Workspace) -> None:
     code, out = invoke(
         demo_ws, "leaderboard", "-e", "demo", "--throughput-sample", "8", "--price", f"{NEW_MODEL}=0.02"
@@ -42,17 +50,14 @@ def test_leaderboard_prints_quality_cost_and_advice(demo_ws: Workspace) -> None:
     assert code == 0, out
     assert "ndcg@10" in out and "Holm p=" in out and "1536 B/vec" in out and "$0.02/1M tok" in out
     assert "Stay put" in out or "Migrate to" in out
-    code, out = invoke(demo_ws, "leaderboard", "-e", "demo", "--throughput-sample", "0", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["baseline"] == OLD_MODEL  # production is the baseline by default
+    data = invoke_json(demo_ws, "leaderboard", "-e", "demo", "--throughput-sample", "0")
+    assert data["baseline"] == OLD_MODEL  # production is the baseline by default
     assert {r["label"] for r in data["rows"]} == {OLD_MODEL, NEW_MODEL}
     assert all(r["price_per_million"] is None for r in data["rows"])  # unknown price: empty, not 0
 
 
 def test_plan_prints_an_estimate(demo_ws: Workspace) -> None:
-    code, out = invoke(demo_ws, "plan", "-m", NEW_MODEL, "--sample", "8", "--index", "ivf_pq", "--json")
-    assert code == 0, out
-    data = json.loads(out)
+    data = invoke_json(demo_ws, "plan", "-m", NEW_MODEL, "--sample", "8", "--index", "ivf_pq")
     assert (
         data["rows"] > 0
         and data["tokens"] > data["rows"]
@@ -74,9 +79,8 @@ def test_matryoshka_sweep_and_pin(demo_ws: Workspace, tmp_path) -> None:
 
 
 def test_adapter_fit_list_evaluate_search(demo_ws: Workspace) -> None:
-    code, out = invoke(demo_ws, "adapter", "fit", "--new", NEW_MODEL, "--old", OLD_MODEL, "--json")
-    assert code == 0, out
-    adapter_id = json.loads(out)["id"]
+    manifest = invoke_json(demo_ws, "adapter", "fit", "--new", NEW_MODEL, "--old", OLD_MODEL)
+    adapter_id = manifest["id"]
     code, out = invoke(demo_ws, "adapter", "list")
     assert code == 0 and adapter_id in out
     code, out = invoke(demo_ws, "adapter", "evaluate", adapter_id, "-e", "demo")
