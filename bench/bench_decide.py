@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--dims", default="32,64,128,256")
     parser.add_argument("--kinds", default="procrustes,affine,mlp")
     parser.add_argument("--sections", default="board,sweep,adapters", help="Which tables to print.")
+    parser.add_argument("--sweep-models", default=",".join(MODELS), help="Columns to sweep.")
     parser.add_argument(
         "--plan-check", metavar="BEIR_DIR", help="Plan, then embed, a fresh copy of this corpus."
     )
@@ -54,7 +55,8 @@ def main() -> None:
         if "board" in args.sections:
             board_section(ws, table, embedders)
         if "sweep" in args.sections:
-            sweep_section(ws, table, [int(d) for d in args.dims.split(",")], embedders)
+            dims = [int(d) for d in args.dims.split(",")]
+            sweep_section(ws, table, dims, args.sweep_models.split(","), embedders)
         if "adapters" in args.sections:
             adapter_section(ws, table, args.kinds.split(","), embedders)
 
@@ -79,8 +81,8 @@ def board_section(ws: wb.Workspace, table: str, embedders: dict) -> None:
     print(f"\n> {board.recommendation}\n")
 
 
-def sweep_section(ws: wb.Workspace, table: str, dims: list[int], embedders: dict) -> None:
-    for model in MODELS:
+def sweep_section(ws: wb.Workspace, table: str, dims: list[int], models: list[str], embedders: dict) -> None:
+    for model in models:
         curve = wb.matryoshka_sweep(ws, column=model, eval_set=table, dims=dims, embedders=embedders)
         print(f"Matryoshka {model} on {table}\n")
         print("| dim | B/vector | nDCG@10 [95% CI] | Δ vs full (p) | retained | recall@100 |")
