@@ -113,7 +113,7 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         emit_json(data)
         return
     typer.echo(f"workspace {data['workspace']}")
-    for table in data["tables"]:  # type: ignore[union-attr]
+    for table in data["tables"]:
         typer.echo(
             f"\ntable {table['name']}: {table['rows']} rows, version {table['version']} "
             f"({table['n_versions']} versions)"
@@ -127,7 +127,7 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
             )
         for tag, version in table["tags"].items():
             typer.echo(f"  tag {tag} → v{version}")
-    for es in data["eval_sets"]:  # type: ignore[union-attr]
+    for es in data["eval_sets"]:
         typer.echo(
             f"\neval set {es['name']} (table {es['table']}): {es['n_queries']} queries, "
             f"{es['n_judged']} judged"

@@ -136,7 +136,7 @@ def refresh(
 
 def _move_production(
     move: Callable[..., PromotionRecord],
-    workspace_uri: str,
+    workspace_uri: str | None,
     config: str | None,
     table: str | None,
     *,

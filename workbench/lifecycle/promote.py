@@ -106,7 +106,7 @@ def active_column_at(table: Table, version: int) -> str | None:
 def columns_at(table: Table, version: int) -> dict[str, VectorColumn]:
     """The vector columns (with pins) of one version of ``table``, by name."""
     handle = table.to_lance().checkout_version(version)
-    return {c.name: c for c in vector_columns(handle)}  # type: ignore[arg-type]  # same .schema
+    return {c.name: c for c in vector_columns(handle)}
 
 
 def promote(
