@@ -188,6 +188,7 @@ def fit_adapter(
         x[train], y[train], kind=kind, rank=rank, ridge=ridge, hidden=hidden, epochs=epochs, seed=seed
     )
     fit_cosine = {"train": _cosine(fitted, x[train], y[train]), "heldout": _cosine(fitted, x[held], y[held])}
+    digest = corpus_digest(handle)
     identity = {
         "kind": kind,
         "table": name,
@@ -195,7 +196,7 @@ def fit_adapter(
         "target_column": columns[1].name,
         "source_pin": columns[0].ref.model_dump(),
         "target_pin": columns[1].ref.model_dump(),
-        "corpus_digest": corpus_digest(handle),
+        "corpus_digest": digest,
         "n_train": len(train),
         "seed": seed,
         "options": options,
@@ -210,7 +211,7 @@ def fit_adapter(
         target_column=columns[1].name,
         source_pin=columns[0].ref,
         target_pin=columns[1].ref,
-        corpus_digest=identity["corpus_digest"],
+        corpus_digest=digest,
         table_version=int(handle.version),
         n_train=len(train),
         n_heldout=len(held),
@@ -365,7 +366,7 @@ def _next_version(ws: Workspace, table: str, source: str, target: str, kind: str
 
 def _save(ws: Workspace, adapter: Adapter) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, **adapter.map.params)
+    np.savez(buffer, **adapter.map.params)  # type: ignore[arg-type]  # numpy's stub types **kwds oddly
     row = pa.table(
         {
             "id": [adapter.id],

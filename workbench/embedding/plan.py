@@ -179,6 +179,9 @@ def plan_embed(
     counts = count_tokens(embedder, [ref.document_prefix + t for t in texts])
     picked = np.random.default_rng(seed).choice(len(texts), size=min(sample, len(texts)), replace=False)
     seconds = _time_sample(embedder, [texts[i] for i in picked], encode_batch)
+    tokens: int | None = None
+    untruncated: int | None = None
+    truncated: int | None = None
     if counts is not None:
         seen = np.minimum(counts, _limit(embedder))
         per_token = seconds / max(int(seen[picked].sum()), 1)
@@ -186,7 +189,6 @@ def plan_embed(
         tokens, untruncated, truncated = int(seen.sum()), int(counts.sum()), int((counts > seen).sum())
     else:
         total_seconds = seconds / len(picked) * len(texts)
-        tokens = untruncated = truncated = None
     cost = tokens * price_per_million / 1e6 if tokens is not None and price_per_million is not None else None
     return MigrationPlan(
         table=table_name,
@@ -219,7 +221,7 @@ def count_tokens(embedder: Embedder, texts: Sequence[str]) -> np.ndarray | None:
     tokenizer = getattr(getattr(embedder, "model", None), "tokenizer", None)
     if tokenizer is None:
         return None
-    counts = []
+    counts: list[int] = []
     for start in range(0, len(texts), 1024):
         encoded = tokenizer(
             list(texts[start : start + 1024]), add_special_tokens=True, truncation=False, verbose=False

@@ -407,7 +407,7 @@ def load_embedder(ref: ModelRef) -> SentenceTransformerEmbedder:
     if ref.max_seq_length is not None:
         model.max_seq_length = ref.max_seq_length
     native = model.get_embedding_dimension()
-    if ref.truncate_dim is not None and ref.truncate_dim > native:
+    if ref.truncate_dim is not None and native is not None and ref.truncate_dim > native:
         raise DimensionMismatchError(
             f"model {ref.name!r} has truncate_dim = {ref.truncate_dim}, above its {native} dimensions; "
             f"a Matryoshka truncation keeps the first values, so choose truncate_dim below {native}"
