@@ -40,6 +40,7 @@ PAGES = {
         st.Page("pages/workspace.py", title="Workspace", icon=":material/database:", default=True),
     ],
     "Migrate": [
+        st.Page("pages/decide.py", title="Decide", icon=":material/leaderboard:"),
         st.Page("pages/migrate.py", title="Migrate", icon=":material/sync_alt:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page("pages/live_query.py", title="Live query", icon=":material/search:"),

@@ -34,14 +34,16 @@ RunNotebook = Callable[[str], nbformat.NotebookNode]
 # --- the files as committed ----------------------------------------------------------------
 
 
-def test_the_five_notebooks_exist() -> None:
-    assert NAMES == [
+def test_the_numbered_notebooks_exist() -> None:
+    for name in (
         "01_workspace_tour.ipynb",
         "02_compare_models.ipynb",
         "03_mixed_index_trap.ipynb",
         "04_your_own_data.ipynb",
         "05_provider_silent_update.ipynb",
-    ]
+        "06_choose_and_plan.ipynb",
+    ):
+        assert name in NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -250,3 +252,14 @@ def test_05_provider_silent_update(kernel_env: None, tmp_path: Path, monkeypatch
     assert "check ok: False" in text and "nothing written: True" in text
     assert re.search(r"verify_model: passed=False, minimum cosine 0\.\d+", text)
     assert re.search(r"production is now vec__e5_passage__[0-9a-f]{8}", text)
+
+
+def test_06_choose_and_plan(run_notebook: RunNotebook) -> None:
+    nb = run_notebook("06_choose_and_plan.ipynb")
+    text = output_text(nb)
+    assert "Stay put" in text or "Migrate to" in text, "the leaderboard ends with a recommendation"
+    assert "p_holm" in text and "cost unknown" in text and "at $0.02 per 1M tokens" in text
+    assert "retained" in text and plotly_figures(nb) >= 1, "the Matryoshka table and curve"
+    assert "vec__all_minilm_l6_v2_d128__91f7d483" in text
+    assert len(re.findall(r"adapter on demo: ndcg@10 old→old", text)) == 3, "three adapter kinds measured"
+    assert "via adapter procrustes-" in text and "refused: adapter procrustes-" in text

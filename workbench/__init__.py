@@ -26,13 +26,19 @@ import importlib as _importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.adapters.artifact import Adapter, fit_adapter, list_adapters, load_adapter
+    from workbench.adapters.evaluate import AdapterEvaluation, evaluate_adapter
+    from workbench.adapters.serve import AdaptedIndex
     from workbench.comparison.index_eval import index_recall
+    from workbench.comparison.leaderboard import Leaderboard, leaderboard
     from workbench.comparison.live import Agreement, agreement, query_both
+    from workbench.comparison.matryoshka import MatryoshkaCurve, matryoshka_sweep
     from workbench.comparison.report import export_run, write_report
     from workbench.comparison.run import compare
     from workbench.corpus.ingest import IngestResult, ingest, ingest_collection
     from workbench.corpus.readers import Collection, Fields, read_collection
     from workbench.demo import build_demo, demo_ready
+    from workbench.embedding.plan import MigrationPlan, PlanCheck, check_plan, plan_embed
     from workbench.embedding.ray_engine import RayOptions
     from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
     from workbench.errors import (
@@ -74,6 +80,7 @@ if TYPE_CHECKING:
         load_embedder,
         pin_directory,
     )
+    from workbench.models.truncate import truncated_pin
     from workbench.progress import ProgressFn, StepFn
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
@@ -182,12 +189,31 @@ _EXPORTS: dict[str, str] = {
     "SearchResult": "workbench.lifecycle.serve",
     "check": "workbench.lifecycle.serve",
     "search": "workbench.lifecycle.serve",
+    "Adapter": "workbench.adapters.artifact",
+    "fit_adapter": "workbench.adapters.artifact",
+    "list_adapters": "workbench.adapters.artifact",
+    "load_adapter": "workbench.adapters.artifact",
+    "AdapterEvaluation": "workbench.adapters.evaluate",
+    "evaluate_adapter": "workbench.adapters.evaluate",
+    "AdaptedIndex": "workbench.adapters.serve",
+    "Leaderboard": "workbench.comparison.leaderboard",
+    "leaderboard": "workbench.comparison.leaderboard",
+    "MatryoshkaCurve": "workbench.comparison.matryoshka",
+    "matryoshka_sweep": "workbench.comparison.matryoshka",
+    "MigrationPlan": "workbench.embedding.plan",
+    "PlanCheck": "workbench.embedding.plan",
+    "check_plan": "workbench.embedding.plan",
+    "plan_embed": "workbench.embedding.plan",
+    "truncated_pin": "workbench.models.truncate",
     "build_demo": "workbench.demo",
     "demo_ready": "workbench.demo",
 }
 
 __all__ = [
     "CATALOG",
+    "AdaptedIndex",
+    "Adapter",
+    "AdapterEvaluation",
     "Agreement",
     "CanaryMismatchError",
     "CanaryPin",
@@ -213,14 +239,18 @@ __all__ = [
     "IndexSpec",
     "IngestResult",
     "InvalidArgumentError",
+    "Leaderboard",
     "LifecycleError",
     "Manifest",
+    "MatryoshkaCurve",
+    "MigrationPlan",
     "MissingDependencyError",
     "MixedIndexError",
     "ModelNotFoundError",
     "ModelRef",
     "NotFoundError",
     "PendingRun",
+    "PlanCheck",
     "Production",
     "ProductionIndex",
     "ProgressFn",
@@ -248,26 +278,34 @@ __all__ = [
     "calibrate_gate",
     "check",
     "check_gate",
+    "check_plan",
     "compare",
     "corpus_digest",
     "demo_ready",
     "describe_indexes",
     "embed",
+    "evaluate_adapter",
     "export_run",
     "fingerprint_dir",
+    "fit_adapter",
     "history",
     "index_recall",
     "ingest",
     "ingest_collection",
+    "leaderboard",
+    "list_adapters",
     "list_comparisons",
     "list_eval_sets",
+    "load_adapter",
     "load_comparison",
     "load_embedder",
     "load_eval_set",
+    "matryoshka_sweep",
     "open_workspace",
     "pending_run",
     "pin_directory",
     "pin_model",
+    "plan_embed",
     "production",
     "production_column",
     "promote",
@@ -280,6 +318,7 @@ __all__ = [
     "save_eval_set",
     "search",
     "table_status",
+    "truncated_pin",
     "update_indexes",
     "verify_canaries",
     "verify_model",

@@ -1,5 +1,7 @@
 """``python -m workbench.cli``: the same as the ``workbench`` command."""
 
+from __future__ import annotations
+
 from workbench.cli.app import main
 
 __all__: list[str] = []

@@ -268,11 +268,25 @@ class ModelRef(BaseModel):
         """True for a model behind a server (no files to hash: the pin is behavioural)."""
         return self.source in SERVED_SOURCES
 
+    @model_validator(mode="after")
+    def _truncation_is_the_dim(self) -> ModelRef:
+        if self.truncate_dim is not None and self.truncate_dim != self.dim:
+            raise UnpinnedModelError(
+                f"model {self.name!r} has truncate_dim = {self.truncate_dim} but dim = {self.dim}; "
+                "a truncated (Matryoshka) pin outputs truncate_dim values, so set dim to the same number"
+            )
+        return self
+
     @property
     def slug(self) -> str:
-        """A column-safe short name: the last path segment, lowercased, ``[a-z0-9_]`` only."""
+        """A column-safe short name: the last path segment, lowercased, ``[a-z0-9_]`` only.
+
+        A Matryoshka truncation is part of the identity: ``truncate_dim = 128`` adds ``_d128``,
+        so a truncated pin writes its own column beside the full model's.
+        """
         last = self.name.rstrip("/").split("/")[-1].lower()
-        return re.sub(r"[^a-z0-9]+", "_", last).strip("_") or "model"
+        base = re.sub(r"[^a-z0-9]+", "_", last).strip("_") or "model"
+        return f"{base}_d{self.truncate_dim}" if self.truncate_dim is not None else base
 
     @property
     def column(self) -> str:
@@ -471,7 +485,7 @@ def require_own_model(embedder: Embedder, ref: ModelRef, *, column: str) -> None
     """Refuse an embedder that is not the pinned model of ``column`` (never mix two spaces)."""
     from workbench.errors import MixedIndexError
 
-    if embedder.ref.fingerprint != ref.fingerprint:
+    if embedder.ref.fingerprint != ref.fingerprint or embedder.ref.truncate_dim != ref.truncate_dim:
         raise MixedIndexError(
             f"the embedder given for {column} is {embedder.ref.pin}, but the column belongs to "
             f"{ref.pin}: a column is written by its own model only, and queries must be encoded "
@@ -506,6 +520,11 @@ def load_embedder(ref: ModelRef) -> Embedder:
     if ref.max_seq_length is not None:
         model.max_seq_length = ref.max_seq_length
     native = model.get_embedding_dimension()
+    if ref.truncate_dim is not None and native is not None and ref.truncate_dim > native:
+        raise DimensionMismatchError(
+            f"model {ref.name!r} has truncate_dim = {ref.truncate_dim}, above its {native} dimensions; "
+            f"a Matryoshka truncation keeps the first values, so choose truncate_dim below {native}"
+        )
     dim = ref.truncate_dim or native
     if dim != ref.dim:
         raise DimensionMismatchError(

@@ -11,6 +11,13 @@ dim = 384
 ```
 
 Aliases of the built-in catalog (``workbench models``) work without being listed here.
+Prices (USD per 1M tokens, for ``workbench plan`` and ``workbench leaderboard``) are optional;
+a model without one has an unknown cost, never a zero one:
+
+```toml
+[prices]
+text-embedding-3-small = 0.02
+```
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import tomllib
 from pathlib import Path
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from workbench.errors import ConfigError, ModelNotFoundError
 from workbench.models.catalog import CATALOG
@@ -45,6 +52,21 @@ class WorkspaceConfig(BaseModel):
 
     models: dict[str, ModelRef] = {}
     storage: StorageConfig | None = None
+    prices: dict[str, float] = {}
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {alias: price for alias, price in value.items() if price < 0}
+        if bad:
+            raise ConfigError(
+                f"prices must be >= 0 USD per 1M tokens, got {bad}; leave a price out when it is unknown"
+            )
+        return value
+
+    def price(self, alias: str) -> float | None:
+        """USD per 1M tokens of ``alias``, or ``None`` when no price is configured."""
+        return self.prices.get(alias)
 
     def all_models(self) -> dict[str, ModelRef]:
         """The catalog's aliases, overridden by the workspace's own."""
@@ -68,7 +90,7 @@ class WorkspaceConfig(BaseModel):
                 f"alias {alias!r} is already pinned to {current.pin}; pins are never changed in "
                 "place. Choose a new alias for the new model."
             )
-        return WorkspaceConfig(models={**self.models, alias: ref}, storage=self.storage)
+        return WorkspaceConfig(models={**self.models, alias: ref}, storage=self.storage, prices=self.prices)
 
 
 def load_config(path: str | Path) -> WorkspaceConfig:
@@ -96,6 +118,8 @@ def save_config(config: WorkspaceConfig, path: str | Path) -> None:
     }
     if config.storage is not None:  # only variable names: credentials are never written
         data["storage"] = config.storage.model_dump(exclude_none=True, exclude_defaults=True)
+    if config.prices:
+        data["prices"] = dict(config.prices)
     fd, tmp = tempfile.mkstemp(prefix=".workbench-", suffix=".toml", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
         tomli_w.dump(data, fh)

@@ -1,0 +1,145 @@
+"""Drift-Adapters: fitted on both columns, stored with a fingerprint, evaluated, bound to both pins."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.conftest import write_corpus
+from workbench.adapters.artifact import TABLE, fit_adapter, list_adapters, load_adapter, paired_vectors
+from workbench.adapters.binding import bound_columns
+from workbench.adapters.evaluate import SETTINGS, evaluate_adapter
+from workbench.adapters.maps import fit_map
+from workbench.adapters.serve import AdaptedIndex
+from workbench.corpus.ingest import ingest
+from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
+from workbench.errors import (
+    CorruptStateError,
+    DataError,
+    InvalidArgumentError,
+    MixedIndexError,
+    NotFoundError,
+)
+from workbench.models.catalog import CATALOG
+from workbench.models.truncate import truncated_pin
+from workbench.store.workspace import Workspace
+
+NEW, OLD = CATALOG[NEW_MODEL], CATALOG[OLD_MODEL]
+
+
+@pytest.mark.parametrize("kind", ["procrustes", "affine", "mlp"])
+def test_each_kind_maps_new_vectors_closer_to_old_ones(demo_ws: Workspace, kind: str) -> None:
+    table = demo_ws.table(DEMO_TABLE)
+    columns = {c.name: c for c in demo_ws.vector_columns(table)}
+    _, x, y = paired_vectors(table, columns[NEW.column], columns[OLD.column])
+    unmapped = float(np.mean(np.sum(x * y, axis=1)))  # the same text in two spaces: cosine ≈ 0.2
+    adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind=kind, epochs=10)
+    assert adapter.id.startswith(f"{kind}-") and adapter.version == 1
+    assert adapter.n_train + adapter.n_heldout == len(x) and adapter.n_heldout > 0
+    assert adapter.fit_cosine["heldout"] > unmapped + 0.2
+    assert adapter.source_pin == NEW and adapter.target_pin == OLD
+
+
+def test_procrustes_is_orthogonal_and_recovers_a_rotation() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 16))
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    fitted = fit_map(x, x @ rotation, kind="procrustes")
+    np.testing.assert_allclose(fitted.params["R"] @ fitted.params["R"].T, np.eye(16), atol=1e-5)
+    np.testing.assert_allclose(fitted.params["R"], rotation, atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="rank must be between 1 and 16"):
+        fit_map(x, x, kind="affine", rank=17)
+
+
+def test_stored_versioned_and_fingerprint_checked(demo_ws: Workspace) -> None:
+    first = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="affine", rank=16)
+    again = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="affine", rank=16)
+    assert again.id == first.id and again.version == 1 and len(list_adapters(demo_ws)) == 1
+    other = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="affine", rank=32)
+    assert other.id != first.id and other.version == 2
+    loaded = load_adapter(demo_ws, first.id)
+    assert loaded.fingerprint == first.fingerprint and loaded.source_pin == NEW
+    probe = np.random.default_rng(0).normal(size=(3, 384)).astype(np.float32)
+    np.testing.assert_allclose(loaded.map.apply(probe), first.map.apply(probe), atol=1e-6)
+    # Tamper with the stored parameters: loading refuses.
+    handle = demo_ws.db.open_table(TABLE)
+    row = handle.search().where(f"id = '{first.id}'").limit(1).to_arrow().drop_columns(["params"])
+    row = row.append_column(pa.field("params", pa.binary()), pa.array([_tampered(first)], pa.binary()))
+    handle.merge_insert("id").when_matched_update_all().execute(row.select(handle.schema.names))
+    with pytest.raises(CorruptStateError, match="does not match its fingerprint"):
+        load_adapter(demo_ws, first.id)
+    with pytest.raises(NotFoundError, match="no adapter 'nope'"):
+        load_adapter(demo_ws, "nope")
+
+
+def _tampered(adapter) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: v + 0.01 for k, v in adapter.map.params.items()})
+    return buffer.getvalue()
+
+
+def test_evaluation_reports_recovery_gap_and_agreement(demo_ws: Workspace, embedders: dict) -> None:
+    adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
+    result = evaluate_adapter(demo_ws, adapter.id, eval_set="demo", embedders=embedders)
+    rows = result.rows
+    assert list(rows.index) == list(SETTINGS)
+    for metric in ("ndcg@10", "recall@100"):
+        assert result.recovery[metric] == pytest.approx(
+            rows.loc["adapted→old", metric] / rows.loc["new→new", metric]
+        )
+        gain = rows.loc["new→new", metric] - rows.loc["old→old", metric]
+        assert result.gap_closed[metric] == pytest.approx(
+            (rows.loc["adapted→old", metric] - rows.loc["old→old", metric]) / gain
+        )
+    assert 0 <= result.agreement <= 1 and result.agreement_k == 10
+    assert "recovery" in result.summary and adapter.kind in result.summary
+
+
+def test_identity_map_agrees_fully_with_the_reembed(demo_ws: Workspace, embedders: dict) -> None:
+    """new→new through a Procrustes fit of a column onto itself: the bridge is the re-embed."""
+    adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
+    identity = dataclasses.replace(
+        adapter,
+        target_column=NEW.column,
+        target_pin=NEW,
+        map=dataclasses.replace(adapter.map, params={"R": np.eye(384, dtype=np.float32)}),
+    )
+    result = evaluate_adapter(demo_ws, identity, eval_set="demo", embedders=embedders)
+    assert result.agreement == pytest.approx(1.0)
+    assert result.recovery["ndcg@10"] == pytest.approx(1.0)
+
+
+def test_serving_through_an_adapter_and_refusing_changed_pins(demo_ws: Workspace, embedders: dict) -> None:
+    adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
+    index = AdaptedIndex.open(demo_ws, adapter.id, embedder=embedders[NEW.column])
+    result = index.search("how do I roll back a model", k=5)
+    assert len(result.hits) == 5 and result.column == OLD.column and adapter.id in result.model
+    with pytest.raises(MixedIndexError, match="bound to both pins"):
+        AdaptedIndex.open(demo_ws, adapter.id, embedder=embedders[OLD.column])
+    changed = dataclasses.replace(adapter, target_pin=truncated_pin(OLD, 64))
+    with pytest.raises(MixedIndexError, match="fitted for target model"):
+        bound_columns(demo_ws.table(DEMO_TABLE), changed)
+    reverse = fit_adapter(demo_ws, source=OLD_MODEL, target=NEW_MODEL, kind="procrustes")
+    with pytest.raises(MixedIndexError, match="production of 'demo' serves"):
+        AdaptedIndex.open(demo_ws, reverse.id, embedder=embedders[OLD.column])
+
+
+def test_bad_input_writes_nothing(demo_ws: Workspace, tmp_path) -> None:
+    with pytest.raises(InvalidArgumentError, match="an adapter maps between two models"):
+        fit_adapter(demo_ws, source=NEW_MODEL, target=NEW_MODEL)
+    with pytest.raises(InvalidArgumentError, match="unknown adapter kind 'linear'"):
+        fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="linear")  # type: ignore[arg-type]
+    ingest(demo_ws, write_corpus(tmp_path / "c.jsonl", {"x": ("", "another corpus entirely")}), table="other")
+    with pytest.raises(DataError, match="corpora differ"):
+        fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, table=DEMO_TABLE, target_table="other")
+    table = demo_ws.table(DEMO_TABLE)
+    some_id = table.to_lance().to_table(columns=["id"], limit=1).column("id")[0].as_py()
+    table.update(where=f"id = '{some_id}'", values={OLD.src_column: "0" * 64})
+    with pytest.raises(DataError, match="computed from different text for 1 documents"):
+        fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, table=DEMO_TABLE)
+    assert not demo_ws.has_table(TABLE)

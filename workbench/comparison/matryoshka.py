@@ -1,0 +1,176 @@
+"""Matryoshka sweep: quality against bytes per vector at truncated dimensions, with no re-embed.
+
+The stored document vectors of one column and its model's query vectors are cut to their first
+``d`` values and re-normalised, then searched exactly; each dimension gets its metric means with
+95% BCa intervals and a paired test against the full dimension. A model trained with a
+Matryoshka loss keeps most of its quality at a fraction of the bytes; a model that was not
+(MiniLM) loses it fast — the curve says which, on your queries. A chosen truncation becomes a
+model of its own with :func:`workbench.models.truncate.truncated_pin`.
+
+Example:
+    >>> curve = matryoshka_sweep(ws, column="minilm-l6", eval_set="demo", dims=[64, 128])  # doctest: +SKIP
+    >>> curve.points[["dim", "ndcg@10", "retained"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from workbench.comparison.retrieval import (
+    check_fresh,
+    embedder_for,
+    encode_queries,
+    exact_search,
+    read_vectors,
+)
+from workbench.comparison.scoring import check_metrics, depth_of, require_judged, score
+from workbench.metrics.intervals import mean_intervals
+from workbench.metrics.paired import paired_deltas
+from workbench.models.ref import Embedder
+from workbench.models.truncate import check_truncation
+from workbench.progress import ProgressFn
+from workbench.store.evalsets import load_eval_set
+from workbench.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["DEFAULT_DIMS", "MatryoshkaCurve", "matryoshka_figure", "matryoshka_sweep", "truncate_rows"]
+
+DEFAULT_DIMS = (32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class MatryoshkaCurve:
+    """Quality at each truncated dimension of one column.
+
+    Attributes:
+        column: The vector column swept.
+        eval_set: The eval set's name.
+        metrics: The metrics computed (the first is the curve's).
+        points: One row per dimension, ascending: ``dim, bytes_per_vector``, per metric ``<m>``,
+            ``<m>_ci_low``, ``<m>_ci_high``, ``<m>_delta`` (vs full), ``<m>_p`` (paired
+            sign-flip vs full), and ``retained`` (first metric / its full-dimension value).
+        full_dim: The column's dimension (the last point).
+    """
+
+    column: str
+    eval_set: str
+    metrics: list[str]
+    points: pd.DataFrame
+    full_dim: int
+
+
+def truncate_rows(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """The first ``dim`` values of each row, re-normalised to unit length (float32)."""
+    cut = np.ascontiguousarray(vectors[:, :dim], dtype=np.float32)
+    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
+
+
+def matryoshka_sweep(
+    ws: Workspace,
+    *,
+    column: str,
+    eval_set: str,
+    dims: Sequence[int] = DEFAULT_DIMS,
+    table: str | None = None,
+    metrics: Sequence[str] = ("ndcg@10", "recall@100"),
+    embedders: Mapping[str, Embedder] | None = None,
+    allow_stale: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> MatryoshkaCurve:
+    """Evaluate ``column`` at each of ``dims`` (plus its full dimension) by truncating stored vectors.
+
+    Args:
+        ws: The workspace.
+        column: A model alias or vector column name.
+        eval_set: A labelled eval set.
+        dims: Truncated dimensions, each at most the column's dimension.
+        table: Corpus table (default: the eval set's).
+        metrics: Metric names; the first is the curve's.
+        embedders: Loaded embedders keyed by column name.
+        allow_stale: Sweep a column with missing or stale rows anyway.
+        on_progress: Called with ``(dims_done, dims_total)``.
+
+    Raises:
+        InvalidArgumentError: a dimension above the column's, below 1 or repeated; too few judged
+            queries; a bad metric.
+        NotFoundError: the eval set, table or column does not exist.
+    """
+    names = check_metrics(metrics)
+    evals = load_eval_set(ws, eval_set)
+    require_judged(evals)
+    handle = ws.table(table or evals.table)
+    handle.checkout(handle.version)
+    vector_column = ws.resolve_column(handle, column)
+    full = vector_column.dim
+    wanted = sorted({check_truncation(int(d), full, what=vector_column.name) for d in dims} | {full})
+    check_fresh(handle, [vector_column], allow_stale=allow_stale)
+    ids, docs = read_vectors(handle, vector_column.name)
+    query_ids = list(evals.queries)
+    embedder = embedder_for(vector_column, embedders)
+    queries = encode_queries(embedder, vector_column, [evals.queries[q] for q in query_ids])
+    frames = {}
+    for done, dim in enumerate(wanted, start=1):
+        rankings = exact_search(
+            ids, truncate_rows(docs, dim), truncate_rows(queries, dim), query_ids, k=depth_of(names)
+        )
+        frames[dim] = score(rankings, evals, names)
+        if on_progress is not None:
+            on_progress(done, len(wanted))
+    return MatryoshkaCurve(vector_column.name, evals.name, names, _points(frames, names, full), full)
+
+
+def _points(frames: dict[int, pd.DataFrame], metrics: list[str], full: int) -> pd.DataFrame:
+    records = []
+    for dim, frame in frames.items():
+        intervals = mean_intervals(frame[metrics])
+        stats = paired_deltas(frames[full][metrics], frame[metrics]) if dim != full else {}
+        record: dict[str, float] = {"dim": dim, "bytes_per_vector": dim * 4}
+        for metric in metrics:
+            record[metric] = intervals.loc[metric, "mean"]
+            record[f"{metric}_ci_low"] = intervals.loc[metric, "ci_low"]
+            record[f"{metric}_ci_high"] = intervals.loc[metric, "ci_high"]
+            record[f"{metric}_delta"] = stats[metric].delta if stats else 0.0
+            record[f"{metric}_p"] = stats[metric].p_permutation if stats else 1.0
+        records.append(record)
+    points = pd.DataFrame(records).astype({"dim": int, "bytes_per_vector": int})
+    head = metrics[0]
+    full_value = float(points.loc[points["dim"] == full, head].iloc[0])
+    points["retained"] = points[head] / full_value if full_value > 0 else np.nan
+    return points
+
+
+def matryoshka_figure(curve: MatryoshkaCurve, *, metric: str | None = None) -> go.Figure:
+    """Quality (with its 95% interval) against bytes per vector, one point per dimension."""
+    import plotly.graph_objects as go
+
+    name = metric or curve.metrics[0]
+    points = curve.points
+    figure = go.Figure(
+        go.Scatter(
+            x=points["bytes_per_vector"],
+            y=points[name],
+            mode="lines+markers+text",
+            text=[f"d={d}" for d in points["dim"]],
+            textposition="top left",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": points[f"{name}_ci_high"] - points[name],
+                "arrayminus": points[name] - points[f"{name}_ci_low"],
+            },
+        )
+    )
+    figure.update_layout(
+        title=f"{name} vs bytes per vector — {curve.column} on {curve.eval_set}",
+        xaxis={"title": "bytes per vector (float32)", "type": "log"},
+        yaxis={"title": name},
+        template="plotly_white",
+    )
+    return figure
