@@ -1,4 +1,4 @@
-"""The audit history of production: every promotion, rollback, refresh and retirement.
+"""The audit history of production: every promotion, rollback, refresh, retirement and maintenance.
 
 Stored in the workspace table ``wb_promotions``, one row per event, appended (one small
 LanceDB version each): who (the OS user or an explicit actor), when (UTC), which table, from
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TABLE = "wb_promotions"
-Action = Literal["promote", "rollback", "refresh", "retire"]
+Action = Literal["promote", "rollback", "refresh", "retire", "maintain"]
+MOVES = ("promote", "rollback", "refresh")
+"""The actions that move the production tag (retire and maintain never do)."""
 
 _SCHEMA = pa.schema(
     [
@@ -89,6 +91,8 @@ class PromotionRecord:
             return f"rolled back {self.table!r}: production → {where} ({was})"
         if self.action == "refresh":
             return f"refreshed {self.table!r}: production → {where} ({self.tag}; same column, newer data)"
+        if self.action == "maintain":
+            return f"maintained {self.table!r} (v{self.to_version}): {self.reason}"
         return f"retired {self.from_column} from {self.table!r} (v{self.to_version})"
 
     def to_dict(self) -> dict[str, Any]:

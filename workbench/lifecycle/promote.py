@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Operations that leave every row's id and content_hash as they were.
-_DATA_PRESERVING = frozenset({"UpdateConfig", "Project"})
+# Operations that leave every row's id and content_hash as they were (a Rewrite is compaction).
+_DATA_PRESERVING = frozenset({"UpdateConfig", "Project", "Rewrite"})
 _MAX_TRANSACTIONS = 64
 
 

@@ -37,7 +37,7 @@ from workbench.errors import (
     StaleColumnError,
     WorkbenchError,
 )
-from workbench.lifecycle.history import history
+from workbench.lifecycle.history import MOVES, history
 from workbench.lifecycle.promote import data_unchanged_since
 from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.store.status import column_problems
@@ -293,7 +293,7 @@ def _notes(ws: Workspace, name: str, version: int) -> list[str]:
             f"production is v{version}, the latest version is v{latest.version} with other documents: "
             "they are not served until `workbench refresh`"
         )
-    moves = [e for e in history(ws, name) if e.action != "retire" and e.to_version is not None]
+    moves = [e for e in history(ws, name) if e.action in MOVES and e.to_version is not None]
     if moves and moves[-1].to_version != version:
         notes.append(
             f"the history's last production move is to v{moves[-1].to_version}, but the tag is at "
