@@ -1,10 +1,10 @@
 """Judging a pass against its baseline window: is production drifting?
 
 The baseline window is the first ``baseline_passes`` passes without an alarm that looked at
-the same production version and column, after production last moved there (a promotion,
-rollback or refresh starts a new window). Until a window has one pass, drift signals are
-recorded as ``baseline`` and judged by nothing; passes inside the window are judged against
-the passes of the window before them.
+the production column since it last became production (a promotion or a rollback to it
+opens a new window; a refresh to newer data of the same column does not). Until a window has
+one pass, drift signals are recorded as ``baseline`` and judged by nothing; passes inside the
+window are judged against the passes of the window before them.
 
 - Eval metrics (:func:`judge_eval`): the same labelled queries as the baseline, so the
   comparison is paired per query (:func:`workbench.metrics.paired.paired_delta`, BCa bootstrap
@@ -37,25 +37,20 @@ _RESAMPLES = 2000
 
 
 def baseline_window(
-    runs: Sequence[MonitorRun],
-    events: Sequence[PromotionRecord],
-    *,
-    version: int,
-    column: str,
-    size: int,
+    runs: Sequence[MonitorRun], events: Sequence[PromotionRecord], *, column: str, size: int
 ) -> list[MonitorRun]:
-    """The passes that form the baseline of production ``version``/``column`` (oldest first)."""
-    moved = [
-        e.at for e in events if e.action in ("promote", "rollback", "refresh") and e.to_version == version
-    ]
-    since = _time(moved[-1]) if moved else None
+    """The passes that form the baseline of production ``column`` (oldest first).
+
+    The window opens when ``column`` last became production (a promotion or a rollback to it);
+    a refresh (same column, newer data) or an index change does not reopen it, so what they
+    change is judged against how the column served before them.
+    """
+    became = [e.at for e in events if e.action in ("promote", "rollback") and e.to_column == column]
+    since = _time(became[-1]) if became else None
     window = [
         r
         for r in runs
-        if r.production_version == version
-        and r.column == column
-        and r.verdict == "ok"
-        and (since is None or _time(r.at) >= since)
+        if r.column == column and r.verdict == "ok" and (since is None or _time(r.at) >= since)
     ]
     return window[:size]
 

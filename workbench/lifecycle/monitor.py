@@ -110,9 +110,7 @@ def monitor(
     ]
     signals += _model_signals(ws, handle, column, embedder, eval_set, config, runs=runs, now=now)
     signals.append(canary_signal(column))
-    window = baseline_window(
-        runs, history(ws, name), version=handle.version, column=column.name, size=config.baseline_passes
-    )
+    window = baseline_window(runs, history(ws, name), column=column.name, size=config.baseline_passes)
     judged = [_judge(s, window, config) for s in signals]
     actions: list[str] = []
     if maintenance and config.grace is not None:
