@@ -81,7 +81,9 @@ def _statuses(run: MonitorRun) -> dict[str, str]:
     return {s.name: s.status for s in run.signals}
 
 
-def test_healthy_passes_raise_no_alarm_and_are_recorded(demo_ws: Workspace, old_embedder, clock: Clock) -> None:
+def test_healthy_passes_raise_no_alarm_and_are_recorded(
+    demo_ws: Workspace, old_embedder, clock: Clock
+) -> None:
     runs = [_pass(demo_ws, old_embedder, clock) for _ in range(3)]
     assert [r.verdict for r in runs] == ["ok", "ok", "ok"] and [r.seq for r in runs] == [1, 2, 3]
     assert _statuses(runs[0]) == {
@@ -110,7 +112,9 @@ def test_documents_changed_without_re_embedding_raise_a_stale_alarm(
     for doc_id in ("d0001", "d0002", "d0003"):
         title = table.search().where(f"id = '{doc_id}'").select(["title"]).to_list()[0]["title"]
         text = "Updated recipe: this article was rewritten after a reader complaint."
-        table.update(where=f"id = '{doc_id}'", values={"text": text, "content_hash": content_hash(title, text)})
+        table.update(
+            where=f"id = '{doc_id}'", values={"text": text, "content_hash": content_hash(title, text)}
+        )
     run = _pass(demo_ws, old_embedder, clock)
     assert run.verdict == "alarm" and _statuses(run)["integrity"] == "alarm"
     assert _statuses(run)["eval"] == "ok"  # production still serves its own, consistent snapshot
@@ -205,7 +209,9 @@ def test_scheduled_retirement_spares_candidates_and_team_tags(
     assert not any(a.startswith("retired") for a in run.actions)
 
 
-def test_maintenance_compacts_and_prunes_and_records_it(demo_ws: Workspace, old_embedder, clock: Clock) -> None:
+def test_maintenance_compacts_and_prunes_and_records_it(
+    demo_ws: Workspace, old_embedder, clock: Clock
+) -> None:
     config = MonitorConfig(retire_after="0s")
     run = _pass(demo_ws, old_embedder, clock, config=config)
     maintained = [e for e in history(demo_ws, "demo") if e.action == "maintain"]
@@ -224,7 +230,9 @@ def test_no_production_is_an_error_and_records_nothing(empty_ws: Workspace) -> N
     from workbench.corpus.ingest import ingest
 
     ingest(empty_ws, write_corpus(empty_ws.state_dir.parent / "c.jsonl", {"a": ("", "text")}), table="docs")
-    with pytest.raises(LifecycleError, match=r"table 'docs' has no 'production' tag: nothing is in production"):
+    with pytest.raises(
+        LifecycleError, match=r"table 'docs' has no 'production' tag: nothing is in production"
+    ):
         monitor(empty_ws, "docs")
     assert not empty_ws.has_table(TABLE)
     with pytest.raises(NotFoundError, match=r"no table 'nope'"):
@@ -272,7 +280,9 @@ def real_score_pool(demo_template, embedders) -> Iterator[dict[str, np.ndarray]]
 
     ws = open_workspace(demo_template)
     handle, column = resolve_production(ws, "demo")
-    served = serve_eval_queries(handle, column, embedders[column.name], load_eval_set(ws, "demo").queries, k=10)
+    served = serve_eval_queries(
+        handle, column, embedders[column.name], load_eval_set(ws, "demo").queries, k=10
+    )
     yield {f: np.asarray(v) for f, v in score_features(served.scores).items()}
 
 
@@ -293,7 +303,8 @@ def test_false_alarm_rate_over_50_healthy_passes(real_score_pool: dict[str, np.n
         return Signal("scores", "baseline", "healthy", {}, {"source": "log", "sample": sample})
 
     window = [
-        MonitorRun("demo", i, "", 1, OLD, "", "ok", (), (healthy_pass(),)) for i in range(config.baseline_passes)
+        MonitorRun("demo", i, "", 1, OLD, "", "ok", (), (healthy_pass(),))
+        for i in range(config.baseline_passes)
     ]
     verdicts = [judge_scores(healthy_pass(), window, config).status for _ in range(50)]
     assert verdicts.count("alarm") <= 1

@@ -36,7 +36,9 @@ def test_rows_are_buffered_and_written_in_batches(empty_ws: Workspace) -> None:
         _offer(log, 3, prefix="r")
     assert empty_ws.db.open_table(TABLE).count_rows() == 13
     data = read_query_log(empty_ws, "demo", limit=100)
-    assert data.column("query").to_pylist()[:2] == ["q0", "q1"] and data.column("query").to_pylist()[-1] == "r2"
+    assert (
+        data.column("query").to_pylist()[:2] == ["q0", "q1"] and data.column("query").to_pylist()[-1] == "r2"
+    )
     assert data.column("scores").to_pylist()[0] == pytest.approx([0.9, 0.5])
     assert set(data.column("version").to_pylist()) == {4}
 

@@ -170,7 +170,13 @@ def _model_signals(
         _guard(
             "index_recall",
             lambda: index_recall_signal(
-                handle, column, model, eval_set.queries, k=config.k, minimum=config.min_index_recall
+                handle,
+                column,
+                model,
+                eval_set.queries,
+                k=config.k,
+                minimum=config.min_index_recall,
+                known_exact=_known_exact(runs, handle.version),
             ),
         ),
     ]
@@ -217,6 +223,15 @@ def _score_signal(features: dict[str, list[float]], source: str, reason: str) ->
         "sample": {f: [round(x, 5) for x in v] for f, v in features.items()},
     }
     return Signal("scores", "baseline", f"{summary} over {reason}", values, detail)
+
+
+def _known_exact(runs: list[MonitorRun], version: int) -> dict[str, list[str]] | None:
+    """Exact neighbours of the eval queries from the last pass at this production version."""
+    for run in reversed(runs):
+        signal = run.signal("index_recall")
+        if signal is not None and signal.detail.get("version") == version and signal.detail.get("exact"):
+            return dict(signal.detail["exact"])
+    return None
 
 
 def _judge(signal: Signal, window: list[MonitorRun], config: MonitorConfig) -> Signal:

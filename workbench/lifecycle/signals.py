@@ -136,31 +136,40 @@ def index_recall_signal(
     *,
     k: int,
     minimum: float,
+    known_exact: dict[str, list[str]] | None = None,
 ) -> Signal:
-    """Recall@k of the column's vector index against exact search, on the eval queries."""
+    """Recall@k of the column's vector index against exact search, on the eval queries.
+
+    The exact neighbours depend only on the data and the model, so ``known_exact`` (from the
+    previous pass at the same production version) is reused: only the first pass of a version
+    scans the column.
+    """
     indexed = [i for i in production.list_indices() if column.name in list(i.columns)]
     if not indexed:
-        return Signal(
-            "index_recall", "skipped", f"not available: {column.name} has no vector index (search is exact)"
-        )
-    texts = list(queries.values())
-    vectors = encode_queries(embedder, column, texts)
+        reason = f"not available: {column.name} has no vector index (search is exact)"
+        return Signal("index_recall", "skipped", reason)
+    ids = list(queries)
+    vectors = encode_queries(embedder, column, [queries[q] for q in ids])
     approx, _ = _search(production, column.name, vectors, k=k, exact=False)
-    exact, _ = _search(production, column.name, vectors, k=k, exact=True)
-    recall = float(
-        np.mean([len(set(a) & set(e)) / max(len(e), 1) for a, e in zip(approx, exact, strict=True)])
-    )
+    if known_exact is None or any(q not in known_exact for q in ids):
+        found, _ = _search(production, column.name, vectors, k=k, exact=True)
+        known_exact = dict(zip(ids, found, strict=True))
+    hits = [
+        len(set(a) & set(known_exact[q])) / max(len(known_exact[q]), 1)
+        for q, a in zip(ids, approx, strict=True)
+    ]
+    recall = float(np.mean(hits))
     kind = getattr(indexed[0], "index_type", "index")
-    values = {f"recall@{k}": recall}
     verdict = "ok" if recall >= minimum else "alarm"
     reason = (
-        f"{kind} on {column.name}: recall@{k} {recall:.3f} against exact search on {len(texts)} eval queries"
+        f"{kind} on {column.name}: recall@{k} {recall:.3f} against exact search on {len(ids)} eval queries"
     )
     if verdict == "alarm":
         reason += (
             f" (below {minimum}): the index misses true neighbours; rebuild it with more partitions/probes"
         )
-    return Signal("index_recall", verdict, reason, values)
+    detail = {"version": production.version, "exact": known_exact}
+    return Signal("index_recall", verdict, reason, {f"recall@{k}": recall}, detail)
 
 
 def canary_signal(column: VectorColumn) -> Signal:
