@@ -27,6 +27,8 @@ from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
 from workbench.errors import WorkbenchError
 from workbench.lifecycle.gate import GateConfig, GateResult
 from workbench.lifecycle.history import PromotionRecord, history
+from workbench.lifecycle.monitor import monitor
+from workbench.lifecycle.monitor_config import MonitorConfig
 from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
 from workbench.lifecycle.retire import retire
 from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
@@ -34,6 +36,9 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
+from workbench.store.monitor_runs import MonitorRun
+from workbench.store.monitor_runs import list_runs as list_monitor_runs
+from workbench.store.query_log import QueryLog
 from workbench.store.status import workspace_status
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -48,9 +53,12 @@ __all__ = [
     "IngestResult",
     "Manifest",
     "ModelRef",
+    "MonitorConfig",
+    "MonitorRun",
     "PendingRun",
     "ProductionIndex",
     "PromotionRecord",
+    "QueryLog",
     "SearchResult",
     "WorkbenchError",
     "Workspace",
@@ -65,9 +73,11 @@ __all__ = [
     "ingest",
     "list_comparisons",
     "list_eval_sets",
+    "list_monitor_runs",
     "load_comparison",
     "load_embedder",
     "load_eval_set",
+    "monitor",
     "open_workspace",
     "pending_run",
     "production_column",
