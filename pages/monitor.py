@@ -10,7 +10,7 @@ from workbench.lifecycle.monitor import monitor
 from workbench.lifecycle.monitor_config import workspace_monitor_config
 from workbench.lifecycle.monitor_view import monitor_figure, promoting_comparison
 from workbench.lifecycle.promote import production
-from workbench.store.monitor_runs import list_runs
+from workbench.store.monitor_runs import list_monitor_runs
 from workbench_app.context import current
 from workbench_app.ui import reported, require
 
@@ -42,7 +42,7 @@ if st.button("Run a pass now", key="monitor.run", icon=":material/monitor_heart:
         )
         st.rerun()
 
-runs = list_runs(ctx.ws, ctx.table)
+runs = list_monitor_runs(ctx.ws, ctx.table)
 require(runs, "No monitoring pass of this table yet: run one with the button above or `workbench monitor`.")
 events = history(ctx.ws, ctx.table)
 config = workspace_monitor_config(ctx.ws)

@@ -14,7 +14,7 @@ from workbench.lifecycle.monitor_view import monitor_frame, promoting_comparison
 from workbench.lifecycle.promote import promote
 from workbench.models.catalog import CATALOG
 from workbench.store.contract import content_hash
-from workbench.store.monitor_runs import list_runs
+from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.workspace import Workspace
 
 NEW = CATALOG[NEW_MODEL].column
@@ -48,6 +48,6 @@ def test_monitor_page_shows_series_band_alarms_and_the_promoting_comparison(
     shapes = chart["layout"]["shapes"]
     assert any(s.get("fillcolor") == "seagreen" for s in shapes)  # the baseline band
     assert any(s.get("line", {}).get("dash") == "dot" for s in shapes)  # production moves
-    frame = monitor_frame(list_runs(compared_ws, "demo"))
+    frame = monitor_frame(list_monitor_runs(compared_ws, "demo"))
     assert set(frame["seq"]) == {1, 2, 3}
     assert promoting_comparison([], NEW) is None

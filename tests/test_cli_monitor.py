@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.store.contract import content_hash
-from workbench.store.monitor_runs import TABLE, list_runs
+from workbench.store.monitor_runs import TABLE, list_monitor_runs
 from workbench.store.workspace import Workspace
 
 runner = CliRunner()
@@ -67,4 +67,4 @@ def test_every_repeats_the_pass(demo_ws: Workspace) -> None:
     assert code == 0, err
     runs = _json_documents(out)
     assert [r["seq"] for r in runs] == [1, 2] and [r["verdict"] for r in runs] == ["ok", "ok"]
-    assert [r.seq for r in list_runs(demo_ws, "demo")] == [1, 2]
+    assert [r.seq for r in list_monitor_runs(demo_ws, "demo")] == [1, 2]

@@ -22,7 +22,7 @@ from workbench.lifecycle.signals import score_features, serve_eval_queries
 from workbench.models.catalog import CATALOG
 from workbench.store.contract import content_hash
 from workbench.store.evalsets import load_eval_set
-from workbench.store.monitor_runs import TABLE, MonitorRun, Signal, list_runs
+from workbench.store.monitor_runs import TABLE, MonitorRun, Signal, list_monitor_runs
 from workbench.store.query_log import QueryLog
 from workbench.store.workspace import Workspace
 
@@ -97,7 +97,7 @@ def test_healthy_passes_raise_no_alarm_and_are_recorded(
     assert runs[2].signal("eval").values["ndcg@10:delta"] == 0.0
     assert "not available: canary fingerprints" in runs[0].signal("canary").reason
     assert runs[0].signal("scores").detail["source"] == "eval"
-    stored = list_runs(demo_ws, "demo")
+    stored = list_monitor_runs(demo_ws, "demo")
     assert [r.seq for r in stored] == [1, 2, 3] and stored[2].signals == runs[2].signals
     assert stored[0].production_version == demo_ws.table("demo").tags.get_version("production")
     assert stored[0].column == OLD and stored[0].pin == CATALOG[OLD_MODEL].pin

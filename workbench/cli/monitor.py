@@ -26,6 +26,8 @@ from workbench.cli.common import (
 if TYPE_CHECKING:
     from workbench.store.monitor_runs import MonitorRun
 
+__all__ = ["MONITOR_HELP", "monitor", "register"]
+
 MONITOR_HELP = """Check production: eval metrics, score drift, integrity, index recall; retire on schedule.
 
 One pass measures what production serves and stores it in the workspace table wb_monitor;

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from workbench.models.ref import Embedder
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "Agreement",
+    "agreement",
+    "query_both",
+]
+
 _QUERY_ID = "live"
 
 

@@ -302,7 +302,7 @@ def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | No
     chosen = format or path.suffix.lstrip(".").lower()
     if chosen not in _RENDERERS:
         raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
+    text = _RENDERERS[chosen](cmp)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

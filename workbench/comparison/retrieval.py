@@ -36,6 +36,20 @@ if TYPE_CHECKING:
 
     from workbench.store.workspace import VectorColumn
 
+__all__ = [
+    "RANKING_COLUMNS",
+    "Retrieval",
+    "check_fresh",
+    "embedder_for",
+    "encode_queries",
+    "exact_search",
+    "fetch_documents",
+    "read_vectors",
+    "retrieve",
+    "scan_search",
+    "search_column",
+]
+
 log = logging.getLogger(__name__)
 
 RANKING_COLUMNS = ["query_id", "rank", "doc_id", "score"]
@@ -242,7 +256,7 @@ def _search_batch(table: Table, column: str, vectors: np.ndarray, *, k: int, off
     query = vectors[0] if len(vectors) == 1 else vectors
     result = (
         table.search(query, vector_column_name=column)
-        .distance_type("cosine")
+        .distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder search() returns
         .bypass_vector_index()
         .select(["id", "_distance"])
         .limit(k)

@@ -17,6 +17,20 @@ import pyarrow as pa
 from workbench.errors import DataError
 from workbench.store.contract import CORPUS_SCHEMA, content_hash
 
+__all__ = [
+    "ID_FIELDS",
+    "QUERY_ID_FIELDS",
+    "Collection",
+    "Fields",
+    "Qrels",
+    "read_beir",
+    "read_collection",
+    "read_corpus",
+    "read_qrels",
+    "read_queries",
+    "validate_qrels",
+]
+
 Qrels = dict[str, dict[str, int]]
 
 ID_FIELDS = ("_id", "id", "doc_id", "docid")

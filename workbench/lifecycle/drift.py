@@ -33,6 +33,9 @@ from workbench.lifecycle.signals import FEATURES
 from workbench.metrics.paired import paired_delta
 from workbench.store.monitor_runs import MonitorRun, Signal
 
+__all__ = ["baseline_window", "judge_eval", "judge_scores"]
+
+
 _RESAMPLES = 2000
 
 

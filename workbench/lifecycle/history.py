@@ -22,6 +22,16 @@ from workbench.lifecycle.gate import GateResult
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "TABLE",
+    "Action",
+    "PromotionRecord",
+    "append_event",
+    "default_actor",
+    "history",
+    "previous_production",
+]
+
 log = logging.getLogger(__name__)
 
 TABLE = "wb_promotions"

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
     from workbench.store.workspace import VectorColumn, Workspace
 
+__all__ = ["SCHEDULED", "compact_and_prune", "due_for_retirement", "maintain", "prune_records"]
+
+
 log = logging.getLogger(__name__)
 
 SCHEDULED = "scheduled retirement: out of production longer than retire_after"

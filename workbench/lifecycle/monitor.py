@@ -52,7 +52,7 @@ from workbench.lifecycle.signals import (
     serve_eval_queries,
 )
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
-from workbench.store.monitor_runs import MonitorRun, Signal, append_run, list_runs
+from workbench.store.monitor_runs import MonitorRun, Signal, append_run, list_monitor_runs
 from workbench.store.query_log import read_query_log
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
     from workbench.models.ref import Embedder
     from workbench.store.workspace import VectorColumn, Workspace
+
+__all__ = ["monitor"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ def monitor(
     config = config or workspace_monitor_config(ws)
     eval_set = _eval_set(ws, name, config)
     now = now or datetime.now(UTC)
-    runs = list_runs(ws, name)
+    runs = list_monitor_runs(ws, name)
     signals = [
         _guard(
             "integrity",

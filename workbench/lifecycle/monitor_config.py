@@ -35,6 +35,15 @@ from workbench.metrics.labelled import parse_metric
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "MONITOR_FILE",
+    "MonitorConfig",
+    "load_monitor_config",
+    "parse_monitor_config",
+    "workspace_monitor_config",
+]
+
+
 MONITOR_FILE = "monitor.toml"
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
     from workbench.store.monitor_runs import MonitorRun
 
+__all__ = ["SERIES", "monitor_figure", "monitor_frame", "promoting_comparison"]
+
+
 SERIES: dict[str, tuple[str, ...]] = {
     "eval": ("ndcg@10", "recall@10"),
     "scores": ("top1", "margin", "mean_topk"),

@@ -54,6 +54,19 @@ if TYPE_CHECKING:
     from workbench.models.ref import Embedder
     from workbench.store.query_log import QueryLog
 
+__all__ = [
+    "CheckReport",
+    "Hit",
+    "ProductionIndex",
+    "SearchResult",
+    "check",
+    "check_query",
+    "resolve_production",
+    "search",
+    "verified_embedder",
+    "verify_column",
+]
+
 log = logging.getLogger(__name__)
 
 _PROBE = "workbench start-up check"
@@ -166,8 +179,8 @@ class ProductionIndex:
             embedders: Already-loaded models by column name, for the column production may
                 have moved to (this index's own model is reused when its column is still active).
         """
-        tags = self.ws.table(self.table.name).tags.list()
-        if tags.get(PRODUCTION_TAG, {}).get("version") == self.version:
+        tag = self.ws.table(self.table.name).tags.list().get(PRODUCTION_TAG)
+        if tag is not None and tag["version"] == self.version:
             return self
         handle, column = resolve_production(self.ws, self.table.name)
         verify_column(handle, column)
@@ -186,7 +199,7 @@ class ProductionIndex:
         vector = encode_queries(self.embedder, self.column, [query])[0]
         rows = (
             self.table.search(vector, vector_column_name=self.column.name)
-            .distance_type("cosine")
+            .distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder search() returns
             .select(["id", "title", "text", "_distance"])
             .limit(k)
             .to_list()

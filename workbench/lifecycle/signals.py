@@ -32,7 +32,7 @@ from workbench.lifecycle.promote import data_unchanged_since
 from workbench.metrics.labelled import per_query_metrics
 from workbench.models.ref import resolve_model_dir, verify_model_dir
 from workbench.store.contract import parse_column
-from workbench.store.monitor_runs import Signal
+from workbench.store.monitor_runs import Signal, SignalStatus
 from workbench.store.status import column_problems
 
 if TYPE_CHECKING:
@@ -41,6 +41,18 @@ if TYPE_CHECKING:
     from workbench.models.ref import Embedder
     from workbench.store.evalsets import EvalSet
     from workbench.store.workspace import VectorColumn
+
+__all__ = [
+    "FEATURES",
+    "ServedRankings",
+    "canary_signal",
+    "eval_signal",
+    "index_recall_signal",
+    "integrity_signal",
+    "score_features",
+    "serve_eval_queries",
+]
+
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +172,7 @@ def index_recall_signal(
     ]
     recall = float(np.mean(hits))
     kind = getattr(indexed[0], "index_type", "index")
-    verdict = "ok" if recall >= minimum else "alarm"
+    verdict: SignalStatus = "ok" if recall >= minimum else "alarm"
     reason = (
         f"{kind} on {column.name}: recall@{k} {recall:.3f} against exact search on {len(ids)} eval queries"
     )
@@ -225,9 +237,9 @@ def _search(
     scores: list[list[float]] = [[] for _ in range(len(vectors))]
     for start in range(0, len(vectors), 256):
         chunk = vectors[start : start + 256]
-        query = table.search(chunk if len(chunk) > 1 else chunk[0], vector_column_name=column).distance_type(
-            "cosine"
-        )
+        vector = chunk if len(chunk) > 1 else chunk[0]
+        query = table.search(vector, vector_column_name=column)
+        query = query.distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder
         if exact:
             query = query.bypass_vector_index()
         result = query.select(["id", "_distance"]).limit(k).to_arrow()

@@ -306,8 +306,7 @@ def _check_p(p: float) -> None:
 def _as_ranking(ranking: Sequence[str], name: str) -> list[str]:
     docs = list(ranking)
     if len(set(docs)) != len(docs):
-        seen: set[str] = set()
-        repeated = next(doc for doc in docs if doc in seen or seen.add(doc))
+        repeated = next(doc for i, doc in enumerate(docs) if doc in docs[:i])
         raise InvalidArgumentError(
             f"ranking {name} lists document {repeated!r} more than once; "
             "deduplicate it keeping the best position"

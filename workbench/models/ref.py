@@ -35,6 +35,23 @@ from workbench.store.contract import src_column_name, vector_column_name
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+__all__ = [
+    "MOVING_REVISIONS",
+    "Embedder",
+    "ModelRef",
+    "SentenceTransformerEmbedder",
+    "Source",
+    "check_weights_safe",
+    "fingerprint_dir",
+    "installed_version",
+    "load_embedder",
+    "pin_directory",
+    "pin_error",
+    "require_own_model",
+    "resolve_model_dir",
+    "verify_model_dir",
+]
+
 log = logging.getLogger(__name__)
 
 Source = Literal["package", "path", "hub"]
@@ -382,7 +399,8 @@ def pin_directory(
 
     model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     truncate = options.get("truncate_dim")
-    dim = int(truncate) if truncate else int(model.get_embedding_dimension())
+    native = model.get_embedding_dimension()
+    dim = truncate if isinstance(truncate, int) and truncate > 0 else int(native or 0)
     return ModelRef(
         name=name,
         source="path",
@@ -391,5 +409,5 @@ def pin_directory(
         fingerprint=fingerprint,
         dim=dim,
         allow_pickle=allow_pickle,
-        **options,  # type: ignore[arg-type]
+        **options,
     )

@@ -22,6 +22,23 @@ from workbench.metrics.shifts import moved_documents, score_histogram
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "DELTA_COLUMNS",
+    "DRILLDOWN_COLUMNS",
+    "FRAMES",
+    "KS",
+    "LIST_COLUMNS",
+    "SIDES",
+    "TABLE",
+    "Comparison",
+    "Manifest",
+    "count_comparisons",
+    "drilldown_frame",
+    "list_comparisons",
+    "load_comparison",
+    "save_comparison",
+]
+
 TABLE = "wb_comparisons"
 SIDES = ("baseline", "candidate")
 FRAMES = ("deltas", "per_query", "rankings", "documents", "thresholds")

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import pyarrow as pa
 
@@ -20,7 +20,29 @@ from workbench.errors import InvalidArgumentError, NotFoundError
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "TABLE",
+    "EvalSet",
+    "EvalSetSummary",
+    "list_eval_sets",
+    "load_eval_set",
+    "save_eval_set",
+]
+
 TABLE = "wb_eval_sets"
+
+
+class EvalSetSummary(TypedDict):
+    """One row of :func:`list_eval_sets`: an eval set without its queries and qrels."""
+
+    name: str
+    table: str
+    created_at: str
+    content_hash: str
+    n_queries: int
+    n_judged: int
+
+
 _SCHEMA = pa.schema(
     [
         pa.field("name", pa.string(), nullable=False),
@@ -91,7 +113,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
     return stamped
 
 
-def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[dict[str, object]]:
+def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSummary]:
     """One summary dict per eval set (name, table, counts, hash, created_at), by name.
 
     Args:
@@ -101,7 +123,8 @@ def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[dict[str,
     if not ws.has_table(TABLE):
         return []
     rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["queries_json", "qrels_json"]).to_pylist()
-    return sorted((r for r in rows if table is None or r["table"] == table), key=lambda r: r["name"])
+    found = [EvalSetSummary(**r) for r in rows if table is None or r["table"] == table]  # type: ignore[typeddict-item]
+    return sorted(found, key=lambda r: r["name"])
 
 
 def load_eval_set(ws: Workspace, name: str) -> EvalSet:

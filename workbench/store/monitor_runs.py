@@ -19,6 +19,9 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = ["TABLE", "MonitorRun", "Signal", "SignalStatus", "Verdict", "append_run", "list_monitor_runs"]
+
+
 log = logging.getLogger(__name__)
 
 TABLE = "wb_monitor"
@@ -118,7 +121,9 @@ def append_run(ws: Workspace, run: MonitorRun) -> MonitorRun:
     return stored
 
 
-def list_runs(ws: Workspace, table: str | None = None, *, last: int | None = None) -> list[MonitorRun]:
+def list_monitor_runs(
+    ws: Workspace, table: str | None = None, *, last: int | None = None
+) -> list[MonitorRun]:
     """Stored passes (of one table, if named), oldest first; ``last`` keeps only the newest ones."""
     if not ws.has_table(TABLE):
         return []

@@ -33,6 +33,9 @@ from workbench.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = ["TABLE", "QueryLog", "TextMode", "read_query_log"]
+
+
 log = logging.getLogger(__name__)
 
 TABLE = "wb_query_log"

@@ -21,6 +21,7 @@ from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.contract import (
+    DEFAULT_WORKSPACE,
     META_CREATED,
     META_MODEL,
     META_SRC,
@@ -32,7 +33,16 @@ if TYPE_CHECKING:
     import lancedb
     from lancedb.table import Table
 
-DEFAULT_WORKSPACE = "workspace"
+__all__ = [
+    "VectorColumn",
+    "Workspace",
+    "column_metadata",
+    "library_versions",
+    "open_workspace",
+    "set_tag",
+    "table_metadata",
+    "vector_columns",
+]
 
 
 @dataclass(frozen=True)
