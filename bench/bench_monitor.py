@@ -171,6 +171,7 @@ def healthy_passes(demo: Workspace, root: Path, embedder, passes: int, per_pass:
         run = monitor(ws, DEMO_TABLE, embedder=embedder, config=NO_MAINTENANCE, now=moment[0])
         verdicts.append(run.verdict)
         alarms.extend(run.alarms)
+        print(f"    pass {run.seq}: {run.verdict} ({run.duration_s:.1f} s)", flush=True)
     elapsed = time.perf_counter() - tick
     n_alarm = verdicts.count("alarm")
     print(
@@ -185,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 1_000_000], help="0 or none: skip")
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--healthy", type=int, default=50)
     parser.add_argument("--per-pass", type=int, default=100)
@@ -207,7 +208,7 @@ def main() -> None:
         print(f"model load + fingerprint: {time.perf_counter() - tick:.1f} s (not counted below)")
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
         clock = datetime.now(UTC) + timedelta(minutes=1)
-        for rows in args.sizes:
+        for rows in [r for r in args.sizes if r > 0]:
             tick = time.perf_counter()
             ws = scale_table(demo, args.root, rows)
             print(f"built {rows:,} rows in {time.perf_counter() - tick:.0f} s")
