@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = [
+    "MOVES",
     "TABLE",
     "Action",
     "PromotionRecord",
