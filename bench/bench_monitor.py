@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--index", action="store_true", help="also time passes with an IVF_PQ index")
     parser.add_argument("--root", type=Path, default=Path("/tmp/bench-monitor"))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--skip-flat", action="store_true", help="with --index: time only indexed passes")
     parser.add_argument("--demo", type=Path, help="copy this built demo workspace instead of building one")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
@@ -223,7 +224,8 @@ def main() -> None:
             tick = time.perf_counter()
             ws = scale_table(demo, args.root, rows)
             print(f"built {rows:,} rows in {time.perf_counter() - tick:.0f} s")
-            time_passes(ws, "bench", embedder, args.passes + 1, clock)  # the first is the baseline pass
+            if not args.skip_flat:
+                time_passes(ws, "bench", embedder, args.passes + 1, clock)  # the first is the baseline pass
             if args.index:
                 from lancedb.index import IvfPq
 
