@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
 
+from workbench.checks import positive_int
 from workbench.comparison import charts
 from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
 from workbench.errors import DataError, InvalidArgumentError
@@ -374,8 +375,7 @@ def export_run(
     Raises:
         NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     es = load_eval_set(ws, eval_set)
     tbl = ws.table(table or es.table)
     col = ws.resolve_column(tbl, column)

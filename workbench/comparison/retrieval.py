@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.checks import positive_int
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
 from workbench.models.ref import Embedder, load_embedder, require_own_model
 from workbench.progress import ProgressFn
@@ -190,8 +191,7 @@ def search_column(
         ``query_id, rank, doc_id, score`` (cosine similarity, ``1 - _distance``), ranks 1..k
         in trec_eval order.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     parts = []
@@ -213,8 +213,7 @@ def scan_search(
     against all queries; a running top-k per query is merged block by block, so memory stays
     bounded by the block size whatever the corpus size.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     queries = _unit(np.asarray(vectors, dtype=np.float32))

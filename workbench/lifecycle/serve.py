@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.checks import positive_int
 from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
     CorruptStateError,
@@ -280,8 +281,7 @@ def check_query(query: str, k: int) -> None:
     """Refuse an empty query or a non-positive ``k``."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgumentError(f"the query is empty ({query!r}); give the text to search for")
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
 
 
 def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:

@@ -17,7 +17,7 @@ import hashlib
 import importlib.metadata
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -121,6 +121,21 @@ class ModelRef(BaseModel):
     def __init__(self, **data: object) -> None:
         try:
             super().__init__(**data)
+        except ValidationError as exc:
+            raise pin_error(exc) from None
+
+    @classmethod
+    def parse(cls, data: str | bytes | Mapping[str, object]) -> ModelRef:
+        """The one entry point from stored data (JSON text or a mapping) to a ``ModelRef``.
+
+        Raises:
+            WorkbenchError: never pydantic's ``ValidationError``: a refused pin raises the
+                workbench error that explains it, malformed JSON a ``ConfigError``.
+        """
+        try:
+            if isinstance(data, str | bytes):
+                return cls.model_validate_json(data)
+            return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise pin_error(exc) from None
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from workbench.corpus.readers import Qrels
 from workbench.errors import InvalidArgumentError, NotFoundError
+from workbench.store.records import read_records, upsert_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -105,11 +106,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
         },
         schema=_SCHEMA,
     )
-    if not ws.has_table(TABLE):
-        ws.db.create_table(TABLE, row)
-    else:
-        tbl = ws.db.open_table(TABLE)
-        tbl.merge_insert("name").when_matched_update_all().when_not_matched_insert_all().execute(row)
+    upsert_records(ws, TABLE, row, key="name")
     return stamped
 
 
@@ -120,9 +117,8 @@ def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSu
         ws: The workspace.
         table: Only the eval sets of this corpus table.
     """
-    if not ws.has_table(TABLE):
-        return []
-    rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["queries_json", "qrels_json"]).to_pylist()
+    data = read_records(ws, TABLE, columns=[f.name for f in _SCHEMA if not f.name.endswith("_json")])
+    rows = data.to_pylist() if data is not None else []
     found = [EvalSetSummary(**r) for r in rows if table is None or r["table"] == table]  # type: ignore[typeddict-item]
     return sorted(found, key=lambda r: r["name"])
 
@@ -135,9 +131,7 @@ def load_eval_set(ws: Workspace, name: str) -> EvalSet:
             f"no eval set {name!r} in workspace {ws.uri!r}; eval sets: "
             f"{', '.join(known) or 'none — ingest a BEIR folder with queries and qrels'}"
         )
-    tbl = ws.db.open_table(TABLE)
-    escaped = name.replace("'", "''")
-    row = tbl.search().where(f"name = '{escaped}'").limit(1).to_list()[0]
+    row = read_records(ws, TABLE, equals={"name": name}).to_pylist()[0]  # type: ignore[union-attr]
     return EvalSet(
         name=row["name"],
         table=row["table"],
