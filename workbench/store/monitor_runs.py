@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from workbench.store.records import append_records, read_records
+
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
@@ -109,14 +111,7 @@ def append_run(ws: Workspace, run: MonitorRun) -> MonitorRun:
         "signals_json": json.dumps([asdict(s) for s in stored.signals], ensure_ascii=False, default=float),
         "actions_json": json.dumps(list(stored.actions), ensure_ascii=False),
     }
-    data = pa.Table.from_pylist([row], schema=_SCHEMA)
-    if ws.has_table(TABLE):
-        ws.db.open_table(TABLE).add(data)
-    else:
-        try:
-            ws.db.create_table(TABLE, data)
-        except ValueError:  # another process created it first
-            ws.db.open_table(TABLE).add(data)
+    append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
     log.info("monitor pass %d of %r: %s", stored.seq, stored.table, stored.verdict)
     return stored
 
@@ -125,21 +120,16 @@ def list_monitor_runs(
     ws: Workspace, table: str | None = None, *, last: int | None = None
 ) -> list[MonitorRun]:
     """Stored passes (of one table, if named), oldest first; ``last`` keeps only the newest ones."""
-    if not ws.has_table(TABLE):
+    data = read_records(ws, TABLE, equals={"table": table} if table is not None else None)
+    if data is None:
         return []
-    handle = ws.db.open_table(TABLE)
-    escaped = (table or "").replace("'", "''")
-    data = handle.to_lance().to_table(filter=f"`table` = '{escaped}'" if table is not None else None)
     runs = sorted((_run(row) for row in data.to_pylist()), key=lambda r: (r.table, r.seq))
     return runs[-last:] if last else runs
 
 
 def _next_seq(ws: Workspace, table: str) -> int:
-    if not ws.has_table(TABLE):
-        return 1
-    escaped = table.replace("'", "''")
-    seqs = ws.db.open_table(TABLE).to_lance().to_table(columns=["seq"], filter=f"`table` = '{escaped}'")
-    return max(seqs.column("seq").to_pylist(), default=0) + 1
+    seqs = read_records(ws, TABLE, columns=["seq"], equals={"table": table})
+    return 1 if seqs is None else max(seqs.column("seq").to_pylist(), default=0) + 1
 
 
 def _fields(run: MonitorRun) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.errors import InvalidArgumentError
+from workbench.store.records import append_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -138,16 +139,8 @@ class QueryLog:
             rows, self._rows = self._rows, []
         if not rows:
             return 0
-        data = pa.Table.from_pylist(rows, schema=_SCHEMA)
-        if self.ws.has_table(TABLE):
-            handle = self.ws.db.open_table(TABLE)
-            handle.add(data)
-        else:
-            try:
-                handle = self.ws.db.create_table(TABLE, data)
-            except ValueError:  # another process created it first
-                handle = self.ws.db.open_table(TABLE)
-                handle.add(data)
+        append_records(self.ws, TABLE, pa.Table.from_pylist(rows, schema=_SCHEMA))
+        handle = self.ws.db.open_table(TABLE)
         _trim(handle, self.max_rows)
         return len(rows)
 
@@ -178,12 +171,12 @@ def read_query_log(
         raise InvalidArgumentError(f"limit must be at least 1, got {limit!r}")
     if not ws.has_table(TABLE):
         return _SCHEMA.empty_table()
-    conditions = [f"`table` = '{_quote(table)}'"]
+    condition = pc.field("table") == pa.scalar(table)
     if column is not None:
-        conditions.append(f"`column` = '{_quote(column)}'")
+        condition &= pc.field("column") == pa.scalar(column)
     if since is not None:
-        conditions.append(f"at >= TIMESTAMP '{since.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}'")
-    data = ws.db.open_table(TABLE).to_lance().to_table(filter=" AND ".join(conditions))
+        condition &= pc.field("at") >= pa.scalar(since.astimezone(UTC), pa.timestamp("us", tz="UTC"))
+    data = ws.db.open_table(TABLE).to_lance().to_table(filter=condition)
     if data.num_rows > limit:
         keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
         data = data.take(pa.array(keep))
@@ -202,7 +195,3 @@ def _trim(handle: object, max_rows: int) -> None:
     stamp = datetime.fromtimestamp(oldest_kept / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     handle.delete(f"at < TIMESTAMP '{stamp}'")  # type: ignore[attr-defined]
     log.debug("query log trimmed to %d rows", handle.count_rows())  # type: ignore[attr-defined]
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
