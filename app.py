@@ -49,6 +49,9 @@ PAGES = {
         st.Page("pages/promote.py", title="Promote", icon=":material/rocket_launch:"),
         st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
     ],
+    "Operate": [
+        st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
+    ],
 }
 
 

@@ -17,8 +17,8 @@ from workbench.corpus.ingest import ingest
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir, demo_ready
 from workbench.embedding.run import embed
 from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import production_column
 from workbench.models.catalog import L6_PACKAGE, package_model_dir
+from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]

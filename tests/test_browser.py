@@ -25,7 +25,7 @@ import pytest
 from workbench.comparison.run import list_comparisons
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import production_column
+from workbench.store.production import production_column
 from workbench.store.workspace import open_workspace
 
 pytestmark = pytest.mark.browser

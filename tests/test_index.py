@@ -17,11 +17,12 @@ from workbench.comparison.retrieval import scan_search
 from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
-from workbench.lifecycle.promote import production, refresh, rollback
+from workbench.lifecycle.promote import refresh, rollback
 from workbench.lifecycle.serve import ProductionIndex, check
 from workbench.models.catalog import CATALOG
 from workbench.store.contract import META_INDEX, PRODUCTION_TAG
 from workbench.store.index import IndexSpec, build_index, default_spec, describe_indexes
+from workbench.store.production import production
 from workbench.store.status import table_status
 from workbench.store.workspace import Workspace
 

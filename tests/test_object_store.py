@@ -19,11 +19,12 @@ from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import ConfigError
 from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import production_column, promote, rollback
+from workbench.lifecycle.promote import promote, rollback
 from workbench.lifecycle.retire import retire
 from workbench.models.catalog import CATALOG
 from workbench.store.config import load_config
 from workbench.store.contract import candidate_tag
+from workbench.store.production import production_column
 from workbench.store.storage import StorageConfig
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 

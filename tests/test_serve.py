@@ -21,11 +21,12 @@ from workbench.errors import (
     MixedIndexError,
     StaleColumnError,
 )
-from workbench.lifecycle.promote import production, promote, rollback
+from workbench.lifecycle.promote import promote, rollback
 from workbench.lifecycle.serve import ProductionIndex, check, search
 from workbench.models.catalog import CATALOG, package_model_dir
 from workbench.models.ref import pin_directory
 from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.store.production import production
 from workbench.store.workspace import Workspace
 
 OLD = CATALOG[OLD_MODEL].column

@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from workbench.lifecycle.calibration import calibrate_gate
     from workbench.lifecycle.gate import GateCheck, GateConfig, GateResult, Verdict
     from workbench.lifecycle.history import PromotionRecord, history
+    from workbench.lifecycle.monitor import monitor
+    from workbench.lifecycle.monitor_config import MonitorConfig
     from workbench.lifecycle.promote import check_gate, promote, refresh, rollback, rollback_target
     from workbench.lifecycle.retire import RetireResult, retire
     from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
@@ -85,8 +87,10 @@ if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
     from workbench.store.index import IndexInfo, IndexSpec, build_index, describe_indexes, update_indexes
+    from workbench.store.monitor_runs import MonitorRun, list_monitor_runs
     from workbench.store.pins import pin_model, verify_model
     from workbench.store.production import Production, RollbackTarget, production, production_column
+    from workbench.store.query_log import QueryLog
     from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
     from workbench.store.storage import StorageConfig
     from workbench.store.workspace import VectorColumn, Workspace, open_workspace
@@ -182,6 +186,11 @@ _EXPORTS: dict[str, str] = {
     "refresh": "workbench.lifecycle.promote",
     "rollback": "workbench.lifecycle.promote",
     "rollback_target": "workbench.lifecycle.promote",
+    "MonitorConfig": "workbench.lifecycle.monitor_config",
+    "monitor": "workbench.lifecycle.monitor",
+    "MonitorRun": "workbench.store.monitor_runs",
+    "list_monitor_runs": "workbench.store.monitor_runs",
+    "QueryLog": "workbench.store.query_log",
     "RetireResult": "workbench.lifecycle.retire",
     "retire": "workbench.lifecycle.retire",
     "CheckReport": "workbench.lifecycle.serve",
@@ -248,6 +257,8 @@ __all__ = [
     "MixedIndexError",
     "ModelNotFoundError",
     "ModelRef",
+    "MonitorConfig",
+    "MonitorRun",
     "NotFoundError",
     "PendingRun",
     "PlanCheck",
@@ -255,6 +266,7 @@ __all__ = [
     "ProductionIndex",
     "ProgressFn",
     "PromotionRecord",
+    "QueryLog",
     "RayOptions",
     "RetireResult",
     "RollbackTarget",
@@ -296,11 +308,13 @@ __all__ = [
     "list_adapters",
     "list_comparisons",
     "list_eval_sets",
+    "list_monitor_runs",
     "load_adapter",
     "load_comparison",
     "load_embedder",
     "load_eval_set",
     "matryoshka_sweep",
+    "monitor",
     "open_workspace",
     "pending_run",
     "pin_directory",

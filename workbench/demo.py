@@ -14,8 +14,9 @@ from pathlib import Path
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import NotFoundError
-from workbench.lifecycle.promote import production_column, promote
+from workbench.lifecycle.promote import promote
 from workbench.progress import StepFn
+from workbench.store.production import production_column
 from workbench.store.workspace import Workspace
 
 __all__ = [

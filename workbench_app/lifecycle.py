@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
     from workbench.store.workspace import Workspace
 
-_ACTIONS = {"promote": "↑ promote", "rollback": "↩ rollback", "refresh": "↻ refresh", "retire": "✕ retire"}
+_ACTIONS = {
+    "promote": "↑ promote",
+    "rollback": "↩ rollback",
+    "refresh": "↻ refresh",
+    "retire": "✕ retire",
+    "maintain": "⚙ maintain",
+}
 
 
 def rollback_target(ws: Workspace, table: Table, current: Production | None) -> tuple[int, str | None] | None:

@@ -368,8 +368,8 @@ def _production_label(
     ws: Workspace, eval_set: str, table: str | None, candidates: list[str] | None
 ) -> str | None:
     """The candidate label of the production column, if production is one of the candidates."""
-    from workbench.lifecycle.promote import production_column
     from workbench.store.evalsets import load_eval_set
+    from workbench.store.production import production_column
 
     handle = ws.table(table or load_eval_set(ws, eval_set).table)
     active = production_column(handle)

@@ -58,8 +58,8 @@ def index_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     from workbench.errors import InvalidArgumentError
-    from workbench.lifecycle.promote import production
     from workbench.store.index import INDEX_TYPES, build_index, default_spec
+    from workbench.store.production import production
 
     with handled():
         if index_type is not None and index_type.upper() not in INDEX_TYPES:

@@ -187,13 +187,23 @@ def search(
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
+    log_query: Annotated[
+        str | None,
+        typer.Option(
+            "--log-query",
+            help="Log the query and its scores for `workbench monitor`; text kept as: plain, hashed, none.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search production: the active column only, queries encoded by its own verified model."""
     from workbench.lifecycle.serve import search as run_search
+    from workbench.store.query_log import QueryLog
 
     with handled():
-        result = run_search(workspace(workspace_uri, config), query, table=table, k=k)
+        ws = workspace(workspace_uri, config)
+        query_log = QueryLog(ws, text=log_query) if log_query is not None else None  # type: ignore[arg-type]
+        result = run_search(ws, query, table=table, k=k, query_log=query_log)
     if as_json:
         emit_json(result.to_dict())
         return

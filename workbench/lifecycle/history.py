@@ -1,4 +1,4 @@
-"""The audit history of production: every promotion, rollback, refresh and retirement.
+"""The audit history of production: every promotion, rollback, refresh, retirement and maintenance.
 
 Stored in the workspace table ``wb_promotions``, one row per event, appended (one small
 LanceDB version each): who (the OS user or an explicit actor), when (UTC), which table, from
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = [
+    "MOVES",
     "TABLE",
     "Action",
     "PromotionRecord",
@@ -39,7 +40,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TABLE = "wb_promotions"
-Action = Literal["promote", "rollback", "refresh", "retire"]
+Action = Literal["promote", "rollback", "refresh", "retire", "maintain"]
+MOVES = ("promote", "rollback", "refresh")
+"""The actions that move the production tag (retire and maintain never do)."""
 
 _SCHEMA = pa.schema(
     [
@@ -111,6 +114,8 @@ class PromotionRecord:
             return f"rolled back {self.table!r}: production → {where} ({was})"
         if self.action == "refresh":
             return f"refreshed {self.table!r}: production → {where} ({self.tag}; same column, newer data)"
+        if self.action == "maintain":
+            return f"maintained {self.table!r} (v{self.to_version}): {self.reason}"
         return f"retired {self.from_column} from {self.table!r} (v{self.to_version})"
 
     def to_dict(self) -> dict[str, Any]:

@@ -78,8 +78,8 @@ log = logging.getLogger(__name__)
 
 # Operations that leave every row's id and content_hash as they were.
 # Operations that leave every row's id and content_hash as they were (an index build or
-# update, and the metadata recording its parameters, change no row).
-_DATA_PRESERVING = frozenset({"UpdateConfig", "Project", "CreateIndex"})
+# update, the metadata recording its parameters, and a compaction (Rewrite) change no row).
+_DATA_PRESERVING = frozenset({"UpdateConfig", "Project", "CreateIndex", "Rewrite"})
 _MAX_TRANSACTIONS = 64
 
 

@@ -15,6 +15,11 @@ call :meth:`ProductionIndex.follow` periodically (or on a deploy signal) and swa
 index in; it is the same object while the tag has not moved, and it reuses the loaded model
 when the column's pin is unchanged.
 
+Query log (opt-in): give :meth:`ProductionIndex.open` a
+:class:`~workbench.store.query_log.QueryLog` and each answered query is offered to it (sampled,
+size-bounded, text hashed by default) with the cosine scores it returned; monitoring follows
+the distribution of those scores over time (:mod:`workbench.lifecycle.monitor`).
+
 Example:
     >>> index = ProductionIndex.open(open_workspace("workspace"), "demo")  # doctest: +SKIP
     >>> index.search("how do I roll back a model?", k=5).hits[0].id  # doctest: +SKIP
@@ -39,7 +44,7 @@ from workbench.errors import (
     StaleColumnError,
     WorkbenchError,
 )
-from workbench.lifecycle.history import history
+from workbench.lifecycle.history import MOVES, history
 from workbench.lifecycle.promote import data_unchanged_since
 from workbench.models.canary import last_result
 from workbench.store.canaries import record_check
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench.models.ref import Embedder
+    from workbench.store.query_log import QueryLog
 
 __all__ = [
     "CheckReport",
@@ -125,13 +131,22 @@ class ProductionIndex:
     processes do meanwhile; :meth:`follow` returns the index for where the tag points now.
     """
 
-    def __init__(self, ws: Workspace, table: Table, column: VectorColumn, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        table: Table,
+        column: VectorColumn,
+        embedder: Embedder,
+        *,
+        query_log: QueryLog | None = None,
+    ) -> None:
         self.ws = ws
         self.table = table
         self.column = column
         self.embedder = embedder
         self.index: IndexInfo | None = describe_indexes(table).get(column.name)
         """The column's ANN index at this version (searched with its recorded parameters), or None."""
+        self.query_log = query_log
 
     def __repr__(self) -> str:
         return f"ProductionIndex({self.table.name!r}, v{self.version}, {self.column.name})"
@@ -142,7 +157,12 @@ class ProductionIndex:
 
     @classmethod
     def open(
-        cls, ws: Workspace, table: str | None = None, *, embedder: Embedder | None = None
+        cls,
+        ws: Workspace,
+        table: str | None = None,
+        *,
+        embedder: Embedder | None = None,
+        query_log: QueryLog | None = None,
     ) -> ProductionIndex:
         """Resolve ``production`` of ``table`` and validate it (see the module docstring).
 
@@ -150,6 +170,7 @@ class ProductionIndex:
             ws: The workspace.
             table: The corpus table (default: the only one).
             embedder: An already-loaded model; it must be the active column's pin.
+            query_log: Where answered queries are logged (sampled), for monitoring; None: not logged.
 
         Raises:
             LifecycleError: the table has no production tag.
@@ -158,7 +179,7 @@ class ProductionIndex:
         """
         handle, column = resolve_production(ws, table or ws.default_table())
         verify_column(handle, column)
-        return cls(ws, handle, column, verified_embedder(column, embedder))
+        return cls(ws, handle, column, verified_embedder(column, embedder), query_log=query_log)
 
     def follow(self, embedders: Mapping[str, Embedder] | None = None) -> ProductionIndex:
         """This index if ``production`` has not moved, else a newly opened and validated one.
@@ -174,7 +195,8 @@ class ProductionIndex:
         verify_column(handle, column)
         known = {self.column.name: self.embedder, **(embedders or {})}
         log.info("production of %r moved: v%d → v%d", self.table.name, self.version, handle.version)
-        return ProductionIndex(self.ws, handle, column, verified_embedder(column, known.get(column.name)))
+        model = verified_embedder(column, known.get(column.name))
+        return ProductionIndex(self.ws, handle, column, model, query_log=self.query_log)
 
     def search(self, query: str, *, k: int = 10) -> SearchResult:
         """The ``k`` nearest documents to ``query`` in the production column.
@@ -192,6 +214,14 @@ class ProductionIndex:
             Hit(rank, row["id"], row["title"] or "", row["text"] or "", 1.0 - float(row["_distance"]))
             for rank, row in enumerate(rows, start=1)
         )
+        if self.query_log is not None:
+            self.query_log.record(
+                self.table.name,
+                query=query,
+                version=self.version,
+                column=self.column.name,
+                scores=[hit.score for hit in hits],
+            )
         column, pin = self.column.name, self.column.ref.pin
         return SearchResult(query, self.table.name, self.version, column, pin, hits, self.searched_with)
 
@@ -208,17 +238,22 @@ def search(
     table: str | None = None,
     k: int = 10,
     embedder: Embedder | None = None,
+    query_log: QueryLog | None = None,
 ) -> SearchResult:
     """Search production once: open and validate the tag, encode with the column's pin, search.
 
-    A serving process should keep a :class:`ProductionIndex` instead (validated once).
+    A serving process should keep a :class:`ProductionIndex` instead (validated once). With a
+    ``query_log`` the query is offered to it and the log is flushed.
 
     Raises:
         InvalidArgumentError: an empty query or ``k`` < 1 (before anything is loaded).
         LifecycleError, MixedIndexError, StaleColumnError: see :meth:`ProductionIndex.open`.
     """
     check_query(query, k)
-    return ProductionIndex.open(ws, table, embedder=embedder).search(query, k=k)
+    result = ProductionIndex.open(ws, table, embedder=embedder, query_log=query_log).search(query, k=k)
+    if query_log is not None:
+        query_log.flush()
+    return result
 
 
 def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None = None) -> CheckReport:
@@ -342,7 +377,7 @@ def _notes(ws: Workspace, name: str, version: int) -> list[str]:
             f"production is v{version}, the latest version is v{latest.version} with other documents: "
             "they are not served until `workbench refresh`"
         )
-    moves = [e for e in history(ws, name) if e.action != "retire" and e.to_version is not None]
+    moves = [e for e in history(ws, name) if e.action in MOVES and e.to_version is not None]
     if moves and moves[-1].to_version != version:
         notes.append(
             f"the history's last production move is to v{moves[-1].to_version}, but the tag is at "

@@ -1,0 +1,77 @@
+"""Monitor: production's signals over time, with the baseline band, alarms and production moves."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench.lifecycle.drift import baseline_window
+from workbench.lifecycle.history import history
+from workbench.lifecycle.monitor import monitor
+from workbench.lifecycle.monitor_config import workspace_monitor_config
+from workbench.lifecycle.monitor_view import monitor_figure, promoting_comparison
+from workbench.lifecycle.promote import production
+from workbench.store.monitor_runs import list_monitor_runs
+from workbench_app.context import current
+from workbench_app.ui import reported, require
+
+COMPARE_KEY = "compare.selected"  # the Compare page's selection, preset by the link below
+DONE_KEY = "monitor.done"
+
+ctx = current()
+st.title("Monitor")
+st.caption(
+    "Each pass checks what production serves: eval metrics with their confidence intervals, the "
+    "distribution of query–top-k cosine scores (from the query log, else the eval queries), "
+    "missing or stale rows and the model pin, and index recall. Drift is judged against the "
+    "baseline window, the first passes after the last promotion. Run passes from cron with "
+    "`workbench monitor` (exit 1 on an alarm), or here."
+)
+table = ctx.ws.table(ctx.table)
+current_production = production(table)
+require(
+    current_production is not None, "Nothing is in production yet: promote a column on the **Promote** page."
+)
+if DONE_KEY in st.session_state:
+    st.success(st.session_state.pop(DONE_KEY), icon=":material/task_alt:")
+
+if st.button("Run a pass now", key="monitor.run", icon=":material/monitor_heart:"):
+    with st.spinner("Measuring production…"), reported("The monitoring pass"):
+        run = monitor(ctx.ws, ctx.table, maintenance=False)
+        st.session_state[DONE_KEY] = f"Pass {run.seq}: {run.verdict}" + (
+            f" — {len(run.alarms)} alarm(s)" if run.alarms else ""
+        )
+        st.rerun()
+
+runs = list_monitor_runs(ctx.ws, ctx.table)
+require(runs, "No monitoring pass of this table yet: run one with the button above or `workbench monitor`.")
+events = history(ctx.ws, ctx.table)
+config = workspace_monitor_config(ctx.ws)
+last = runs[-1]
+window = baseline_window(runs, events, column=last.column, size=config.baseline_passes)
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Last pass", f"#{last.seq}: {last.verdict.upper()}", help=last.at)
+c2.metric("Production", f"v{last.production_version}", help=last.column)
+c3.metric("Baseline window", f"{len(window)} of {config.baseline_passes} passes")
+
+if last.alarms:
+    for alarm in last.alarms:
+        st.error(alarm, icon=":material/notifications_active:")
+    comparison = promoting_comparison(events, last.column)
+    if comparison:
+        st.session_state[COMPARE_KEY] = comparison
+        st.page_link(
+            "pages/compare.py",
+            label=f"Open comparison {comparison}: the evidence that promoted this column",
+            icon=":material/compare_arrows:",
+        )
+    else:
+        st.caption("This column became production without a comparison (initial or forced promotion).")
+
+st.plotly_chart(monitor_figure(runs, events, window), key="monitor.chart")
+
+with st.expander("Signals of the last pass", expanded=bool(last.alarms)):
+    for signal in last.signals:
+        st.markdown(f"**{signal.name}** · `{signal.status}` — {signal.reason}")
+    for action in last.actions:
+        st.markdown(f"*maintenance:* {action}")

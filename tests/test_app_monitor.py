@@ -1,0 +1,53 @@
+"""The Monitor page: signals over time with the baseline band, alarm markers, promotion events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.test_app import start
+from workbench.demo import NEW_MODEL
+from workbench.lifecycle.monitor import monitor
+from workbench.lifecycle.monitor_view import monitor_frame, promoting_comparison
+from workbench.lifecycle.promote import promote
+from workbench.models.catalog import CATALOG
+from workbench.store.contract import content_hash
+from workbench.store.monitor_runs import list_monitor_runs
+from workbench.store.workspace import Workspace
+
+NEW = CATALOG[NEW_MODEL].column
+
+
+def test_monitor_page_shows_series_band_alarms_and_the_promoting_comparison(
+    compared_ws: Workspace, comparison_id: str, new_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promote(compared_ws, "demo", NEW, comparison=comparison_id)
+    at = start(compared_ws, monkeypatch, "monitor")
+    assert any("No monitoring pass of this table yet" in str(i.value) for i in at.info)
+    moment = datetime.now(UTC) + timedelta(minutes=1)
+    for hours in (1, 2):
+        monitor(compared_ws, "demo", embedder=new_embedder, now=moment + timedelta(hours=hours))
+    table = compared_ws.table("demo")
+    text = "Rewritten upstream, never re-embedded."
+    table.update(where="id = 'd0009'", values={"text": text, "content_hash": content_hash("", text)})
+    alarmed = monitor(compared_ws, "demo", embedder=new_embedder, now=moment + timedelta(hours=3))
+    assert alarmed.verdict == "alarm"
+
+    at = start(compared_ws, monkeypatch, "monitor")
+    assert not at.exception
+    assert any("integrity:" in str(e.value) and "stale" in str(e.value) for e in at.error)
+    assert any(m.label == "Last pass" and "#3: ALARM" in str(m.value) for m in at.metric)
+    assert at.session_state["compare.selected"] == comparison_id
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in chart["data"]]
+    assert "eval: ndcg@10" in names and "scores: top1" in names and "integrity: stale_latest" in names
+    stale_alarm = next(t for t in chart["data"] if t.get("name") == "alarm: stale_latest")
+    assert len(stale_alarm["x"]) == 1  # one alarm marker, on pass 3
+    shapes = chart["layout"]["shapes"]
+    assert any(s.get("fillcolor") == "seagreen" for s in shapes)  # the baseline band
+    assert any(s.get("line", {}).get("dash") == "dot" for s in shapes)  # production moves
+    frame = monitor_frame(list_monitor_runs(compared_ws, "demo"))
+    assert set(frame["seq"]) == {1, 2, 3}
+    assert promoting_comparison([], NEW) is None

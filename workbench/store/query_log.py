@@ -1,0 +1,197 @@
+"""The production query log: an opt-in, sampled, size-bounded record of what serving answered.
+
+The serving path (:class:`workbench.lifecycle.serve.ProductionIndex`) hands each answered
+query to a :class:`QueryLog` when one is given. The log keeps a random share of them
+(``sample_rate``), buffers them in memory and appends them in batches to the workspace table
+``wb_query_log`` (one LanceDB version per flush, never one per query), and trims the oldest
+rows beyond ``max_rows``. Each row holds when, which table version and column answered, the
+top-k cosine scores it returned and the query text: as written (``text="plain"``), as a
+sha256 (``"hashed"``, the default: enough to count repeats, not to read them) or not at all
+(``"none"``). Monitoring reads a bounded sample of the recent rows to follow the distribution
+of production scores (:mod:`workbench.lifecycle.monitor`); the scores need no re-encoding.
+
+Example:
+    >>> log = QueryLog(ws, sample_rate=0.1, max_rows=100_000)  # doctest: +SKIP
+    >>> index = ProductionIndex.open(ws, "demo", query_log=log)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.errors import InvalidArgumentError
+from workbench.store.records import append_records
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+__all__ = ["TABLE", "QueryLog", "TextMode", "read_query_log"]
+
+
+log = logging.getLogger(__name__)
+
+TABLE = "wb_query_log"
+TextMode = Literal["plain", "hashed", "none"]
+_TEXT_MODES = ("plain", "hashed", "none")
+
+_SCHEMA = pa.schema(
+    [
+        pa.field("table", pa.string()),
+        pa.field("at", pa.timestamp("us", tz="UTC")),
+        pa.field("version", pa.int64()),
+        pa.field("column", pa.string()),
+        pa.field("query", pa.string()),
+        pa.field("query_sha256", pa.string()),
+        pa.field("scores", pa.list_(pa.float32())),
+    ]
+)
+
+
+class QueryLog:
+    """A sampled, buffered, size-bounded writer of served queries (see the module docstring).
+
+    Thread-safe; call :meth:`flush` (or use it as a context manager) before the process ends,
+    or the last buffered rows are lost, which sampling tolerates by design.
+
+    Args:
+        ws: The workspace the log is written into.
+        sample_rate: Share of queries kept, in (0, 1].
+        max_rows: Rows kept per workspace; the oldest beyond it are deleted at a flush.
+        text: ``"plain"``, ``"hashed"`` (sha256 of the text) or ``"none"``.
+        flush_every: Buffered rows that trigger a write.
+        seed: Seed of the sampling, for reproducible tests.
+        clock: The time source (default: now, UTC).
+
+    Raises:
+        InvalidArgumentError: a rate outside (0, 1], ``max_rows`` or ``flush_every`` < 1, an
+            unknown text mode.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        sample_rate: float = 1.0,
+        max_rows: int = 100_000,
+        text: TextMode = "hashed",
+        flush_every: int = 256,
+        seed: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not 0.0 < sample_rate <= 1.0:
+            raise InvalidArgumentError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+        if max_rows < 1 or flush_every < 1:
+            raise InvalidArgumentError(
+                f"max_rows and flush_every must be at least 1, got {max_rows!r} and {flush_every!r}"
+            )
+        if text not in _TEXT_MODES:
+            raise InvalidArgumentError(f"text must be one of {', '.join(_TEXT_MODES)}, got {text!r}")
+        self.ws = ws
+        self.sample_rate = sample_rate
+        self.max_rows = max_rows
+        self.text: TextMode = text
+        self.flush_every = flush_every
+        self._rng = np.random.default_rng(seed)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._rows: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> QueryLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def record(self, table: str, *, query: str, version: int, column: str, scores: Sequence[float]) -> bool:
+        """Offer one answered query; True if the sample kept it. Flushes when the buffer is full."""
+        if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
+            return False
+        row = {
+            "table": table,
+            "at": self._clock(),
+            "version": version,
+            "column": column,
+            "query": query if self.text == "plain" else None,
+            "query_sha256": hashlib.sha256(query.encode("utf-8")).hexdigest()
+            if self.text != "none"
+            else None,
+            "scores": [float(s) for s in scores],
+        }
+        with self._lock:
+            self._rows.append(row)
+            full = len(self._rows) >= self.flush_every
+        if full:
+            self.flush()
+        return True
+
+    def flush(self) -> int:
+        """Append the buffered rows (one version) and trim the log to ``max_rows``; rows written."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        append_records(self.ws, TABLE, pa.Table.from_pylist(rows, schema=_SCHEMA))
+        handle = self.ws.db.open_table(TABLE)
+        _trim(handle, self.max_rows)
+        return len(rows)
+
+
+def read_query_log(
+    ws: Workspace,
+    table: str,
+    *,
+    column: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
+    seed: int = 0,
+) -> pa.Table:
+    """A random sample (at most ``limit`` rows) of the logged queries of ``table``.
+
+    Args:
+        ws: The workspace.
+        table: The corpus table the queries were served from.
+        column: Only queries answered by this vector column.
+        since: Only queries logged at or after this time.
+        limit: Most rows returned (a uniform sample without replacement when more match).
+        seed: Seed of the sample.
+
+    Returns:
+        The matching rows (``at``, ``version``, ``column``, ``scores``, text or hash), oldest first.
+    """
+    if limit < 1:
+        raise InvalidArgumentError(f"limit must be at least 1, got {limit!r}")
+    if not ws.has_table(TABLE):
+        return _SCHEMA.empty_table()
+    condition = pc.field("table") == pa.scalar(table)
+    if column is not None:
+        condition &= pc.field("column") == pa.scalar(column)
+    if since is not None:
+        condition &= pc.field("at") >= pa.scalar(since.astimezone(UTC), pa.timestamp("us", tz="UTC"))
+    data = ws.db.open_table(TABLE).to_lance().to_table(filter=condition)
+    if data.num_rows > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
+        data = data.take(pa.array(keep))
+    return data.sort_by("at")
+
+
+def _trim(handle: object, max_rows: int) -> None:
+    """Delete the oldest rows beyond ``max_rows`` (reads only the ``at`` column)."""
+    dataset = handle.to_lance()  # type: ignore[attr-defined]
+    total = dataset.count_rows()
+    if total <= max_rows:
+        return
+    times = dataset.to_table(columns=["at"]).column("at")
+    cutoff = pc.array_sort_indices(times)[total - max_rows]
+    oldest_kept = times[cutoff.as_py()].value  # microseconds since the epoch
+    stamp = datetime.fromtimestamp(oldest_kept / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    handle.delete(f"at < TIMESTAMP '{stamp}'")  # type: ignore[attr-defined]
+    log.debug("query log trimmed to %d rows", handle.count_rows())  # type: ignore[attr-defined]
