@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -243,3 +243,32 @@ def _count_problems(dataset: LanceDataset, column: VectorColumn, read_vectors: b
     missing = f"{column.name} IS NULL" if read_vectors else f"{column.src_column} IS NULL"
     stale = f"{column.src_column} IS NOT NULL AND {column.src_column} != content_hash"
     return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
+
+
+def pinned_models(ws: Workspace, *, table: Table | None = None) -> list[dict[str, Any]]:
+    """Every model alias the workspace knows (catalog + ``workbench.toml``), by alias.
+
+    One listing for ``workbench models`` and the app: alias, ``builtin`` (from the catalog and
+    not overridden in the config), the pin's fields, its ``column``, and — given a ``table`` —
+    ``state`` in that table: ``production``, ``embedded`` or ``not embedded``.
+    """
+    from workbench.models.catalog import CATALOG
+
+    present = set(table.schema.names) if table is not None else set()
+    active = table_metadata(table).get(META_ACTIVE) if table is not None else None
+    rows: list[dict[str, Any]] = []
+    for alias, ref in sorted(ws.config.all_models().items()):
+        row: dict[str, Any] = {
+            "alias": alias,
+            "builtin": alias in CATALOG and alias not in ws.config.models,
+            **ref.model_dump(),
+            "column": ref.column,
+        }
+        if table is not None:
+            row["state"] = (
+                "production"
+                if ref.column == active
+                else ("embedded" if ref.column in present else "not embedded")
+            )
+        rows.append(row)
+    return rows
