@@ -212,7 +212,7 @@ def _register_optional() -> None:
     """Commands of the comparison and lifecycle areas live in their own modules."""
     import importlib
 
-    for module in ("workbench.cli.compare", "workbench.cli.lifecycle"):
+    for module in ("workbench.cli.compare", "workbench.cli.lifecycle", "workbench.cli.judge"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:
