@@ -292,6 +292,15 @@ def fetch_documents(table: Table, doc_ids: Sequence[str] | np.ndarray) -> pd.Dat
     return frame.astype("str").sort_values("doc_id").reset_index(drop=True)
 
 
+def document_texts(table: Table, doc_ids: Sequence[str]) -> dict[str, str]:
+    """Full text of the given documents (for a person to read and judge), by id."""
+    ids = sorted({str(d) for d in doc_ids})
+    if not ids:
+        return {}
+    data = table.to_lance().to_table(columns=["id", "text"], filter=pc.field("id").isin(ids))
+    return dict(zip(data.column("id").to_pylist(), data.column("text").to_pylist(), strict=True))
+
+
 def read_vectors(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
     """All document ids and vectors of one column (rows without a vector are skipped)."""
     data = table.to_lance().to_table(columns=["id", column], filter=f"{column} IS NOT NULL")

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
-from workbench.metrics.shifts import moved_documents, score_histogram
+from workbench.metrics.shifts import moved_documents, score_histogram, separation_auc
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -204,6 +204,27 @@ class Comparison:
                     parts.append(hist.assign(side=side, label=label))
         frame = pd.concat(parts, ignore_index=True)
         return frame[["side", "label", "bin_left", "bin_right", "count", "density"]]
+
+    def separation(self) -> pd.DataFrame:
+        """Per side: ROC AUC of its top-k scores, relevant vs judged-or-unjudged other results.
+
+        Columns: side, auc, n_relevant, n_other (judged queries only; NaN AUC without labels).
+        """
+        scores = self.scores.dropna(subset=["relevant"])
+        rows = []
+        for side in SIDES:
+            mine = scores[scores["side"] == side]
+            relevant = mine["relevant"].astype(bool)
+            rel, other = mine.loc[relevant, "score"], mine.loc[~relevant, "score"]
+            rows.append(
+                {
+                    "side": side,
+                    "auc": separation_auc(rel, other),
+                    "n_relevant": len(rel),
+                    "n_other": len(other),
+                }
+            )
+        return pd.DataFrame(rows, columns=["side", "auc", "n_relevant", "n_other"])
 
     def query_text(self, query_id: str) -> str:
         rows = self.per_query.loc[self.per_query["query_id"] == query_id, "query"]
