@@ -11,7 +11,7 @@ import streamlit as st
 from workbench.lifecycle.history import PromotionRecord, history, previous_production
 from workbench.lifecycle.promote import Production, active_column_at, columns_at, production
 from workbench_app.context import Context
-from workbench_app.ui import model_short, reported, short_column, when
+from workbench_app.ui import model_short, reported, short_column, short_columns_in, when
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -70,6 +70,7 @@ def confirm_box(
     done_key: str,
     keys: tuple[str, str],
     blocked: str | None = None,
+    names: dict[str, str] | None = None,
 ) -> None:
     """An "are you sure?" box: Confirm runs ``act`` and reruns with its message; Cancel closes it.
 
@@ -81,6 +82,7 @@ def confirm_box(
         done_key: Where the record's message goes, for the next run to show.
         keys: Widget keys of the confirm and cancel buttons.
         blocked: Why Confirm is disabled, or None.
+        names: Column → model name, so the success message names models, not ``vec__…`` ids.
     """
     with st.container(border=True):
         st.markdown(question)
@@ -89,7 +91,7 @@ def confirm_box(
         ok, cancel = st.columns(2)
         if ok.button(f"Confirm {what.lower()}", key=keys[0], type="primary", disabled=bool(blocked)):
             with reported(what):
-                st.session_state[done_key] = act().message
+                st.session_state[done_key] = short_columns_in(act().message, names)
                 st.session_state[open_key] = False
                 st.rerun()
         if cancel.button("Cancel", key=keys[1]):
