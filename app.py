@@ -130,7 +130,17 @@ def needs_demo(ws: Workspace) -> bool:
 navigation = st.navigation(PAGES)
 workspace, build = sidebar()
 if workspace is None:
-    st.info("Choose a workspace in the sidebar: a local folder or any LanceDB URI.", icon=":material/info:")
+    if is_missing_local(st.session_state[URI_KEY]):
+        st.info(
+            "This workspace does not exist yet. In the sidebar, **create an empty workspace** for your "
+            "own data (you can then upload or point at a corpus on the **Migrate** page), or create it "
+            "with the demo.",
+            icon=":material/create_new_folder:",
+        )
+    else:
+        st.info(
+            "Choose a workspace in the sidebar: a local folder or any LanceDB URI.", icon=":material/info:"
+        )
     st.stop()
 if build and needs_demo(workspace):
     build_demo_here(workspace)

@@ -68,7 +68,7 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Documents"] == "432"
     assert metrics["Vector columns"] == "2"
-    assert metrics["Production model"] == "paraphrase-MiniLM-L3-v2"
+    assert metrics["Production"] == "paraphrase-MiniLM-L3-v2 · v4"
     columns = at.dataframe[0].value
     assert set(columns["model"]) == {"paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2"}
     assert set(columns["dim"]) == {384}
@@ -99,8 +99,8 @@ def test_workspace_page_is_never_stale_after_a_new_version(
     promote(compared, DEMO_TABLE, NEW_MODEL, comparison=cmp_id)
     at.run()
     after = {m.label: m.value for m in at.metric}
-    assert int(after["Table version"]) > int(before["Table version"])
-    assert after["Production model"] == "all-MiniLM-L6-v2"
+    assert int(after["Latest version"]) > int(before["Latest version"])
+    assert after["Production"].startswith("all-MiniLM-L6-v2 · v")
 
 
 @pytest.mark.slow

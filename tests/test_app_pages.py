@@ -77,3 +77,24 @@ def test_without_production_the_old_model_is_suggested_as_initial(
     at.button(key="promote.initial").click().run()
     assert production_column(ws.table("corpus")) == ws.model(OLD_MODEL).column
     assert any("paraphrase-MiniLM-L3-v2" in s and "vec__" not in s for s in texts(at.success))
+
+
+def test_the_timeline_says_a_rollback_version_is_not_production(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.lifecycle.promote import promote, rollback
+
+    promote(demo_ws, DEMO_TABLE, demo_ws.model(NEW_MODEL).column, force=True, reason="try it")
+    rollback(demo_ws, DEMO_TABLE, reason="back")
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", demo_ws.uri)
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Latest version"] == "6" and metrics["Production"] == "paraphrase-MiniLM-L3-v2 · v4"
+    versions = at.dataframe[1].value.set_index("version")
+    assert versions.loc[6, "change"] == (
+        "rollback: production back to v4 (paraphrase-MiniLM-L3-v2); this version only carries the metadata"
+    )
+    assert versions.loc[5, "change"] == "production → all-MiniLM-L6-v2"
+    assert versions["production"].tolist().count("● production") == 1
+    assert versions.loc[4, "production"] == "● production"

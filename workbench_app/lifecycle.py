@@ -128,6 +128,31 @@ def history_section(ctx: Context, *, key: str = "history") -> None:
     )
 
 
+def annotate_timeline(
+    versions: pd.DataFrame, records: list[PromotionRecord], production_version: int | None
+) -> pd.DataFrame:
+    """Say what production is and what each metadata version did.
+
+    A rollback moves the tag back *and* writes a metadata-only version at the head (so the
+    latest metadata names the active column): that version is not production, and reads as if
+    it were unless it says so. Adds ``production`` (a mark on the tagged version).
+    """
+    moved = {r.to_version for r in records if r.action in ("promote", "refresh")}
+    rollbacks = iter(sorted((r for r in records if r.action == "rollback"), key=lambda r: r.seq))
+    changes = dict(zip(versions["version"], versions["change"], strict=True))
+    for version in sorted(changes):
+        text = str(changes[version])
+        if text.startswith("production → ") and version not in moved:
+            back = next(rollbacks, None)
+            target = f"v{back.to_version}" if back else "an earlier version"
+            changes[version] = (
+                f"rollback: production back to {target} ({text.removeprefix('production → ')}); "
+                "this version only carries the metadata"
+            )
+    marks = ["● production" if v == production_version else "" for v in versions["version"]]
+    return versions.assign(change=versions["version"].map(changes), production=marks)
+
+
 def production_summary(ws: Workspace, table: Table) -> tuple[Production | None, str]:
     """The production tag and a readable name of its model."""
     current = production(table)
