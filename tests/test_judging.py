@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.comparison.judging import add_judgements, read_labels, rerun, write_pool
+from workbench.comparison.judging import add_judgements, read_labels, rerun_comparison, write_pool
 from workbench.comparison.run import compare, load_comparison
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.metrics.judged import judged_at_k, judged_gap_warning
@@ -79,7 +79,7 @@ def test_judgements_make_a_new_version_and_the_old_one_stays_reproducible(
     assert (again.added, again.changed, again.eval_set.version) == (0, 0, 2)
     assert len(eval_set_versions(compared_ws, "demo")) == 2
 
-    fresh = rerun(compared_ws, cmp, embedders=embedders)
+    fresh = rerun_comparison(compared_ws, cmp, embedders=embedders)
     assert (
         fresh.id != cmp.id and fresh.manifest.eval_set_hash == load_eval_set(compared_ws, "demo").content_hash
     )
@@ -186,7 +186,7 @@ def test_comparisons_on_the_new_version_warn_less(compared_ws: Workspace, embedd
     for q, d in zip(pool["query_id"], pool["doc_id"], strict=True):
         labels.setdefault(q, {})[d] = 0
     add_judgements(compared_ws, "demo", labels, author="dave")
-    again = rerun(compared_ws, cmp, embedders=embedders)
+    again = rerun_comparison(compared_ws, cmp, embedders=embedders)
     assert again.unjudged(k=10).empty
     assert (again.per_query["judged@10_candidate"].dropna() == 1).all()
     assert not any(w.startswith("judged@") for w in again.manifest.warnings)

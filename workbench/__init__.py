@@ -18,6 +18,7 @@ a model or streamlit: models load on first use.
 
 from __future__ import annotations
 
+from workbench.comparison.judging import JudgementResult, add_judgements, rerun_comparison
 from workbench.comparison.live import query_both
 from workbench.comparison.report import export_run, write_report
 from workbench.comparison.run import compare
@@ -29,12 +30,12 @@ from workbench.lifecycle.gate import GateConfig, GateResult
 from workbench.lifecycle.history import PromotionRecord, history
 from workbench.lifecycle.promote import check_gate, production_column, promote, refresh, rollback
 from workbench.lifecycle.retire import retire
-from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
+from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, check_tables, search
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder
 from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
-from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
-from workbench.store.status import workspace_status
+from workbench.store.evalsets import EvalSet, eval_set_versions, list_eval_sets, load_eval_set
+from workbench.store.status import pinned_models, workspace_status
 from workbench.store.workspace import Workspace, open_workspace
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "GateConfig",
     "GateResult",
     "IngestResult",
+    "JudgementResult",
     "Manifest",
     "ModelRef",
     "PendingRun",
@@ -54,11 +56,14 @@ __all__ = [
     "SearchResult",
     "WorkbenchError",
     "Workspace",
+    "add_judgements",
     "build_demo",
     "check",
     "check_gate",
+    "check_tables",
     "compare",
     "embed",
+    "eval_set_versions",
     "export_run",
     "fingerprint_dir",
     "history",
@@ -70,10 +75,12 @@ __all__ = [
     "load_eval_set",
     "open_workspace",
     "pending_run",
+    "pinned_models",
     "production_column",
     "promote",
     "query_both",
     "refresh",
+    "rerun_comparison",
     "retire",
     "rollback",
     "search",

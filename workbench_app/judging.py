@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from workbench.comparison.judging import add_judgements, rerun
+from workbench.comparison.judging import add_judgements, rerun_comparison
 from workbench.store.evalsets import load_eval_set
 from workbench_app import resources
 from workbench_app.ui import SidesProgress, reported
@@ -95,7 +95,7 @@ def _rerun_offer(ctx: Context, cmp: Comparison, saved: dict[str, str], *, select
         with reported("Re-running the comparison"):
             columns = {c.name: c for c in ctx.ws.vector_columns(ctx.ws.table(cmp.manifest.table))}
             sides = (cmp.manifest.baseline_column, cmp.manifest.candidate_column)
-            fresh = rerun(
+            fresh = rerun_comparison(
                 ctx.ws,
                 cmp,
                 embedders={n: resources.embedder_for(columns[n]) for n in sides if n in columns},

@@ -5,7 +5,7 @@ list the unjudged documents of a comparison's top lists (:meth:`Comparison.unjud
 them — in the app's drill-down, or elsewhere from a TREC-style file
 (:func:`write_pool`/:func:`read_labels`) — add the labels as a new version of the eval set
 (:func:`add_judgements`; the old version stays loadable by the hash the comparison recorded),
-and re-run the same comparison on it (:func:`rerun`).
+and re-run the same comparison on it (:func:`rerun_comparison`).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def read_labels(path: str | Path) -> Qrels:
     return labels
 
 
-def rerun(ws: Workspace, cmp: Comparison, **options: Any) -> Comparison:
+def rerun_comparison(ws: Workspace, cmp: Comparison, **options: Any) -> Comparison:
     """The same comparison (columns, eval set — now its latest version —, k, metrics) again.
 
     ``options`` go to :func:`workbench.comparison.run.compare` (``embedders``, ``on_progress``…).
