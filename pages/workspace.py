@@ -66,7 +66,7 @@ else:
             "dim": st.column_config.NumberColumn("Dim", width="small"),
             "health": st.column_config.TextColumn("Rows"),
             "created_at": st.column_config.TextColumn("Embedded at"),
-            "name": st.column_config.TextColumn("Column"),
+            "name": st.column_config.TextColumn("Column", width="large"),
         },
     )
     if unhealthy:
@@ -113,13 +113,14 @@ with reported("Reading eval sets"):
     sets = list_eval_sets(ctx.ws, table=ctx.table)
     if sets:
         st.dataframe(
-            pd.DataFrame(sets)[["name", "n_queries", "n_judged", "created_at"]].assign(
+            pd.DataFrame(sets)[["name", "version", "n_queries", "n_judged", "created_at"]].assign(
                 created_at=lambda f: f["created_at"].map(when)
             ),
             hide_index=True,
-            width="content",
+            width="stretch",
             column_config={
-                "name": "Eval set",
+                "name": st.column_config.TextColumn("Eval set", width="large"),
+                "version": st.column_config.NumberColumn("Version", width=70),
                 "n_queries": st.column_config.NumberColumn("Queries"),
                 "n_judged": st.column_config.NumberColumn("Judged"),
                 "created_at": st.column_config.TextColumn("Created"),

@@ -119,11 +119,11 @@ def history_section(ctx: Context, *, key: str = "history") -> None:
         column_config={
             "seq": st.column_config.NumberColumn("#", width=36),
             "action": st.column_config.TextColumn("Action", width=90),
-            "at": st.column_config.TextColumn("When", width=140),
+            "at": st.column_config.TextColumn("When", width=130),
             "actor": st.column_config.TextColumn("Who", width=60),
-            "change": st.column_config.TextColumn("Production", width=340),
-            "gate": st.column_config.TextColumn("Gate", width=240),
-            "reason": st.column_config.TextColumn("Reason", width="medium"),
+            "change": st.column_config.TextColumn("Production", width=280),
+            "gate": st.column_config.TextColumn("Gate", width=180),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
         },
     )
 

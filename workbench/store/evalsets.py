@@ -225,7 +225,7 @@ def load_eval_set(
     """
     latest = _latest(ws, name)
     if latest is None:
-        known = [r["name"] for r in list_eval_sets(ws)]
+        known = [str(r["name"]) for r in list_eval_sets(ws)]
         raise NotFoundError(
             f"no eval set {name!r} in workspace {ws.uri!r}; eval sets: "
             f"{', '.join(known) or 'none — ingest a BEIR folder with queries and qrels'}"
