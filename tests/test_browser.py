@@ -333,7 +333,7 @@ def test_onboarding_own_data_upload_ingest_embed_compare_judge_rerun_promote(
 
     # 4. The initial production is the old model; then compare
     nav("Promote")
-    expect(page.get_by_text("usually the *old* model", exact=False)).to_be_visible()
+    expect(page.get_by_text("Record what search serves today", exact=False)).to_be_visible()
     page.get_by_role("button", name="Make it production").click()
     expect(page.get_by_text("paraphrase-MiniLM-L3-v2", exact=False).first).to_be_visible()
     nav("Compare")
@@ -344,10 +344,9 @@ def test_onboarding_own_data_upload_ingest_embed_compare_judge_rerun_promote(
 
     # 5. Judge two unjudged documents of the drill-down query, save, re-run
     page.locator('[data-testid="stExpander"]', has_text="unjudged document(s) of this query").first.click()
-    first_two = page.locator('[data-testid="stButtonGroup"]')
-    first_two.nth(0).get_by_role("button", name="2 · highly relevant").click()
+    page.get_by_role("button", name="2 · highly relevant").first.click()  # the first document
     done()
-    first_two.nth(1).get_by_role("button", name="0 · not relevant").click()
+    page.get_by_role("button", name="0 · not relevant").nth(1).click()  # the second one
     done()
     page.get_by_label("Judged by").fill("alice")
     page.get_by_label("Judged by").press("Enter")

@@ -184,15 +184,16 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
     judged = cmp.judged()
     if not judged.empty:
         st.markdown("##### Judged@k: how much of each top k the qrels can speak about")
+        percent = {"format": "%.1f%%"}
         st.dataframe(
-            judged,
+            judged.assign(**{c: judged[c] * 100 for c in ("baseline", "candidate", "gap")}),
             hide_index=True,
             width=520,
             column_config={
                 "k": st.column_config.NumberColumn("k", width=50),
-                "baseline": st.column_config.NumberColumn(base_label, format="percent"),
-                "candidate": st.column_config.NumberColumn(cand_label, format="percent"),
-                "gap": st.column_config.NumberColumn("Gap", format="percent"),
+                "baseline": st.column_config.NumberColumn(base_label, **percent),
+                "candidate": st.column_config.NumberColumn(cand_label, **percent),
+                "gap": st.column_config.NumberColumn("Gap", **percent),
             },
         )
         st.caption(
