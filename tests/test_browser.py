@@ -326,7 +326,9 @@ def test_onboarding_own_data_upload_ingest_embed_compare_judge_rerun_promote(
         page.get_by_role("option", name=re.compile(rf"^{alias} — not embedded")).click()
         done()
         visible(page.get_by_role("button", name="Start re-embedding")).click()
-        expect(page.get_by_text(re.compile(rf"added vec__{slug}__\w+ to 'mycorpus': 79 rows"))).to_be_visible()
+        expect(
+            page.get_by_text(re.compile(rf"added vec__{slug}__\w+ to 'mycorpus': 79 rows"))
+        ).to_be_visible()
         done()
     timings["embed 79 documents with two models (incl. loading them)"] = time.perf_counter() - start
     shot(page, "24-onboarding-embedded")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.test_readers import DOCS, QUERIES, write_beir
@@ -58,3 +59,27 @@ def test_importing_the_library_does_not_import_streamlit() -> None:
     code = "import sys, workbench, workbench.cli; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["workspace-before-command", "workspace-after-command"])
+def test_workspace_option_before_or_after_the_command(tmp_path: Path, before: bool) -> None:
+    ws = tmp_path / "ws"
+    args = ["--workspace", str(ws), "status"] if before else ["status", "--workspace", str(ws)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["workspace"] == str(ws)
+
+
+def test_command_workspace_wins_over_the_global_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["-w", str(tmp_path / "a"), "status", "-w", str(tmp_path / "b"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["workspace"] == str(tmp_path / "b")
+
+
+def test_ingest_help_says_the_table_defaults_to_the_folder_name() -> None:
+    result = CliRunner().invoke(app, ["ingest", "--help"])
+    text = " ".join(result.stdout.replace("│", " ").split())  # undo rich's wrapping inside the box
+    assert "(default: the folder or file name)" in text
+    assert "the only one" not in text

@@ -136,3 +136,20 @@ def test_the_two_demo_models_live_in_different_spaces(old_embedder, new_embedder
     assert a.shape == b.shape == (1, 384)
     np.testing.assert_allclose(np.linalg.norm(a), 1.0, atol=1e-5)
     assert (a @ b.T)[0, 0] < 0.5  # same dimension, different geometry: the silent-mixing trap
+
+
+def test_parse_is_the_one_entry_from_stored_data_and_never_leaks_pydantic() -> None:
+    from pydantic import ValidationError
+
+    from workbench.errors import ConfigError, UnpinnedModelError, WorkbenchError
+
+    good = CATALOG["minilm-l6"]
+    assert ModelRef.parse(good.model_dump_json()) == good
+    assert ModelRef.parse(good.model_dump()) == good
+    with pytest.raises(UnpinnedModelError, match="not a pin"):
+        ModelRef.parse({**good.model_dump(), "revision": "latest"})
+    for bad in ("{not json", '{"name": "x"}', {**good.model_dump(), "dim": "wide"}):
+        with pytest.raises(WorkbenchError) as raised:
+            ModelRef.parse(bad)
+        assert not isinstance(raised.value, ValidationError)
+        assert isinstance(raised.value, ConfigError | UnpinnedModelError)

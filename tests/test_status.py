@@ -92,3 +92,23 @@ def test_timeline_describes_upserts_deletes_promotions_and_retirement(
     assert changes[max(changes)] == f"deleted column {NEW}"
     # the cleanup kept the tagged versions; the oldest one left cannot say which column it added
     assert changes[min(changes)] == "added columns (the version before was cleaned up)"
+
+
+def test_an_unreadable_stored_pin_is_corrupt_state_not_a_pydantic_error(tmp_path) -> None:
+    import lancedb
+    import pyarrow as pa
+
+    from workbench.errors import CorruptStateError
+    from workbench.store.contract import META_MODEL
+    from workbench.store.workspace import vector_columns
+
+    db = lancedb.connect(tmp_path / "ws")
+    field = pa.field("vec__x__00000000", pa.list_(pa.float32(), 2), metadata={META_MODEL: '{"name": "x"}'})
+    table = db.create_table(
+        "t",
+        pa.table(
+            {"id": ["a"], field.name: [[0.0, 1.0]]}, schema=pa.schema([pa.field("id", pa.string()), field])
+        ),
+    )
+    with pytest.raises(CorruptStateError, match=r"pin stored with column 'vec__x__00000000' is unreadable"):
+        vector_columns(table)

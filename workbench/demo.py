@@ -20,6 +20,16 @@ from workbench.lifecycle.promote import production_column, promote
 from workbench.progress import StepFn
 from workbench.store.workspace import Workspace
 
+__all__ = [
+    "DEMO_EVAL_SET",
+    "DEMO_TABLE",
+    "NEW_MODEL",
+    "OLD_MODEL",
+    "build_demo",
+    "demo_data_dir",
+    "demo_ready",
+]
+
 log = logging.getLogger(__name__)
 
 DEMO_TABLE = "demo"
@@ -29,11 +39,15 @@ NEW_MODEL = "minilm-l6"
 
 
 def demo_data_dir() -> Path:
-    """``data/demo`` of the project checkout."""
-    path = Path(__file__).resolve().parents[1] / "data" / "demo"
-    if not (path / "corpus.jsonl").is_file():
-        raise NotFoundError(f"the demo data is missing at {path}; run from a checkout of the project")
-    return path
+    """The demo corpus: ``data/demo`` of a checkout, or its copy inside an installed wheel."""
+    checkout = Path(__file__).resolve().parents[1] / "data" / "demo"
+    installed = Path(__file__).resolve().parent / "corpus" / "demo_data"
+    for path in (checkout, installed):
+        if (path / "corpus.jsonl").is_file():
+            return path
+    raise NotFoundError(
+        f"the demo data is missing (looked in {checkout} and {installed}); reinstall the package"
+    )
 
 
 def demo_ready(ws: Workspace, *, with_comparison: bool = True) -> bool:

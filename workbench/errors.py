@@ -11,6 +11,31 @@ classes, so existing ``except`` clauses keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "ConcurrentChangeError",
+    "ConfigError",
+    "CorruptStateError",
+    "DataError",
+    "DimensionMismatch",
+    "DimensionMismatchError",
+    "FingerprintMismatch",
+    "FingerprintMismatchError",
+    "GateFailed",
+    "GateFailedError",
+    "InvalidArgument",
+    "InvalidArgumentError",
+    "LifecycleError",
+    "MixedIndexError",
+    "ModelNotFound",
+    "ModelNotFoundError",
+    "NotFound",
+    "NotFoundError",
+    "StaleColumnError",
+    "UnpinnedModelError",
+    "UnsafeWeightsError",
+    "WorkbenchError",
+]
+
 
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""

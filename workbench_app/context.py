@@ -14,7 +14,8 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.store.workspace import DEFAULT_WORKSPACE, Workspace
+from workbench.store.contract import DEFAULT_WORKSPACE
+from workbench.store.workspace import Workspace
 from workbench_app import resources
 
 URI_KEY = "app.workspace_uri"

@@ -30,6 +30,19 @@ from workbench.store.workspace import Workspace
 if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison
 
+__all__ = [
+    "AllowStaleOpt",
+    "EvalSetOpt",
+    "compare_cmd",
+    "comparisons_cmd",
+    "default_eval_set",
+    "export_run_cmd",
+    "parse_ints",
+    "register",
+    "report_cmd",
+    "summary_lines",
+]
+
 EvalSetOpt = Annotated[
     str | None, typer.Option("--eval-set", "-e", help="Eval set (default: the only one for the table).")
 ]

@@ -15,6 +15,8 @@ import typer
 
 from workbench.cli.common import DEFAULT, ConfigOpt, JsonOpt, WorkspaceOpt, emit_json, handled, workspace
 
+__all__ = ["judge_app", "register"]
+
 judge_app = typer.Typer(help="Judge what the new model surfaces: export the unjudged pool, import labels.")
 
 

@@ -23,6 +23,20 @@ from workbench.cli.common import (
 if TYPE_CHECKING:
     from workbench.lifecycle.history import PromotionRecord
 
+__all__ = [
+    "PROMOTE_HELP",
+    "ActorOpt",
+    "ReasonOpt",
+    "check",
+    "history",
+    "promote",
+    "refresh",
+    "register",
+    "retire",
+    "rollback",
+    "search",
+]
+
 ActorOpt = Annotated[
     str | None,
     typer.Option("--actor", envvar="WORKBENCH_ACTOR", help="Who, for the history (default: the OS user)."),
@@ -122,7 +136,7 @@ def refresh(
 
 def _move_production(
     move: Callable[..., PromotionRecord],
-    workspace_uri: str,
+    workspace_uri: str | None,
     config: str | None,
     table: str | None,
     *,

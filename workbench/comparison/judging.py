@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "UNLABELLED",
+    "JudgementResult",
+    "add_judgements",
+    "read_labels",
+    "rerun_comparison",
+    "write_pool",
+]
+
 log = logging.getLogger(__name__)
 
 UNLABELLED = -1

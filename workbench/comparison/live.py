@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench.checks import positive_int
 from workbench.comparison.retrieval import embedder_for, fetch_documents, retrieve
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
@@ -31,6 +32,13 @@ from workbench.store.evalsets import EvalSet
 if TYPE_CHECKING:
     from workbench.models.ref import Embedder
     from workbench.store.workspace import Workspace
+
+__all__ = [
+    "Agreement",
+    "agreement",
+    "query_both",
+    "with_judgements",
+]
 
 _QUERY_ID = "live"
 
@@ -92,8 +100,7 @@ def query_both(
     text = query.strip()
     if not text:
         raise InvalidArgumentError("the query is empty: give the text to search for")
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     table = ws.table(table_name)
     columns = [ws.resolve_column(table, name) for name in (baseline, candidate)]
     if columns[0].name == columns[1].name:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
 
+from workbench.checks import positive_int
 from workbench.comparison import charts
 from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
 from workbench.errors import DataError, InvalidArgumentError
@@ -302,7 +303,7 @@ def write_report(cmp: Comparison, path: str | Path, *, format: ReportFormat | No
     chosen = format or path.suffix.lstrip(".").lower()
     if chosen not in _RENDERERS:
         raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    text = _RENDERERS[chosen](cmp)  # type: ignore[operator]
+    text = _RENDERERS[chosen](cmp)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -374,8 +375,7 @@ def export_run(
     Raises:
         NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     es = load_eval_set(ws, eval_set)
     tbl = ws.table(table or es.table)
     col = ws.resolve_column(tbl, column)

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.checks import positive_int
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
 from workbench.models.ref import Embedder, load_embedder, require_own_model
 from workbench.progress import ProgressFn
@@ -35,6 +36,21 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench.store.workspace import VectorColumn
+
+__all__ = [
+    "RANKING_COLUMNS",
+    "Retrieval",
+    "check_fresh",
+    "document_texts",
+    "embedder_for",
+    "encode_queries",
+    "exact_search",
+    "fetch_documents",
+    "read_vectors",
+    "retrieve",
+    "scan_search",
+    "search_column",
+]
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +192,7 @@ def search_column(
         ``query_id, rank, doc_id, score`` (cosine similarity, ``1 - _distance``), ranks 1..k
         in trec_eval order.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     parts = []
@@ -199,8 +214,7 @@ def scan_search(
     against all queries; a running top-k per query is merged block by block, so memory stays
     bounded by the block size whatever the corpus size.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     if len(query_ids) != len(vectors):
         raise InvalidArgumentError(f"{len(query_ids)} query ids for {len(vectors)} query vectors")
     queries = _unit(np.asarray(vectors, dtype=np.float32))
@@ -242,7 +256,7 @@ def _search_batch(table: Table, column: str, vectors: np.ndarray, *, k: int, off
     query = vectors[0] if len(vectors) == 1 else vectors
     result = (
         table.search(query, vector_column_name=column)
-        .distance_type("cosine")
+        .distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder search() returns
         .bypass_vector_index()
         .select(["id", "_distance"])
         .limit(k)

@@ -26,6 +26,13 @@ from workbench.store.contract import RESERVED_PREFIX
 from workbench.store.evalsets import EvalSet, save_eval_set
 from workbench.store.workspace import Workspace, vector_columns
 
+__all__ = [
+    "IngestResult",
+    "check_name",
+    "ingest",
+    "ingest_collection",
+]
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -19,6 +19,24 @@ import pyarrow as pa
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.store.contract import CORPUS_SCHEMA, content_hash
 
+__all__ = [
+    "EMPTY_POLICIES",
+    "ID_FIELDS",
+    "QUERY_ID_FIELDS",
+    "Collection",
+    "EmptyPolicy",
+    "Fields",
+    "Qrels",
+    "check_empty_policy",
+    "drop_judgements",
+    "read_beir",
+    "read_collection",
+    "read_corpus",
+    "read_qrels",
+    "read_queries",
+    "validate_qrels",
+]
+
 Qrels = dict[str, dict[str, int]]
 EmptyPolicy = Literal["error", "skip", "title"]
 """What to do with a document whose text is empty: refuse the input (default), leave the

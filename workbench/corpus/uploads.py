@@ -18,6 +18,15 @@ from pathlib import Path, PurePosixPath
 
 from workbench.errors import DataError
 
+__all__ = [
+    "CORPUS_SUFFIXES",
+    "MAX_UNPACKED_BYTES",
+    "QRELS_SUFFIXES",
+    "QUERY_SUFFIXES",
+    "Upload",
+    "stage_upload",
+]
+
 log = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".parquet")

@@ -34,6 +34,15 @@ from workbench.store.workspace import Workspace, column_metadata, set_tag, vecto
 if TYPE_CHECKING:
     from lancedb.table import Table
 
+__all__ = [
+    "EmbedResult",
+    "PendingRun",
+    "embed",
+    "embed_batch",
+    "pending_run",
+    "vector_schema",
+]
+
 log = logging.getLogger(__name__)
 
 _READ_COLUMNS = ["id", "title", "text", "content_hash"]

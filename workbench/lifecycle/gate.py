@@ -38,6 +38,18 @@ if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison, Manifest
     from workbench.store.workspace import VectorColumn, Workspace
 
+__all__ = [
+    "GATE_FILE",
+    "GateCheck",
+    "GateConfig",
+    "GateContext",
+    "GateResult",
+    "Stat",
+    "evaluate_gate",
+    "load_gate_config",
+    "workspace_gate",
+]
+
 GATE_FILE = "gate.toml"
 Stat = Literal["ci_low", "delta"]
 

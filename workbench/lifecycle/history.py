@@ -16,11 +16,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+from pydantic import ValidationError
 
+from workbench.errors import CorruptStateError
 from workbench.lifecycle.gate import GateResult
+from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
+
+__all__ = [
+    "TABLE",
+    "Action",
+    "PromotionRecord",
+    "append_event",
+    "default_actor",
+    "history",
+    "previous_production",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +113,8 @@ class PromotionRecord:
 
 def history(ws: Workspace, table_name: str | None = None) -> list[PromotionRecord]:
     """Every promotion, rollback, refresh and retirement (of one table, if named), oldest first."""
-    if not ws.has_table(TABLE):
-        return []
-    rows = ws.db.open_table(TABLE).to_arrow().to_pylist()
-    records = [_record(row) for row in rows if table_name is None or row["table"] == table_name]
+    data = read_records(ws, TABLE, equals={"table": table_name} if table_name is not None else None)
+    records = [_record(row) for row in (data.to_pylist() if data is not None else [])]
     return sorted(records, key=lambda r: (r.table, r.seq, r.at))
 
 
@@ -121,14 +132,7 @@ def append_event(
     )
     row = {**asdict(record), "gate_json": record.gate.model_dump_json() if record.gate else None}
     del row["gate"]
-    data = pa.Table.from_pylist([row], schema=_SCHEMA)
-    if ws.has_table(TABLE):
-        ws.db.open_table(TABLE).add(data)
-    else:
-        try:
-            ws.db.create_table(TABLE, data)
-        except ValueError:  # another process created it first
-            ws.db.open_table(TABLE).add(data)
+    append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
     log.info("%s", record.message)
     return record
 
@@ -164,4 +168,11 @@ def previous_production(events: Sequence[PromotionRecord], current: int) -> int 
 
 def _record(row: dict[str, Any]) -> PromotionRecord:
     gate = row.pop("gate_json")
-    return PromotionRecord(**row, gate=GateResult.model_validate_json(gate) if gate else None)
+    try:
+        result = GateResult.model_validate_json(gate) if gate else None
+    except ValidationError as exc:
+        raise CorruptStateError(
+            f"the promotion history holds an unreadable gate result for {row.get('tag')!r}: "
+            f"{exc.errors()[0]['msg']}; the history table {TABLE!r} was written by another version"
+        ) from None
+    return PromotionRecord(**row, gate=result)

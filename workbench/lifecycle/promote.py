@@ -51,6 +51,22 @@ if TYPE_CHECKING:
 
     from workbench.store.comparisons import Comparison, Manifest
 
+__all__ = [
+    "Production",
+    "active_column_at",
+    "check_gate",
+    "columns_at",
+    "data_unchanged_since",
+    "known_healthy",
+    "next_number",
+    "production",
+    "production_column",
+    "promote",
+    "refresh",
+    "rollback",
+    "sync_latest_metadata",
+]
+
 log = logging.getLogger(__name__)
 
 # Operations that leave every row's id and content_hash as they were.
@@ -90,7 +106,7 @@ def active_column_at(table: Table, version: int) -> str | None:
 def columns_at(table: Table, version: int) -> dict[str, VectorColumn]:
     """The vector columns (with pins) of one version of ``table``, by name."""
     handle = table.to_lance().checkout_version(version)
-    return {c.name: c for c in vector_columns(handle)}  # type: ignore[arg-type]  # same .schema
+    return {c.name: c for c in vector_columns(handle)}
 
 
 def promote(

@@ -44,6 +44,14 @@ if TYPE_CHECKING:
 
     from workbench.store.workspace import VectorColumn, Workspace
 
+__all__ = [
+    "DEFAULT_GRACE",
+    "RetireResult",
+    "out_of_production_since",
+    "parse_duration",
+    "retire",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(days=7)

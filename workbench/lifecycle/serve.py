@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.checks import positive_int
 from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
     CorruptStateError,
@@ -47,6 +48,20 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench.models.ref import Embedder
+
+__all__ = [
+    "CheckReport",
+    "Hit",
+    "ProductionIndex",
+    "SearchResult",
+    "check",
+    "check_query",
+    "check_tables",
+    "resolve_production",
+    "search",
+    "verified_embedder",
+    "verify_column",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +160,8 @@ class ProductionIndex:
             embedders: Already-loaded models by column name, for the column production may
                 have moved to (this index's own model is reused when its column is still active).
         """
-        tags = self.ws.table(self.table.name).tags.list()
-        if tags.get(PRODUCTION_TAG, {}).get("version") == self.version:
+        tag = self.ws.table(self.table.name).tags.list().get(PRODUCTION_TAG)
+        if tag is not None and tag["version"] == self.version:
             return self
         handle, column = resolve_production(self.ws, self.table.name)
         verify_column(handle, column)
@@ -164,7 +179,7 @@ class ProductionIndex:
         vector = encode_queries(self.embedder, self.column, [query])[0]
         rows = (
             self.table.search(vector, vector_column_name=self.column.name)
-            .distance_type("cosine")
+            .distance_type("cosine")  # type: ignore[attr-defined]  # on the vector builder search() returns
             .select(["id", "title", "text", "_distance"])
             .limit(k)
             .to_list()
@@ -248,8 +263,7 @@ def check_query(query: str, k: int) -> None:
     """Refuse an empty query or a non-positive ``k``."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgumentError(f"the query is empty ({query!r}); give the text to search for")
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
 
 
 def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:

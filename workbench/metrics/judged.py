@@ -14,6 +14,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+__all__ = [
+    "GAP_WARNING",
+    "Qrels",
+    "judged_at_k",
+    "judged_gap_warning",
+    "mean_judged",
+]
+
 Qrels = Mapping[str, Mapping[str, int]]
 
 GAP_WARNING = 0.10

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytrec_eval
 
+from workbench.checks import positive_int
 from workbench.errors import InvalidArgumentError
 
 __all__ = [
@@ -232,8 +233,7 @@ def truncate_run(run: Run, k: int) -> Run:
     Raises:
         InvalidArgumentError: ``k`` < 1.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k)
     return {qid: _top_k(docs, k) for qid, docs in run.items()}
 
 

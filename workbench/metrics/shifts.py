@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
 
+from workbench.checks import positive_int
 from workbench.errors import InvalidArgumentError
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "rank_biased_overlap",
     "rank_shift_table",
     "score_histogram",
+    "separation_auc",
     "translate_threshold",
     "translate_thresholds",
 ]
@@ -228,8 +230,7 @@ def score_histogram(
             increasing.
     """
     values = _as_scores(scores, "scores")
-    if bins < 1:
-        raise InvalidArgumentError(f"bins must be a positive integer, got {bins!r}")
+    bins = positive_int(bins, "bins", example=40)
     if range is not None and not (math.isfinite(range[0]) and range[0] < range[1] < math.inf):
         raise InvalidArgumentError(f"range must be finite (low, high) with low < high, got {range!r}")
     counts, edges = np.histogram(values, bins=bins, range=range)
@@ -294,8 +295,7 @@ def translate_thresholds(old: ArrayLike, new: ArrayLike, cutoffs: Iterable[float
 
 
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}; e.g. k=10")
+    k = positive_int(k)
 
 
 def _check_p(p: float) -> None:
@@ -306,8 +306,7 @@ def _check_p(p: float) -> None:
 def _as_ranking(ranking: Sequence[str], name: str) -> list[str]:
     docs = list(ranking)
     if len(set(docs)) != len(docs):
-        seen: set[str] = set()
-        repeated = next(doc for doc in docs if doc in seen or seen.add(doc))
+        repeated = next(doc for i, doc in enumerate(docs) if doc in docs[:i])
         raise InvalidArgumentError(
             f"ranking {name} lists document {repeated!r} more than once; "
             "deduplicate it keeping the best position"

@@ -17,7 +17,7 @@ import hashlib
 import importlib.metadata
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -34,6 +34,23 @@ from workbench.store.contract import src_column_name, vector_column_name
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+__all__ = [
+    "MOVING_REVISIONS",
+    "Embedder",
+    "ModelRef",
+    "SentenceTransformerEmbedder",
+    "Source",
+    "check_weights_safe",
+    "fingerprint_dir",
+    "installed_version",
+    "load_embedder",
+    "pin_directory",
+    "pin_error",
+    "require_own_model",
+    "resolve_model_dir",
+    "verify_model_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +121,21 @@ class ModelRef(BaseModel):
     def __init__(self, **data: object) -> None:
         try:
             super().__init__(**data)
+        except ValidationError as exc:
+            raise pin_error(exc) from None
+
+    @classmethod
+    def parse(cls, data: str | bytes | Mapping[str, object]) -> ModelRef:
+        """The one entry point from stored data (JSON text or a mapping) to a ``ModelRef``.
+
+        Raises:
+            WorkbenchError: never pydantic's ``ValidationError``: a refused pin raises the
+                workbench error that explains it, malformed JSON a ``ConfigError``.
+        """
+        try:
+            if isinstance(data, str | bytes):
+                return cls.model_validate_json(data)
+            return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise pin_error(exc) from None
 
@@ -382,7 +414,8 @@ def pin_directory(
 
     model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     truncate = options.get("truncate_dim")
-    dim = int(truncate) if truncate else int(model.get_embedding_dimension())
+    native = model.get_embedding_dimension()
+    dim = truncate if isinstance(truncate, int) and truncate > 0 else int(native or 0)
     return ModelRef(
         name=name,
         source="path",
@@ -391,5 +424,5 @@ def pin_directory(
         fingerprint=fingerprint,
         dim=dim,
         allow_pickle=allow_pickle,
-        **options,  # type: ignore[arg-type]
+        **options,
     )

@@ -18,9 +18,27 @@ import pyarrow as pa
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
 from workbench.metrics.shifts import moved_documents, score_histogram, separation_auc
+from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
+
+__all__ = [
+    "DELTA_COLUMNS",
+    "DRILLDOWN_COLUMNS",
+    "FRAMES",
+    "KS",
+    "LIST_COLUMNS",
+    "SIDES",
+    "TABLE",
+    "Comparison",
+    "Manifest",
+    "count_comparisons",
+    "drilldown_frame",
+    "list_comparisons",
+    "load_comparison",
+    "save_comparison",
+]
 
 TABLE = "wb_comparisons"
 SIDES = ("baseline", "candidate")
@@ -362,11 +380,7 @@ def _label_masks(relevant: pd.Series, labelled: pd.Series) -> list[tuple[str, pd
 
 def save_comparison(ws: Workspace, comparison: Comparison) -> None:
     """Append one comparison to ``wb_comparisons`` (one LanceDB version)."""
-    row = pa.Table.from_pylist([_row(comparison)], schema=_SCHEMA)
-    if ws.has_table(TABLE):
-        ws.db.open_table(TABLE).add(row)
-    else:
-        ws.db.create_table(TABLE, row)
+    append_records(ws, TABLE, pa.Table.from_pylist([_row(comparison)], schema=_SCHEMA))
 
 
 def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
@@ -395,12 +409,12 @@ def list_comparisons(ws: Workspace, *, table: str | None = None) -> pd.DataFrame
         ws: The workspace.
         table: Only the comparisons made on this corpus table.
     """
-    if not ws.has_table(TABLE):
+    rows = read_records(
+        ws, TABLE, columns=LIST_COLUMNS, equals={"table": table} if table is not None else None
+    )
+    if rows is None:
         return pd.DataFrame(columns=LIST_COLUMNS)
-    data = ws.db.open_table(TABLE).to_lance().to_table(columns=LIST_COLUMNS).to_pandas()
-    if table is not None:
-        data = data[data["table"] == table]
-    return data.sort_values("id").reset_index(drop=True)
+    return rows.to_pandas().sort_values("id").reset_index(drop=True)
 
 
 def count_comparisons(ws: Workspace) -> int:
@@ -408,10 +422,8 @@ def count_comparisons(ws: Workspace) -> int:
 
 
 def _select(ws: Workspace, comparison_id: str) -> list[dict[str, Any]]:
-    if not ws.has_table(TABLE):
-        return []
-    escaped = comparison_id.replace("'", "''")
-    return ws.db.open_table(TABLE).to_lance().to_table(filter=f"id = '{escaped}'").to_pylist()
+    rows = read_records(ws, TABLE, equals={"id": comparison_id})
+    return rows.to_pylist() if rows is not None else []
 
 
 def _row(comparison: Comparison) -> dict[str, Any]:

@@ -27,6 +27,13 @@ from workbench.errors import ConfigError, ModelNotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, pin_error
 
+__all__ = [
+    "CONFIG_NAME",
+    "WorkspaceConfig",
+    "load_config",
+    "save_config",
+]
+
 CONFIG_NAME = "workbench.toml"
 
 

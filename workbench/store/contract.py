@@ -21,6 +21,7 @@ import pyarrow as pa
 
 __all__ = [
     "CORPUS_SCHEMA",
+    "DEFAULT_WORKSPACE",
     "META_ACTIVE",
     "META_CREATED",
     "META_MODEL",
@@ -41,6 +42,9 @@ __all__ = [
     "vector_column_name",
     "vector_type",
 ]
+
+DEFAULT_WORKSPACE = "workspace"
+"""The workspace folder used when none is given (relative to the working directory)."""
 
 RESERVED_PREFIX = "wb_"
 """Tables whose names start with this are the workbench's own, never a corpus."""

@@ -16,18 +16,44 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import pyarrow as pa
 
 from workbench.corpus.readers import Qrels
 from workbench.errors import InvalidArgumentError, NotFoundError
+from workbench.store.records import append_records, read_records, upsert_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
+__all__ = [
+    "HISTORY",
+    "TABLE",
+    "EvalSet",
+    "EvalSetSummary",
+    "eval_set_versions",
+    "list_eval_sets",
+    "load_eval_set",
+    "save_eval_set",
+]
+
 TABLE = "wb_eval_sets"
 HISTORY = "wb_eval_set_versions"
+
+
+class EvalSetSummary(TypedDict):
+    """One row of :func:`list_eval_sets`: an eval set without its queries and qrels."""
+
+    name: str
+    table: str
+    created_at: str
+    content_hash: str
+    n_queries: int
+    n_judged: int
+    version: int
+
+
 _SCHEMA = pa.schema(
     [
         pa.field("name", pa.string(), nullable=False),
@@ -40,6 +66,8 @@ _SCHEMA = pa.schema(
         pa.field("qrels_json", pa.string()),
     ]
 )
+
+
 _HISTORY_SCHEMA = pa.schema(
     [
         pa.field("name", pa.string(), nullable=False),
@@ -120,11 +148,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
         },
         schema=_SCHEMA,
     )
-    if not ws.has_table(TABLE):
-        ws.db.create_table(TABLE, row)
-    else:
-        tbl = ws.db.open_table(TABLE)
-        tbl.merge_insert("name").when_matched_update_all().when_not_matched_insert_all().execute(row)
+    upsert_records(ws, TABLE, row, key="name")
     return stamped
 
 
@@ -133,18 +157,9 @@ def eval_set_versions(ws: Workspace, name: str) -> list[dict[str, object]]:
 
     Each: version, created_at, author, note, content_hash, n_queries, n_judged, n_judgements.
     """
-    if not ws.has_table(HISTORY):
-        return []
-    escaped = name.replace("'", "''")
-    rows = (
-        ws.db.open_table(HISTORY)
-        .to_lance()
-        .to_table(
-            filter=f"name = '{escaped}'", columns=[f.name for f in _HISTORY_SCHEMA if "json" not in f.name]
-        )
-        .to_pylist()
-    )
-    return sorted(rows, key=lambda r: r["version"])
+    columns = [f.name for f in _HISTORY_SCHEMA if not f.name.endswith("_json")]
+    data = read_records(ws, HISTORY, columns=columns, equals={"name": name})
+    return sorted(data.to_pylist() if data is not None else [], key=lambda r: r["version"])
 
 
 def _record_change(ws: Workspace, previous: EvalSet, new: EvalSet, *, author: str, note: str) -> int:
@@ -159,11 +174,7 @@ def _record_change(ws: Workspace, previous: EvalSet, new: EvalSet, *, author: st
         return int(last["version"])  # type: ignore[call-overload]
     version = int(last["version"]) + 1  # type: ignore[call-overload]
     rows.append(_history_row(replace(new, version=version), author=author, note=note))
-    data = pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA)
-    if ws.has_table(HISTORY):
-        ws.db.open_table(HISTORY).add(data)
-    else:
-        ws.db.create_table(HISTORY, data)
+    append_records(ws, HISTORY, pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA))
     return version
 
 
@@ -184,28 +195,27 @@ def _history_row(es: EvalSet, *, author: str, note: str) -> dict[str, object]:
     }
 
 
-def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[dict[str, object]]:
+def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSummary]:
     """One summary dict per eval set (name, table, counts, hash, created_at, version), by name.
 
     Args:
         ws: The workspace.
         table: Only the eval sets of this corpus table.
     """
-    if not ws.has_table(TABLE):
-        return []
-    rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["queries_json", "qrels_json"]).to_pylist()
+    data = read_records(ws, TABLE, columns=[f.name for f in _SCHEMA if not f.name.endswith("_json")])
+    rows = data.to_pylist() if data is not None else []
     recorded = _recorded_versions(ws)
-    for row in rows:
-        row["version"] = recorded.get((row["name"], row["content_hash"]), 1)
-    return sorted((r for r in rows if table is None or r["table"] == table), key=lambda r: r["name"])
+    found = [
+        EvalSetSummary(**r, version=recorded.get((r["name"], r["content_hash"]), 1))  # type: ignore[typeddict-item]
+        for r in rows
+        if table is None or r["table"] == table
+    ]
+    return sorted(found, key=lambda r: r["name"])
 
 
 def _recorded_versions(ws: Workspace) -> dict[tuple[str, str], int]:
-    if not ws.has_table(HISTORY):
-        return {}
-    rows = (
-        ws.db.open_table(HISTORY).to_lance().to_table(columns=["name", "content_hash", "version"]).to_pylist()
-    )
+    data = read_records(ws, HISTORY, columns=["name", "content_hash", "version"])
+    rows = data.to_pylist() if data is not None else []
     return {(r["name"], r["content_hash"]): int(r["version"]) for r in rows}
 
 
@@ -250,17 +260,15 @@ def load_eval_set(
 
 
 def _latest(ws: Workspace, name: str) -> EvalSet | None:
-    if not ws.has_table(TABLE):
-        return None
-    escaped = name.replace("'", "''")
-    rows = ws.db.open_table(TABLE).to_lance().to_table(filter=f"name = '{escaped}'").to_pylist()
+    data = read_records(ws, TABLE, equals={"name": name})
+    rows = data.to_pylist() if data is not None else []
     return _eval_set(rows[0]) if rows else None
 
 
 def _from_history(ws: Workspace, name: str, version: int) -> EvalSet:
-    escaped = name.replace("'", "''")
-    rows = ws.db.open_table(HISTORY).to_lance().to_table(filter=f"name = '{escaped}' AND version = {version}")
-    return replace(_eval_set(rows.to_pylist()[0]), version=version)
+    data = read_records(ws, HISTORY, equals={"name": name})
+    rows = [r for r in (data.to_pylist() if data is not None else []) if r["version"] == version]
+    return replace(_eval_set(rows[0]), version=version)
 
 
 def _eval_set(row: dict[str, object]) -> EvalSet:

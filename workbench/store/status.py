@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pyarrow as pa
 
 from workbench.store.contract import META_ACTIVE, META_SRC
-from workbench.store.evalsets import list_eval_sets
+from workbench.store.evalsets import EvalSetSummary, list_eval_sets
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
     from lancedb.table import Table
+
+__all__ = [
+    "ColumnStatus",
+    "TableStatus",
+    "WorkspaceStatus",
+    "column_health",
+    "column_problems",
+    "corpus_digest",
+    "describe_version",
+    "pinned_models",
+    "table_status",
+    "version_timeline",
+    "workspace_status",
+]
 
 
 @dataclass(frozen=True)
@@ -77,14 +91,24 @@ def table_status(table: Table) -> TableStatus:
     return TableStatus(table.name, table.count_rows(), table.version, n_versions, columns, tags, active)
 
 
-def workspace_status(ws: Workspace) -> dict[str, object]:
+class WorkspaceStatus(TypedDict):
+    """What :func:`workspace_status` returns: plain data, ready for JSON."""
+
+    workspace: str
+    config: str | None
+    tables: list[dict[str, Any]]
+    """``TableStatus`` of each corpus table, as dicts."""
+    eval_sets: list[EvalSetSummary]
+
+
+def workspace_status(ws: Workspace) -> WorkspaceStatus:
     """Everything ``workbench status`` shows, as plain data."""
-    return {
-        "workspace": ws.uri,
-        "config": str(ws.config_path) if ws.config_path else None,
-        "tables": [asdict(table_status(ws.table(n))) for n in ws.table_names()],
-        "eval_sets": list_eval_sets(ws),
-    }
+    return WorkspaceStatus(
+        workspace=ws.uri,
+        config=str(ws.config_path) if ws.config_path else None,
+        tables=[asdict(table_status(ws.table(n))) for n in ws.table_names()],
+        eval_sets=list_eval_sets(ws),
+    )
 
 
 def version_timeline(table: Table) -> list[dict[str, object]]:
@@ -100,13 +124,13 @@ def version_timeline(table: Table) -> list[dict[str, object]]:
     dataset = table.to_lance()
     rows: list[dict[str, object]] = []
     previous: tuple[int, int] | None = None
-    for info in sorted(table.list_versions(), key=lambda v: v["version"]):
-        version = info["version"]
-        count = int(info.get("metadata", {}).get("total_rows", 0) or 0)
+    for entry in sorted(table.list_versions(), key=lambda v: v["version"]):
+        version = entry["version"]
+        count = int(entry.get("metadata", {}).get("total_rows", 0) or 0)
         rows.append(
             {
                 "version": version,
-                "timestamp": info["timestamp"],
+                "timestamp": entry["timestamp"],
                 "rows": count,
                 "tags": sorted(tags_by_version.get(version, [])),
                 "change": describe_version(dataset, version, rows=count, previous=previous),
@@ -145,7 +169,8 @@ def describe_version(
         return f"{'created' if transaction.read_version == 0 else 'overwritten'}: {_rows(rows)}"
     if kind in ("Append", "Delete"):
         count = "" if delta is None else f": {_rows(delta, signed=True)}"
-        where = f" ({operation.predicate})" if getattr(operation, "predicate", None) else ""
+        predicate = getattr(operation, "predicate", None)
+        where = f" ({predicate})" if predicate else ""
         return f"{kind.lower()}{count}{where}"
     if kind == "Update":
         return _describe_update(operation, delta)
@@ -154,7 +179,7 @@ def describe_version(
         if previous is None:
             return f"{verb} columns (the version before was cleaned up)"
         before = dataset.checkout_version(previous[0]).schema
-        return _describe_columns(verb, before, operation.schema.to_pyarrow())
+        return _describe_columns(verb, before, operation.schema.to_pyarrow())  # type: ignore[attr-defined]  # Merge/Project
     if kind == "UpdateConfig":
         return _describe_config(operation)
     return _OTHER_CHANGES.get(kind, kind)

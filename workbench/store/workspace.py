@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import InvalidArgumentError, NotFoundError
+from workbench.errors import CorruptStateError, InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.contract import (
+    DEFAULT_WORKSPACE,
     META_CREATED,
     META_MODEL,
     META_SRC,
@@ -32,7 +33,16 @@ if TYPE_CHECKING:
     import lancedb
     from lancedb.table import Table
 
-DEFAULT_WORKSPACE = "workspace"
+__all__ = [
+    "VectorColumn",
+    "Workspace",
+    "column_metadata",
+    "library_versions",
+    "open_workspace",
+    "set_tag",
+    "table_metadata",
+    "vector_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -174,10 +184,17 @@ def vector_columns(table: Table) -> list[VectorColumn]:
         raw = meta.get(META_MODEL.encode())
         if raw is None:
             continue
+        try:
+            ref = ModelRef.parse(raw)
+        except WorkbenchError as exc:
+            raise CorruptStateError(
+                f"table {table.name!r}: the pin stored with column {field.name!r} is unreadable ({exc}); "
+                "restore the table to a version before the damage (`workbench status` lists versions)"
+            ) from exc
         columns.append(
             VectorColumn(
                 name=field.name,
-                ref=ModelRef.model_validate_json(raw),
+                ref=ref,
                 src_column=meta.get(META_SRC.encode(), b"").decode(),
                 created_at=meta.get(META_CREATED.encode(), b"").decode(),
                 library_versions=json.loads(meta.get(META_VERSIONS.encode(), b"{}")),

@@ -1,0 +1,116 @@
+"""The public surface is real: ``__all__`` is the namespace, every name is documented, clients use it."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import pkgutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import workbench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.walk_packages(workbench.__path__, "workbench."))
+
+
+def test_all_is_exactly_the_public_namespace() -> None:
+    for name in workbench.__all__:
+        getattr(workbench, name)  # load every lazy name
+    public = {
+        name
+        for name, value in vars(workbench).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(workbench.__all__)
+    assert sorted(dir(workbench)) == sorted(workbench.__all__)
+
+
+def test_every_public_callable_has_a_docstring() -> None:
+    missing = []
+    for name in workbench.__all__:
+        value = getattr(workbench, name)
+        if (inspect.isclass(value) or inspect.isfunction(value)) and not (value.__doc__ or "").strip():
+            missing.append(name)
+    assert missing == []
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        workbench.nope  # noqa: B018
+
+
+def test_verbs_no_longer_shadow_modules() -> None:
+    # The verbs are functions; their implementations live in subpackage modules that can be patched.
+    assert inspect.isfunction(workbench.promote)
+    module = importlib.import_module("workbench.lifecycle.promote")
+    assert module.promote is workbench.promote
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_declares_all_and_it_resolves(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert hasattr(mod, "__all__"), f"{module} has no __all__"
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.__all__ names {name!r}, which it does not define"
+
+
+def _client_imports() -> list[tuple[str, str, str]]:
+    """(file, module, name) for every ``from workbench… import name`` in the app, pages and notebooks."""
+    sources: list[tuple[str, str]] = []
+    files = [
+        ROOT / "app.py",
+        *sorted((ROOT / "pages").glob("*.py")),
+        *sorted((ROOT / "workbench_app").glob("*.py")),
+    ]
+    for path in files:
+        sources.append((path.name, path.read_text()))
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        sources.append((path.name, code))
+    found = []
+    for name, code in sources:
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("workbench"):
+                if node.module.startswith("workbench_app"):
+                    continue
+                found.extend((name, node.module, alias.name) for alias in node.names)
+    return found
+
+
+def test_app_and_notebooks_use_only_documented_names() -> None:
+    private = []
+    for file, module, name in _client_imports():
+        mod = importlib.import_module(module)
+        is_module = isinstance(getattr(mod, name, None), types.ModuleType)
+        if name.startswith("_") or not (name in getattr(mod, "__all__", []) or is_module):
+            private.append(f"{file}: from {module} import {name}")
+    assert private == []
+
+
+def test_library_imports_no_private_name_of_another_subpackage() -> None:
+    offenders = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        own = path.relative_to(ROOT).parts[1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("workbench."):
+                other = node.module.split(".")[1]
+                if other != own and any(a.name.startswith("_") for a in node.names):
+                    offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
+    assert offenders == []
+
+
+def test_import_is_light() -> None:
+    code = "import sys, workbench; print(sorted(m for m in ('torch', 'lancedb', 'streamlit', 'pandas') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

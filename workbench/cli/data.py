@@ -1,0 +1,143 @@
+"""Data commands: demo, ingest, embed, status (thin over the library)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.common import (
+    DEFAULT,
+    ConfigOpt,
+    JsonOpt,
+    TableOpt,
+    WorkspaceOpt,
+    emit_json,
+    handled,
+    progress_bar,
+    table_name,
+    workspace,
+)
+
+__all__ = ["demo", "embed", "ingest", "register", "status"]
+
+IngestTableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--table", "-t", help="Corpus table to create or add to (default: the folder or file name)."
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo``, ``ingest``, ``embed`` and ``status`` to ``app``."""
+    app.command("demo")(demo)
+    app.command("ingest")(ingest)
+    app.command("embed")(embed)
+    app.command("status")(status)
+
+
+def demo(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None) -> None:
+    """Build the demo workspace (project corpus, two real models), resuming if interrupted."""
+    from workbench.demo import build_demo
+
+    with handled(), ExitStack() as bars:
+        ws = workspace(workspace_uri, config)
+        for line in build_demo(ws, step=lambda description: bars.enter_context(progress_bar(description))):
+            typer.echo(line)
+        typer.echo(f"demo workspace ready at {ws.uri}")
+
+
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A BEIR folder, or a corpus .jsonl/.csv/.parquet.")],
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: IngestTableOpt = None,
+    eval_set: Annotated[str | None, typer.Option(help="Eval set name (default: folder name).")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Id column (default: _id or id).")] = None,
+    text_field: Annotated[str, typer.Option(help="Text column.")] = "text",
+    title_field: Annotated[str, typer.Option(help="Title column ('' for none).")] = "title",
+    split: Annotated[str, typer.Option(help="BEIR qrels split to read.")] = "test",
+    on_empty: Annotated[
+        str,
+        typer.Option(
+            help="Documents with empty text: error (refuse), skip (leave out, with their "
+            "judgements; counted), title (embed the title instead)."
+        ),
+    ] = "error",
+    as_json: JsonOpt = False,
+) -> None:
+    """Read and validate a corpus (+ queries and qrels), then write it. Bad input writes nothing."""
+    from workbench.corpus.ingest import ingest as run_ingest
+    from workbench.corpus.readers import Fields, check_empty_policy
+
+    with handled():
+        policy = check_empty_policy(on_empty)
+        ws = workspace(workspace_uri, config)
+        fields = Fields(id=id_field, text=text_field, title=title_field or None)
+        with progress_bar("dual-write") as bar:
+            result = run_ingest(
+                ws,
+                path,
+                table=table,
+                eval_set=eval_set,
+                fields=fields,
+                split=split,
+                on_empty=policy,
+                on_progress=bar,
+            )
+        emit_json(asdict(result)) if as_json else typer.echo(result.message)
+
+
+def embed(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model alias (see `workbench models`).")],
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per checkpoint.")] = 256,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add the model's vector column: streamed, resumable, committed in one version."""
+    from workbench.embedding.run import embed as run_embed
+
+    with handled():
+        ws = workspace(workspace_uri, config)
+        name = table_name(ws, table)
+        ref = ws.model(model)
+        with progress_bar(f"embedding {name} with {model}") as bar:
+            result = run_embed(ws, name, ref, batch_size=batch_size, on_progress=bar)
+        emit_json(asdict(result)) if as_json else typer.echo(result.message)
+
+
+def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Tables, rows, vector columns with their pins, versions, tags, stale/missing rows."""
+    from workbench.store.status import workspace_status
+
+    with handled():
+        data = workspace_status(workspace(workspace_uri, config))
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(f"workspace {data['workspace']}")
+    for table in data["tables"]:
+        typer.echo(
+            f"\ntable {table['name']}: {table['rows']} rows, version {table['version']} "
+            f"({table['n_versions']} versions)"
+        )
+        for col in table["columns"]:
+            mark = " [production]" if col["production"] else ""
+            health = f"missing {col['missing_rows']}, stale {col['stale_rows']}"
+            typer.echo(
+                f"  {col['name']}{mark}\n    {col['model']}@{col['revision']} "
+                f"sha256:{col['fingerprint'][:16]}… dim {col['dim']}; {health}"
+            )
+        for tag, version in table["tags"].items():
+            typer.echo(f"  tag {tag} → v{version}")
+    for es in data["eval_sets"]:
+        typer.echo(
+            f"\neval set {es['name']} (table {es['table']}): {es['n_queries']} queries, "
+            f"{es['n_judged']} judged"
+        )

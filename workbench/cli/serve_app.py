@@ -1,0 +1,51 @@
+"""``workbench app``: start the Streamlit app from a checkout or from an installed wheel."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.common import handled
+from workbench.errors import NotFoundError
+
+__all__ = ["app_entry", "register", "run_app"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``app`` to ``app``."""
+    app.command("app")(run_app)
+
+
+def app_entry() -> Path:
+    """The app's router script: ``app.py`` of a checkout, or ``workbench_app/site/app.py`` of a wheel."""
+    import workbench_app
+
+    package = Path(workbench_app.__file__).resolve().parent
+    for path in (package.parent / "app.py", package / "site" / "app.py"):
+        if path.is_file() and (path.parent / "pages").is_dir():
+            return path
+    raise NotFoundError(f"the app is not installed next to {package}; reinstall the package")
+
+
+def run_app(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Workspace to open (default: ./workspace).")
+    ] = None,
+) -> None:
+    """Start the Streamlit app on 127.0.0.1 (it has no authentication: see the README before sharing)."""
+    with handled():
+        entry = app_entry()
+    if workspace:
+        os.environ["WORKBENCH_WORKSPACE"] = workspace
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(entry),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    os.execv(sys.executable, command)

@@ -1,0 +1,58 @@
+"""Record tables: the workbench's own small LanceDB tables (eval sets, comparisons, history).
+
+One way to write and read them, so each record module declares only its schema and rows:
+appends and upserts that create the table on first use (and survive another process creating
+it first), and reads filtered by column equality through Arrow expressions, never by SQL text
+built from user input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+__all__ = ["append_records", "read_records", "upsert_records"]
+
+
+def append_records(ws: Workspace, name: str, rows: pa.Table) -> None:
+    """Append ``rows`` to record table ``name``, creating it (one LanceDB version)."""
+    if ws.has_table(name):
+        ws.db.open_table(name).add(rows)
+        return
+    try:
+        ws.db.create_table(name, rows)
+    except ValueError:  # another process created it first
+        ws.db.open_table(name).add(rows)
+
+
+def upsert_records(ws: Workspace, name: str, rows: pa.Table, *, key: str) -> None:
+    """Insert ``rows``, replacing those whose ``key`` already exists (one LanceDB version)."""
+    if not ws.has_table(name):
+        append_records(ws, name, rows)
+        return
+    table = ws.db.open_table(name)
+    table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(rows)
+
+
+def read_records(
+    ws: Workspace,
+    name: str,
+    *,
+    columns: Sequence[str] | None = None,
+    equals: Mapping[str, str] | None = None,
+) -> pa.Table | None:
+    """Rows of record table ``name`` whose columns equal ``equals`` (all rows if none); None if absent."""
+    if not ws.has_table(name):
+        return None
+    condition = None
+    for column, value in (equals or {}).items():
+        term = pc.field(column) == pa.scalar(value)
+        condition = term if condition is None else condition & term
+    dataset = ws.db.open_table(name).to_lance()
+    return dataset.to_table(columns=list(columns) if columns is not None else None, filter=condition)
