@@ -345,7 +345,8 @@ def test_onboarding_own_data_upload_ingest_embed_compare_judge_rerun_promote(
     shot(page, "25-onboarding-compared")
 
     # 5. Judge two unjudged documents of the drill-down query, save, re-run
-    page.locator('[data-testid="stExpander"]', has_text="unjudged document(s) of this query").first.click()
+    # the judging expander is open when the query has unjudged documents
+    expect(page.get_by_text(re.compile(r"Judge the \d+ unjudged document\(s\) of this query"))).to_be_visible()
     page.get_by_role("button", name="2 · highly relevant").first.click()  # the first document
     done()
     page.get_by_role("button", name="0 · not relevant").nth(1).click()  # the second one
