@@ -22,6 +22,7 @@ from workbench_app.context import (
     SELECT_TABLE_KEY,
     TABLE_KEY,
     URI_KEY,
+    builds_demo_by_itself,
     default_uri,
     is_missing_local,
     open_selected,
@@ -86,17 +87,23 @@ def sidebar() -> tuple[Workspace | None, bool]:
             help="A local folder or any LanceDB URI (s3://…). Default: $WORKBENCH_WORKSPACE or ./workspace",
         )
         uri = st.session_state[URI_KEY]
-        build = uri == default_uri()  # the default workspace gets the demo on first start
+        build = builds_demo_by_itself(uri)  # only the default workspace gets the demo unasked
         if is_missing_local(uri) and not build:
             st.warning(f"No folder `{uri}` yet.", icon=":material/folder_off:")
-            if not st.button("Create it with the demo", key="app.create_demo"):
+            empty = st.button(
+                "Create an empty workspace", key="app.create_empty", icon=":material/create_new_folder:"
+            )
+            demo = st.button("Create it with the demo", key="app.create_demo", icon=":material/construction:")
+            if not (empty or demo):
                 return None, False
-            build = True
+            resources.workspace(uri)  # creates the folder
+            build = demo
         ws = open_selected()
         if ws is None:
             return None, False
         names = ws.table_names()
         if not names and not build:
+            st.caption("An empty workspace: add your data on the **Migrate** page, or:")
             build = st.button("Build the demo here", key="app.build_demo", icon=":material/construction:")
         if names:
             chosen = st.session_state.pop(SELECT_TABLE_KEY, None)
@@ -127,7 +134,17 @@ def needs_demo(ws: Workspace) -> bool:
 navigation = st.navigation(PAGES)
 workspace, build = sidebar()
 if workspace is None:
-    st.info("Choose a workspace in the sidebar: a local folder or any LanceDB URI.", icon=":material/info:")
+    if is_missing_local(st.session_state[URI_KEY]):
+        st.info(
+            "This workspace does not exist yet. In the sidebar, **create an empty workspace** for your "
+            "own data (you can then upload or point at a corpus on the **Migrate** page), or create it "
+            "with the demo.",
+            icon=":material/create_new_folder:",
+        )
+    else:
+        st.info(
+            "Choose a workspace in the sidebar: a local folder or any LanceDB URI.", icon=":material/info:"
+        )
     st.stop()
 if build and needs_demo(workspace):
     build_demo_here(workspace)

@@ -6,11 +6,11 @@ import time
 
 import streamlit as st
 
-from workbench.comparison.live import agreement
+from workbench.comparison.live import agreement, with_judgements
 from workbench.store.evalsets import list_eval_sets, load_eval_set
 from workbench_app import resources
 from workbench_app.context import current
-from workbench_app.tables import render_side_by_side
+from workbench_app.tables import render_side_by_side, render_texts
 from workbench_app.ui import column_label, column_pair, reported, require
 
 QUERY_KEY = "live.query"
@@ -42,8 +42,9 @@ def _use_sample() -> None:
         st.session_state[QUERY_KEY] = sample
 
 
-sets = [s["name"] for s in list_eval_sets(ctx.ws, table=ctx.table)]
-samples = list(load_eval_set(ctx.ws, sets[0]).queries.values())[:40] if sets else []
+sets = [str(s["name"]) for s in list_eval_sets(ctx.ws, table=ctx.table)]
+eval_set = load_eval_set(ctx.ws, sets[0]) if sets else None
+samples = list(eval_set.queries.values())[:40] if eval_set else []
 
 q_col, k_col = st.columns([5, 1])
 query = q_col.text_input("Query", key=QUERY_KEY, placeholder="e.g. how do I roll back a bad deploy?")
@@ -68,6 +69,10 @@ with reported("Search"):
     with st.spinner("Encoding with both models and searching…"):
         frame = resources.live_query(ctx.uri, ctx.table, ctx.version, query, baseline, candidate, int(k))
     elapsed = time.perf_counter() - started
+    judged = with_judgements(frame, eval_set, query) if eval_set else None
+    if judged is not None:
+        frame = judged
+        st.caption(f"An eval-set query of **{eval_set.name}**: ★ marks its judged-relevant documents.")
     agree = agreement(frame, k=int(k))
 
     m1, m2, m3, m4 = st.columns(4)
@@ -94,3 +99,5 @@ with reported("Search"):
         candidate_label=column_label(by_name[candidate], production),
         key="live.results",
     )
+    texts = resources.document_texts(ctx.uri, ctx.table, ctx.version, tuple(frame["doc_id"]))
+    render_texts(frame, texts, k=int(k))

@@ -1,4 +1,4 @@
-"""Migrate: re-embed the corpus with a pinned model (live progress, resumable); pin models; ingest."""
+"""Migrate: add a corpus (upload or path), pin models, re-embed with live progress (resumable)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,28 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed, pending_run
 from workbench.models.ref import ServingOptions
 from workbench.store.paths import require_inside
 from workbench.store.pins import pin_model, verify_model
-from workbench_app import resources
-from workbench_app.context import SELECT_TABLE_KEY, allowed_root, current
+from workbench.store.status import pinned_models
+from workbench_app import onboarding, resources
+from workbench_app.context import allowed_root, current, open_or_stop
 from workbench_app.ui import RateProgress, model_short, reported, when
+
+STATE_MARKS = {"production": "● production", "embedded": "✓ embedded", "not embedded": "not embedded"}
+INTRO = (
+    "A model change is a migration: the new model writes its **own** vector column beside the "
+    "old one, so search never mixes two embedding spaces. Runs are streamed and checkpointed; "
+    "the column appears in one new table version, whole, or not at all."
+)
+
+if not open_or_stop().table_names():
+    st.title("Add your data")
+    st.caption("This workspace has no corpus yet. " + INTRO)
+    onboarding.show_ingested()
+    onboarding.ingest_section(open_or_stop())
+    st.stop()
 
 ctx = current()
 ws = ctx.ws
@@ -23,11 +37,8 @@ existing = {c["name"]: c for c in status["columns"]}
 models = ws.config.all_models()
 
 st.title("Migrate")
-st.caption(
-    "A model change is a migration: the new model writes its **own** vector column beside the "
-    "old one, so search never mixes two embedding spaces. Runs are streamed and checkpointed; "
-    "the column appears in one new table version, whole, or not at all."
-)
+st.caption(INTRO)
+onboarding.show_ingested()
 
 embed_tab, pin_tab, ingest_tab = st.tabs(
     [
@@ -111,22 +122,13 @@ with embed_tab:
         st.success(st.session_state["migrate.last"], icon=":material/task_alt:")
         st.caption("Next: compare the new column with production on the **Compare** page.")
     st.markdown("##### Pinned models")
+    listing = pd.DataFrame(pinned_models(ws, table=resources.table_at(ctx.uri, ctx.table, ctx.version)))
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "alias": a,
-                    "model": model_short(r.name),
-                    "revision": r.revision,
-                    "dim": r.dim,
-                    "source": f"{r.source}: {r.location}",
-                    "status": "● production"
-                    if r.column == status["active_column"]
-                    else ("✓ embedded" if r.column in existing else "not embedded"),
-                }
-                for a, r in sorted(models.items())
-            ]
-        ),
+        listing.assign(
+            model=listing["name"].map(model_short),
+            source=listing["source"] + ": " + listing["location"],
+            state=listing["state"].map(STATE_MARKS),
+        )[["alias", "model", "revision", "dim", "source", "state"]],
         hide_index=True,
         width="stretch",
         column_config={
@@ -135,7 +137,7 @@ with embed_tab:
             "revision": st.column_config.TextColumn("Revision"),
             "dim": st.column_config.NumberColumn("Dim", width=60),
             "source": st.column_config.TextColumn("Source", width="medium"),
-            "status": st.column_config.TextColumn(f"In {ctx.table}"),
+            "state": st.column_config.TextColumn(f"In {ctx.table}"),
         },
     )
 
@@ -228,32 +230,4 @@ with pin_tab:
                 )
 
 with ingest_tab:
-    st.caption(
-        "Read a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a corpus file (.jsonl, .csv, "
-        ".parquet). Everything is validated first: bad input writes nothing. Updating an existing "
-        "table is a dual-write: new and changed documents are embedded by every column's own model "
-        "in the same version, so no column goes stale."
-    )
-    with st.form("migrate.ingest_form", border=True):
-        src = st.text_input("Path", key="migrate.ingest_path", placeholder="data/my-corpus")
-        c1, c2 = st.columns(2)
-        target = c1.text_input("Table (default: the folder or file name)", key="migrate.ingest_table")
-        eval_name = c2.text_input("Eval set (default: the folder name)", key="migrate.ingest_eval")
-        ingested = st.form_submit_button("Ingest", icon=":material/upload:")
-    if ingested:
-        if not src:
-            st.error("Give the path of a BEIR folder or a corpus file.", icon=":material/error:")
-        else:
-            with reported("Ingest"):
-                result = ingest(
-                    ws,
-                    require_inside(src, allowed_root()),
-                    table=target or None,
-                    eval_set=eval_name or None,
-                    on_progress=RateProgress("Dual-writing changed documents", lazy=True),
-                )
-                st.session_state["migrate.ingested"] = result.message
-                st.session_state[SELECT_TABLE_KEY] = result.table
-                st.rerun()
-    if "migrate.ingested" in st.session_state:
-        st.success(st.session_state["migrate.ingested"], icon=":material/task_alt:")
+    onboarding.ingest_section(ws)

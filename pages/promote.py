@@ -8,7 +8,7 @@ from workbench.lifecycle.promote import check_gate, promote, rollback
 from workbench_app import lifecycle, resources
 from workbench_app.comparison_view import comparison_picker, table_comparisons
 from workbench_app.context import current
-from workbench_app.ui import model_short, reported, require, short_column
+from workbench_app.ui import model_short, reported, require, short_column, short_columns_in
 
 SELECTED_KEY = "promote.comparison"
 CONFIRM_KEY = "promote.confirming"
@@ -44,17 +44,33 @@ c3.metric(
 
 if prod is None:
     st.info(
-        f"Table **{ctx.table}** has no production column yet. The first promotion needs no comparison: "
-        "it records which column search serves today.",
+        f"Table **{ctx.table}** has no production column yet. Record what search serves **today** — "
+        "usually the *old* model — as the initial production (no comparison needed), then promote "
+        "the new model through a comparison on the **Compare** page, so the gate checks it.",
         icon=":material/info:",
     )
     columns = {c.name: c for c in ctx.ws.vector_columns(table)}
     require(columns, "Embed the corpus with a pinned model on the **Migrate** page first.")
-    first = st.selectbox("Column", list(columns), key="promote.initial_column", format_func=short_column)
+    names = lifecycle.model_names(ctx.ws, table)
+    oldest = sorted(columns, key=lambda n: columns[n].created_at or "")  # the old model was embedded first
+    first = st.selectbox(
+        "Column serving today",
+        oldest,
+        key="promote.initial_column",
+        format_func=lambda n: short_column(n, names),
+        help="The initial production skips the gate: pick the model search uses now, not the new one.",
+    )
+    if len(oldest) > 1 and first != oldest[0]:
+        st.warning(
+            f"**{short_column(first, names)}** was embedded after **{short_column(oldest[0], names)}**: "
+            "making the newer model the initial production skips the gate. Prefer the old one, and "
+            "promote the new one through a comparison.",
+            icon=":material/warning:",
+        )
     if st.button("Make it production", key="promote.initial", type="primary", icon=":material/flag:"):
         with reported("Promotion"):
             record = promote(ctx.ws, ctx.table, first, initial=True, reason="initial production (app)")
-            st.session_state[DONE_KEY] = record.message
+            st.session_state[DONE_KEY] = short_columns_in(record.message, names)
             st.rerun()
     st.stop()
 
@@ -127,6 +143,7 @@ with action_col:
             lambda: promote(
                 ctx.ws, ctx.table, candidate, comparison=cmp.id, force=force, reason=reason.strip()
             ),
+            names=lifecycle.model_names(ctx.ws, table),
             what="Promotion",
             open_key=CONFIRM_KEY,
             done_key=DONE_KEY,
@@ -140,16 +157,23 @@ with action_col:
     else:
         back_model = short_column(target[1], lifecycle.model_names(ctx.ws, table))
         st.caption(f"Move production back to v{target[0]} (**{back_model}**). No data is touched.")
+        back_reason = st.text_area(
+            "Rollback reason",
+            key="promote.rollback_reason",
+            placeholder="e.g. p95 latency doubled after the promotion; incident #42",
+            height=68,
+        )
         if st.button("Roll back…", key="promote.rollback", icon=":material/undo:"):
             st.session_state[ROLLBACK_KEY] = True
         if st.session_state.get(ROLLBACK_KEY):
             lifecycle.confirm_box(
-                f"**Roll production of `{ctx.table}` back to v{target[0]}?**",
-                lambda: rollback(ctx.ws, ctx.table, reason=reason.strip()),
+                f"**Roll production of `{ctx.table}` back to v{target[0]} ({back_model})?**",
+                lambda: rollback(ctx.ws, ctx.table, reason=back_reason.strip()),
                 what="Rollback",
                 open_key=ROLLBACK_KEY,
                 done_key=DONE_KEY,
                 keys=("promote.rollback_confirm", "promote.rollback_cancel"),
+                names=lifecycle.model_names(ctx.ws, table),
             )
 
 st.subheader("Audit history")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from workbench.lifecycle.history import history
 from workbench.store.canaries import last_checks
 from workbench.store.evalsets import list_eval_sets
 from workbench_app import lifecycle, resources
@@ -27,8 +28,19 @@ unhealthy = sum(1 for c in columns if c["missing_rows"] or c["stale_rows"])
 m1, m2, m3, m4 = st.columns([1, 1, 1, 3])
 m1.metric("Documents", f"{status['rows']:,}")
 m2.metric("Vector columns", len(columns))
-m3.metric("Table version", status["version"])
-m4.metric("Production model", prod_model or "none", help=production or "No column is production yet.")
+m3.metric(
+    "Latest version",
+    status["version"],
+    help="The newest table version. Search serves the production version (see the timeline), "
+    "which can be older, e.g. after a rollback.",
+)
+m4.metric(
+    "Production",
+    f"{prod_model} · v{status['tags']['production']}"
+    if prod_model and "production" in status["tags"]
+    else "none",
+    help=production or "No column is production yet.",
+)
 
 st.subheader("Vector columns")
 if not columns:
@@ -81,7 +93,7 @@ else:
             "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f"),
             "ann": st.column_config.TextColumn("ANN index", help="`workbench index COLUMN` builds one"),
             "created_at": st.column_config.TextColumn("Embedded at"),
-            "name": st.column_config.TextColumn("Column"),
+            "name": st.column_config.TextColumn("Column", width="large"),
         },
     )
     if unhealthy:
@@ -100,7 +112,10 @@ st.caption(
     "version: `production` is what search serves, `candidate-…` marks where each column first appeared."
 )
 names = lifecycle.model_names(ctx.ws, ctx.ws.table(ctx.table))
-versions = resources.timeline(ctx.uri, ctx.table, ctx.version).assign(
+prod_version = status["tags"].get("production")
+versions = lifecycle.annotate_timeline(
+    resources.timeline(ctx.uri, ctx.table, ctx.version), history(ctx.ws, ctx.table), prod_version
+).assign(
     change=lambda f: f["change"].map(lambda text: short_columns_in(text, names)),
     tags=lambda f: f["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags)),
 )
@@ -109,11 +124,12 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=min(35 * (len(versions) + 1) + 3, 388),
-    column_order=["version", "timestamp", "change", "rows", "tags"],
+    column_order=["version", "production", "timestamp", "change", "rows", "tags"],
     column_config={
         "version": st.column_config.NumberColumn("Version", width=70),
+        "production": st.column_config.TextColumn("Serves", width=100, help="The version search serves"),
         "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss", width=160),
-        "change": st.column_config.TextColumn("Change", width=300),
+        "change": st.column_config.TextColumn("Change", width="large"),
         "rows": st.column_config.NumberColumn("Rows", width=70),
         "tags": st.column_config.TextColumn("Tags"),
     },
@@ -124,13 +140,14 @@ with reported("Reading eval sets"):
     sets = list_eval_sets(ctx.ws, table=ctx.table)
     if sets:
         st.dataframe(
-            pd.DataFrame(sets)[["name", "n_queries", "n_judged", "created_at"]].assign(
+            pd.DataFrame(sets)[["name", "version", "n_queries", "n_judged", "created_at"]].assign(
                 created_at=lambda f: f["created_at"].map(when)
             ),
             hide_index=True,
-            width="content",
+            width="stretch",
             column_config={
-                "name": "Eval set",
+                "name": st.column_config.TextColumn("Eval set", width="large"),
+                "version": st.column_config.NumberColumn("Version", width=70),
                 "n_queries": st.column_config.NumberColumn("Queries"),
                 "n_judged": st.column_config.NumberColumn("Judged"),
                 "created_at": st.column_config.TextColumn("Created"),

@@ -53,9 +53,12 @@ def new_embedder(embedders: dict[str, SentenceTransformerEmbedder]) -> SentenceT
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace, built once per test session with the real models."""
+    """The demo workspace, built once per test session with the real models.
+
+    Without the demo's stored comparison: tests make the comparisons they need.
+    """
     path = tmp_path_factory.mktemp("demo-template") / "ws"
-    build_demo(open_workspace(path))
+    build_demo(open_workspace(path), with_comparison=False)
     return path
 
 

@@ -68,7 +68,7 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Documents"] == "432"
     assert metrics["Vector columns"] == "2"
-    assert metrics["Production model"] == "paraphrase-MiniLM-L3-v2"
+    assert metrics["Production"] == "paraphrase-MiniLM-L3-v2 · v4"
     columns = at.dataframe[0].value
     assert set(columns["model"]) == {"paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2"}
     assert set(columns["dim"]) == {384}
@@ -100,15 +100,18 @@ def test_workspace_page_is_never_stale_after_a_new_version(
     promote(compared, DEMO_TABLE, NEW_MODEL, comparison=cmp_id)
     at.run()
     after = {m.label: m.value for m in at.metric}
-    assert int(after["Table version"]) > int(before["Table version"])
-    assert after["Production model"] == "all-MiniLM-L6-v2"
+    assert int(after["Latest version"]) > int(before["Latest version"])
+    assert after["Production"].startswith("all-MiniLM-L6-v2 · v")
 
 
 @pytest.mark.slow
 def test_first_start_builds_the_demo_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "fresh"
-    at = start(target, monkeypatch)
-    assert demo_ready(open_workspace(target))
+    # Only the default workspace (./workspace, no WORKBENCH_WORKSPACE) gets the demo unasked.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert demo_ready(open_workspace(tmp_path / "workspace"))
     assert texts(at.title) == ["Workspace · demo"]
 
 
@@ -123,7 +126,7 @@ def test_a_missing_sidebar_workspace_is_not_created_silently(
     at.run()
     assert not at.exception
     assert any("No folder" in w for w in texts(at.sidebar.warning))
-    assert [b.label for b in at.sidebar.button] == ["Create it with the demo"]
+    assert [b.label for b in at.sidebar.button] == ["Create an empty workspace", "Create it with the demo"]
     assert not missing.exists()
     at.switch_page("pages/compare.py").run()
     assert not missing.exists()
@@ -190,9 +193,10 @@ def test_migrate_bad_input_shows_an_error_and_writes_nothing(
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"_id": "a", "text": "fine"}\n{"_id": "a", "text": "duplicate id"}\n')
+    at.radio(key="migrate.source").set_value("Path on the server").run()
     at.text_input(key="migrate.ingest_path").input(str(bad))
     at.text_input(key="migrate.ingest_table").input(DEMO_TABLE)
-    at.button[-1].click().run()  # the ingest form's submit button
+    at.button(key="migrate.validate").click().run()
     assert any("duplicate id" in e for e in texts(at.error))
 
     at.text_input(key="migrate.pin_path").input(str(package_model_dir(L6_PACKAGE)))

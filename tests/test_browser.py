@@ -64,6 +64,16 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """``streamlit run app.py`` on a private copy of the demo workspace, on a free port."""
     workspace = tmp_path_factory.mktemp("browser") / "ws"
     shutil.copytree(demo_template, workspace)
+    yield from serve(workspace)
+
+
+@pytest.fixture(scope="module")
+def new_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a workspace path that does not exist yet (a user's own data, not the demo)."""
+    yield from serve(tmp_path_factory.mktemp("browser-new") / "my-workspace")
+
+
+def serve(workspace: Path) -> Iterator[Server]:
     port = _free_port()
     log = workspace.parent / "server.log"
     env = {**os.environ, "WORKBENCH_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
@@ -158,7 +168,7 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     nav("Compare")
     start = time.perf_counter()
     page.get_by_role("button", name="Run comparison").click()
-    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / tied / worse")).to_be_visible()
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
     timings["run a comparison (uncached: encode, search, stats, render)"] = time.perf_counter() - start
     timings["server start → first rendered comparison"] = time.perf_counter() - server.started
@@ -172,10 +182,10 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     shot(page, "05-compare-rank-shifts")
 
     # 4. Drill-down: pick the third-worst query
-    page.get_by_role("tab").filter(has_text="Per-query drill-down").click()
     page.get_by_role("combobox", name="Query (worst regressions first)").click()
     page.get_by_role("option").nth(2).click()
     expect(page.get_by_text(re.compile(r"\d+ entered and \d+ dropped out of the top 10"))).to_be_visible()
+    page.get_by_text("Rank-shift chart").click()
     expect(page.locator('[data-testid="stPlotlyChart"]', has_text="Rank shift in the top 10")).to_be_visible()
     shot(page, "06-compare-drilldown")
 
@@ -183,7 +193,7 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     nav("Reports")
     start = time.perf_counter()
     nav("Compare")
-    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / tied / worse")).to_be_visible()
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
     timings["compare page, cached comparison"] = time.perf_counter() - start
 
@@ -246,6 +256,103 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     shot(page, "12-workspace-after")
     context.close()
 
+    print("\ntimings (seconds):")
+    for name, seconds in timings.items():
+        print(f"  {name:<60} {seconds:6.2f}")
+
+
+def test_onboarding_own_data_upload_ingest_embed_compare(
+    new_server: Server, browser: object, tmp_path: Path
+) -> None:
+    """A new user's first run of their own data, entirely in the app."""
+    from playwright.sync_api import expect
+
+    from tests.test_app_onboarding import small_beir, zipped
+
+    archive = tmp_path / "mycorpus.zip"
+    archive.write_bytes(zipped(small_beir(80, empty=("d0005",))))
+    context = browser.new_context(viewport={"width": 1440, "height": 1700})  # type: ignore[attr-defined]
+    page = context.new_page()
+    slow = 3 * TIMEOUT_MS  # two model loads and embeddings on a shared 2-core machine
+    page.set_default_timeout(slow)
+    expect.set_options(timeout=slow)
+    timings = new_server.timings
+    workspace = new_server.workspace
+
+    def nav(title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        expect(page.get_by_role("heading", level=1).first).to_contain_text(title)
+
+    def visible(locator: object) -> object:  # a rerun can leave a stale, hidden copy for a moment
+        return locator.locator("visible=true").first  # type: ignore[attr-defined]
+
+    def done() -> None:  # the script run finished
+        page.wait_for_timeout(300)
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+
+    # 1. A new path: nothing is created or built until asked
+    page.goto(new_server.url)
+    expect(page.get_by_text("No folder")).to_be_visible()
+    assert not workspace.exists()
+    shot(page, "20-onboarding-new-path")
+    page.get_by_role("button", name="Create an empty workspace").click()
+    expect(page.get_by_text("no corpus table yet")).to_be_visible()
+    assert workspace.is_dir() and open_workspace(workspace).table_names(include_internal=True) == []
+    shot(page, "21-onboarding-empty-workspace")
+
+    # 2. Upload a BEIR zip, validate (refused: an empty document), choose skip, ingest
+    page.get_by_role("link", name="Add your data").click()
+    expect(page.get_by_role("heading", name="Add your data")).to_be_visible()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(archive))
+    expect(page.get_by_text("mycorpus.zip")).to_be_visible()
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_text("--on-empty skip")).to_be_visible()
+    page.get_by_role("combobox", name="Documents with empty text").click()
+    page.get_by_role("option", name="skip them (and their judgements)").click()
+    done()
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_text("Skipped 1 document(s) with empty text")).to_be_visible()
+    shot(page, "22-onboarding-validated")
+    page.get_by_role("button", name="Ingest 79 documents").click()
+    expect(page.get_by_role("heading", name="Migrate")).to_be_visible()
+    expect(page.get_by_text("table 'mycorpus': 79 documents")).to_be_visible()
+    done()
+    shot(page, "23-onboarding-ingested")
+
+    # 3. Embed with the old, then the new model, with progress
+    start = time.perf_counter()
+    for alias, slug in (("minilm-l3", "paraphrase_minilm_l3_v2"), ("minilm-l6", "all_minilm_l6_v2")):
+        visible(page.get_by_role("combobox", name="Pinned model")).click()
+        page.get_by_role("option", name=re.compile(rf"^{alias} — not embedded")).click()
+        done()
+        visible(page.get_by_role("button", name="Start re-embedding")).click()
+        expect(
+            page.get_by_text(re.compile(rf"added vec__{slug}__\w+ to 'mycorpus': 79 rows"))
+        ).to_be_visible()
+        done()
+    timings["embed 79 documents with two models (incl. loading them)"] = time.perf_counter() - start
+    shot(page, "24-onboarding-embedded")
+
+    # 4. The initial production is the old model; then compare
+    nav("Promote")
+    expect(page.get_by_text("Record what search serves today", exact=False)).to_be_visible()
+    page.get_by_role("button", name="Make it production").click()
+    expect(page.get_by_text("paraphrase-MiniLM-L3-v2", exact=False).first).to_be_visible()
+    nav("Compare")
+    page.get_by_role("button", name="Run comparison").click()
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
+    done()
+    shot(page, "25-onboarding-compared")
+
+    # 5. Judge two unjudged documents of the drill-down query, save, re-run
+    # the judging expander is open when the query has unjudged documents
+    expect(
+        page.get_by_text(re.compile(r"Judge the \d+ unjudged document\(s\) of this query"))
+    ).to_be_visible()
+    shot(page, "26-onboarding-judging")
+    # Grading, saving, re-running and promoting are covered by AppTest (test_app_judging.py,
+    # test_app_pages.py); the grade buttons' accessible names are not yet pinned down here.
+    context.close()
     print("\ntimings (seconds):")
     for name, seconds in timings.items():
         print(f"  {name:<60} {seconds:6.2f}")

@@ -21,5 +21,7 @@ def test_positive_int_refuses_with_the_name_and_an_example(value: object) -> Non
 
 
 def test_positive_int_names_other_arguments() -> None:
-    with pytest.raises(InvalidArgumentError, match=r"^bins must be a positive integer, got 0; e\.g\. bins=40$"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"^bins must be a positive integer, got 0; e\.g\. bins=40$"
+    ):
         positive_int(0, "bins", example=40)

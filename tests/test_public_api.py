@@ -67,7 +67,11 @@ def test_every_module_declares_all_and_it_resolves(module: str) -> None:
 def _client_imports() -> list[tuple[str, str, str]]:
     """(file, module, name) for every ``from workbench… import name`` in the app, pages and notebooks."""
     sources: list[tuple[str, str]] = []
-    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "workbench_app").glob("*.py"))]
+    files = [
+        ROOT / "app.py",
+        *sorted((ROOT / "pages").glob("*.py")),
+        *sorted((ROOT / "workbench_app").glob("*.py")),
+    ]
     for path in files:
         sources.append((path.name, path.read_text()))
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):

@@ -61,8 +61,14 @@ BAD_CORPORA = [
         '{"_id": "a", "text": "ok"}\n{"_id": "a", "text": "again"}\n',
         r":2: duplicate id 'a' \(first seen on line 1\)",
     ),
-    ('{"_id": "a", "text": "   "}\n', r":1: document 'a' has empty or missing 'text'"),
-    ('{"_id": "a", "title": "no text"}\n', r":1: document 'a' has empty or missing 'text'"),
+    (
+        '{"_id": "a", "text": "   "}\n',
+        r":1: document 'a' has empty 'text'; leave such documents out with --on-empty skip",
+    ),
+    (
+        '{"_id": "a", "title": "no text"}\n',
+        r":1: document 'a' has no 'text' field; name the text column with --text-field",
+    ),
     ('{"text": "no id"}\n', r":1: no id field"),
     ("\n\n", r"the corpus is empty"),
     ('["a list"]\n', r":1: expected a JSON object"),

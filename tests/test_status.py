@@ -103,6 +103,11 @@ def test_an_unreadable_stored_pin_is_corrupt_state_not_a_pydantic_error(tmp_path
 
     db = lancedb.connect(tmp_path / "ws")
     field = pa.field("vec__x__00000000", pa.list_(pa.float32(), 2), metadata={META_MODEL: '{"name": "x"}'})
-    table = db.create_table("t", pa.table({"id": ["a"], field.name: [[0.0, 1.0]]}, schema=pa.schema([pa.field("id", pa.string()), field])))
+    table = db.create_table(
+        "t",
+        pa.table(
+            {"id": ["a"], field.name: [[0.0, 1.0]]}, schema=pa.schema([pa.field("id", pa.string()), field])
+        ),
+    )
     with pytest.raises(CorruptStateError, match=r"pin stored with column 'vec__x__00000000' is unreadable"):
         vector_columns(table)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from workbench.adapters.evaluate import AdapterEvaluation, evaluate_adapter
     from workbench.adapters.serve import AdaptedIndex
     from workbench.comparison.index_eval import index_recall
+    from workbench.comparison.judging import JudgementResult, add_judgements, rerun_comparison
     from workbench.comparison.leaderboard import Leaderboard, leaderboard
     from workbench.comparison.live import Agreement, agreement, query_both
     from workbench.comparison.matryoshka import MatryoshkaCurve, matryoshka_sweep
@@ -71,7 +72,14 @@ if TYPE_CHECKING:
     from workbench.lifecycle.monitor_config import MonitorConfig
     from workbench.lifecycle.promote import check_gate, promote, refresh, rollback, rollback_target
     from workbench.lifecycle.retire import RetireResult, retire
-    from workbench.lifecycle.serve import CheckReport, ProductionIndex, SearchResult, check, search
+    from workbench.lifecycle.serve import (
+        CheckReport,
+        ProductionIndex,
+        SearchResult,
+        check,
+        check_tables,
+        search,
+    )
     from workbench.models.canary import CanaryPin, CanaryResult, verify_canaries
     from workbench.models.catalog import CATALOG
     from workbench.models.ref import (
@@ -85,13 +93,25 @@ if TYPE_CHECKING:
     from workbench.models.truncate import truncated_pin
     from workbench.progress import ProgressFn, StepFn
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
-    from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
+    from workbench.store.evalsets import (
+        EvalSet,
+        eval_set_versions,
+        list_eval_sets,
+        load_eval_set,
+        save_eval_set,
+    )
     from workbench.store.index import IndexInfo, IndexSpec, build_index, describe_indexes, update_indexes
     from workbench.store.monitor_runs import MonitorRun, list_monitor_runs
     from workbench.store.pins import pin_model, verify_model
     from workbench.store.production import Production, RollbackTarget, production, production_column
     from workbench.store.query_log import QueryLog
-    from workbench.store.status import corpus_digest, table_status, version_timeline, workspace_status
+    from workbench.store.status import (
+        corpus_digest,
+        pinned_models,
+        table_status,
+        version_timeline,
+        workspace_status,
+    )
     from workbench.store.storage import StorageConfig
     from workbench.store.workspace import VectorColumn, Workspace, open_workspace
 
@@ -139,6 +159,7 @@ _EXPORTS: dict[str, str] = {
     "list_eval_sets": "workbench.store.evalsets",
     "load_eval_set": "workbench.store.evalsets",
     "save_eval_set": "workbench.store.evalsets",
+    "eval_set_versions": "workbench.store.evalsets",
     "Comparison": "workbench.store.comparisons",
     "Manifest": "workbench.store.comparisons",
     "list_comparisons": "workbench.store.comparisons",
@@ -152,6 +173,7 @@ _EXPORTS: dict[str, str] = {
     "table_status": "workbench.store.status",
     "version_timeline": "workbench.store.status",
     "workspace_status": "workbench.store.status",
+    "pinned_models": "workbench.store.status",
     "Collection": "workbench.corpus.readers",
     "Fields": "workbench.corpus.readers",
     "read_collection": "workbench.corpus.readers",
@@ -168,6 +190,9 @@ _EXPORTS: dict[str, str] = {
     "Agreement": "workbench.comparison.live",
     "agreement": "workbench.comparison.live",
     "query_both": "workbench.comparison.live",
+    "JudgementResult": "workbench.comparison.judging",
+    "add_judgements": "workbench.comparison.judging",
+    "rerun_comparison": "workbench.comparison.judging",
     "export_run": "workbench.comparison.report",
     "write_report": "workbench.comparison.report",
     "GateCheck": "workbench.lifecycle.gate",
@@ -197,6 +222,7 @@ _EXPORTS: dict[str, str] = {
     "ProductionIndex": "workbench.lifecycle.serve",
     "SearchResult": "workbench.lifecycle.serve",
     "check": "workbench.lifecycle.serve",
+    "check_tables": "workbench.lifecycle.serve",
     "search": "workbench.lifecycle.serve",
     "Adapter": "workbench.adapters.artifact",
     "fit_adapter": "workbench.adapters.artifact",
@@ -248,6 +274,7 @@ __all__ = [
     "IndexSpec",
     "IngestResult",
     "InvalidArgumentError",
+    "JudgementResult",
     "Leaderboard",
     "LifecycleError",
     "Manifest",
@@ -284,6 +311,7 @@ __all__ = [
     "WorkbenchError",
     "WorkerLostError",
     "Workspace",
+    "add_judgements",
     "agreement",
     "build_demo",
     "build_index",
@@ -291,11 +319,13 @@ __all__ = [
     "check",
     "check_gate",
     "check_plan",
+    "check_tables",
     "compare",
     "corpus_digest",
     "demo_ready",
     "describe_indexes",
     "embed",
+    "eval_set_versions",
     "evaluate_adapter",
     "export_run",
     "fingerprint_dir",
@@ -319,6 +349,7 @@ __all__ = [
     "pending_run",
     "pin_directory",
     "pin_model",
+    "pinned_models",
     "plan_embed",
     "production",
     "production_column",
@@ -326,6 +357,7 @@ __all__ = [
     "query_both",
     "read_collection",
     "refresh",
+    "rerun_comparison",
     "retire",
     "rollback",
     "rollback_target",

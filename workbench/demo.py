@@ -3,7 +3,9 @@
 ``data/demo`` holds about 450 short documents and 50+ labelled queries written for this
 project. The demo ingests them, embeds them with paraphrase-MiniLM-L3-v2 (the "old" model)
 and all-MiniLM-L6-v2 (the "new" one) — both 384-d, so mixing them would raise no error —
-each in its own vector column.
+each in its own vector column, makes the old one production (as a team would be before the
+migration) and stores one comparison of the two, so Compare, Promote and Reports have
+something to show on the first visit.
 """
 
 from __future__ import annotations
@@ -49,20 +51,36 @@ def demo_data_dir() -> Path:
     )
 
 
-def demo_ready(ws: Workspace) -> bool:
-    """True if the demo table exists with both models' columns and a production column."""
+def demo_ready(ws: Workspace, *, with_comparison: bool = True) -> bool:
+    """True if the demo table has both models' columns, a production column and (by default) a comparison."""
     if not ws.has_table(DEMO_TABLE):
         return False
     table = ws.table(DEMO_TABLE)
     if not all(ws.model(m).column in table.schema.names for m in (OLD_MODEL, NEW_MODEL)):
         return False
-    return production_column(table) is not None
+    if production_column(table) is None:
+        return False
+    return not with_comparison or _has_comparison(ws)
 
 
-def build_demo(ws: Workspace, *, step: StepFn | None = None, data: Path | None = None) -> list[str]:
+def _has_comparison(ws: Workspace) -> bool:
+    from workbench.store.comparisons import list_comparisons
+
+    return not list_comparisons(ws, table=DEMO_TABLE).empty
+
+
+def build_demo(
+    ws: Workspace, *, step: StepFn | None = None, data: Path | None = None, with_comparison: bool = True
+) -> list[str]:
     """Build (or finish building) the demo in ``ws``; returns one message per step.
 
     Idempotent and resumable: an interrupted build continues where it stopped.
+
+    Args:
+        ws: The workspace.
+        step: Makes a progress callback per long step (given its description).
+        data: The demo collection (default: ``data/demo`` of the checkout).
+        with_comparison: Also store a comparison of the new model against the old one.
     """
     messages = []
     if not ws.has_table(DEMO_TABLE):
@@ -74,6 +92,14 @@ def build_demo(ws: Workspace, *, step: StepFn | None = None, data: Path | None =
         messages.append(embed(ws, DEMO_TABLE, ref, on_progress=progress).message)
     for line in _initial_production(ws):
         messages.append(line)
+    if with_comparison and not _has_comparison(ws):
+        from workbench.comparison.run import compare
+
+        progress = step("comparing the two models") if step else None
+        found = compare(
+            ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set=DEMO_EVAL_SET, on_progress=progress
+        )
+        messages.append(f"comparison {found.id}: {found.summary}")
     return messages
 
 

@@ -54,10 +54,19 @@ def is_missing_local(uri: str) -> bool:
     return "://" not in uri and not Path(uri).exists()
 
 
+def builds_demo_by_itself(uri: str) -> bool:
+    """Only the project's default workspace gets the demo without asking.
+
+    A workspace named by ``WORKBENCH_WORKSPACE`` or typed in the sidebar is meant for the
+    user's own data: the app asks before putting the demo there.
+    """
+    return uri == DEFAULT_WORKSPACE
+
+
 def open_selected() -> Workspace | None:
     """The workspace named in the sidebar, or None (with an error shown) if it cannot be opened."""
     uri = st.session_state.get(URI_KEY) or default_uri()
-    if is_missing_local(uri) and uri != default_uri():
+    if is_missing_local(uri) and not builds_demo_by_itself(uri):
         st.info(
             f"There is no workspace folder `{uri}`: check the path in the sidebar.", icon=":material/info:"
         )
@@ -69,18 +78,26 @@ def open_selected() -> Workspace | None:
         return None
 
 
-def current() -> Context:
-    """The page's context; ends the page with a hint when there is no table to show."""
+def open_or_stop() -> Workspace:
+    """The selected workspace; ends the page when there is none."""
     ws = open_selected()
     if ws is None:
         st.stop()
+    return ws
+
+
+def current() -> Context:
+    """The page's context; ends the page with a way forward when there is no table to show."""
+    ws = open_or_stop()
     names = ws.table_names()
     if not names:
         st.info(
-            f"Workspace `{ws.uri}` has no corpus table yet. Build the demo from the sidebar, "
-            "add a corpus on the **Migrate** page, or run `workbench ingest PATH`.",
+            f"Workspace `{ws.uri}` has no corpus table yet. Add your own data — upload a BEIR "
+            "folder as .zip or corpus, queries and qrels files, or name a path on this machine — "
+            "or build the demo from the sidebar (CLI: `workbench ingest PATH`).",
             icon=":material/info:",
         )
+        st.page_link("pages/migrate.py", label="Add your data", icon=":material/upload:")
         st.stop()
     table = st.session_state.get(TABLE_KEY)
     if table not in names:

@@ -13,7 +13,7 @@ from workbench.lifecycle.history import PromotionRecord, history
 from workbench.lifecycle.promote import Production, columns_at, production
 from workbench.lifecycle.promote import rollback_target as library_rollback_target
 from workbench_app.context import Context
-from workbench_app.ui import model_short, reported, short_column, when
+from workbench_app.ui import model_short, reported, short_column, short_columns_in, when
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -76,6 +76,7 @@ def confirm_box(
     done_key: str,
     keys: tuple[str, str],
     blocked: str | None = None,
+    names: dict[str, str] | None = None,
 ) -> None:
     """An "are you sure?" box: Confirm runs ``act`` and reruns with its message; Cancel closes it.
 
@@ -87,6 +88,7 @@ def confirm_box(
         done_key: Where the record's message goes, for the next run to show.
         keys: Widget keys of the confirm and cancel buttons.
         blocked: Why Confirm is disabled, or None.
+        names: Column → model name, so the success message names models, not ``vec__…`` ids.
     """
     with st.container(border=True):
         st.markdown(question)
@@ -95,7 +97,7 @@ def confirm_box(
         ok, cancel = st.columns(2)
         if ok.button(f"Confirm {what.lower()}", key=keys[0], type="primary", disabled=bool(blocked)):
             with reported(what):
-                st.session_state[done_key] = act().message
+                st.session_state[done_key] = short_columns_in(act().message, names)
                 st.session_state[open_key] = False
                 st.rerun()
         if cancel.button("Cancel", key=keys[1]):
@@ -123,13 +125,38 @@ def history_section(ctx: Context, *, key: str = "history") -> None:
         column_config={
             "seq": st.column_config.NumberColumn("#", width=36),
             "action": st.column_config.TextColumn("Action", width=90),
-            "at": st.column_config.TextColumn("When", width=140),
+            "at": st.column_config.TextColumn("When", width=130),
             "actor": st.column_config.TextColumn("Who", width=60),
-            "change": st.column_config.TextColumn("Production", width=340),
-            "gate": st.column_config.TextColumn("Gate", width=240),
-            "reason": st.column_config.TextColumn("Reason", width="medium"),
+            "change": st.column_config.TextColumn("Production", width=280),
+            "gate": st.column_config.TextColumn("Gate", width=180),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
         },
     )
+
+
+def annotate_timeline(
+    versions: pd.DataFrame, records: list[PromotionRecord], production_version: int | None
+) -> pd.DataFrame:
+    """Say what production is and what each metadata version did.
+
+    A rollback moves the tag back *and* writes a metadata-only version at the head (so the
+    latest metadata names the active column): that version is not production, and reads as if
+    it were unless it says so. Adds ``production`` (a mark on the tagged version).
+    """
+    moved = {r.to_version for r in records if r.action in ("promote", "refresh")}
+    rollbacks = iter(sorted((r for r in records if r.action == "rollback"), key=lambda r: r.seq))
+    changes = dict(zip(versions["version"], versions["change"], strict=True))
+    for version in sorted(changes):
+        text = str(changes[version])
+        if text.startswith("production → ") and version not in moved:
+            back = next(rollbacks, None)
+            target = f"v{back.to_version}" if back else "an earlier version"
+            changes[version] = (
+                f"rollback: production back to {target} ({text.removeprefix('production → ')}); "
+                "this version only carries the metadata"
+            )
+    marks = ["● production" if v == production_version else "" for v in versions["version"]]
+    return versions.assign(change=versions["version"].map(changes), production=marks)
 
 
 def production_summary(ws: Workspace, table: Table) -> tuple[Production | None, str]:

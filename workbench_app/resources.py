@@ -97,6 +97,14 @@ def live_query(
     return query_both(ws, name, query, baseline=baseline, candidate=candidate, k=k, embedders=embedders)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def document_texts(uri: str, name: str, version: int, doc_ids: tuple[str, ...]) -> dict[str, str]:
+    """:func:`workbench.comparison.retrieval.document_texts` at one table version."""
+    from workbench.comparison.retrieval import document_texts as read
+
+    return read(table_at(uri, name, version), doc_ids)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def comparison(uri: str, comparison_id: str) -> Comparison:
     """A stored comparison; immutable once stored, so its id is the whole cache key."""

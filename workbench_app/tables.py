@@ -79,13 +79,28 @@ def candidate_view(frame: pd.DataFrame, k: int) -> Styler:
     view = pd.DataFrame(
         {
             "#": top["candidate_rank"].astype(int),
-            "Δ": top.apply(_change, axis=1),
             "Document": top.apply(_title, axis=1),
             "Rel": top["grade"].map(relevance_mark),
             "Score": top["candidate_score"],
+            "Δ": top.apply(_change, axis=1),
         }
     )
     return view.style.map(_colour, subset=["Δ"]).format({"Score": "{:.3f}"})
+
+
+def render_texts(frame: pd.DataFrame, texts: dict[str, str], *, k: int) -> None:
+    """The text of every document in either top k, in an expander (titles alone hide too much)."""
+    top = frame[(frame["baseline_rank"] <= k) | (frame["candidate_rank"] <= k)]
+    with st.expander(f"Texts of the {len(top)} documents", icon=":material/article:"):
+        for row in top.itertuples(index=False):
+            ranks = " · ".join(
+                f"{side} #{int(rank)}"
+                for side, rank in (("baseline", row.baseline_rank), ("candidate", row.candidate_rank))
+                if not pd.isna(rank) and rank <= k
+            )
+            title = _title(pd.Series(row._asdict()))
+            st.markdown(f"**{title}** {relevance_mark(row.grade)} · `{row.doc_id}` · {ranks}")
+            st.caption(texts.get(str(row.doc_id), ""))
 
 
 def render_side_by_side(
@@ -99,7 +114,7 @@ def render_side_by_side(
         "#": st.column_config.NumberColumn("#", width=40),
         "Document": st.column_config.TextColumn("Document", width="medium"),
         "Rel": st.column_config.TextColumn(
-            "Rel", width=50, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
+            "Rel", width=64, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
         ),
         "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=64),
         "Candidate": st.column_config.TextColumn("In candidate", width=104),
@@ -109,7 +124,7 @@ def render_side_by_side(
     height = 35 * (min(k, len(frame)) + 1) + 3
     sides = (
         ("Baseline", baseline_label, baseline_view, ("#", "Document", "Rel", "Score", "Candidate")),
-        ("Candidate", candidate_label, candidate_view, ("#", "Δ", "Document", "Rel", "Score")),
+        ("Candidate", candidate_label, candidate_view, ("#", "Document", "Rel", "Score", "Δ")),
     )
     for slot, (side, label, view, order) in zip(st.columns(2, gap="medium"), sides, strict=True):
         with slot:

@@ -75,6 +75,27 @@ class RateProgress:
             self._bar.progress(1.0, text=text)
 
 
+class SidesProgress:
+    """Progress of a comparison in what the user counts: queries per model, not their sum.
+
+    The library reports ``(done, total)`` over both sides (total = 2 × queries); this shows
+    "baseline model: 57 / 57 queries · candidate model: 12 / 57 queries".
+    """
+
+    def __init__(self, label: str, *, n: int, sides: tuple[str, str] = ("baseline", "candidate")) -> None:
+        self.label, self.n, self.sides = label, max(n, 1), sides
+        self.bar = st.progress(0.0, text=f"{label}: starting…")
+
+    def __call__(self, done: int, total: int) -> None:
+        n = max(total // 2, 1) if total else self.n
+        first, second = min(done, n), max(done - n, 0)
+        text = (
+            f"{self.label}: {self.sides[0]} model {first:,} / {n:,} queries · "
+            f"{self.sides[1]} model {second:,} / {n:,} queries"
+        )
+        self.bar.progress(min(done / (2 * n), 1.0), text=text)
+
+
 def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return "<1 s"

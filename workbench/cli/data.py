@@ -61,13 +61,21 @@ def ingest(
     text_field: Annotated[str, typer.Option(help="Text column.")] = "text",
     title_field: Annotated[str, typer.Option(help="Title column ('' for none).")] = "title",
     split: Annotated[str, typer.Option(help="BEIR qrels split to read.")] = "test",
+    on_empty: Annotated[
+        str,
+        typer.Option(
+            help="Documents with empty text: error (refuse), skip (leave out, with their "
+            "judgements; counted), title (embed the title instead)."
+        ),
+    ] = "error",
     as_json: JsonOpt = False,
 ) -> None:
     """Read and validate a corpus (+ queries and qrels), then write it. Bad input writes nothing."""
     from workbench.corpus.ingest import ingest as run_ingest
-    from workbench.corpus.readers import Fields
+    from workbench.corpus.readers import Fields, check_empty_policy
 
     with handled():
+        policy = check_empty_policy(on_empty)
         ws = workspace(workspace_uri, config, create=True)
         fields = Fields(id=id_field, text=text_field, title=title_field or None)
         with progress_bar("dual-write") as bar:
@@ -78,6 +86,7 @@ def ingest(
                 eval_set=eval_set,
                 fields=fields,
                 split=split,
+                on_empty=policy,
                 on_progress=bar,
             )
         emit_json(asdict(result)) if as_json else typer.echo(result.message)

@@ -219,24 +219,31 @@ def search(
 def check(
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
-    table: TableOpt = None,
+    tables: Annotated[
+        list[str] | None,
+        typer.Option("--table", "-t", help="Only this corpus table (repeatable; default: every table)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start-up validation of a deployment; exit 1 on any problem (2 on a usage error)."""
-    from workbench.lifecycle.serve import check as run_check
+    """Start-up validation of a deployment, every table; exit 1 on any problem (2 on a usage error)."""
+    from workbench.lifecycle.serve import check_tables
 
     with handled():
-        report = run_check(workspace(workspace_uri, config), table)
+        ws = workspace(workspace_uri, config)
+        reports = check_tables(ws, tables)
+    ok = bool(reports) and all(r.ok for r in reports)
     if as_json:
-        emit_json(report.to_dict())
-    else:
+        emit_json({"ok": ok, "tables": [r.to_dict() for r in reports]})
+    elif not reports:
+        typer.secho(f"FAILED: workspace {ws.uri!r} has no corpus table", fg=typer.colors.RED, err=True)
+    for report in [] if as_json else reports:
         where = f"v{report.version} {report.column} ({report.model})" if report.version is not None else "-"
         typer.echo(f"{'ok' if report.ok else 'FAILED'}: production of {report.table!r}: {where}")
         for problem in report.problems:
             typer.secho(f"  problem: {problem}", fg=typer.colors.RED, err=True)
         for note in report.notes:
             typer.echo(f"  note: {note}")
-    if not report.ok:
+    if not ok:
         raise typer.Exit(1)
 
 

@@ -31,20 +31,10 @@ def models(
     """List the pinned models this workspace knows (catalog + workbench.toml)."""
     if ctx.invoked_subcommand is not None:
         return
-    from workbench.models.catalog import CATALOG
+    from workbench.store.status import pinned_models
 
     with handled():
-        ws = workspace(workspace_uri, config, create=True)
-        known = ws.config.all_models()
-    rows = [
-        {
-            "alias": a,
-            "builtin": a in CATALOG and a not in ws.config.models,
-            **r.model_dump(),
-            "column": r.column,
-        }
-        for a, r in sorted(known.items())
-    ]
+        rows = pinned_models(workspace(workspace_uri, config, create=True))
     if as_json:
         emit_json(rows)
         return

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms", "score_overlay"]
 
-SIDE_COLOURS = {"baseline": "#7f7f7f", "candidate": "#1f77b4"}
-LABEL_COLOURS = {"all": None, "relevant": "#2ca02c", "non-relevant": "#d62728"}
+# Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale.
+SIDE_COLOURS = {"baseline": "#999999", "candidate": "#0072B2"}
+LABEL_COLOURS = {"all": None, "relevant": "#0072B2", "non-relevant": "#E69F00"}
+LABEL_DASHES = {"relevant": "solid", "non-relevant": "dash"}
 STATUS_COLOURS = {"kept": "#7f7f7f", "entered": "#2ca02c", "left": "#d62728"}
 SIGNIFICANT, BEFORE_HOLM, NOT_SIGNIFICANT = "#1f77b4", "#9ecae1", "#bbbbbb"
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
@@ -85,7 +87,7 @@ def metric_deltas(cmp: Comparison, *, alpha: float = 0.05, primary: str = DEFAUL
     return fig
 
 
-def score_overlay(cmp: Comparison, *, bins: int = 40) -> go.Figure:
+def score_overlay(cmp: Comparison, *, bins: int = 25) -> go.Figure:
     """Both models' top-k cosine score distributions overlaid in one panel (every result).
 
     Densities, so the two shapes compare whatever the counts; the models' scales differ, which
@@ -103,25 +105,60 @@ def score_overlay(cmp: Comparison, *, bins: int = 40) -> go.Figure:
     )
 
 
-def score_histograms(cmp: Comparison, *, bins: int = 40) -> go.Figure:
-    """Top-k cosine scores of relevant vs non-relevant results, one panel per model.
+def score_histograms(cmp: Comparison, *, bins: int = 25) -> go.Figure:
+    """Can each model's scores still be thresholded? ECDFs of relevant vs other results.
 
-    Without relevance labels there is nothing to split: the figure is :func:`score_overlay`.
+    One panel per model: the cumulative share of relevant (solid) and non-relevant (dashed)
+    top-k results below each cosine score — no binning, so ~100 relevant scores do not make a
+    spiky histogram — and the ROC AUC of the separation in the panel title. Without relevance
+    labels there is nothing to split: the figure is :func:`score_overlay`.
     """
+    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    hist = cmp.histograms(bins=bins)
-    if not (hist["label"] == "relevant").any():
+    scores = cmp.scores.dropna(subset=["relevant"])
+    if not scores["relevant"].astype(bool).any():
         return score_overlay(cmp, bins=bins)
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_side_titles(cmp))
+    auc = cmp.separation().set_index("side")["auc"]
+    titles = [f"{t} · AUC {auc[side]:.2f}" for t, side in zip(_side_titles(cmp), SIDES, strict=True)]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles)
     for col, side in enumerate(SIDES, start=1):
-        for label in ("relevant", "non-relevant"):
-            part = hist[(hist["side"] == side) & (hist["label"] == label)]
-            if len(part):
-                trace = _bars(part, label, LABEL_COLOURS[label], legendgroup=label, showlegend=col == 1)
-                fig.add_trace(trace, row=1, col=col)
+        mine = scores[scores["side"] == side]
+        for label, mask in (
+            ("relevant", mine["relevant"].astype(bool)),
+            ("non-relevant", ~mine["relevant"].astype(bool)),
+        ):
+            values = np.sort(mine.loc[mask, "score"].to_numpy(dtype=float))
+            if not values.size:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=values,
+                    y=np.arange(1, values.size + 1) / values.size,
+                    mode="lines",
+                    line={
+                        "shape": "hv",
+                        "color": LABEL_COLOURS[label],
+                        "dash": LABEL_DASHES[label],
+                        "width": 2,
+                    },
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    hovertemplate=f"{label}: %{{y:.0%}} score ≤ %{{x:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     k = cmp.manifest.shift_k
-    return _score_layout(fig, f"Top-{k} cosine scores of relevant vs non-relevant results, per model")
+    fig.update_layout(
+        title=f"Top-{k} cosine scores of relevant vs non-relevant results (ECDF; AUC = separation)",
+        yaxis_title="share of results ≤ score",
+        height=380,
+        **_LAYOUT,
+    )
+    fig.update_xaxes(title_text="cosine similarity")
+    return fig
 
 
 def _score_layout(fig: go.Figure, title: str) -> go.Figure:
@@ -207,7 +244,7 @@ def _bars(part: pd.DataFrame, name: str, colour: str | None, **options: object) 
         y=part["density"],
         width=part["bin_right"] - part["bin_left"],
         name=name,
-        marker={"color": colour, "opacity": 0.55},
+        marker={"color": colour, "opacity": 0.6, "line": {"width": 0}},
         **options,
     )
 

@@ -27,6 +27,7 @@ from workbench.comparison.retrieval import embedder_for, fetch_documents, retrie
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
 from workbench.store.comparisons import SIDES, drilldown_frame
+from workbench.store.evalsets import EvalSet
 
 if TYPE_CHECKING:
     from workbench.models.ref import Embedder
@@ -36,6 +37,7 @@ __all__ = [
     "Agreement",
     "agreement",
     "query_both",
+    "with_judgements",
 ]
 
 _QUERY_ID = "live"
@@ -132,3 +134,18 @@ def agreement(frame: pd.DataFrame, *, k: int) -> Agreement:
         baseline_top_score=base_score,
         candidate_top_score=cand_score,
     )
+
+
+def with_judgements(frame: pd.DataFrame, eval_set: EvalSet, query: str) -> pd.DataFrame | None:
+    """``frame`` (of :func:`query_both`) with the eval set's grades, if ``query`` is one of its queries.
+
+    Matched on the exact query text (surrounding spaces ignored); a query without any
+    judgement, or text that is not an eval-set query, gives None. Unjudged documents of a
+    judged query get grade 0, as the metrics count them.
+    """
+    wanted = query.strip()
+    qid = next((q for q, text in eval_set.queries.items() if text.strip() == wanted), None)
+    if qid is None or not eval_set.qrels.get(qid):
+        return None
+    grades = eval_set.qrels[qid]
+    return frame.assign(grade=frame["doc_id"].map(lambda d: grades.get(str(d), 0)).astype("Int64"))

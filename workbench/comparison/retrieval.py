@@ -42,6 +42,7 @@ __all__ = [
     "RANKING_COLUMNS",
     "Retrieval",
     "check_fresh",
+    "document_texts",
     "embedder_for",
     "encode_queries",
     "exact_search",
@@ -347,6 +348,15 @@ def fetch_documents(table: Table, doc_ids: Sequence[str] | np.ndarray) -> pd.Dat
     snippet = frame["text"].fillna("").str.slice(0, _SNIPPET)
     frame = frame.assign(title=frame["title"].fillna(""), snippet=snippet)[["doc_id", "title", "snippet"]]
     return frame.astype("str").sort_values("doc_id").reset_index(drop=True)
+
+
+def document_texts(table: Table, doc_ids: Sequence[str]) -> dict[str, str]:
+    """Full text of the given documents (for a person to read and judge), by id."""
+    ids = sorted({str(d) for d in doc_ids})
+    if not ids:
+        return {}
+    data = table.to_lance().to_table(columns=["id", "text"], filter=pc.field("id").isin(ids))
+    return dict(zip(data.column("id").to_pylist(), data.column("text").to_pylist(), strict=True))
 
 
 def read_vectors(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:

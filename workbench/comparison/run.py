@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from workbench.comparison.index_eval import describe_evidence, measure_index
 from workbench.comparison.retrieval import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.errors import DataError, InvalidArgumentError
+from workbench.metrics.judged import judged_at_k, judged_gap_warning
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
@@ -306,7 +307,7 @@ def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[f
     stats = _paired(plan.metrics, metric_frames) if judged else {}
     shift_k = plan.k_values[0]
     per_query = _per_query(plan, metric_frames, rankings, shift_k)
-    long = _long_rankings(rankings, qrels)
+    long = _long_rankings(rankings, qrels, plan.eval_set.qrels)
     top = long[long["rank"] <= shift_k]
     scores = {side: top.loc[top["side"] == side, "score"].to_numpy() for side in SIDES}
     headline = _headline(plan.metrics, plan.k_values) if judged else None
@@ -319,7 +320,9 @@ def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[f
         documents=fetch_documents(plan.table, long["doc_id"].unique()),
         thresholds=translate_thresholds(scores["baseline"], scores["candidate"], _cutoffs(cutoffs, scores)),
         ks=KS(*ks_distance(scores["baseline"], scores["candidate"])),
-        warnings=plan.warnings + _power_warning(stats.get(headline or "")),
+        warnings=plan.warnings
+        + _power_warning(stats.get(headline or ""))
+        + _judged_warning(per_query, shift_k),
     )
 
 
@@ -402,6 +405,9 @@ def _per_query(
     lists = {side: _by_query(rankings[side], "doc_id") for side in SIDES}
     lists = {side: {q: lists[side].get(q, []) for q in ids} for side in SIDES}
     for k in plan.k_values:
+        for side in SIDES:
+            shares = judged_at_k(lists[side], eval_set.qrels, k=k)
+            columns[f"judged@{k}_{side}"] = np.array([shares[q] for q in ids], dtype=float)
         shifts = rank_shift_table(lists["baseline"], lists["candidate"], k=k).reindex(ids)
         columns[f"overlap@{k}"] = shifts["overlap"].to_numpy()
         columns[f"jaccard@{k}"] = shifts["jaccard"].to_numpy()
@@ -412,15 +418,23 @@ def _per_query(
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
-def _long_rankings(rankings: dict[str, pd.DataFrame], qrels: dict[str, dict[str, int]]) -> pd.DataFrame:
-    """Both sides stacked: query_id, side, rank, doc_id, score, grade."""
+def _long_rankings(
+    rankings: dict[str, pd.DataFrame], qrels: dict[str, dict[str, int]], all_qrels: dict[str, dict[str, int]]
+) -> pd.DataFrame:
+    """Both sides stacked: query_id, side, rank, doc_id, score, grade, judged.
+
+    ``grade`` follows the metrics (0 for an unjudged document of a judged query); ``judged``
+    says whether the qrels hold a judgement (any grade) for this query and document.
+    """
     frames = [frame.assign(side=side) for side, frame in rankings.items()]
     long = pd.concat(frames, ignore_index=True)[["query_id", "side", "rank", "doc_id", "score"]]
     long["side"] = long["side"].astype("str")
     query_ids = long["query_id"].to_numpy(dtype=object).tolist()
     doc_ids = long["doc_id"].to_numpy(dtype=object).tolist()
-    grades = [qrels[q].get(d, 0) if q in qrels else None for q, d in zip(query_ids, doc_ids, strict=True)]
-    return long.assign(grade=pd.array(grades, dtype="Int64"))
+    pairs = list(zip(query_ids, doc_ids, strict=True))
+    grades = [qrels[q].get(d, 0) if q in qrels else None for q, d in pairs]
+    judged = [d in all_qrels.get(q, ()) for q, d in pairs]
+    return long.assign(grade=pd.array(grades, dtype="Int64"), judged=np.array(judged, dtype=bool))
 
 
 def _headline(metrics: list[str], k_values: list[int]) -> str:
@@ -450,6 +464,11 @@ def _power_warning(stats: DeltaStats | None) -> list[str]:
         f"can be detected reliably (power 0.8); the observed {stats.delta:+.3f} is below that — "
         "add judged queries before deciding on it"
     ]
+
+
+def _judged_warning(per_query: pd.DataFrame, k: int) -> list[str]:
+    warning = judged_gap_warning(per_query[f"judged@{k}_baseline"], per_query[f"judged@{k}_candidate"], k=k)
+    return [warning] if warning else []
 
 
 def _cutoffs(cutoffs: Sequence[float] | None, scores: dict[str, np.ndarray]) -> list[float]:

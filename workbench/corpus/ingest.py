@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.comparison.retrieval import embedder_for
-from workbench.corpus.readers import Collection, Fields, read_collection
+from workbench.corpus.readers import Collection, EmptyPolicy, Fields, read_collection
 from workbench.embedding.run import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder
@@ -51,6 +51,9 @@ class IngestResult:
     n_queries: int
     n_judged: int
     version: int
+    rows_skipped: int = 0
+    qrels_dropped: int = 0
+    rows_titled: int = 0
 
     @property
     def message(self) -> str:
@@ -58,6 +61,12 @@ class IngestResult:
             f"table {self.table!r}: {self.rows_total} documents "
             f"({self.rows_added} new, {self.rows_updated} changed), version {self.version}"
         ]
+        if self.rows_skipped:
+            parts.append(f"skipped {self.rows_skipped} document(s) with empty text")
+        if self.rows_titled:
+            parts.append(f"{self.rows_titled} document(s) embedded by their title (empty text)")
+        if self.qrels_dropped:
+            parts.append(f"dropped {self.qrels_dropped} judgement(s) of skipped documents")
         if self.columns_refreshed:
             parts.append(f"dual-wrote {', '.join(self.columns_refreshed)}")
         if self.eval_set:
@@ -88,6 +97,7 @@ def ingest(
     eval_set: str | None = None,
     fields: Fields | None = None,
     split: str = "test",
+    on_empty: EmptyPolicy = "error",
     embedders: Mapping[str, Embedder] | None = None,
     on_progress: ProgressFn | None = None,
 ) -> IngestResult:
@@ -100,10 +110,13 @@ def ingest(
         eval_set: Eval set name (default: the folder name).
         fields: Input column names (id, text, title).
         split: Which ``qrels/<split>.tsv`` of a BEIR folder to read.
+        on_empty: Documents with empty text: ``"error"`` (refuse the input), ``"skip"``
+            (leave them and their judgements out, counted in the result) or ``"title"``
+            (embed the title instead).
         embedders: Already-loaded embedders by column name, for the dual-write.
         on_progress: Called with ``(rows_done, rows_total)`` while dual-writing.
     """
-    collection = read_collection(path, fields=fields or Fields(), split=split)
+    collection = read_collection(path, fields=fields or Fields(), split=split, on_empty=on_empty)
     return ingest_collection(
         ws, collection, table=table, eval_set=eval_set, embedders=embedders, on_progress=on_progress
     )
@@ -134,7 +147,18 @@ def ingest_collection(
         saved = save_eval_set(ws, EvalSet(set_name, name, collection.queries, collection.qrels))
         n_judged = len(saved.judged_queries)
     return IngestResult(
-        name, total, added, updated, refreshed, set_name, len(collection.queries), n_judged, version
+        name,
+        total,
+        added,
+        updated,
+        refreshed,
+        set_name,
+        len(collection.queries),
+        n_judged,
+        version,
+        rows_skipped=len(collection.skipped),
+        qrels_dropped=collection.qrels_dropped,
+        rows_titled=len(collection.titled),
     )
 
 

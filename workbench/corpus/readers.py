@@ -8,21 +8,27 @@ that name unknown queries or documents, and an empty corpus.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 import pyarrow as pa
 
-from workbench.errors import DataError
+from workbench.errors import DataError, InvalidArgumentError
 from workbench.store.contract import CORPUS_SCHEMA, content_hash
 
 __all__ = [
+    "EMPTY_POLICIES",
     "ID_FIELDS",
     "QUERY_ID_FIELDS",
     "Collection",
+    "EmptyPolicy",
     "Fields",
     "Qrels",
+    "check_empty_policy",
+    "drop_judgements",
     "read_beir",
     "read_collection",
     "read_corpus",
@@ -32,6 +38,12 @@ __all__ = [
 ]
 
 Qrels = dict[str, dict[str, int]]
+EmptyPolicy = Literal["error", "skip", "title"]
+"""What to do with a document whose text is empty: refuse the input (default), leave the
+document out (and the judgements that name it), or embed its title instead."""
+EMPTY_POLICIES: tuple[str, ...] = get_args(EmptyPolicy)
+
+log = logging.getLogger(__name__)
 
 ID_FIELDS = ("_id", "id", "doc_id", "docid")
 QUERY_ID_FIELDS = ("_id", "id", "query_id", "qid")
@@ -54,27 +66,74 @@ class Collection:
     queries: dict[str, str] = field(default_factory=dict)
     qrels: Qrels = field(default_factory=dict)
     name: str = "corpus"
+    skipped: tuple[str, ...] = ()
+    """Ids of documents left out because their text was empty (``on_empty="skip"``)."""
+    titled: tuple[str, ...] = ()
+    """Ids of documents whose empty text was replaced by their title (``on_empty="title"``)."""
+    qrels_dropped: int = 0
+    """Judgements dropped because they named a skipped document."""
+
+    @property
+    def report(self) -> str:
+        """One line on what the empty-text policy did ("" when it did nothing)."""
+        parts = []
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} document(s) with empty text ({_sample(self.skipped)})")
+        if self.titled:
+            parts.append(f"embedded the title of {len(self.titled)} document(s) ({_sample(self.titled)})")
+        if self.qrels_dropped:
+            parts.append(f"dropped {self.qrels_dropped} judgement(s) of skipped documents")
+        return "; ".join(parts)
 
 
-def read_collection(path: str | Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
-    """Read a BEIR folder or a single corpus file (``.jsonl``, ``.csv``, ``.parquet``)."""
+def read_collection(
+    path: str | Path,
+    *,
+    fields: Fields | None = None,
+    split: str = "test",
+    on_empty: EmptyPolicy = "error",
+) -> Collection:
+    """Read a BEIR folder or a single corpus file (``.jsonl``, ``.csv``, ``.parquet``).
+
+    Args:
+        path: The folder or file.
+        fields: Input column names.
+        split: Which ``qrels/<split>.tsv`` of a BEIR folder to read.
+        on_empty: A document with empty text: ``"error"`` refuses the input, ``"skip"``
+            leaves it out (and drops the judgements that name it), ``"title"`` embeds its
+            title instead (and refuses it when the title is empty too).
+    """
     path = Path(path)
     fields = fields or Fields()
+    check_empty_policy(on_empty)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        return read_beir(path, fields=fields, split=split)
-    return Collection(corpus=read_corpus(path, fields=fields), name=_stem(path))
+        return read_beir(path, fields=fields, split=split, on_empty=on_empty)
+    corpus, skipped, titled = _read_corpus(path, fields, on_empty)
+    return Collection(corpus=corpus, name=_stem(path), skipped=skipped, titled=titled)
 
 
-def read_beir(folder: Path, *, fields: Fields | None = None, split: str = "test") -> Collection:
+def check_empty_policy(on_empty: str) -> EmptyPolicy:
+    """``on_empty`` itself, or an error listing the allowed policies."""
+    if on_empty not in EMPTY_POLICIES:
+        raise InvalidArgumentError(
+            f"unknown empty-text policy {on_empty!r}; use one of: {', '.join(EMPTY_POLICIES)}"
+        )
+    return on_empty  # type: ignore[return-value]
+
+
+def read_beir(
+    folder: Path, *, fields: Fields | None = None, split: str = "test", on_empty: EmptyPolicy = "error"
+) -> Collection:
     """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``."""
     corpus_file = _first_existing(folder, ("corpus.jsonl", "corpus.csv", "corpus.parquet"))
     if corpus_file is None:
         raise DataError(f"{folder}: no corpus.jsonl (BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
-    corpus = read_corpus(corpus_file, fields=fields or Fields())
+    corpus, skipped, titled = _read_corpus(corpus_file, fields or Fields(), check_empty_policy(on_empty))
     queries: dict[str, str] = {}
     qrels: Qrels = {}
+    dropped = 0
     queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
     if queries_file is not None:
         queries = read_queries(queries_file)
@@ -83,13 +142,37 @@ def read_beir(folder: Path, *, fields: Fields | None = None, split: str = "test"
         if not queries:
             raise DataError(f"{qrels_file}: qrels given but {folder} has no queries.jsonl")
         qrels = read_qrels(qrels_file)
+        qrels, dropped = drop_judgements(qrels, set(skipped))
         validate_qrels(qrels, queries, set(corpus.column("id").to_pylist()), source=qrels_file)
-    return Collection(corpus=corpus, queries=queries, qrels=qrels, name=folder.name)
+    return Collection(
+        corpus=corpus,
+        queries=queries,
+        qrels=qrels,
+        name=folder.name,
+        skipped=skipped,
+        titled=titled,
+        qrels_dropped=dropped,
+    )
 
 
-def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
+def drop_judgements(qrels: Qrels, doc_ids: set[str]) -> tuple[Qrels, int]:
+    """``qrels`` without the judgements of ``doc_ids`` (a query left with none is dropped too)."""
+    if not doc_ids:
+        return qrels, 0
+    kept = {q: {d: g for d, g in judged.items() if d not in doc_ids} for q, judged in qrels.items()}
+    dropped = sum(len(j) for j in qrels.values()) - sum(len(j) for j in kept.values())
+    return {q: j for q, j in kept.items() if j}, dropped
+
+
+def read_corpus(path: Path, *, fields: Fields | None = None, on_empty: EmptyPolicy = "error") -> pa.Table:
     """A corpus file as a validated Arrow table (``id``, ``title``, ``text``, ``content_hash``)."""
-    fields = fields or Fields()
+    return _read_corpus(path, fields or Fields(), check_empty_policy(on_empty))[0]
+
+
+def _read_corpus(
+    path: Path, fields: Fields, on_empty: EmptyPolicy
+) -> tuple[pa.Table, tuple[str, ...], tuple[str, ...]]:
+    """The corpus, the ids skipped for empty text, and the ids whose title became the text."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         records = _records_from_jsonl(path)
@@ -103,6 +186,8 @@ def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
     titles: list[str] = []
     texts: list[str] = []
     seen: dict[str, int] = {}
+    skipped: list[str] = []
+    titled: list[str] = []
     id_field = fields.id
     for line, record in records:
         if id_field is None:
@@ -113,21 +198,35 @@ def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
                     "(or name it with --id-field)"
                 )
         doc_id = _required_str(record, id_field, path, line)
-        text = record.get(fields.text)
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(
-                f"{path}:{line}: document {doc_id!r} has empty or missing {fields.text!r}; "
-                "every document needs text (name the column with --text-field)"
-            )
         if doc_id in seen:
             raise DataError(f"{path}:{line}: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
         seen[doc_id] = line
+        text = record.get(fields.text)
         title = record.get(fields.title) if fields.title else None
         if title is not None and not isinstance(title, str):
             raise DataError(
                 f"{path}:{line}: document {doc_id!r} has a {type(title).__name__} as {fields.title!r}; a "
                 "title must be text (or absent)"
             )
+        if not isinstance(text, str) or not text.strip():
+            if fields.text not in record:
+                raise DataError(
+                    f"{path}:{line}: document {doc_id!r} has no {fields.text!r} field; name the text "
+                    "column with --text-field"
+                )
+            if on_empty == "skip":
+                skipped.append(doc_id)
+                continue
+            if on_empty == "title" and isinstance(title, str) and title.strip():
+                titled.append(doc_id)
+                text = title
+            else:
+                why = " and an empty title" if on_empty == "title" else ""
+                raise DataError(
+                    f"{path}:{line}: document {doc_id!r} has empty {fields.text!r}{why}; "
+                    "leave such documents out with --on-empty skip (or embed their title with "
+                    "--on-empty title)"
+                )
         for key, value in ((id_field, doc_id), (fields.title, title), (fields.text, text)):
             _check_encodable(value, key or "title", path, line)
         ids.append(doc_id)
@@ -135,8 +234,11 @@ def read_corpus(path: Path, *, fields: Fields | None = None) -> pa.Table:
         texts.append(text)
     if not ids:
         raise DataError(f"{path}: the corpus is empty; it needs at least one document")
+    if skipped:
+        log.info("%s: skipped %d document(s) with empty text", path, len(skipped))
     hashes = [content_hash(t, x) for t, x in zip(titles, texts, strict=True)]
-    return pa.table([ids, titles, texts, hashes], schema=CORPUS_SCHEMA)
+    table = pa.table([ids, titles, texts, hashes], schema=CORPUS_SCHEMA)
+    return table, tuple(skipped), tuple(titled)
 
 
 def read_queries(path: Path) -> dict[str, str]:
@@ -332,6 +434,11 @@ def _is_int(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _sample(ids: tuple[str, ...], n: int = 5) -> str:
+    shown = ", ".join(map(repr, ids[:n]))
+    return shown + (f", … {len(ids) - n} more" if len(ids) > n else "")
 
 
 def _stem(path: Path) -> str:

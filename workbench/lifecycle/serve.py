@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ __all__ = [
     "SearchResult",
     "check",
     "check_query",
+    "check_tables",
     "resolve_production",
     "search",
     "verified_embedder",
@@ -290,6 +291,22 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
         tuple(problems),
         tuple(_notes(ws, name, handle.version)),
     )
+
+
+def check_tables(
+    ws: Workspace, tables: Sequence[str] | None = None, *, embedder: Embedder | None = None
+) -> list[CheckReport]:
+    """:func:`check` for each of ``tables`` (default: every corpus table), in order.
+
+    A deploy check covers the whole workspace; naming tables narrows it.
+
+    Raises:
+        NotFoundError: a named table does not exist (checked before anything else runs).
+    """
+    names = list(tables) if tables else ws.table_names()
+    for name in names:
+        ws.table(name)
+    return [check(ws, name, embedder=embedder) for name in names]
 
 
 def check_query(query: str, k: int) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "rank_biased_overlap",
     "rank_shift_table",
     "score_histogram",
+    "separation_auc",
     "translate_threshold",
     "translate_thresholds",
 ]
@@ -449,3 +450,18 @@ def _cutoff_keeping(new_sorted: np.ndarray, share: float) -> float:
     if n_keep == 0:
         return float(np.nextafter(new_sorted[-1], math.inf))
     return float(new_sorted[new_sorted.size - n_keep])
+
+
+def separation_auc(relevant: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray) -> float:
+    """ROC AUC of a score as a relevant-vs-non-relevant classifier (NaN if a side is empty).
+
+    The probability that a random relevant result scores above a random non-relevant one
+    (ties count half): 1.0 = some threshold separates them perfectly, 0.5 = no better than
+    chance. It answers "can I still threshold this model's scores?" independently of the
+    model's scale. Computed from the Mann-Whitney U statistic.
+    """
+    rel, oth = np.asarray(relevant, dtype=float), np.asarray(other, dtype=float)
+    if rel.size == 0 or oth.size == 0:
+        return math.nan
+    u = scipy_stats.mannwhitneyu(rel, oth, alternative="two-sided").statistic
+    return float(u / (rel.size * oth.size))

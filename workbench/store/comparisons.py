@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
-from workbench.metrics.shifts import moved_documents, score_histogram
+from workbench.metrics.shifts import moved_documents, score_histogram, separation_auc
 from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
@@ -173,7 +173,9 @@ class Comparison:
             ``<metric>_candidate``, ``<metric>_delta`` (NaN when unjudged), ``overlap@k`` and
             ``jaccard@k`` per k, rbo, kendall_tau, n_entered, n_left (at ``shift_k``).
         rankings: query_id, side, rank, doc_id, score (cosine), grade (``<NA>`` when the
-            query is unjudged, 0 for an unjudged document of a judged query).
+            query is unjudged, 0 for an unjudged document of a judged query), judged (the
+            qrels hold a judgement of any grade for this document; absent in comparisons
+            stored before it was recorded).
         documents: doc_id, title, snippet of every retrieved document (for display).
         thresholds: Old cut-off → new cut-off keeping the same share of top-k results.
         ks: KS statistic and p-value between the two score distributions.
@@ -225,6 +227,27 @@ class Comparison:
         frame = pd.concat(parts, ignore_index=True)
         return frame[["side", "label", "bin_left", "bin_right", "count", "density"]]
 
+    def separation(self) -> pd.DataFrame:
+        """Per side: ROC AUC of its top-k scores, relevant vs judged-or-unjudged other results.
+
+        Columns: side, auc, n_relevant, n_other (judged queries only; NaN AUC without labels).
+        """
+        scores = self.scores.dropna(subset=["relevant"])
+        rows = []
+        for side in SIDES:
+            mine = scores[scores["side"] == side]
+            relevant = mine["relevant"].astype(bool)
+            rel, other = mine.loc[relevant, "score"], mine.loc[~relevant, "score"]
+            rows.append(
+                {
+                    "side": side,
+                    "auc": separation_auc(rel, other),
+                    "n_relevant": len(rel),
+                    "n_other": len(other),
+                }
+            )
+        return pd.DataFrame(rows, columns=["side", "auc", "n_relevant", "n_other"])
+
     def query_text(self, query_id: str) -> str:
         rows = self.per_query.loc[self.per_query["query_id"] == query_id, "query"]
         if rows.empty:
@@ -247,6 +270,48 @@ class Comparison:
             titles=self.documents.set_index("doc_id")["title"],
             grades=mine.drop_duplicates("doc_id").set_index("doc_id")["grade"],
         )
+
+    def judged(self) -> pd.DataFrame:
+        """Mean judged@k per side and k (queries with judgements only): k, baseline, candidate, gap.
+
+        Empty for a comparison stored before judged@k was recorded.
+        """
+        rows = []
+        for k in self.manifest.k_values:
+            cols = [f"judged@{k}_{side}" for side in SIDES]
+            if not all(c in self.per_query.columns for c in cols):
+                continue
+            base, cand = (float(self.per_query[c].mean()) for c in cols)  # pandas skips NaN
+            rows.append({"k": k, "baseline": base, "candidate": cand, "gap": cand - base})
+        return pd.DataFrame(rows, columns=["k", "baseline", "candidate", "gap"])
+
+    def unjudged(self, query_id: str | None = None, *, k: int | None = None) -> pd.DataFrame:
+        """Documents in either side's top ``k`` that the eval set has no judgement for.
+
+        The pool to judge, one row per (query, document): query_id, doc_id, title,
+        baseline_rank, candidate_rank (``<NA>`` when outside that side's ranking), best_rank.
+        Only queries of ``query_id`` if given; ``k`` defaults to ``shift_k``.
+
+        Raises:
+            NotFoundError: ``query_id`` is not in this comparison.
+        """
+        if query_id is not None:
+            self.query_text(query_id)
+        k = k or self.manifest.shift_k
+        columns = ["query_id", "doc_id", "title", "baseline_rank", "candidate_rank", "best_rank"]
+        r = self.rankings
+        if "judged" not in r.columns:
+            return pd.DataFrame(columns=columns)
+        mine = r if query_id is None else r[r["query_id"] == query_id]
+        top = mine[(mine["rank"] <= k) & ~mine["judged"].astype(bool)]
+        ranks = mine.pivot_table(index=["query_id", "doc_id"], columns="side", values="rank", aggfunc="min")
+        pool = top[["query_id", "doc_id"]].drop_duplicates().set_index(["query_id", "doc_id"])
+        pool = pool.join(ranks.reindex(columns=list(SIDES))).reset_index()
+        pool = pool.rename(columns={f"{side}": f"{side}_rank" for side in SIDES})
+        pool[["baseline_rank", "candidate_rank"]] = pool[["baseline_rank", "candidate_rank"]].astype("Int64")
+        pool["best_rank"] = pool[["baseline_rank", "candidate_rank"]].min(axis=1).astype("Int64")
+        pool["title"] = pool["doc_id"].map(self.documents.set_index("doc_id")["title"])
+        return pool.sort_values(["query_id", "best_rank", "doc_id"])[columns].reset_index(drop=True)
 
     def worst_regressions(self, n: int = 10, metric: str | None = None) -> pd.DataFrame:
         """The queries that lost most, worst first.

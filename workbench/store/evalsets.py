@@ -1,14 +1,20 @@
 """Eval sets: named, labelled (or unlabelled) queries against one corpus table.
 
-Stored in the workspace table ``wb_eval_sets``, one row per eval set, written with one
-``merge_insert`` so that replacing an eval set is a single atomic version.
+Stored in the workspace table ``wb_eval_sets``, one row per eval set (its latest version),
+written with one ``merge_insert`` so that replacing an eval set is a single atomic version.
+
+Eval sets change: new judgements are added (see :mod:`workbench.comparison.judging`) or a
+collection is re-ingested. Every content an eval set ever had is kept in
+``wb_eval_set_versions`` (version number, who, when, why), so a comparison — which records
+the eval-set hash it ran on — stays reproducible after the eval set moved on. The history is
+written before the latest row: a crash between the two is finished by saving again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypedDict
 
@@ -16,21 +22,24 @@ import pyarrow as pa
 
 from workbench.corpus.readers import Qrels
 from workbench.errors import InvalidArgumentError, NotFoundError
-from workbench.store.records import read_records, upsert_records
+from workbench.store.records import append_records, read_records, upsert_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = [
+    "HISTORY",
     "TABLE",
     "EvalSet",
     "EvalSetSummary",
+    "eval_set_versions",
     "list_eval_sets",
     "load_eval_set",
     "save_eval_set",
 ]
 
 TABLE = "wb_eval_sets"
+HISTORY = "wb_eval_set_versions"
 
 
 class EvalSetSummary(TypedDict):
@@ -42,6 +51,7 @@ class EvalSetSummary(TypedDict):
     content_hash: str
     n_queries: int
     n_judged: int
+    version: int
 
 
 _SCHEMA = pa.schema(
@@ -58,6 +68,24 @@ _SCHEMA = pa.schema(
 )
 
 
+_HISTORY_SCHEMA = pa.schema(
+    [
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("version", pa.int64(), nullable=False),
+        pa.field("table", pa.string()),
+        pa.field("created_at", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("note", pa.string()),
+        pa.field("content_hash", pa.string()),
+        pa.field("n_queries", pa.int64()),
+        pa.field("n_judged", pa.int64()),
+        pa.field("n_judgements", pa.int64()),
+        pa.field("queries_json", pa.string()),
+        pa.field("qrels_json", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class EvalSet:
     """Queries (``{id: text}``) and graded qrels (``{qid: {doc_id: grade}}``) for one table."""
@@ -67,12 +95,19 @@ class EvalSet:
     queries: dict[str, str]
     qrels: Qrels = field(default_factory=dict)
     created_at: str = ""
+    version: int = 1
+    """1 for an eval set as ingested; each recorded change adds one."""
 
     @property
     def content_hash(self) -> str:
         """sha256 over the canonical queries and qrels: identifies exactly what was evaluated."""
         blob = json.dumps([self.queries, self.qrels], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    @property
+    def n_judgements(self) -> int:
+        """Judgements of any grade (0 included): what judged@k counts."""
+        return sum(len(j) for j in self.qrels.values())
 
     @property
     def judged_queries(self) -> list[str]:
@@ -82,17 +117,24 @@ class EvalSet:
         )
 
 
-def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
-    """Create or replace an eval set (one LanceDB version)."""
+def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: str = "") -> EvalSet:
+    """Create or replace an eval set (one LanceDB version); a replacement becomes a new version.
+
+    Args:
+        ws: The workspace.
+        eval_set: Name, table, queries, qrels.
+        author: Who made this content (recorded in the history when it replaces another).
+        note: Why (likewise).
+    """
     if not eval_set.queries:
         raise InvalidArgumentError(f"eval set {eval_set.name!r} has no queries")
-    stamped = EvalSet(
-        eval_set.name,
-        eval_set.table,
-        eval_set.queries,
-        eval_set.qrels,
-        datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    stamped = EvalSet(eval_set.name, eval_set.table, eval_set.queries, eval_set.qrels, now)
+    previous = _latest(ws, eval_set.name)
+    version = 1
+    if previous is not None and previous.content_hash != stamped.content_hash:
+        version = _record_change(ws, previous, stamped, author=author, note=note)
+    stamped = replace(stamped, version=version)
     row = pa.table(
         {
             "name": [stamped.name],
@@ -110,8 +152,51 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet) -> EvalSet:
     return stamped
 
 
+def eval_set_versions(ws: Workspace, name: str) -> list[dict[str, object]]:
+    """The recorded versions of one eval set, oldest first (empty if it never changed).
+
+    Each: version, created_at, author, note, content_hash, n_queries, n_judged, n_judgements.
+    """
+    columns = [f.name for f in _HISTORY_SCHEMA if not f.name.endswith("_json")]
+    data = read_records(ws, HISTORY, columns=columns, equals={"name": name})
+    return sorted(data.to_pylist() if data is not None else [], key=lambda r: r["version"])
+
+
+def _record_change(ws: Workspace, previous: EvalSet, new: EvalSet, *, author: str, note: str) -> int:
+    """Append ``new`` (and, the first time, ``previous`` as version 1) to the history."""
+    versions = eval_set_versions(ws, new.name)
+    rows = []
+    if not versions:
+        rows.append(_history_row(replace(previous, version=1), author="", note="as first stored"))
+        versions = [{"version": 1, "content_hash": previous.content_hash}]
+    last = versions[-1]
+    if last["content_hash"] == new.content_hash:  # recorded before a crash: finish, do not repeat
+        return int(last["version"])  # type: ignore[call-overload]
+    version = int(last["version"]) + 1  # type: ignore[call-overload]
+    rows.append(_history_row(replace(new, version=version), author=author, note=note))
+    append_records(ws, HISTORY, pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA))
+    return version
+
+
+def _history_row(es: EvalSet, *, author: str, note: str) -> dict[str, object]:
+    return {
+        "name": es.name,
+        "version": es.version,
+        "table": es.table,
+        "created_at": es.created_at,
+        "author": author,
+        "note": note,
+        "content_hash": es.content_hash,
+        "n_queries": len(es.queries),
+        "n_judged": len(es.judged_queries),
+        "n_judgements": es.n_judgements,
+        "queries_json": json.dumps(es.queries, ensure_ascii=False),
+        "qrels_json": json.dumps(es.qrels, ensure_ascii=False),
+    }
+
+
 def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSummary]:
-    """One summary dict per eval set (name, table, counts, hash, created_at), by name.
+    """One summary dict per eval set (name, table, counts, hash, created_at, version), by name.
 
     Args:
         ws: The workspace.
@@ -119,23 +204,78 @@ def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSu
     """
     data = read_records(ws, TABLE, columns=[f.name for f in _SCHEMA if not f.name.endswith("_json")])
     rows = data.to_pylist() if data is not None else []
-    found = [EvalSetSummary(**r) for r in rows if table is None or r["table"] == table]  # type: ignore[typeddict-item]
+    recorded = _recorded_versions(ws)
+    found = [
+        EvalSetSummary(**r, version=recorded.get((r["name"], r["content_hash"]), 1))  # type: ignore[typeddict-item]
+        for r in rows
+        if table is None or r["table"] == table
+    ]
     return sorted(found, key=lambda r: r["name"])
 
 
-def load_eval_set(ws: Workspace, name: str) -> EvalSet:
-    """An eval set by name; a miss lists the eval sets there are."""
-    known = [r["name"] for r in list_eval_sets(ws)]
-    if name not in known:
+def _recorded_versions(ws: Workspace) -> dict[tuple[str, str], int]:
+    data = read_records(ws, HISTORY, columns=["name", "content_hash", "version"])
+    rows = data.to_pylist() if data is not None else []
+    return {(r["name"], r["content_hash"]): int(r["version"]) for r in rows}
+
+
+def load_eval_set(
+    ws: Workspace, name: str, *, version: int | None = None, content_hash: str | None = None
+) -> EvalSet:
+    """An eval set by name: its latest version, or an exact earlier one.
+
+    Args:
+        ws: The workspace.
+        name: The eval set.
+        version: A recorded version number (see :func:`eval_set_versions`).
+        content_hash: The hash a comparison's manifest recorded (``eval_set_hash``).
+
+    Raises:
+        NotFoundError: no such eval set (the message lists them), or no such version.
+    """
+    latest = _latest(ws, name)
+    if latest is None:
+        known = [str(r["name"]) for r in list_eval_sets(ws)]
         raise NotFoundError(
             f"no eval set {name!r} in workspace {ws.uri!r}; eval sets: "
             f"{', '.join(known) or 'none — ingest a BEIR folder with queries and qrels'}"
         )
-    row = read_records(ws, TABLE, equals={"name": name}).to_pylist()[0]  # type: ignore[union-attr]
+    versions = eval_set_versions(ws, name)
+    current = next((int(v["version"]) for v in versions if v["content_hash"] == latest.content_hash), 1)  # type: ignore[call-overload]
+    latest = replace(latest, version=current)
+    if version is None and content_hash is None:
+        return latest
+    if (version in (None, current)) and (content_hash in (None, latest.content_hash)):
+        return latest
+    for row in versions:
+        if (version is None or row["version"] == version) and (
+            content_hash is None or row["content_hash"] == content_hash
+        ):
+            return _from_history(ws, name, int(row["version"]))  # type: ignore[call-overload]
+    recorded = (
+        ", ".join(f"v{v['version']} ({str(v['content_hash'])[:12]})" for v in versions) or f"v{current} only"
+    )
+    wanted = f"version {version}" if version is not None else f"content hash {content_hash!r}"
+    raise NotFoundError(f"eval set {name!r} has no {wanted}; recorded: {recorded}")
+
+
+def _latest(ws: Workspace, name: str) -> EvalSet | None:
+    data = read_records(ws, TABLE, equals={"name": name})
+    rows = data.to_pylist() if data is not None else []
+    return _eval_set(rows[0]) if rows else None
+
+
+def _from_history(ws: Workspace, name: str, version: int) -> EvalSet:
+    data = read_records(ws, HISTORY, equals={"name": name})
+    rows = [r for r in (data.to_pylist() if data is not None else []) if r["version"] == version]
+    return replace(_eval_set(rows[0]), version=version)
+
+
+def _eval_set(row: dict[str, object]) -> EvalSet:
     return EvalSet(
-        name=row["name"],
-        table=row["table"],
-        queries=json.loads(row["queries_json"]),
-        qrels={q: {d: int(g) for d, g in j.items()} for q, j in json.loads(row["qrels_json"]).items()},
-        created_at=row["created_at"],
+        name=str(row["name"]),
+        table=str(row["table"]),
+        queries=json.loads(str(row["queries_json"])),
+        qrels={q: {d: int(g) for d, g in j.items()} for q, j in json.loads(str(row["qrels_json"])).items()},
+        created_at=str(row["created_at"]),
     )

@@ -25,6 +25,7 @@ __all__ = [
     "column_problems",
     "corpus_digest",
     "describe_version",
+    "pinned_models",
     "table_status",
     "version_timeline",
     "workspace_status",
@@ -295,3 +296,33 @@ def _count_problems(dataset: LanceDataset, column: VectorColumn, read_vectors: b
     missing = f"{column.name} IS NULL" if read_vectors else f"{column.src_column} IS NULL"
     stale = f"{column.src_column} IS NOT NULL AND {column.src_column} != content_hash"
     return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
+
+
+def pinned_models(ws: Workspace, *, table: Table | None = None) -> list[dict[str, Any]]:
+    """Every model alias the workspace knows (catalog + ``workbench.toml``), by alias.
+
+    One listing for ``workbench models`` and the app: alias, ``builtin`` (from the catalog and
+    not overridden in the config), the pin's fields, its ``column``, and — given a ``table`` —
+    ``state`` in that table: ``production``, ``embedded`` or ``not embedded``.
+    """
+    from workbench.models.catalog import CATALOG
+
+    present = set(table.schema.names) if table is not None else set()
+    current = production(table) if table is not None else None
+    active = current.column if current is not None else None  # what the production tag serves
+    rows: list[dict[str, Any]] = []
+    for alias, ref in sorted(ws.config.all_models().items()):
+        row: dict[str, Any] = {
+            "alias": alias,
+            "builtin": alias in CATALOG and alias not in ws.config.models,
+            **ref.model_dump(),
+            "column": ref.column,
+        }
+        if table is not None:
+            row["state"] = (
+                "production"
+                if ref.column == active
+                else ("embedded" if ref.column in present else "not embedded")
+            )
+        rows.append(row)
+    return rows
