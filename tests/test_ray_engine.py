@@ -284,7 +284,7 @@ def test_kill_9_of_the_driver_at_random_points_then_rerun_gives_the_whole_column
         shutil.copytree(fragmented_template, path)
         kill_at = rng.uniform(0.2, 1.0) * duration
         proc = subprocess.Popen(
-            cli(path, ray_cluster), env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            cli(path, ray_cluster), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             proc.wait(timeout=kill_at)
