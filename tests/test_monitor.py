@@ -91,11 +91,12 @@ def test_healthy_passes_raise_no_alarm_and_are_recorded(
         "eval": "baseline",
         "index_recall": "skipped",
         "scores": "baseline",
-        "canary": "skipped",
+        "canary": "ok",
     }
     assert _statuses(runs[2])["eval"] == "ok" and _statuses(runs[2])["scores"] == "ok"
     assert runs[2].signal("eval").values["ndcg@10:delta"] == 0.0
-    assert "not available: canary fingerprints" in runs[0].signal("canary").reason
+    assert "canaries match the pin (min cosine" in runs[0].signal("canary").reason
+    assert runs[0].signal("canary").values["min_cosine"] > 0.999
     assert runs[0].signal("scores").detail["source"] == "eval"
     stored = list_monitor_runs(demo_ws, "demo")
     assert [r.seq for r in stored] == [1, 2, 3] and stored[2].signals == runs[2].signals
@@ -151,7 +152,7 @@ def test_query_log_moving_to_another_topic_raises_a_score_alarm(
         "eval": "ok",
         "index_recall": "skipped",
         "scores": "alarm",
-        "canary": "skipped",
+        "canary": "ok",
     }
     scores = run.signal("scores")
     assert "moved from mean" in scores.reason and "against 3 baseline passes (log)" in scores.reason

@@ -111,7 +111,7 @@ def monitor(
         )
     ]
     signals += _model_signals(ws, handle, column, embedder, eval_set, config, runs=runs, now=now)
-    signals.append(canary_signal(column))
+    signals.append(_guard("canary", lambda: canary_signal(ws, column, embedder)))
     window = baseline_window(runs, history(ws, name), column=column.name, size=config.baseline_passes)
     judged = [_judge(s, window, config) for s in signals]
     actions: list[str] = []

@@ -11,7 +11,7 @@
   search on the eval queries.
 - :func:`score_features`: top-1 cosine, margin top-1 − top-10 and mean top-10 per query, from
   the query log's stored scores or from the eval queries.
-- :func:`canary_signal`: a hook for the behavioural (canary) fingerprint of served models.
+- :func:`canary_signal`: the behavioural (canary) fingerprint, re-checked against the pin.
 
 Each returns a :class:`~workbench.store.monitor_runs.Signal`; judging against the baseline
 window is :mod:`workbench.lifecycle.drift`'s job.
@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.comparison.retrieval import encode_queries
+from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import WorkbenchError
 from workbench.lifecycle.promote import data_unchanged_since
 from workbench.metrics.labelled import per_query_metrics
+from workbench.models.canary import verify_canaries
 from workbench.models.ref import resolve_model_dir, verify_model_dir
+from workbench.store.canaries import load_canaries
 from workbench.store.contract import parse_column
 from workbench.store.monitor_runs import Signal, SignalStatus
 from workbench.store.status import column_problems
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
     from workbench.models.ref import Embedder
     from workbench.store.evalsets import EvalSet
-    from workbench.store.workspace import VectorColumn
+    from workbench.store.workspace import VectorColumn, Workspace
 
 __all__ = [
     "FEATURES",
@@ -184,18 +186,30 @@ def index_recall_signal(
     return Signal("index_recall", verdict, reason, {f"recall@{k}": recall}, detail)
 
 
-def canary_signal(column: VectorColumn) -> Signal:
-    """Hook for the behavioural (canary) fingerprint of a served model; skipped until it exists.
+def canary_signal(ws: Workspace, column: VectorColumn, embedder: Embedder | None) -> Signal:
+    """The behavioural fingerprint: re-embed the pinned canary texts and compare with the pin.
 
-    Served models (OpenAI-compatible, Ollama) carry no weight files to hash; their pin will be a
-    canary fingerprint (the vectors of fixed probe texts). Until the served-models work lands
-    here, a local model's weights are checked by :func:`integrity_signal`.
+    Catches weights changed behind the same name (a served model's provider update, a local
+    runtime or tokenizer change that file hashes miss). Skipped when this workspace holds no
+    canaries for the column's pin; an alarm names the minimum cosine and the fix.
     """
+    pinned = load_canaries(ws, column.ref)
+    if pinned is None:
+        return Signal("canary", "skipped", f"not available: no canary vectors stored for {column.ref.pin}")
+    try:
+        model = embedder_for(column, {column.name: embedder} if embedder is not None else None)
+        result = verify_canaries(model, pinned)
+    except WorkbenchError as exc:
+        return Signal("canary", "error", f"could not re-embed the canaries with {column.ref.pin}: {exc}")
+    values = {"min_cosine": result.min_cosine, "max_norm_change": result.max_norm_change}
+    if result.passed:
+        return Signal("canary", "ok", f"canaries match the pin (min cosine {result.min_cosine:.5f})", values)
     return Signal(
         "canary",
-        "skipped",
-        f"not available: canary fingerprints come with served models (issue #10); {column.ref.source} "
-        "models are checked by their file fingerprint under integrity",
+        "alarm",
+        f"{column.ref.pin} changed behind its pin: {result.problem}; pin the changed model as a new "
+        "model, embed it beside, compare and promote",
+        values,
     )
 
 
