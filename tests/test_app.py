@@ -109,7 +109,8 @@ def test_first_start_builds_the_demo_with_progress(tmp_path: Path, monkeypatch: 
     # Only the default workspace (./workspace, no WORKBENCH_WORKSPACE) gets the demo unasked.
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    # Builds the whole demo (ingest, two embeddings, a stored comparison) inside one script run.
+    at = AppTest.from_file(APP, default_timeout=300).run()
     assert not at.exception, at.exception
     assert demo_ready(open_workspace(tmp_path / "workspace"))
     assert texts(at.title) == ["Workspace · demo"]
