@@ -83,3 +83,25 @@ def test_ingest_help_says_the_table_defaults_to_the_folder_name() -> None:
     text = " ".join(result.stdout.replace("│", " ").split())  # undo rich's wrapping inside the box
     assert "(default: the folder or file name)" in text
     assert "the only one" not in text
+
+
+def test_every_command_module_is_registered_on_the_app() -> None:
+    import importlib
+    import pkgutil
+
+    import typer
+
+    import workbench.cli
+
+    def names(target: typer.Typer) -> set[str]:
+        found = {c.name or (c.callback.__name__ if c.callback else "") for c in target.registered_commands}
+        return found | {g.name or "" for g in target.registered_groups}
+
+    registered = names(app)
+    for info in pkgutil.iter_modules(workbench.cli.__path__, "workbench.cli."):
+        module = importlib.import_module(info.name)
+        if not hasattr(module, "register") or info.name.endswith(".app"):
+            continue
+        probe = typer.Typer()
+        module.register(probe)
+        assert names(probe) <= registered, f"{info.name} is not registered in workbench/cli/app.py"

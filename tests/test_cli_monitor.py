@@ -32,7 +32,7 @@ def _json_documents(text: str) -> list[dict]:
 def test_ok_then_alarm_with_exit_codes_and_json(demo_ws: Workspace) -> None:
     code, out, err = _run(demo_ws)
     assert code == 0, err
-    assert out.startswith("OK: pass 1 of 'demo'") and "  ok    integrity:" in out and "  skip  canary:" in out
+    assert out.startswith("OK: pass 1 of 'demo'") and "  ok    integrity:" in out and "  ok    canary:" in out
     table = demo_ws.table("demo")
     text = "Rewritten by the CMS without a re-embed."
     table.update(where="id = 'd0005'", values={"text": text, "content_hash": content_hash("", text)})

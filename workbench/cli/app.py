@@ -6,7 +6,19 @@ import os
 
 import typer
 
-from workbench.cli import common, compare, data, decide, gate, index, judge, lifecycle, models, serve_app
+from workbench.cli import (
+    common,
+    compare,
+    data,
+    decide,
+    gate,
+    index,
+    judge,
+    lifecycle,
+    models,
+    monitor,
+    serve_app,
+)
 from workbench.cli.common import GlobalConfigOpt, GlobalWorkspaceOpt
 
 __all__ = ["app", "main"]
@@ -29,7 +41,7 @@ def _root(workspace: GlobalWorkspaceOpt = None, config: GlobalConfigOpt = None) 
     common.set_defaults(workspace=workspace, config=config)
 
 
-for _group in (data, models, compare, decide, gate, index, judge, lifecycle, serve_app):
+for _group in (data, models, compare, decide, gate, index, judge, lifecycle, monitor, serve_app):
     _group.register(app)
 
 
