@@ -10,6 +10,7 @@ monitoring; a failing check raises and writes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ import pyarrow as pa
 
 from workbench.errors import ConfigError
 from workbench.models.canary import CanaryPin, CanaryResult, compute_canaries
+from workbench.models.ref import VECTOR_SETTINGS
+from workbench.store.records import read_records
 
 if TYPE_CHECKING:
     from workbench.models.ref import Embedder, ModelRef
@@ -27,6 +30,7 @@ __all__ = [
     "CANARIES_TABLE",
     "CHECKS_TABLE",
     "canaries_for",
+    "canary_key",
     "last_checks",
     "load_canaries",
     "record_check",
@@ -60,11 +64,23 @@ _CHECKS_SCHEMA = pa.schema(
 )
 
 
+def canary_key(ref: ModelRef) -> str:
+    """What identifies a pin's canary vectors: the weights plus every setting that changes vectors.
+
+    A Matryoshka truncation or another document prefix over the same weights gives other
+    canary vectors, so they are stored apart.
+    """
+    settings = {name: getattr(ref, name) for name in VECTOR_SETTINGS}
+    if all(value in (None, "", True) for value in settings.values()):
+        return ref.fingerprint
+    return f"{ref.fingerprint}|{json.dumps(settings, sort_keys=True)}"
+
+
 def save_canaries(ws: Workspace, ref: ModelRef, pin: CanaryPin) -> None:
-    """Store ``pin`` for ``ref`` (idempotent: an existing row for the fingerprint is kept)."""
+    """Store ``pin`` for ``ref`` (idempotent: an existing row for the same pin identity is kept)."""
     row = pa.table(
         {
-            "fingerprint": [ref.fingerprint],
+            "fingerprint": [canary_key(ref)],
             "model": [ref.pin],
             "texts_sha256": [pin.texts_sha256],
             "canaries_json": [pin.to_json()],
@@ -80,8 +96,9 @@ def load_canaries(ws: Workspace, ref: ModelRef) -> CanaryPin | None:
     """The canary vectors stored for ``ref``, or None."""
     if not ws.has_table(CANARIES_TABLE):
         return None
-    fp = ref.fingerprint.replace("'", "")
-    rows = ws.db.open_table(CANARIES_TABLE).search().where(f"fingerprint = '{fp}'").limit(1).to_list()
+    key = {"fingerprint": canary_key(ref)}
+    found = read_records(ws, CANARIES_TABLE, columns=["canaries_json"], equals=key)
+    rows = found.to_pylist() if found is not None else []
     return CanaryPin.from_json(rows[0]["canaries_json"]) if rows else None
 
 
