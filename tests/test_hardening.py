@@ -344,8 +344,9 @@ def test_app_refuses_server_paths_outside_the_allowed_root(
     monkeypatch.setenv("WORKBENCH_ALLOWED_ROOT", str(allowed))
     tables = demo_ws.table_names(include_internal=True)
     at = start(demo_ws, monkeypatch, "migrate")
+    at.radio(key="migrate.source").set_value("Path on the server").run()  # the onboarding form
     at.text_input(key="migrate.ingest_path").input(str(outside))
-    at.button[-1].click().run()
+    at.button(key="migrate.validate").click().run()
     assert any("outside the allowed root" in e for e in texts(at.error))
     at.text_input(key="migrate.pin_path").input(str(tmp_path))
     at.text_input(key="migrate.pin_alias").input("x")

@@ -193,8 +193,8 @@ def render_markdown(
         "",
     ]
     if gate is not None:
-        lines += [f"#### Gate: **{gate.verdict}**", "", f"> {_md(gate.summary)}", ""]
-        lines += [f"- {_MARK[c.outcome]} {_md(c.detail)}" for c in gate.checks] + [""]
+        lines += [f"#### Gate: **{gate.verdict}**", "", f"> {_own(gate.summary)}", ""]
+        lines += [f"- {_MARK[c.outcome]} {_own(c.detail)}" for c in gate.checks] + [""]
     if len(cmp.deltas):
         lines += ["#### Metrics", "", f"_{_STATS_NOTE.format(primary=primary)}._", ""]
         lines += _md_table(_delta_view(cmp.deltas, primary).reset_index())
@@ -229,10 +229,20 @@ def _md(text: object) -> str:
     return escape_markdown(text)
 
 
+def _own(text: object) -> str:
+    """Text the workbench wrote itself (metric labels, gate reasons): one table-safe line, HTML-escaped."""
+    return re.sub(r"[\r\n]+", " ", html.escape(str(text), quote=False)).replace("|", "\\|")
+
+
 def _md_table(frame: pd.DataFrame) -> list[str]:
     header = "| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |"  # our names
     rows = [
-        "| " + " | ".join(_md(_fmt(v, column=c)) for c, v in zip(frame.columns, row, strict=True)) + " |"
+        "| "
+        + " | ".join(
+            (_own if c == "metric" else _md)(_fmt(v, column=c))
+            for c, v in zip(frame.columns, row, strict=True)
+        )
+        + " |"
         for row in frame.itertuples(index=False)
     ]
     return [header, "|" + "---|" * len(frame.columns), *rows]
