@@ -48,14 +48,14 @@ def build_corpus(rows: int, max_chars: int):
     import pyarrow as pa
     from bench_embed import load_corpus  # the sibling script: the same corpus choice and fallback
 
-    from workbench.store.contract import CORPUS_SCHEMA, content_hash
+    from workbench.store.contract import content_hash, corpus_schema
 
     corpus, source = load_corpus(rows)
     if max_chars > 0:
         titles = corpus.column("title").to_pylist()
         texts = [t[:max_chars] for t in corpus.column("text").to_pylist()]
         hashes = [content_hash(a, b) for a, b in zip(titles, texts, strict=True)]
-        corpus = pa.table([corpus.column("id"), titles, texts, hashes], schema=CORPUS_SCHEMA)
+        corpus = pa.table([corpus.column("id"), titles, texts, hashes], schema=corpus_schema())
     return corpus, source
 
 

@@ -126,7 +126,6 @@ class WorkerLostError(WorkbenchError, RuntimeError):
     """A distributed worker (or its node) died mid-job; finished work is kept for the rerun."""
 
 
-
 class GateFailedError(WorkbenchError, RuntimeError):
     """A promotion gate refused a candidate; the message lists the failing checks.
 

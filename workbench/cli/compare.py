@@ -25,10 +25,10 @@ from workbench.cli.common import (
     workspace,
 )
 from workbench.errors import InvalidArgumentError, NotFoundError
-from workbench.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison
+    from workbench.store.workspace import Workspace
 
 __all__ = [
     "AllowStaleOpt",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,7 +26,9 @@ from workbench.cli.common import (
     workspace,
 )
 from workbench.errors import InvalidArgumentError
-from workbench.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
 __all__ = [
     "adapter_app",

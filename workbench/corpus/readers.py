@@ -17,7 +17,7 @@ from typing import Literal, get_args
 import pyarrow as pa
 
 from workbench.errors import DataError, InvalidArgumentError
-from workbench.store.contract import CORPUS_SCHEMA, content_hash
+from workbench.store.contract import content_hash, corpus_schema
 
 __all__ = [
     "EMPTY_POLICIES",
@@ -237,7 +237,7 @@ def _read_corpus(
     if skipped:
         log.info("%s: skipped %d document(s) with empty text", path, len(skipped))
     hashes = [content_hash(t, x) for t, x in zip(titles, texts, strict=True)]
-    table = pa.table([ids, titles, texts, hashes], schema=CORPUS_SCHEMA)
+    table = pa.table([ids, titles, texts, hashes], schema=corpus_schema())
     return table, tuple(skipped), tuple(titled)
 
 

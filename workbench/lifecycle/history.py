@@ -19,10 +19,10 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from workbench.errors import CorruptStateError
-from workbench.lifecycle.gate import GateResult
 from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
+    from workbench.lifecycle.gate import GateResult
     from workbench.store.workspace import Workspace
 
 __all__ = [
@@ -212,12 +212,16 @@ def from_intent(text: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     gate = data.pop("gate_json", None)
+    from workbench.lifecycle.gate import GateResult  # pydantic model; its module imports pandas
+
     data["gate"] = GateResult.model_validate_json(gate) if gate else None
     return data
 
 
 def _record(row: dict[str, Any]) -> PromotionRecord:
     gate = row.pop("gate_json")
+    from workbench.lifecycle.gate import GateResult  # pydantic model; its module imports pandas
+
     try:
         result = GateResult.model_validate_json(gate) if gate else None
     except ValidationError as exc:

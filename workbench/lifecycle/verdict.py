@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
-from scipy import stats as scipy_stats
 
 from workbench.lifecycle.gate_config import GateConfig
 from workbench.metrics.multiple import adjusted_p
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "GateCheck",
@@ -46,7 +48,7 @@ Outcome = Literal["pass", "fail", "undecided"]
 
 _ALPHA = 0.05
 _POWER = 0.8
-_Z = float(scipy_stats.norm.ppf(1 - _ALPHA / 2)) + float(scipy_stats.norm.ppf(_POWER))
+_Z = NormalDist().inv_cdf(1 - _ALPHA / 2) + NormalDist().inv_cdf(_POWER)
 # The stored MDE is z·sd/√n for alpha 0.05 and power 0.8, the same constant.
 _MAX_QUERIES = 1_000_000
 

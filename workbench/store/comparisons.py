@@ -422,7 +422,7 @@ def list_comparisons(ws: Workspace, *, table: str | None = None) -> pd.DataFrame
 
 
 def count_comparisons(ws: Workspace) -> int:
-    return ws.db.open_table(TABLE).count_rows() if ws.has_table(TABLE) else 0
+    return ws.dataset(TABLE).count_rows() if ws.has_table(TABLE) else 0
 
 
 def _select(ws: Workspace, comparison_id: str) -> list[dict[str, Any]]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
-    "CORPUS_SCHEMA",
     "DEFAULT_WORKSPACE",
     "META_ACTIVE",
     "META_CANARIES",
@@ -38,6 +38,7 @@ __all__ = [
     "ColumnName",
     "candidate_tag",
     "content_hash",
+    "corpus_schema",
     "document_text",
     "parse_column",
     "parse_production_tag",
@@ -83,15 +84,6 @@ _CANDIDATE_PREFIX = "candidate-"
 _ROLLED_BACK_NUMBERED = re.compile(r"^rolled-back-(\d+)$")
 _RETIRING_PREFIX = "retiring-"
 
-CORPUS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("title", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("content_hash", pa.string()),
-    ]
-)
-"""The columns every corpus table starts with (vector columns are added beside them)."""
 
 _VECTOR_COLUMN = re.compile(r"^vec__(?P<slug>[a-z0-9_]+?)__(?P<fp>[0-9a-f]{8})$")
 VECTOR_COLUMN_IN_TEXT = re.compile(r"\bvec__[a-z0-9_]+?__[0-9a-f]{8}\b")
@@ -163,7 +155,23 @@ def parse_retiring_tag(tag: str) -> str | None:
 
 def vector_type(dim: int) -> pa.DataType:
     """A fixed-size float32 list: the only type LanceDB searches as a vector."""
+    import pyarrow as pa
+
     return pa.list_(pa.float32(), dim)
+
+
+def corpus_schema() -> pa.Schema:
+    """The columns every corpus table starts with (vector columns are added beside them)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("title", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("content_hash", pa.string()),
+        ]
+    )
 
 
 def document_text(title: str, text: str) -> str:

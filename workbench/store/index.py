@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from lancedb.query import LanceVectorQueryBuilder
     from lancedb.table import Table
 
+    from workbench.store.view import ReadableTable
     from workbench.store.workspace import VectorColumn
 
 __all__ = [
@@ -222,24 +223,35 @@ def build_index(
     return describe_indexes(table)[column.name]
 
 
-def describe_indexes(table: Table) -> dict[str, IndexInfo]:
-    """Every vector index of ``table`` at its checked-out version, by column (O(1) in rows)."""
+def describe_indexes(table: ReadableTable) -> dict[str, IndexInfo]:
+    """Every vector index of ``table`` at its checked-out version, by column (O(1) in rows).
+
+    Read from the manifest through pylance (index descriptions and fragment lists), so a
+    :class:`~workbench.store.view.TableView` works as well as a LanceDB table.
+    """
+    dataset = table.to_lance()
     found = {}
     meta = {f.name: (f.metadata or {}).get(META_INDEX.encode()) for f in table.schema}
-    for config in table.list_indices():
-        kind = _LANCE_NAMES.get(config.index_type)
-        if kind is None or len(config.columns) != 1:
+    fragments: dict[int, int] | None = None
+    for description in dataset.describe_indices():
+        kind = _LANCE_NAMES.get(description.index_type, description.index_type)
+        if kind not in INDEX_TYPES or len(description.field_names) != 1:
             continue  # scalar and full-text indexes are not vector indexes
-        column = config.columns[0]
+        if fragments is None:
+            fragments = {f.fragment_id: f.count_rows() for f in dataset.get_fragments()}
+        covered: set[int] = set()
+        for segment in description.segments:
+            covered.update(int(i) for i in segment.fragment_ids)
+        column = description.field_names[0]
         raw = meta.get(column)
         record = json.loads(raw) if raw else {}
         spec = IndexSpec(**record["spec"]) if record.get("spec") else None
         found[column] = IndexInfo(
             column=column,
-            name=config.name,
+            name=description.name,
             index_type=kind,
-            indexed_rows=int(config.num_indexed_rows or 0),
-            unindexed_rows=int(config.num_unindexed_rows or 0),
+            indexed_rows=sum(n for i, n in fragments.items() if i in covered),
+            unindexed_rows=sum(n for i, n in fragments.items() if i not in covered),
             spec=spec if spec is not None and spec.index_type == kind else None,
             built_at=record.get("built_at"),
             build_s=record.get("build_s"),

@@ -40,7 +40,8 @@ from workbench.store.workspace import VectorColumn, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
-    from lancedb.table import Table
+
+    from workbench.store.view import ReadableTable
 
 __all__ = [
     "Ledger",
@@ -95,7 +96,7 @@ class RollbackTarget:
     column: str
 
 
-def ledger(table: Table) -> Ledger:
+def ledger(table: ReadableTable) -> Ledger:
     """The ``production`` tag and the numbered lifecycle tags of ``table`` (one tag listing)."""
     tags = {name: info["version"] for name, info in table.tags.list().items()}
     live, undone, retiring = {}, {}, {}
@@ -109,7 +110,7 @@ def ledger(table: Table) -> Ledger:
     return Ledger(tags.get(PRODUCTION_TAG), live, undone, retiring)
 
 
-def production(table: Table) -> Production | None:
+def production(table: ReadableTable) -> Production | None:
     """The ``production`` tag of ``table`` and the active column it names, or None before any.
 
     Raises:
@@ -121,13 +122,13 @@ def production(table: Table) -> Production | None:
     return Production(version, active_column_at(table, version))
 
 
-def production_column(table: Table) -> str | None:
+def production_column(table: ReadableTable) -> str | None:
     """The production vector column of ``table``, or None before the first promotion."""
     current = production(table)
     return None if current is None else current.column
 
 
-def active_column_at(table: Table, version: int) -> str | None:
+def active_column_at(table: ReadableTable, version: int) -> str | None:
     """The active column named in the metadata of one version (O(1): reads its manifest).
 
     Raises:
@@ -138,13 +139,13 @@ def active_column_at(table: Table, version: int) -> str | None:
     return raw.decode() if raw else None
 
 
-def columns_at(table: Table, version: int) -> dict[str, VectorColumn]:
+def columns_at(table: ReadableTable, version: int) -> dict[str, VectorColumn]:
     """The vector columns (with pins) of one version of ``table``, by name."""
     return {c.name: c for c in vector_columns(_version(table, version))}
 
 
 def rollback_from_tags(
-    table: Table, recorded: Mapping[str, tuple[int | None, str | None]] | None = None
+    table: ReadableTable, recorded: Mapping[str, tuple[int | None, str | None]] | None = None
 ) -> RollbackTarget:
     """A dry run of a rollback: the move it would undo and where production would go.
 
@@ -179,7 +180,7 @@ def rollback_from_tags(
     )
 
 
-def unfinished(table: Table) -> list[str]:
+def unfinished(table: ReadableTable) -> list[str]:
     """What the tags show of commands a crash interrupted, one line each, with the fix.
 
     Readers report these; they never act on them (re-running the command finishes it).
@@ -202,7 +203,9 @@ def unfinished(table: Table) -> list[str]:
     return notes
 
 
-def _retired_message(table: Table, number: int, recorded: tuple[int | None, str | None] | None) -> str:
+def _retired_message(
+    table: ReadableTable, number: int, recorded: tuple[int | None, str | None] | None
+) -> str:
     version, column = recorded or (None, None)
     known = {v["version"] for v in table.list_versions()}
     if version is None or version not in known or column is None:
@@ -217,7 +220,7 @@ def _retired_message(table: Table, number: int, recorded: tuple[int | None, str 
     )
 
 
-def _version(table: Table, version: int) -> LanceDataset:
+def _version(table: ReadableTable, version: int) -> LanceDataset:
     try:
         return table.to_lance().checkout_version(version)
     except (OSError, ValueError, RuntimeError) as exc:

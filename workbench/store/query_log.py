@@ -176,7 +176,7 @@ def read_query_log(
         condition &= pc.field("column") == pa.scalar(column)
     if since is not None:
         condition &= pc.field("at") >= pa.scalar(since.astimezone(UTC), pa.timestamp("us", tz="UTC"))
-    data = ws.db.open_table(TABLE).to_lance().to_table(filter=condition)
+    data = ws.dataset(TABLE).to_table(filter=condition)
     if data.num_rows > limit:
         keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
         data = data.take(pa.array(keep))

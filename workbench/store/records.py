@@ -56,5 +56,5 @@ def read_records(
     for column, value in (equals or {}).items():
         term = pc.field(column) == pa.scalar(value)
         condition = term if condition is None else condition & term
-    dataset = ws.db.open_table(name).to_lance()
+    dataset = ws.dataset(name)
     return dataset.to_table(columns=list(columns) if columns is not None else None, filter=condition)

@@ -15,7 +15,8 @@ from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
-    from lancedb.table import Table
+
+    from workbench.store.view import ReadableTable
 
 __all__ = [
     "ColumnStatus",
@@ -66,7 +67,7 @@ class TableStatus:
     unfinished: list[str] = field(default_factory=list)
 
 
-def column_health(table: Table, *, read_vectors: bool = True) -> dict[str, tuple[int, int]]:
+def column_health(table: ReadableTable, *, read_vectors: bool = True) -> dict[str, tuple[int, int]]:
     """Per vector column: ``(missing_rows, stale_rows)``, counted inside Lance (see :func:`column_problems`).
 
     Missing: no vector. Stale: the vector was computed from text whose hash differs from the
@@ -76,7 +77,7 @@ def column_health(table: Table, *, read_vectors: bool = True) -> dict[str, tuple
     return {c.name: _count_problems(dataset, c, read_vectors) for c in vector_columns(table)}
 
 
-def table_status(table: Table) -> TableStatus:
+def table_status(table: ReadableTable) -> TableStatus:
     """Status of one table at its checked-out version; production is what the tag serves.
 
     The production column is read from the ``production`` tag (as serving reads it), never
@@ -134,12 +135,12 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
     return WorkspaceStatus(
         workspace=ws.uri,
         config=str(ws.config_path) if ws.config_path else None,
-        tables=[asdict(table_status(ws.table(n))) for n in ws.table_names()],
+        tables=[asdict(table_status(ws.view(n))) for n in ws.table_names()],
         eval_sets=list_eval_sets(ws),
     )
 
 
-def version_timeline(table: Table) -> list[dict[str, object]]:
+def version_timeline(table: ReadableTable) -> list[dict[str, object]]:
     """Every version of ``table``, oldest first: time, rows, tags and what the version changed.
 
     ``change`` is read from the transaction Lance records with each version (one small file
@@ -262,7 +263,7 @@ def _describe_config(operation: object) -> str:
     return "configuration updated"
 
 
-def corpus_digest(table: Table) -> str:
+def corpus_digest(table: ReadableTable) -> str:
     """sha256 over the sorted ``(id, content_hash)`` pairs: identifies the corpus content.
 
     Metadata-only versions (promotions, tags) leave it unchanged; any added, removed or
@@ -280,7 +281,9 @@ def corpus_digest(table: Table) -> str:
     return digest.hexdigest()
 
 
-def column_problems(table: Table, column: VectorColumn, *, read_vectors: bool = True) -> tuple[int, int]:
+def column_problems(
+    table: ReadableTable, column: VectorColumn, *, read_vectors: bool = True
+) -> tuple[int, int]:
     """``(missing_rows, stale_rows)`` of one vector column, counted inside Lance.
 
     Both counts are filters pushed down into Lance, so no column is loaded into memory. With
@@ -298,7 +301,7 @@ def _count_problems(dataset: LanceDataset, column: VectorColumn, read_vectors: b
     return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
 
 
-def pinned_models(ws: Workspace, *, table: Table | None = None) -> list[dict[str, Any]]:
+def pinned_models(ws: Workspace, *, table: ReadableTable | None = None) -> list[dict[str, Any]]:
     """Every model alias the workspace knows (catalog + ``workbench.toml``), by alias.
 
     One listing for ``workbench models`` and the app: alias, ``builtin`` (from the catalog and

@@ -44,7 +44,10 @@ from workbench.store.storage import is_remote
 if TYPE_CHECKING:
     import lancedb
     import pyarrow as pa
+    from lance import LanceDataset
     from lancedb.table import Table
+
+    from workbench.store.view import ReadableTable, TableView
 
 __all__ = [
     "VectorColumn",
@@ -83,14 +86,14 @@ class Workspace:
     def __init__(
         self,
         uri: str,
-        db: lancedb.DBConnection,
+        db: lancedb.DBConnection | None,
         config: WorkspaceConfig,
         config_path: Path | None,
         *,
         storage_options: dict[str, str] | None = None,
     ) -> None:
         self.uri = uri
-        self.db = db
+        self._db = db
         self.config = config
         self.config_path = config_path
         self.storage_options = storage_options
@@ -99,6 +102,39 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.uri!r})"
+
+    @property
+    def db(self) -> lancedb.DBConnection:
+        """The LanceDB connection, made on first use.
+
+        Reads (:meth:`table_names`, :meth:`dataset`, :meth:`view`, the record tables) go through
+        pylance alone, so a command that only reads (``status``, ``models``, ``history``) never
+        imports LanceDB, whose import costs more than a second.
+        """
+        if self._db is None:
+            import lancedb
+
+            self._db = lancedb.connect(self.uri, storage_options=self.storage_options)
+        return self._db
+
+    def table_uri(self, name: str) -> str:
+        """Where table ``name`` is stored: ``<workspace>/<name>.lance``, as LanceDB lays it out."""
+        return f"{self.uri.rstrip('/')}/{name}.lance"
+
+    def dataset(self, name: str, *, version: int | str | None = None) -> LanceDataset:
+        """Table ``name`` as a read-only pylance dataset (its latest version, or ``version``)."""
+        import lance
+
+        if not self.has_table(name):
+            have = ", ".join(self.table_names()) or "none yet — run `workbench ingest PATH`"
+            raise NotFoundError(f"no table {name!r} in workspace {self.uri!r}; tables: {have}")
+        return lance.dataset(self.table_uri(name), version=version, storage_options=self.storage_options)
+
+    def view(self, name: str) -> TableView:
+        """Table ``name`` opened for reading only, without a LanceDB connection (see :class:`TableView`)."""
+        from workbench.store.view import TableView
+
+        return TableView(name, self.dataset(name))
 
     @property
     def is_local(self) -> bool:
@@ -120,18 +156,22 @@ class Workspace:
         table was created) is not a table: it is skipped here, and cleaned up by the next
         :meth:`create_table` of that name.
         """
-        names = self._complete(_list_tables(self.db))
+        names = self._list()
         if include_internal:
             return sorted(names)
         return sorted(n for n in names if not n.startswith(RESERVED_PREFIX))
 
     def has_table(self, name: str) -> bool:
-        return name in self._complete(_list_tables(self.db))
+        return name in self._list()
 
-    def _complete(self, names: list[str]) -> list[str]:
+    def _list(self) -> list[str]:
+        """Committed tables: local folders with a manifest (no connection needed), else LanceDB's list."""
         if not self.is_local:
-            return names
-        return [n for n in names if _has_manifest(Path(self.uri) / f"{n}.lance")]
+            return _list_tables(self.db)
+        root = Path(self.uri)
+        if not root.is_dir():
+            return []
+        return [p.name[: -len(".lance")] for p in root.glob("*.lance") if _has_manifest(p)]
 
     def create_table(self, name: str, data: pa.Table) -> Table:
         """Create table ``name`` whole or not at all, even if the process dies midway.
@@ -198,11 +238,11 @@ class Workspace:
         self.config = self.config.with_model(alias, ref)
         save_config(self.config, self.config_path)
 
-    def vector_columns(self, table: Table) -> list[VectorColumn]:
+    def vector_columns(self, table: ReadableTable) -> list[VectorColumn]:
         """Every vector column of ``table`` with its pin, from the field metadata."""
         return vector_columns(table)
 
-    def resolve_column(self, table: Table, name: str) -> VectorColumn:
+    def resolve_column(self, table: ReadableTable, name: str) -> VectorColumn:
         """A vector column by column name or by model alias."""
         columns = {c.name: c for c in vector_columns(table)}
         if name in columns:
@@ -244,8 +284,6 @@ def open_workspace(
     Example:
         >>> ws = open_workspace("s3://bucket/ws", config_path="workbench.toml")  # doctest: +SKIP
     """
-    import lancedb
-
     uri = str(uri)
     is_local = not is_remote(uri)
     if is_local:
@@ -264,8 +302,7 @@ def open_workspace(
     config = load_config(path) if path is not None else WorkspaceConfig()
     if storage_options is None and config.storage is not None and not is_local:
         storage_options = config.storage.resolve()
-    db = lancedb.connect(uri, storage_options=storage_options)
-    return Workspace(uri, db, config, path, storage_options=storage_options)
+    return Workspace(uri, None, config, path, storage_options=storage_options)
 
 
 def _has_manifest(folder: Path) -> bool:
@@ -300,7 +337,7 @@ def _list_tables(db: lancedb.DBConnection) -> list[str]:
     return list(names)
 
 
-def vector_columns(table: Table) -> list[VectorColumn]:
+def vector_columns(table: ReadableTable) -> list[VectorColumn]:
     """Every vector column of ``table`` (at the version it is checked out at)."""
     columns = []
     for field in table.schema:
@@ -368,7 +405,7 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def table_metadata(table: Table) -> dict[str, str]:
+def table_metadata(table: ReadableTable) -> dict[str, str]:
     """The table-level (schema) metadata at the checked-out version, decoded."""
     meta = table.schema.metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items()}
