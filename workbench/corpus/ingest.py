@@ -9,7 +9,7 @@ is left with missing or stale rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +17,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.comparison.retrieval import embedder_for
-from workbench.corpus.readers import Collection, EmptyPolicy, Fields, read_collection
+from workbench.corpus.readers import (
+    Collection,
+    EmptyPolicy,
+    Fields,
+    Qrels,
+    beir_layout,
+    check_empty_policy,
+    collection_name,
+    read_collection,
+)
+from workbench.corpus.stream import CorpusStream
 from workbench.embedding.run import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
-from workbench.store.contract import RESERVED_PREFIX
+from workbench.store.contract import RESERVED_PREFIX, corpus_schema
 from workbench.store.evalsets import EvalSet, save_eval_set
 from workbench.store.index import update_indexes
 from workbench.store.workspace import Workspace, vector_columns
@@ -116,9 +126,16 @@ def ingest(
         embedders: Already-loaded embedders by column name, for the dual-write.
         on_progress: Called with ``(rows_done, rows_total)`` while dual-writing.
     """
+    path = Path(path)
+    check_empty_policy(on_empty)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    name = check_name(table or _safe(collection_name(path)), "table")
+    if not ws.has_table(name):
+        return _create_streamed(ws, path, name, eval_set, fields or Fields(), split, on_empty)
     collection = read_collection(path, fields=fields or Fields(), split=split, on_empty=on_empty)
     return ingest_collection(
-        ws, collection, table=table, eval_set=eval_set, embedders=embedders, on_progress=on_progress
+        ws, collection, table=name, eval_set=eval_set, embedders=embedders, on_progress=on_progress
     )
 
 
@@ -160,6 +177,80 @@ def ingest_collection(
         qrels_dropped=collection.qrels_dropped,
         rows_titled=len(collection.titled),
     )
+
+
+def _create_streamed(
+    ws: Workspace,
+    path: Path,
+    name: str,
+    eval_set: str | None,
+    fields: Fields,
+    split: str,
+    on_empty: EmptyPolicy,
+) -> IngestResult:
+    """A new table from a file or BEIR folder, streamed: memory flat in corpus size.
+
+    The corpus is validated as it is written, in Arrow batches, into a staged table that only
+    becomes the workspace's table (one atomic rename) once every row and the qrels passed; on
+    bad input the error is the reader's own and nothing is written. An object-store workspace
+    has no atomic rename, so there the file is read twice: validated first, then written.
+    """
+    layout = beir_layout(path, split=split) if path.is_dir() else None
+    corpus_file = layout.corpus if layout is not None else path
+
+    def stream() -> tuple[CorpusStream, Iterator[pa.RecordBatch]]:
+        corpus = CorpusStream(corpus_file, fields, on_empty, watch=layout.judged_documents if layout else ())
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from corpus.batches()
+                if layout is not None:  # before the table is committed: nothing written if bad
+                    checked.append(layout.checked_qrels(corpus.found, corpus.skipped))
+            except Exception as exc:
+                failures.append(exc)
+                raise
+
+        return corpus, batches()
+
+    checked: list[tuple[Qrels, int]] = []
+    failures: list[Exception] = []
+    if not ws.is_local:
+        for _ in stream()[1]:
+            pass
+    corpus, batches = stream()
+    try:
+        created = ws.create_table(name, _reader(batches))
+    except Exception:
+        if failures:  # LanceDB wrapped the reader's own error: raise that one
+            raise failures[0] from None
+        raise
+    qrels, dropped = checked[-1] if checked else ({}, 0)
+    queries = layout.queries if layout is not None else {}
+    set_name = check_name(eval_set or _safe(collection_name(path)), "eval set") if queries else None
+    n_judged = 0
+    if set_name is not None:
+        saved = save_eval_set(ws, EvalSet(set_name, name, queries, qrels))
+        n_judged = len(saved.judged_queries)
+    return IngestResult(
+        name,
+        corpus.rows,
+        corpus.rows,
+        0,
+        (),
+        set_name,
+        len(queries),
+        n_judged,
+        created.version,
+        rows_skipped=len(corpus.skipped),
+        qrels_dropped=dropped,
+        rows_titled=len(corpus.titled),
+    )
+
+
+def _reader(batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    """``batches`` as an Arrow stream for LanceDB (which consumes it in Rust and turns an error
+    raised by the generator into a ``RuntimeError``; the caller re-raises the original)."""
+    return pa.RecordBatchReader.from_batches(corpus_schema(), batches)
 
 
 def _upsert(

@@ -7,27 +7,29 @@ that name unknown queries or documents, and an empty corpus.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import pyarrow as pa
 
+from workbench.corpus.parsing import check_encodable, file_records, required_str, text_lines
+from workbench.corpus.stream import EMPTY_POLICIES, ID_FIELDS, CorpusStream, EmptyPolicy, Fields
 from workbench.errors import DataError, InvalidArgumentError
-from workbench.store.contract import content_hash, corpus_schema
+from workbench.store.contract import corpus_schema
 
 __all__ = [
     "EMPTY_POLICIES",
     "ID_FIELDS",
     "QUERY_ID_FIELDS",
+    "BeirLayout",
     "Collection",
     "EmptyPolicy",
     "Fields",
     "Qrels",
+    "beir_layout",
     "check_empty_policy",
+    "collection_name",
     "drop_judgements",
     "read_beir",
     "read_collection",
@@ -38,24 +40,9 @@ __all__ = [
 ]
 
 Qrels = dict[str, dict[str, int]]
-EmptyPolicy = Literal["error", "skip", "title"]
-"""What to do with a document whose text is empty: refuse the input (default), leave the
-document out (and the judgements that name it), or embed its title instead."""
-EMPTY_POLICIES: tuple[str, ...] = get_args(EmptyPolicy)
-
 log = logging.getLogger(__name__)
 
-ID_FIELDS = ("_id", "id", "doc_id", "docid")
 QUERY_ID_FIELDS = ("_id", "id", "query_id", "qid")
-
-
-@dataclass(frozen=True)
-class Fields:
-    """Column names in the input; ``None`` means auto-detect (``_id`` / ``id`` / …)."""
-
-    id: str | None = None
-    text: str = "text"
-    title: str | None = "title"
 
 
 @dataclass
@@ -111,7 +98,7 @@ def read_collection(
     if path.is_dir():
         return read_beir(path, fields=fields, split=split, on_empty=on_empty)
     corpus, skipped, titled = _read_corpus(path, fields, on_empty)
-    return Collection(corpus=corpus, name=_stem(path), skipped=skipped, titled=titled)
+    return Collection(corpus=corpus, name=collection_name(path), skipped=skipped, titled=titled)
 
 
 def check_empty_policy(on_empty: str) -> EmptyPolicy:
@@ -127,13 +114,50 @@ def read_beir(
     folder: Path, *, fields: Fields | None = None, split: str = "test", on_empty: EmptyPolicy = "error"
 ) -> Collection:
     """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``."""
+    layout = beir_layout(folder, split=split)
+    corpus, skipped, titled = _read_corpus(layout.corpus, fields or Fields(), check_empty_policy(on_empty))
+    qrels, dropped = layout.checked_qrels(set(corpus.column("id").to_pylist()), skipped)
+    return Collection(
+        corpus=corpus,
+        queries=layout.queries,
+        qrels=qrels,
+        name=folder.name,
+        skipped=skipped,
+        titled=titled,
+        qrels_dropped=dropped,
+    )
+
+
+@dataclass(frozen=True)
+class BeirLayout:
+    """A BEIR folder's corpus file, its queries and qrels (read and checked), before the corpus."""
+
+    corpus: Path
+    queries: dict[str, str]
+    qrels: Qrels
+    qrels_file: Path | None
+
+    @property
+    def judged_documents(self) -> set[str]:
+        return {d for judged in self.qrels.values() for d in judged}
+
+    def checked_qrels(self, doc_ids: set[str], skipped: tuple[str, ...] | list[str]) -> tuple[Qrels, int]:
+        """The qrels without the judgements of skipped documents (and how many went), validated
+        against the corpus ids (``doc_ids`` needs to hold at least the judged ones)."""
+        if self.qrels_file is None:
+            return {}, 0
+        qrels, dropped = drop_judgements(self.qrels, set(skipped))
+        validate_qrels(qrels, self.queries, doc_ids, source=self.qrels_file)
+        return qrels, dropped
+
+
+def beir_layout(folder: Path, *, split: str = "test") -> BeirLayout:
+    """Find a BEIR folder's files and read its queries and qrels (the corpus is left to stream)."""
     corpus_file = _first_existing(folder, ("corpus.jsonl", "corpus.csv", "corpus.parquet"))
     if corpus_file is None:
         raise DataError(f"{folder}: no corpus.jsonl (BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
-    corpus, skipped, titled = _read_corpus(corpus_file, fields or Fields(), check_empty_policy(on_empty))
     queries: dict[str, str] = {}
     qrels: Qrels = {}
-    dropped = 0
     queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
     if queries_file is not None:
         queries = read_queries(queries_file)
@@ -142,17 +166,7 @@ def read_beir(
         if not queries:
             raise DataError(f"{qrels_file}: qrels given but {folder} has no queries.jsonl")
         qrels = read_qrels(qrels_file)
-        qrels, dropped = drop_judgements(qrels, set(skipped))
-        validate_qrels(qrels, queries, set(corpus.column("id").to_pylist()), source=qrels_file)
-    return Collection(
-        corpus=corpus,
-        queries=queries,
-        qrels=qrels,
-        name=folder.name,
-        skipped=skipped,
-        titled=titled,
-        qrels_dropped=dropped,
-    )
+    return BeirLayout(corpus_file, queries, qrels, qrels_file)
 
 
 def drop_judgements(qrels: Qrels, doc_ids: set[str]) -> tuple[Qrels, int]:
@@ -172,94 +186,32 @@ def read_corpus(path: Path, *, fields: Fields | None = None, on_empty: EmptyPoli
 def _read_corpus(
     path: Path, fields: Fields, on_empty: EmptyPolicy
 ) -> tuple[pa.Table, tuple[str, ...], tuple[str, ...]]:
-    """The corpus, the ids skipped for empty text, and the ids whose title became the text."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        records = _records_from_jsonl(path)
-    elif suffix in (".csv", ".tsv"):
-        records = _records_from_table(path, _read_csv(path))
-    elif suffix == ".parquet":
-        records = _records_from_table(path, _read_parquet(path))
-    else:
-        raise DataError(f"{path}: unknown corpus format {suffix!r}; use .jsonl, .csv or .parquet")
-    ids: list[str] = []
-    titles: list[str] = []
-    texts: list[str] = []
-    seen: dict[str, int] = {}
-    skipped: list[str] = []
-    titled: list[str] = []
-    id_field = fields.id
-    for line, record in records:
-        if id_field is None:
-            id_field = next((f for f in ID_FIELDS if f in record), None)
-            if id_field is None:
-                raise DataError(
-                    f"{path}:{line}: no id field; expected one of {', '.join(ID_FIELDS)} "
-                    "(or name it with --id-field)"
-                )
-        doc_id = _required_str(record, id_field, path, line)
-        if doc_id in seen:
-            raise DataError(f"{path}:{line}: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
-        seen[doc_id] = line
-        text = record.get(fields.text)
-        title = record.get(fields.title) if fields.title else None
-        if title is not None and not isinstance(title, str):
-            raise DataError(
-                f"{path}:{line}: document {doc_id!r} has a {type(title).__name__} as {fields.title!r}; a "
-                "title must be text (or absent)"
-            )
-        if not isinstance(text, str) or not text.strip():
-            if fields.text not in record:
-                raise DataError(
-                    f"{path}:{line}: document {doc_id!r} has no {fields.text!r} field; name the text "
-                    "column with --text-field"
-                )
-            if on_empty == "skip":
-                skipped.append(doc_id)
-                continue
-            if on_empty == "title" and isinstance(title, str) and title.strip():
-                titled.append(doc_id)
-                text = title
-            else:
-                why = " and an empty title" if on_empty == "title" else ""
-                raise DataError(
-                    f"{path}:{line}: document {doc_id!r} has empty {fields.text!r}{why}; "
-                    "leave such documents out with --on-empty skip (or embed their title with "
-                    "--on-empty title)"
-                )
-        for key, value in ((id_field, doc_id), (fields.title, title), (fields.text, text)):
-            _check_encodable(value, key or "title", path, line)
-        ids.append(doc_id)
-        titles.append(title or "")
-        texts.append(text)
-    if not ids:
-        raise DataError(f"{path}: the corpus is empty; it needs at least one document")
-    if skipped:
-        log.info("%s: skipped %d document(s) with empty text", path, len(skipped))
-    hashes = [content_hash(t, x) for t, x in zip(titles, texts, strict=True)]
-    table = pa.table([ids, titles, texts, hashes], schema=corpus_schema())
-    return table, tuple(skipped), tuple(titled)
+    """The whole corpus as one table, the ids skipped for empty text, and those given their title.
+
+    For a corpus that fits in memory (an upload, a preview); ``ingest`` streams larger ones
+    (see :class:`~workbench.corpus.stream.CorpusStream`).
+    """
+    stream = CorpusStream(path, fields, on_empty)
+    table = pa.Table.from_batches(list(stream.batches()), schema=corpus_schema())
+    return table, tuple(stream.skipped), tuple(stream.titled)
 
 
 def read_queries(path: Path) -> dict[str, str]:
     """Queries as ``{query_id: text}`` from JSONL (BEIR), CSV or TSV (``id``, ``text``)."""
-    if path.suffix.lower() in (".jsonl", ".json"):
-        records = _records_from_jsonl(path)
-    else:
-        records = _records_from_table(path, _read_csv(path))
+    records = file_records(path)
     queries: dict[str, str] = {}
     for line, record in records:
         qid_field = next((f for f in QUERY_ID_FIELDS if f in record), None)
         if qid_field is None:
             raise DataError(f"{path}:{line}: no query id field ({', '.join(QUERY_ID_FIELDS)})")
-        qid = _required_str(record, qid_field, path, line)
+        qid = required_str(record, qid_field, path, line)
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{line}: query {qid!r} has empty or missing 'text'")
         if qid in queries:
             raise DataError(f"{path}:{line}: duplicate query id {qid!r}")
-        _check_encodable(text, "text", path, line)
-        _check_encodable(qid, qid_field, path, line)
+        check_encodable(text, "text", path, line)
+        check_encodable(qid, qid_field, path, line)
         queries[qid] = text
     return queries
 
@@ -267,7 +219,7 @@ def read_queries(path: Path) -> dict[str, str]:
 def read_qrels(path: Path) -> Qrels:
     """BEIR qrels (``query-id corpus-id score``, header optional) or TREC (``qid 0 docid grade``)."""
     qrels: Qrels = {}
-    for line_no, line in _text_lines(path):
+    for line_no, line in text_lines(path):
         parts = line.split()
         if not parts:
             continue
@@ -311,113 +263,6 @@ def validate_qrels(qrels: Qrels, queries: dict[str, str], doc_ids: set[str], *, 
         )
 
 
-def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            try:
-                yield line_no, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"{path}:{line_no}: bytes that are not UTF-8 at column {exc.start + 1}; "
-                    "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
-                ) from exc
-
-
-def _records_from_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    for line_no, line in _text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-        yield line_no, record
-
-
-def _read_parquet(path: Path) -> pa.Table:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(
-            f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); re-export it, "
-            "or give the corpus as .jsonl or .csv"
-        ) from exc
-
-
-def _read_csv(path: Path) -> pa.Table:
-    import pyarrow.csv as pcsv
-
-    for _ in _text_lines(path):  # UTF-8 check with a line number before the CSV parser runs
-        pass
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    _check_csv_quoting(path, delimiter)
-    try:
-        return pcsv.read_csv(
-            path,
-            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types={}),
-        )
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{path}: malformed CSV: {exc}") from exc
-
-
-def _check_csv_quoting(path: Path, delimiter: str) -> None:
-    """Parse strictly first, so an unterminated quote is an error with its line, not a merged row.
-
-    A quoted value may span lines; a quote that is never closed (or is followed by anything but
-    a delimiter) would otherwise swallow the rows after it into one document.
-    """
-    import csv
-
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, strict=True)
-        try:
-            for _ in reader:
-                pass
-        except csv.Error as exc:
-            raise DataError(
-                f"{path}:{reader.line_num}: malformed CSV ({exc}); a quoted value is not closed or a "
-                'quote inside a value is not doubled (write "" for a literal quote)'
-            ) from exc
-
-
-def _records_from_table(path: Path, table: pa.Table) -> Iterator[tuple[int, dict[str, object]]]:
-    # Row r of a CSV is on line r + 2 (after the header), barring multi-line values.
-    for row, record in enumerate(table.to_pylist()):
-        yield row + 2, {k: (str(v) if isinstance(v, int) else v) for k, v in record.items()}
-
-
-def _required_str(record: dict[str, object], key: str, path: Path, line: int) -> str:
-    value = record.get(key)
-    if isinstance(value, (bool, float, list, dict)):
-        raise DataError(
-            f"{path}:{line}: {key!r} is a {type(value).__name__} ({value!r}); an id must be a string or "
-            "an integer (quote it in the file)"
-        )
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{path}:{line}: missing or empty {key!r}")
-    return value
-
-
-def _check_encodable(value: object, key: str, path: Path, line: int) -> None:
-    """Refuse text that cannot be stored as UTF-8 (a lone surrogate from a broken ``\\ud800`` escape)."""
-    if not isinstance(value, str):
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise DataError(
-            f"{path}:{line}: {key!r} contains {value[exc.start]!r} at position {exc.start}, a lone UTF-16 "
-            "surrogate that is not valid text; fix the escape in the file (surrogates come in pairs)"
-        ) from exc
-
-
 MIN_GRADE = -1000
 """The lowest relevance grade accepted in qrels (negative grades mark spam in some collections)."""
 MAX_GRADE = 1000
@@ -441,5 +286,6 @@ def _sample(ids: tuple[str, ...], n: int = 5) -> str:
     return shown + (f", … {len(ids) - n} more" if len(ids) > n else "")
 
 
-def _stem(path: Path) -> str:
-    return path.name.split(".")[0]
+def collection_name(path: Path) -> str:
+    """What a collection is called: a BEIR folder's name, or a file's name without extensions."""
+    return path.name if path.is_dir() else path.name.split(".")[0]

@@ -173,7 +173,7 @@ class Workspace:
             return []
         return [p.name[: -len(".lance")] for p in root.glob("*.lance") if _has_manifest(p)]
 
-    def create_table(self, name: str, data: pa.Table) -> Table:
+    def create_table(self, name: str, data: pa.Table | pa.RecordBatchReader) -> Table:
         """Create table ``name`` whole or not at all, even if the process dies midway.
 
         In a local workspace the table is written aside (under :attr:`state_dir`) and moved into
