@@ -212,3 +212,57 @@ def test_vectors_of_unindexed_rows_are_still_found(demo_ws: Workspace, embedders
     found = scan_search(demo_ws.table("demo"), NEW, vector[None, :], ["q"], k=2)
     assert set(found["doc_id"]) == {"d0001", "copy-of-d0001"}
     assert index_recall(demo_ws.table("demo"), NEW, vector[None, :].astype(np.float32), 2) == 1.0
+
+
+def test_tuning_changes_the_search_parameters_without_a_rebuild(demo_ws: Workspace, embedders) -> None:
+    spec = IndexSpec(index_type="IVF_FLAT", num_partitions=8, nprobes=1)
+    _build(demo_ws, OLD, spec)
+    refresh(demo_ws, "demo", reason="serve through the index")
+    table = demo_ws.table("demo")
+    before = table.version
+    built = json.loads(table.schema.field(OLD).metadata[META_INDEX.encode()])
+    index_files = {d.name for d in (Path(demo_ws.uri) / "demo.lance" / "_indices").iterdir()}
+
+    result = runner.invoke(app, ["index", OLD_MODEL, "--tune", "--nprobes", "8", "-w", demo_ws.uri])
+    assert result.exit_code == 0, result.stderr
+    assert f"tuned IVF_FLAT nprobes=8 on {OLD}" in result.stdout
+    assert "run `workbench refresh` to serve through it" in result.stdout
+    table = demo_ws.table("demo")
+    assert table.version == before + 1  # metadata only: one version, no new index files
+    assert {d.name for d in (Path(demo_ws.uri) / "demo.lance" / "_indices").iterdir()} == index_files
+    tuned = json.loads(table.schema.field(OLD).metadata[META_INDEX.encode()])
+    assert tuned["built_at"] == built["built_at"] and tuned["spec"]["nprobes"] == 8
+    assert tuned["spec"]["num_partitions"] == 8 and "tuned_at" in tuned
+
+    served = ProductionIndex.open(demo_ws, "demo", embedder=embedders[OLD])
+    assert served.search(QUERIES[0]).index == "IVF_FLAT nprobes=1"  # production pins the old ones
+    refresh(demo_ws, "demo", reason="serve the tuned parameters")
+    served = ProductionIndex.open(demo_ws, "demo", embedder=embedders[OLD])
+    probed_all = served.search(QUERIES[0], k=10)
+    assert probed_all.index == "IVF_FLAT nprobes=8"
+    vector = embedders[OLD].encode_queries([QUERIES[0]])
+    exact = set(scan_search(table, OLD, vector, ["q"], k=10)["doc_id"])
+    assert {h.id for h in probed_all.hits} == exact  # every partition probed: the exact top 10
+    rollback(demo_ws, "demo", reason="back")
+    served = ProductionIndex.open(demo_ws, "demo", embedder=embedders[OLD])
+    assert served.search(QUERIES[0]).index == "IVF_FLAT nprobes=1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tune", "--nprobes", "4"], f"{NEW} has no index to tune; build one with `workbench index {NEW}`"),
+        (["--tune"], "nothing to tune: give --nprobes, --refine or --ef"),
+        (["--tune", "--type", "IVF_PQ", "--nprobes", "4"], "--tune changes search parameters only"),
+        (["--tune", "--nprobes", "0"], "'nprobes' must be a positive integer, got 0"),
+    ],
+)
+def test_bad_tuning_is_refused_with_nothing_written(
+    demo_ws: Workspace, args: list[str], message: str
+) -> None:
+    if "has no index" not in message:
+        _build(demo_ws, NEW)
+    before = demo_ws.table("demo").version
+    result = runner.invoke(app, ["index", NEW_MODEL, *args, "-w", demo_ws.uri])
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert demo_ws.table("demo").version == before

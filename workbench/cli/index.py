@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,10 @@ from workbench.cli.common import (
     workspace,
 )
 
+if TYPE_CHECKING:
+    from workbench.store.index import IndexInfo
+    from workbench.store.production import Production
+
 __all__ = ["index_cmd", "register"]
 
 INDEX_HELP = """Build (or rebuild) the ANN index of one vector column, for serving and compare.
@@ -29,7 +33,8 @@ vectors. The build and search parameters are recorded with the column, so produc
 and a rollback restores them. `workbench compare` then reports the index's recall@k against the
 exact search, the metrics through the index and the latency both ways. Ingest keeps indexes
 current; `workbench status` shows each index's unindexed rows. Index a candidate before
-promoting it: the promoted version then contains the index.
+promoting it: the promoted version then contains the index. `--tune` changes only the search
+parameters of an existing index (no rebuild), e.g. after compare reports a recall below the gate.
 """
 
 IntOpt = int | None
@@ -52,16 +57,28 @@ def index_cmd(
     nprobes: Annotated[IntOpt, typer.Option("--nprobes", help="Partitions searched per query.")] = None,
     refine: Annotated[IntOpt, typer.Option("--refine", help="Re-rank refine x k candidates exactly.")] = None,
     ef: Annotated[IntOpt, typer.Option("--ef", help="HNSW search beam.")] = None,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune",
+            help="Only change the search parameters (--nprobes/--refine/--ef) of the existing index.",
+        ),
+    ] = False,
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from workbench.errors import InvalidArgumentError
-    from workbench.store.index import INDEX_TYPES, build_index, default_spec
+    from workbench.store.index import INDEX_TYPES, build_index, default_spec, tune_index
     from workbench.store.production import production
 
     with handled():
+        if tune and (index_type or partitions or sub_vectors):
+            raise InvalidArgumentError(
+                "--tune changes search parameters only; --type, --partitions and --sub-vectors need "
+                "a rebuild (drop --tune)"
+            )
         if index_type is not None and index_type.upper() not in INDEX_TYPES:
             raise InvalidArgumentError(
                 f"unknown index type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}"
@@ -69,6 +86,10 @@ def index_cmd(
         ws = workspace(workspace_uri, config)
         handle = ws.table(table_name(ws, table))
         target = ws.resolve_column(handle, column)
+        if tune:
+            info = tune_index(handle, target, nprobes=nprobes, refine_factor=refine, ef=ef)
+            _report(info, handle.version, production(handle), as_json=as_json, verb="tuned")
+            return
         spec = default_spec(
             handle.count_rows(),
             target.dim,
@@ -81,16 +102,19 @@ def index_cmd(
         )
         with progress_bar(f"indexing {target.name} ({spec.index_type})", unit="steps") as bar:
             info = build_index(handle, target, spec=spec, on_progress=bar)
-        current = production(handle)
+        _report(info, handle.version, production(handle), as_json=as_json, verb="built")
+
+
+def _report(info: IndexInfo, version: int, current: Production | None, *, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json(info.to_dict())
         return
+    took = f" in {info.build_s:.1f} s" if verb == "built" and info.build_s is not None else ""
     typer.echo(
-        f"built {info.describe()} on {info.column}: {info.indexed_rows} rows in {info.build_s:.1f} s "
-        f"(table v{handle.version})"
+        f"{verb} {info.describe()} on {info.column}: {info.indexed_rows} rows{took} (table v{version})"
     )
-    if current is not None and current.column == info.column and current.version != handle.version:
+    if current is not None and current.column == info.column and current.version != version:
         typer.echo(
-            f"production (v{current.version}) serves {info.column} without this index: run "
+            f"production (v{current.version}) serves {info.column} without this change: run "
             "`workbench refresh` to serve through it"
         )

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workbench.errors import DataError, InvalidArgumentError
+from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.progress import ProgressFn
 from workbench.store.contract import META_INDEX
 
@@ -53,6 +53,7 @@ __all__ = [
     "describe_indexes",
     "index_name",
     "search_query",
+    "tune_index",
     "update_indexes",
 ]
 
@@ -220,6 +221,48 @@ def build_index(
     if on_progress is not None:
         on_progress(2, 2)
     log.info("built %s on %s (%d rows) in %.1f s", spec.describe(), column.name, rows, build_s)
+    return describe_indexes(table)[column.name]
+
+
+def tune_index(
+    table: Table,
+    column: VectorColumn,
+    *,
+    nprobes: int | None = None,
+    refine_factor: int | None = None,
+    ef: int | None = None,
+) -> IndexInfo:
+    """Change the search parameters recorded for a column's index, without rebuilding it.
+
+    One metadata-only table version; production serves the new parameters after a
+    ``refresh`` (and a rollback restores the old ones, like any other recorded setting).
+
+    Raises:
+        NotFoundError: the column has no index (build one with :func:`build_index`).
+        InvalidArgumentError: nothing to change, a parameter the index type does not use, or
+            a value below 1.
+    """
+    info = describe_indexes(table).get(column.name)
+    if info is None:
+        raise NotFoundError(
+            f"{column.name} has no index to tune; build one with `workbench index {column.name}`"
+        )
+    given = {"nprobes": nprobes, "refine_factor": refine_factor, "ef": ef}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        raise InvalidArgumentError("nothing to tune: give --nprobes, --refine or --ef")
+    if "ef" in changes and info.index_type != "IVF_HNSW_SQ":
+        raise InvalidArgumentError(
+            f"--ef is the HNSW search beam; the index of {column.name} is {info.index_type}"
+        )
+    base = info.spec or default_spec(info.indexed_rows + info.unindexed_rows, column.dim, info.index_type)  # type: ignore[arg-type]
+    spec = IndexSpec(**{**base.model_dump(), **changes})
+    raw = (table.schema.field(column.name).metadata or {}).get(META_INDEX.encode())
+    record = json.loads(raw) if raw else {"built_at": None, "build_s": None}
+    record.update(spec=spec.model_dump(), tuned_at=_now())
+    table.to_lance().update_field_metadata({column.name: {META_INDEX: json.dumps(record, sort_keys=True)}})
+    table.checkout_latest()
+    log.info("tuned the index of %s: %s", column.name, spec.describe())
     return describe_indexes(table)[column.name]
 
 
