@@ -140,10 +140,13 @@ def table_name(ws: Workspace, table: str | None) -> str:
 
 
 @contextmanager
-def progress_bar(description: str, *, unit: str = "rows", usage_of: Any = None) -> Iterator[ProgressFn]:
+def progress_bar(
+    description: str, *, unit: str = "rows", scale: bool = False, usage_of: Any = None
+) -> Iterator[ProgressFn]:
     """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``.
 
-    With ``usage_of`` (a served embedder), the bar also shows tokens and cost so far.
+    With ``scale``, counts are shown as k/M (bytes in KiB/MiB with ``unit="B"``). With
+    ``usage_of`` (a served embedder), the bar also shows tokens and cost so far.
     """
     from tqdm import tqdm
 
@@ -151,7 +154,17 @@ def progress_bar(description: str, *, unit: str = "rows", usage_of: Any = None) 
 
     def update(done: int, total: int) -> None:
         if not bars:
-            bars.append(tqdm(desc=description, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True))
+            bars.append(
+                tqdm(
+                    desc=description,
+                    unit=unit,
+                    unit_scale=scale,
+                    unit_divisor=1024 if unit == "B" else 1000,
+                    total=total,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
+            )
         bar = bars[0]
         if bar.total != total:
             bar.total = total

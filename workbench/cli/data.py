@@ -78,7 +78,7 @@ def ingest(
         policy = check_empty_policy(on_empty)
         ws = workspace(workspace_uri, config, create=True)
         fields = Fields(id=id_field, text=text_field, title=title_field or None)
-        with progress_bar("dual-write") as bar:
+        with progress_bar("reading", unit="B", scale=True) as read, progress_bar("dual-write") as bar:
             result = run_ingest(
                 ws,
                 path,
@@ -88,6 +88,7 @@ def ingest(
                 split=split,
                 on_empty=policy,
                 on_progress=bar,
+                on_read=read,
             )
         emit_json(asdict(result)) if as_json else typer.echo(result.message)
 

@@ -110,8 +110,12 @@ def ingest(
     on_empty: EmptyPolicy = "error",
     embedders: Mapping[str, Embedder] | None = None,
     on_progress: ProgressFn | None = None,
+    on_read: ProgressFn | None = None,
 ) -> IngestResult:
     """Read, validate, then write a corpus and its eval set; nothing is written on bad input.
+
+    A new table is streamed from the file (memory flat in corpus size); new rows for an
+    existing table are compared by content hash and dual-written.
 
     Args:
         ws: The workspace.
@@ -125,6 +129,8 @@ def ingest(
             (embed the title instead).
         embedders: Already-loaded embedders by column name, for the dual-write.
         on_progress: Called with ``(rows_done, rows_total)`` while dual-writing.
+        on_read: Called with ``(bytes_read, file_bytes)`` while a new table is streamed from a
+            JSONL corpus.
     """
     path = Path(path)
     check_empty_policy(on_empty)
@@ -132,7 +138,7 @@ def ingest(
         raise DataError(f"{path}: no such file or folder")
     name = check_name(table or _safe(collection_name(path)), "table")
     if not ws.has_table(name):
-        return _create_streamed(ws, path, name, eval_set, fields or Fields(), split, on_empty)
+        return _create_streamed(ws, path, name, eval_set, fields or Fields(), split, on_empty, on_read)
     collection = read_collection(path, fields=fields or Fields(), split=split, on_empty=on_empty)
     return ingest_collection(
         ws, collection, table=name, eval_set=eval_set, embedders=embedders, on_progress=on_progress
@@ -187,6 +193,7 @@ def _create_streamed(
     fields: Fields,
     split: str,
     on_empty: EmptyPolicy,
+    on_read: ProgressFn | None = None,
 ) -> IngestResult:
     """A new table from a file or BEIR folder, streamed: memory flat in corpus size.
 
@@ -198,8 +205,9 @@ def _create_streamed(
     layout = beir_layout(path, split=split) if path.is_dir() else None
     corpus_file = layout.corpus if layout is not None else path
 
-    def stream() -> tuple[CorpusStream, Iterator[pa.RecordBatch]]:
-        corpus = CorpusStream(corpus_file, fields, on_empty, watch=layout.judged_documents if layout else ())
+    def stream(report: ProgressFn | None) -> tuple[CorpusStream, Iterator[pa.RecordBatch]]:
+        watch = layout.judged_documents if layout else ()
+        corpus = CorpusStream(corpus_file, fields, on_empty, watch=watch, on_progress=report)
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
@@ -215,9 +223,9 @@ def _create_streamed(
     checked: list[tuple[Qrels, int]] = []
     failures: list[Exception] = []
     if not ws.is_local:
-        for _ in stream()[1]:
+        for _ in stream(None)[1]:
             pass
-    corpus, batches = stream()
+    corpus, batches = stream(on_read)
     try:
         created = ws.create_table(name, _reader(batches))
     except Exception:

@@ -9,7 +9,7 @@ integer, text must be storable as UTF-8) live here too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,10 +32,17 @@ BATCH_ROWS = 10_000
 Record = dict[str, object]
 
 
-def text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line_number, text)`` of a UTF-8 file; bytes that are not UTF-8 are an error with the line."""
+def text_lines(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` of a UTF-8 file; bytes that are not UTF-8 are an error with the line.
+
+    ``on_bytes`` is told how many bytes have been read, every few thousand lines and at the end.
+    """
+    done = 0
     with path.open("rb") as fh:
         for line_no, raw in enumerate(fh, start=1):
+            done += len(raw)
+            if on_bytes is not None and line_no % 4096 == 0:
+                on_bytes(done)
             try:
                 yield line_no, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -43,11 +50,13 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
                     f"{path}:{line_no}: bytes that are not UTF-8 at column {exc.start + 1}; "
                     "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
                 ) from exc
+    if on_bytes is not None:
+        on_bytes(done)
 
 
-def jsonl_records(path: Path) -> Iterator[tuple[int, Record]]:
-    """One JSON object per non-blank line."""
-    for line_no, line in text_lines(path):
+def jsonl_records(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, Record]]:
+    """One JSON object per non-blank line (``on_bytes``: see :func:`text_lines`)."""
+    for line_no, line in text_lines(path, on_bytes):
         if not line.strip():
             continue
         try:
@@ -59,11 +68,14 @@ def jsonl_records(path: Path) -> Iterator[tuple[int, Record]]:
         yield line_no, record
 
 
-def file_records(path: Path) -> Iterator[tuple[int, Record]]:
-    """The records of a ``.jsonl`` / ``.json`` / ``.ndjson``, ``.csv`` / ``.tsv`` or ``.parquet`` file."""
+def file_records(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, Record]]:
+    """The records of a ``.jsonl`` / ``.json`` / ``.ndjson``, ``.csv`` / ``.tsv`` or ``.parquet`` file.
+
+    ``on_bytes`` (JSONL only) is told how many bytes have been read, for a progress bar.
+    """
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
-        return jsonl_records(path)
+        return jsonl_records(path, on_bytes)
     if suffix in (".csv", ".tsv"):
         return table_records(_csv_batches(path))
     if suffix == ".parquet":

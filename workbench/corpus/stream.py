@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from workbench.corpus.parsing import BATCH_ROWS, check_encodable, file_records, required_str
 from workbench.errors import DataError
+from workbench.progress import ProgressFn
 from workbench.store.contract import content_hash, corpus_schema
 
 __all__ = ["EMPTY_POLICIES", "ID_FIELDS", "CorpusStream", "EmptyPolicy", "Fields"]
@@ -59,6 +60,7 @@ class CorpusStream:
         watch: Document ids to look out for (e.g. those the qrels judge); the ones seen are in
             :attr:`found` after the pass.
         batch_rows: Rows per batch.
+        on_progress: Called with ``(bytes_read, file_bytes)`` as a JSONL file is read.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class CorpusStream:
         *,
         watch: Iterable[str] = (),
         batch_rows: int = BATCH_ROWS,
+        on_progress: ProgressFn | None = None,
     ) -> None:
         self.path = path
         self.fields = fields or Fields()
@@ -81,6 +84,7 @@ class CorpusStream:
         self.found: set[str] = set()
         self._digests: list[np.ndarray] = []
         self._hashes: list[int] = []  # of every id read since the last batch, kept or skipped
+        self._on_progress = on_progress
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The validated corpus in batches of the corpus schema; the checks at the end run last."""
@@ -124,7 +128,14 @@ class CorpusStream:
         """``(id, title, text)`` of each document kept, validated."""
         path, fields = self.path, self.fields
         id_field = fields.id
-        for line, record in file_records(path):
+        on_bytes = None
+        if self._on_progress is not None:
+            size, report = path.stat().st_size, self._on_progress
+
+            def on_bytes(done: int) -> None:
+                report(done, size)
+
+        for line, record in file_records(path, on_bytes):
             if id_field is None:
                 id_field = next((f for f in ID_FIELDS if f in record), None)
                 if id_field is None:
