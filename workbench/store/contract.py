@@ -34,6 +34,7 @@ __all__ = [
     "META_VERSIONS",
     "PRODUCTION_TAG",
     "RESERVED_PREFIX",
+    "STATE_DIR",
     "VECTOR_COLUMN_IN_TEXT",
     "ColumnName",
     "candidate_tag",
@@ -51,6 +52,9 @@ __all__ = [
     "vector_column_name",
     "vector_type",
 ]
+
+STATE_DIR = "_workbench_state"
+"""The folder inside a local workspace for the workbench's own state (checkpoints, staging, memos)."""
 
 DEFAULT_WORKSPACE = "workspace"
 """The workspace folder used when none is given (relative to the working directory)."""

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from workbench.store.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import EvalSetSummary, list_eval_sets
+from workbench.store.health import count_problems
 from workbench.store.index import describe_indexes
 from workbench.store.production import production, unfinished
 from workbench.store.workspace import VectorColumn, Workspace, vector_columns
@@ -290,15 +291,14 @@ def column_problems(
     ``read_vectors=False`` a missing vector is detected from its ``src__`` column alone: the
     workbench writes a vector and the hash it was computed from together, so a row without a
     vector has no source hash either. That skips reading the vectors (1M × 384-d: about 0.06 s
-    instead of 1.4 s); promotion uses it, serving start-up reads the vectors too.
+    instead of 1.4 s); promotion uses it, serving start-up reads the vectors too. Counted once
+    per table version (versions never change; see :mod:`workbench.store.health`).
     """
     return _count_problems(table.to_lance(), column, read_vectors)
 
 
 def _count_problems(dataset: LanceDataset, column: VectorColumn, read_vectors: bool) -> tuple[int, int]:
-    missing = f"{column.name} IS NULL" if read_vectors else f"{column.src_column} IS NULL"
-    stale = f"{column.src_column} IS NOT NULL AND {column.src_column} != content_hash"
-    return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
+    return count_problems(dataset, column, read_vectors=read_vectors)
 
 
 def pinned_models(ws: Workspace, *, table: ReadableTable | None = None) -> list[dict[str, Any]]:

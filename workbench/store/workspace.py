@@ -38,6 +38,7 @@ from workbench.store.contract import (
     META_USAGE,
     META_VERSIONS,
     RESERVED_PREFIX,
+    STATE_DIR,
 )
 from workbench.store.storage import is_remote
 
@@ -146,7 +147,7 @@ class Workspace:
         object-store workspace, under the local cache (``WORKBENCH_CACHE``), keyed by URI, on
         the machine that drives the run."""
         if self.is_local:
-            return Path(self.uri) / "_workbench_state"
+            return Path(self.uri) / STATE_DIR
         return cache_dir() / "remote" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]
 
     def table_names(self, *, include_internal: bool = False) -> list[str]:
