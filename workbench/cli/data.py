@@ -17,6 +17,7 @@ from workbench.cli.common import (
     WorkspaceOpt,
     emit_json,
     handled,
+    lean_memory,
     progress_bar,
     table_name,
     workspace,
@@ -74,6 +75,7 @@ def ingest(
     from workbench.corpus.ingest import ingest as run_ingest
     from workbench.corpus.readers import Fields, check_empty_policy
 
+    lean_memory()
     with handled():
         policy = check_empty_policy(on_empty)
         ws = workspace(workspace_uri, config, create=True)
