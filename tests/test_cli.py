@@ -73,7 +73,9 @@ def test_workspace_option_before_or_after_the_command(tmp_path: Path, before: bo
 
 def test_command_workspace_wins_over_the_global_one(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
-    result = CliRunner().invoke(app, ["-w", str(tmp_path / "a"), "status", "-w", str(tmp_path / "b"), "--json"])
+    result = CliRunner().invoke(
+        app, ["-w", str(tmp_path / "a"), "status", "-w", str(tmp_path / "b"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["workspace"] == str(tmp_path / "b")
 

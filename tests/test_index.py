@@ -66,20 +66,28 @@ def test_build_records_the_parameters_with_the_column_and_covers_every_row(demo_
 
 
 @pytest.mark.parametrize(
-    ("rows", "kind", "partitions"),
+    ("rows", "kind", "partitions", "nprobes", "refine"),
     [
-        (432, "IVF_HNSW_SQ", 1),
-        (49_999, "IVF_HNSW_SQ", 1),
-        (100_000, "IVF_PQ", 13),
-        (1_000_000, "IVF_PQ", 123),
+        (432, "IVF_HNSW_SQ", 1, 1, 2),
+        (49_999, "IVF_HNSW_SQ", 1, 1, 2),
+        (100_000, "IVF_PQ", 13, 13, 10),
+        (500_000, "IVF_PQ", 62, 16, 30),
+        (1_000_000, "IVF_PQ", 123, 30, 50),
+        (10_000_000, "IVF_PQ", 1221, 305, 50),
     ],
 )
-def test_default_parameters_follow_rows_and_dimension(rows: int, kind: str, partitions: int) -> None:
+def test_default_parameters_follow_rows_and_dimension(
+    rows: int, kind: str, partitions: int, nprobes: int, refine: int
+) -> None:
     spec = default_spec(rows, 384)
-    assert (spec.index_type, spec.num_partitions) == (kind, partitions)
-    assert 1 <= spec.nprobes <= spec.num_partitions
+    assert (spec.index_type, spec.num_partitions, spec.nprobes, spec.refine_factor) == (
+        kind,
+        partitions,
+        nprobes,
+        refine,
+    )
     if kind == "IVF_PQ":
-        assert spec.num_sub_vectors == 48 and spec.refine_factor == 10
+        assert spec.num_sub_vectors == 48
     assert default_spec(rows, 384, nprobes=7).nprobes == 7  # an override replaces one parameter
     assert default_spec(rows, 100, "IVF_PQ").num_sub_vectors == 10  # a divisor of the dimension
 

@@ -243,7 +243,9 @@ def test_05_provider_silent_update(kernel_env: None, tmp_path: Path, monkeypatch
     monkeypatch.setenv("WORKBENCH_OWN_WORKSPACE", str(tmp_path / "own-workspace"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     nb = nbformat.read(NOTEBOOKS / "05_provider_silent_update.ipynb", as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
     text = output_text(nb)
     assert "it still reports: multilingual-e5-small-q4" in text
     for entry in ("embed", "dual-write ingest", "compare", "live query", "search"):
