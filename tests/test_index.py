@@ -274,3 +274,20 @@ def test_bad_tuning_is_refused_with_nothing_written(
     result = runner.invoke(app, ["index", NEW_MODEL, *args, "-w", demo_ws.uri])
     assert result.exit_code == 2 and message in result.stderr, result.stderr
     assert demo_ws.table("demo").version == before
+
+
+def test_batched_index_search_in_groups_gives_the_same_rankings(
+    demo_ws: Workspace, embedders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.comparison import index_eval
+
+    spec = IndexSpec(index_type="IVF_FLAT", num_partitions=4, nprobes=2, refine_factor=3)
+    _build(demo_ws, OLD, spec)
+    table = demo_ws.table("demo")
+    vectors = embedders[OLD].encode_queries(QUERIES)
+    ids = [f"q{i}" for i in range(len(QUERIES))]
+    whole = index_eval.batch_index_search(table, OLD, vectors, ids, k=20, spec=spec)
+    monkeypatch.setattr(index_eval, "REFINE_BUDGET_BYTES", 2 * 20 * 3 * 384 * 4)  # two queries a group
+    grouped = index_eval.batch_index_search(table, OLD, vectors, ids, k=20, spec=spec)
+    assert grouped[["query_id", "rank", "doc_id"]].equals(whole[["query_id", "rank", "doc_id"]])
+    assert set(grouped["query_id"]) == set(ids) and len(grouped) == 20 * len(ids)
