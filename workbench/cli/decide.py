@@ -323,11 +323,14 @@ def adapter_search_cmd(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search production with a new-model query through an adapter (refuses if either pin changed)."""
-    from workbench.adapters.serve import AdaptedIndex
+    """Search production with a new-model query through an adapter (refuses if either pin changed).
+
+    The same as ``workbench search QUERY --adapter ID``: the production index in adapter mode.
+    """
+    from workbench.lifecycle.serve import search
 
     with handled():
-        result = AdaptedIndex.open(workspace(workspace_uri, config), adapter_id).search(query, k=k)
+        result = search(workspace(workspace_uri, config), query, k=k, adapter=adapter_id)
     if as_json:
         emit_json(result.to_dict())
         return
