@@ -4,6 +4,7 @@ Usage (a workspace where each collection is ingested as a table named after it, 
 of the same name, and embedded by minilm-l3 and minilm-l6; see bench/README.md):
 
     python bench/bench_decide.py --workspace /tmp/bench15/ws --tables scifact,cranfield
+    python bench/bench_decide.py --workspace /tmp/bench15/ws --served e5   # + a pinned served model
     python bench/bench_decide.py --plan-check /work/shared/data/scifact --model minilm-l3 --rounds 2
 
 Prints Markdown tables for BENCHMARKS.md. Quality numbers are deterministic; seconds depend on
@@ -41,6 +42,10 @@ def main() -> None:
     parser.add_argument(
         "--plan-check", metavar="BEIR_DIR", help="Plan, then embed, a fresh copy of this corpus."
     )
+    parser.add_argument(
+        "--served", default="", help="Alias of a pinned served model embedded on every table (optional)."
+    )
+    parser.add_argument("--epochs", type=int, default=40, help="Epochs of the MLP adapter.")
     parser.add_argument("--model", default="minilm-l3")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
@@ -52,18 +57,19 @@ def main() -> None:
     ws = wb.open_workspace(args.workspace)
     for table in args.tables.split(","):
         print(f"\n## {table}\n")
+        served = [args.served] if args.served else []
         if "board" in args.sections:
-            board_section(ws, table, embedders)
+            board_section(ws, table, [*MODELS, *served], embedders)
         if "sweep" in args.sections:
             dims = [int(d) for d in args.dims.split(",")]
-            sweep_section(ws, table, dims, args.sweep_models.split(","), embedders)
+            sweep_section(ws, table, dims, [*args.sweep_models.split(","), *served], embedders, set(served))
         if "adapters" in args.sections:
-            adapter_section(ws, table, args.kinds.split(","), embedders)
+            adapter_section(ws, table, args.kinds.split(","), embedders, args.epochs)
 
 
-def board_section(ws: wb.Workspace, table: str, embedders: dict) -> None:
+def board_section(ws: wb.Workspace, table: str, models: list[str], embedders: dict) -> None:
     start = time.perf_counter()
-    board = wb.leaderboard(ws, eval_set=table, models=list(MODELS), baseline=MODELS[0], embedders=embedders)
+    board = wb.leaderboard(ws, eval_set=table, models=models, baseline=MODELS[0], embedders=embedders)
     print(f"leaderboard ({board.n_judged} judged queries, {time.perf_counter() - start:.1f} s)\n")
     print(
         "| model | nDCG@10 [95% CI] | recall@100 [95% CI] | B/vector | ms/query | docs/s embed | $/1M tok |"
@@ -81,21 +87,27 @@ def board_section(ws: wb.Workspace, table: str, embedders: dict) -> None:
     print(f"\n> {board.recommendation}\n")
 
 
-def sweep_section(ws: wb.Workspace, table: str, dims: list[int], models: list[str], embedders: dict) -> None:
+def sweep_section(
+    ws: wb.Workspace, table: str, dims: list[int], models: list[str], embedders: dict, served: set[str]
+) -> None:
     for model in models:
-        curve = wb.matryoshka_sweep(ws, column=model, eval_set=table, dims=dims, embedders=embedders)
-        print(f"Matryoshka {model} on {table}\n")
-        print("| dim | B/vector | nDCG@10 [95% CI] | Δ vs full (p) | retained | recall@100 |")
-        print("|---|---|---|---|---|---|")
+        via = "api" if model in served else "stored"
+        start = time.perf_counter()
+        curve = wb.matryoshka_sweep(ws, column=model, eval_set=table, dims=dims, embedders=embedders, via=via)
+        print(f"Matryoshka {model} on {table} (via {via}, {time.perf_counter() - start:.1f} s)\n")
+        print("| dim | B/vector | nDCG@10 [95% CI] | Δ vs full (p) | retained | recall@100 | queries |")
+        print("|---|---|---|---|---|---|---|")
         for p in curve.points.to_dict("records"):
             print(
                 f"| {p['dim']} | {p['bytes_per_vector']} | {_ci(p, 'ndcg@10')} | {p['ndcg@10_delta']:+.3f} "
-                f"({p['ndcg@10_p']:.4f}) | {p['retained']:.1%} | {p['recall@100']:.3f} |"
+                f"({p['ndcg@10_p']:.4f}) | {p['retained']:.1%} | {p['recall@100']:.3f} | {p['source']} |"
             )
+        for note in curve.notes:
+            print(f"\n> {note}")
         print()
 
 
-def adapter_section(ws: wb.Workspace, table: str, kinds: list[str], embedders: dict) -> None:
+def adapter_section(ws: wb.Workspace, table: str, kinds: list[str], embedders: dict, epochs: int) -> None:
     print(f"Drift-Adapter minilm-l6 queries → minilm-l3 index on {table}\n")
     print(
         "| kind | fit s | held-out cos | nDCG@10 old→old / adapted / new→new | recovery | gap closed | R@100 recovery | top-10 agreement |"
@@ -103,7 +115,7 @@ def adapter_section(ws: wb.Workspace, table: str, kinds: list[str], embedders: d
     print("|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         start = time.perf_counter()
-        adapter = wb.fit_adapter(ws, source=MODELS[1], target=MODELS[0], kind=kind, table=table)
+        adapter = wb.fit_adapter(ws, source=MODELS[1], target=MODELS[0], kind=kind, table=table, epochs=epochs)
         fit_s = time.perf_counter() - start
         result = wb.evaluate_adapter(ws, adapter, eval_set=table, embedders=embedders)
         n = result.rows["ndcg@10"]

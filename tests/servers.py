@@ -115,6 +115,9 @@ class FaultProxy:
         rate_limit_after: Requests to pass before answering every later one with 429
             (``retry-after-ms: 10``); None: never.
         damage: ``None``, ``"nan"``, ``"drop"`` (one vector fewer) or ``"dim"`` (128 floats).
+        dimensions: What to do with a request's ``dimensions`` (the real server ignores it):
+            ``None`` pass through, ``"truncate"`` return the first d values re-normalised (as
+            OpenAI and Ollama do), ``"suffix"`` return the last d values (not a truncation).
         seen_auth: Every Authorization header received (to check the key went only here).
     """
 
@@ -123,6 +126,7 @@ class FaultProxy:
         self.require_key: str | None = None
         self.rate_limit_after: int | None = None
         self.damage: str | None = None
+        self.dimensions: str | None = None
         self.requests = 0
         self.seen_auth: list[str] = []
         self.port = free_port()
@@ -182,9 +186,21 @@ class FaultProxy:
                 )
                 with urllib.request.urlopen(upstream, timeout=120) as resp:
                     body = json.loads(resp.read())
+                asked = json.loads(raw or b"{}").get("dimensions")
+                body = proxy._reduced(body, asked) if asked and proxy.dimensions else body
                 self._send(200, json.dumps(proxy._damaged(body)).encode())
 
         return Handler
+
+    def _reduced(self, body: dict[str, Any], dim: int) -> dict[str, Any]:
+        for item in body["data"]:
+            emb = item["embedding"]
+            as_b64 = isinstance(emb, str)
+            vec = np.frombuffer(base64.b64decode(emb), dtype="<f4") if as_b64 else np.asarray(emb, "<f4")
+            cut = vec[:dim] if self.dimensions == "truncate" else vec[-dim:]
+            cut = (cut / np.linalg.norm(cut)).astype("<f4")
+            item["embedding"] = base64.b64encode(cut.tobytes()).decode() if as_b64 else cut.tolist()
+        return body
 
     def _damaged(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.damage is None:

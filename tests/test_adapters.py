@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import write_corpus
 from workbench.adapters.artifact import TABLE, fit_adapter, list_adapters, load_adapter, paired_vectors
-from workbench.adapters.binding import bound_columns
+from workbench.adapters.binding import adapted_queries, bound_columns
 from workbench.adapters.evaluate import SETTINGS, evaluate_adapter
 from workbench.adapters.maps import fit_map
-from workbench.adapters.serve import AdaptedIndex
+from workbench.comparison.retrieval import exact_search, read_vectors
 from workbench.corpus.ingest import ingest
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.errors import (
@@ -23,6 +23,8 @@ from workbench.errors import (
     MixedIndexError,
     NotFoundError,
 )
+from workbench.lifecycle.promote import promote
+from workbench.lifecycle.serve import ProductionIndex, search
 from workbench.models.catalog import CATALOG
 from workbench.models.truncate import truncated_pin
 from workbench.store.workspace import Workspace
@@ -114,19 +116,56 @@ def test_identity_map_agrees_fully_with_the_reembed(demo_ws: Workspace, embedder
     assert result.recovery["ndcg@10"] == pytest.approx(1.0)
 
 
-def test_serving_through_an_adapter_and_refusing_changed_pins(demo_ws: Workspace, embedders: dict) -> None:
+QUERY = "how do I roll back a model"
+
+
+def test_serving_through_an_adapter_is_a_mode_of_the_production_index(
+    demo_ws: Workspace, embedders: dict
+) -> None:
     adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
-    index = AdaptedIndex.open(demo_ws, adapter.id, embedder=embedders[NEW.column])
-    result = index.search("how do I roll back a model", k=5)
-    assert len(result.hits) == 5 and result.column == OLD.column and adapter.id in result.model
+    index = ProductionIndex.open(demo_ws, adapter=adapter.id, embedder=embedders[NEW.column])
+    assert index.adapter is not None and index.column.name == OLD.column and index.embedder.ref == NEW
+    result = index.search(QUERY, k=5)
+    assert (result.table, result.column, len(result.hits)) == (DEMO_TABLE, OLD.column, 5)
+    assert result.model == f"{NEW.pin} via adapter {adapter.id}" and result.index == index.searched_with
+    # The production column's documents, ranked by the mapped new-model query (exact search here).
+    ids, docs = read_vectors(index.table, OLD.column)
+    mapped = adapted_queries(adapter, embedders[NEW.column], [QUERY])
+    expected = exact_search(ids, docs, mapped, ["q"], k=5).sort_values("rank")["doc_id"].tolist()
+    assert [hit.id for hit in result.hits] == expected
+    assert search(demo_ws, QUERY, k=5, adapter=adapter.id, embedder=embedders[NEW.column]) == result
+    assert index.follow() is index and f"via {adapter.id}" in repr(index)
+
+
+def test_adapter_serving_refuses_changed_pins(demo_ws: Workspace, embedders: dict) -> None:
+    adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
     with pytest.raises(MixedIndexError, match="bound to both pins"):
-        AdaptedIndex.open(demo_ws, adapter.id, embedder=embedders[OLD.column])
+        ProductionIndex.open(demo_ws, adapter=adapter.id, embedder=embedders[OLD.column])
     changed = dataclasses.replace(adapter, target_pin=truncated_pin(OLD, 64))
     with pytest.raises(MixedIndexError, match="fitted for target model"):
         bound_columns(demo_ws.table(DEMO_TABLE), changed)
+    with pytest.raises(MixedIndexError, match="fitted for target model"):
+        ProductionIndex.open(demo_ws, adapter=changed, embedder=embedders[NEW.column])
     reverse = fit_adapter(demo_ws, source=OLD_MODEL, target=NEW_MODEL, kind="procrustes")
-    with pytest.raises(MixedIndexError, match="production of 'demo' serves"):
-        AdaptedIndex.open(demo_ws, reverse.id, embedder=embedders[OLD.column])
+    with pytest.raises(MixedIndexError, match=r"production v[0-9]+ of 'demo' serves"):
+        ProductionIndex.open(demo_ws, adapter=reverse.id, embedder=embedders[OLD.column])
+    with pytest.raises(MixedIndexError, match="fitted on table 'demo', not 'other'"):
+        ProductionIndex.open(demo_ws, "other", adapter=adapter.id, embedder=embedders[NEW.column])
+
+
+def test_adapter_serving_refuses_once_production_moves_to_another_column(
+    compared_ws: Workspace, comparison_id: str, embedders: dict
+) -> None:
+    adapter = fit_adapter(compared_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
+    index = ProductionIndex.open(compared_ws, adapter=adapter.id, embedder=embedders[NEW.column])
+    first = index.search(QUERY, k=3)
+    promote(compared_ws, DEMO_TABLE, NEW.column, comparison=comparison_id)
+    assert index.search(QUERY, k=3) == first  # the open handle keeps its validated version
+    message = rf"serves {NEW.column}, but adapter {adapter.id} maps into {OLD.column}"
+    with pytest.raises(MixedIndexError, match=message):
+        index.follow()
+    with pytest.raises(MixedIndexError, match=message):
+        ProductionIndex.open(compared_ws, adapter=adapter.id, embedder=embedders[NEW.column])
 
 
 def test_bad_input_writes_nothing(demo_ws: Workspace, tmp_path) -> None:

@@ -13,6 +13,8 @@ from workbench.cli import app
 from workbench.comparison import retrieval
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.embedding import plan
+from workbench.lifecycle.promote import promote
+from workbench.models.catalog import CATALOG
 from workbench.models.ref import Embedder, ModelRef
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -28,7 +30,7 @@ def preloaded(monkeypatch: pytest.MonkeyPatch, embedders: dict[str, Embedder]) -
 
     monkeypatch.setattr(retrieval, "load_embedder", load)
     monkeypatch.setattr(plan, "load_embedder", load)
-    monkeypatch.setattr("workbench.adapters.serve.load_embedder", load)
+    monkeypatch.setattr("workbench.adapters.binding.load_embedder", load)
 
 
 def invoke(ws: Workspace, *args: str) -> tuple[int, str]:
@@ -89,6 +91,22 @@ def test_adapter_fit_list_evaluate_search(demo_ws: Workspace) -> None:
     code, out = invoke(demo_ws, "adapter", "search", adapter_id, "roll back a model", "--k", "3")
     assert code == 0, out
     assert f"via adapter {adapter_id}" in out and "  3. " in out
+
+
+def test_search_through_an_adapter_then_refused_when_production_moves(
+    compared_ws: Workspace, comparison_id: str
+) -> None:
+    adapter_id = invoke_json(compared_ws, "adapter", "fit", "--new", NEW_MODEL, "--old", OLD_MODEL)["id"]
+    old_column = CATALOG[OLD_MODEL].column
+    found = invoke_json(compared_ws, "search", "roll back a model", "--k", "3", "--adapter", adapter_id)
+    assert found["column"] == old_column and found["model"].endswith(f"via adapter {adapter_id}")
+    assert len(found["hits"]) == 3
+    promote(compared_ws, DEMO_TABLE, CATALOG[NEW_MODEL].column, comparison=comparison_id)
+    result = runner.invoke(app, ["search", "roll back a model", "--adapter", adapter_id, "-w", compared_ws.uri])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert f"but adapter {adapter_id} maps into {old_column}" in result.stderr
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

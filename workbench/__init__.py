@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from workbench.adapters.artifact import Adapter, fit_adapter, list_adapters, load_adapter
     from workbench.adapters.evaluate import AdapterEvaluation, evaluate_adapter
-    from workbench.adapters.serve import AdaptedIndex
     from workbench.comparison.index_eval import index_recall
     from workbench.comparison.judging import JudgementResult, add_judgements, rerun_comparison
     from workbench.comparison.leaderboard import Leaderboard, leaderboard
@@ -230,7 +229,6 @@ _EXPORTS: dict[str, str] = {
     "load_adapter": "workbench.adapters.artifact",
     "AdapterEvaluation": "workbench.adapters.evaluate",
     "evaluate_adapter": "workbench.adapters.evaluate",
-    "AdaptedIndex": "workbench.adapters.serve",
     "Leaderboard": "workbench.comparison.leaderboard",
     "leaderboard": "workbench.comparison.leaderboard",
     "MatryoshkaCurve": "workbench.comparison.matryoshka",
@@ -246,7 +244,6 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CATALOG",
-    "AdaptedIndex",
     "Adapter",
     "AdapterEvaluation",
     "Agreement",

@@ -178,6 +178,13 @@ def matryoshka_sweep_cmd(
     dims: Annotated[str, typer.Option(help="Truncated dimensions, comma-separated.")] = "32,64,128,256",
     metrics: MetricsOpt = "ndcg@10,recall@100",
     html: Annotated[str | None, typer.Option(help="Also write the curve as an HTML chart here.")] = None,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="stored: truncate stored vectors; api (served models): ask the server for `dimensions` "
+            "(falls back to client-side truncation, with a note, if the server ignores it)."
+        ),
+    ] = "stored",
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
@@ -189,12 +196,25 @@ def matryoshka_sweep_cmd(
     with handled():
         ws = workspace(workspace_uri, config)
         curve = matryoshka_sweep(
-            ws, column=model, eval_set=eval_set, dims=_ints(dims), table=table, metrics=_split(metrics)
+            ws,
+            column=model,
+            eval_set=eval_set,
+            dims=_ints(dims),
+            table=table,
+            metrics=_split(metrics),
+            via=via,  # type: ignore[arg-type]  # checked by matryoshka_sweep
         )
     if html:
         matryoshka_figure(curve).write_html(html, include_plotlyjs=True)
     if as_json:
-        emit_json({"column": curve.column, "eval_set": curve.eval_set, "points": _records(curve.points)})
+        emit_json(
+            {
+                "column": curve.column,
+                "eval_set": curve.eval_set,
+                "points": _records(curve.points),
+                "notes": list(curve.notes),
+            }
+        )
         return
     head = curve.metrics[0]
     typer.echo(f"{curve.column} on {curve.eval_set}")
@@ -202,8 +222,10 @@ def matryoshka_sweep_cmd(
         typer.echo(
             f"  d={p['dim']:<5} {p['bytes_per_vector']:>5} B  {head} {p[head]:.3f} "
             f"[{p[f'{head}_ci_low']:.3f}, {p[f'{head}_ci_high']:.3f}]  vs full {p[f'{head}_delta']:+.3f} "
-            f"(p={p[f'{head}_p']:.4f})  retained {p['retained']:.0%}"
+            f"(p={p[f'{head}_p']:.4f})  retained {p['retained']:.0%}  [{p['source']}]"
         )
+    for note in curve.notes:
+        typer.echo(f"note: {note}")
 
 
 @matryoshka_app.command("pin")
@@ -215,11 +237,15 @@ def matryoshka_pin_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Pin a truncation of a model as a model of its own (own alias, own column); embed it after."""
+    from workbench.models.dimensions import require_served_truncation
     from workbench.models.truncate import truncated_pin
 
     with handled():
         ws = workspace(workspace_uri, config)
-        ref = truncated_pin(ws.model(model), dim)
+        full = ws.model(model)
+        ref = truncated_pin(full, dim)
+        if full.is_served:  # the server must honour `dimensions` for the pin to be embeddable
+            require_served_truncation(full, dim)
         name = alias or f"{model}-d{dim}"
         ws.add_model(name, ref)
     typer.echo(f"pinned {name} = {ref.pin} truncated to {dim} → column {ref.column}")
@@ -325,11 +351,14 @@ def adapter_search_cmd(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search production with a new-model query through an adapter (refuses if either pin changed)."""
-    from workbench.adapters.serve import AdaptedIndex
+    """Search production with a new-model query through an adapter (refuses if either pin changed).
+
+    The same as ``workbench search QUERY --adapter ID``: the production index in adapter mode.
+    """
+    from workbench.lifecycle.serve import search
 
     with handled():
-        result = AdaptedIndex.open(workspace(workspace_uri, config), adapter_id).search(query, k=k)
+        result = search(workspace(workspace_uri, config), query, k=k, adapter=adapter_id)
     if as_json:
         emit_json(result.to_dict())
         return

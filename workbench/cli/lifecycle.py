@@ -194,6 +194,14 @@ def search(
             help="Log the query and its scores for `workbench monitor`; text kept as: plain, hashed, none.",
         ),
     ] = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option(
+            "--adapter",
+            help="Encode the query with this Drift-Adapter's new model and map it into production's "
+            "column (refused unless both pins match; see `workbench adapter list`).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search production: the active column only, queries encoded by its own verified model."""
@@ -203,7 +211,7 @@ def search(
     with handled():
         ws = workspace(workspace_uri, config)
         query_log = QueryLog(ws, text=log_query) if log_query is not None else None  # type: ignore[arg-type]
-        result = run_search(ws, query, table=table, k=k, query_log=query_log)
+        result = run_search(ws, query, table=table, k=k, query_log=query_log, adapter=adapter)
     if as_json:
         emit_json(result.to_dict())
         return

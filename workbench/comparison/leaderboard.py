@@ -5,8 +5,10 @@ its own pinned model's query vectors. Each metric gets its mean and 95% BCa inte
 of candidates gets a paired sign-flip test, and the p-values of all pairs are Holm-corrected per
 metric (``workbench.metrics.multiple.holm``), since picking the best of N is N·(N−1)/2 tests.
 Beside quality: bytes per vector, query latency (encode + search, per query), embed throughput
-measured on a sample of documents, and the price per 1M tokens where one is configured (empty,
-never zero, when it is not). The recommendation can say "stay put".
+measured on a sample of documents, and the price per 1M tokens where one is configured or pinned
+with a served model (empty, never zero, when it is not). A served model (an OpenAI-compatible or
+Ollama pin) is a candidate like any other once its column is embedded: its queries go through
+its API, checked against its pinned canaries. The recommendation can say "stay put".
 
 Example:
     >>> board = leaderboard(ws, eval_set="scifact", models=["minilm-l3", "minilm-l6"])  # doctest: +SKIP
@@ -58,7 +60,8 @@ class Leaderboard:
         rows: One row per candidate, best first by ``metric``: ``label, column, dim,
             bytes_per_vector``, per metric ``<m>``, ``<m>_ci_low``, ``<m>_ci_high``, then
             ``query_ms``, ``embed_docs_per_s`` (NaN when not measured), ``price_per_million``
-            and ``corpus_cost`` (NaN when the price is unknown, never 0).
+            and ``corpus_cost`` (NaN when the price is unknown, never 0; a served model's tokens
+            are the ones its server reported when the column was embedded).
         pairs: One row per pair and metric: ``a, b, metric, delta`` (b − a), ``ci_low, ci_high,
             p, p_holm, significant``.
         recommendation: One sentence: which model, or stay put, and why.
@@ -104,7 +107,8 @@ def leaderboard(
         baseline: The current model (default: the first candidate).
         min_gain: Smallest gain in the deciding metric worth a migration.
         alpha: Family-wise significance level (after Holm).
-        prices: Price per 1M tokens by label (alias or column); missing = unknown.
+        prices: Price per 1M tokens by label (alias or column); missing: the price pinned with a
+            served model (``serving.price_per_million_tokens``), else unknown.
         throughput_sample: Documents to time each model's embedding on (0: do not measure).
         embedders: Loaded embedders keyed by column name (others are loaded from their pins).
         allow_stale: Evaluate columns with missing or stale rows (a warning) instead of refusing.
@@ -137,7 +141,7 @@ def leaderboard(
         extras[label] = {
             "query_ms": 1000 * (found.encode_s + found.search_s) / max(len(evals.queries), 1),
             "embed_docs_per_s": _throughput(handle, embedder, throughput_sample),
-            **_money(handle, embedder, (prices or {}).get(label)),
+            **_money(handle, column, embedder, _price(label, column, prices)),
         }
         if on_progress is not None:
             on_progress(done, len(columns))
@@ -186,11 +190,23 @@ def _throughput(handle: object, embedder: Embedder, sample: int) -> float:
     return len(texts) / max(time.perf_counter() - start, 1e-9)
 
 
-def _money(handle: object, embedder: Embedder, price: float | None) -> dict[str, float]:
+def _price(label: str, column: VectorColumn, prices: Mapping[str, float] | None) -> float | None:
+    """The given price (by label or column name), else the one pinned with a served model."""
+    given = prices or {}
+    for key in (label, column.name):
+        if key in given:
+            return float(given[key])
+    serving = column.ref.serving
+    return serving.price_per_million_tokens if serving is not None else None
+
+
+def _money(handle: object, column: VectorColumn, embedder: Embedder, price: float | None) -> dict[str, float]:
     if price is None:
         return {"price_per_million": float("nan"), "corpus_cost": float("nan")}
     counts = count_tokens(embedder, _sample_documents(handle, None))
-    cost = float(counts.sum()) * price / 1e6 if counts is not None else float("nan")
+    # A served model has no local tokenizer: the tokens its server reported for the column's embed.
+    tokens = float(counts.sum()) if counts is not None else float((column.usage or {}).get("tokens") or "nan")
+    cost = tokens * price / 1e6
     return {"price_per_million": float(price), "corpus_cost": cost}
 
 

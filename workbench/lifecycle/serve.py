@@ -15,6 +15,13 @@ call :meth:`ProductionIndex.follow` periodically (or on a deploy signal) and swa
 index in; it is the same object while the tag has not moved, and it reuses the loaded model
 when the column's pin is unchanged.
 
+Serving through a Drift-Adapter is a mode of the same index: ``ProductionIndex.open(ws, table,
+adapter=ID)`` validates that production serves exactly the adapter's target column and pin and
+that the query model is exactly its source pin (:class:`~workbench.errors.MixedIndexError`
+otherwise, also when :meth:`ProductionIndex.follow` finds production moved to another column);
+queries are then encoded by the new model, mapped into the old space, and searched by the same
+path (the column's ANN index with its pinned search parameters).
+
 Query log (opt-in): give :meth:`ProductionIndex.open` a
 :class:`~workbench.store.query_log.QueryLog` and each answered query is offered to it (sampled,
 size-bounded, text hashed by default) with the cosine scores it returned; monitoring follows
@@ -32,6 +39,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.adapters.binding import (
+    adapted_queries,
+    require_target_column,
+    resolve_adapter,
+    source_embedder,
+)
 from workbench.checks import positive_int
 from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
@@ -57,6 +70,7 @@ from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 if TYPE_CHECKING:
     from lancedb.table import Table
 
+    from workbench.adapters.artifact import Adapter
     from workbench.models.ref import Embedder
     from workbench.store.query_log import QueryLog
 
@@ -140,6 +154,7 @@ class ProductionIndex:
         embedder: Embedder,
         *,
         query_log: QueryLog | None = None,
+        adapter: Adapter | None = None,
     ) -> None:
         self.ws = ws
         self.table = table
@@ -148,9 +163,12 @@ class ProductionIndex:
         self.index: IndexInfo | None = describe_indexes(table).get(column.name)
         """The column's ANN index at this version (searched with its recorded parameters), or None."""
         self.query_log = query_log
+        self.adapter = adapter
+        """The Drift-Adapter queries are mapped through (new model → this column's space), or None."""
 
     def __repr__(self) -> str:
-        return f"ProductionIndex({self.table.name!r}, v{self.version}, {self.column.name})"
+        via = f" via {self.adapter.id}" if self.adapter is not None else ""
+        return f"ProductionIndex({self.table.name!r}, v{self.version}, {self.column.name}{via})"
 
     @property
     def version(self) -> int:
@@ -164,23 +182,49 @@ class ProductionIndex:
         *,
         embedder: Embedder | None = None,
         query_log: QueryLog | None = None,
+        adapter: str | Adapter | None = None,
     ) -> ProductionIndex:
         """Resolve ``production`` of ``table`` and validate it (see the module docstring).
 
         Args:
             ws: The workspace.
-            table: The corpus table (default: the only one).
-            embedder: An already-loaded model; it must be the active column's pin.
+            table: The corpus table (default: the adapter's table, else the only one).
+            embedder: An already-loaded model; it must be the active column's pin (with an
+                adapter: the adapter's source pin).
             query_log: Where answered queries are logged (sampled), for monitoring; None: not logged.
+            adapter: Serve new-model queries through this Drift-Adapter (id or object).
 
         Raises:
             LifecycleError: the table has no production tag.
-            MixedIndexError: the version names no usable column, or the model is not its pin.
+            MixedIndexError: the version names no usable column, or the model is not its pin;
+                with an adapter: production serves another column or pin than the adapter's
+                target, or the query model is not its source pin.
             StaleColumnError: the column has missing or stale rows at that version.
+            NotFoundError: no such adapter.
         """
+        if adapter is not None:
+            return cls._open_adapted(ws, table, adapter, embedder, query_log)
         handle, column = resolve_production(ws, table or ws.default_table())
         verify_column(handle, column)
         return cls(ws, handle, column, verified_embedder(column, embedder), query_log=query_log)
+
+    @classmethod
+    def _open_adapted(
+        cls,
+        ws: Workspace,
+        table: str | None,
+        adapter: str | Adapter,
+        embedder: Embedder | None,
+        query_log: QueryLog | None,
+    ) -> ProductionIndex:
+        fitted = resolve_adapter(ws, adapter, table)
+        handle, column = resolve_production(ws, fitted.table)
+        where = f"production v{handle.version} of {fitted.table!r}"
+        require_target_column(column, fitted, where=where)
+        verify_column(handle, column)
+        model = source_embedder(fitted, embedder)
+        adapted_queries(fitted, model, [_PROBE])
+        return cls(ws, handle, column, model, query_log=query_log, adapter=fitted)
 
     def follow(self, embedders: Mapping[str, Embedder] | None = None) -> ProductionIndex:
         """This index if ``production`` has not moved, else a newly opened and validated one.
@@ -192,6 +236,10 @@ class ProductionIndex:
         tag = self.ws.table(self.table.name).tags.list().get(PRODUCTION_TAG)
         if tag is not None and tag["version"] == self.version:
             return self
+        if self.adapter is not None:  # re-validated: refuses if production moved to another column
+            return ProductionIndex._open_adapted(
+                self.ws, self.table.name, self.adapter, self.embedder, self.query_log
+            )
         handle, column = resolve_production(self.ws, self.table.name)
         verify_column(handle, column)
         known = {self.column.name: self.embedder, **(embedders or {})}
@@ -206,7 +254,10 @@ class ProductionIndex:
             InvalidArgumentError: an empty query or ``k`` < 1.
         """
         check_query(query, k)
-        vector = encode_queries(self.embedder, self.column, [query])[0]
+        if self.adapter is not None:
+            vector = adapted_queries(self.adapter, self.embedder, [query])[0]
+        else:
+            vector = encode_queries(self.embedder, self.column, [query])[0]
         spec = self.index.spec if self.index is not None else None
         found = self.table.search(vector, vector_column_name=self.column.name)
         found = found.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
@@ -223,8 +274,16 @@ class ProductionIndex:
                 column=self.column.name,
                 scores=[hit.score for hit in hits],
             )
-        column, pin = self.column.name, self.column.ref.pin
-        return SearchResult(query, self.table.name, self.version, column, pin, hits, self.searched_with)
+        return SearchResult(
+            query, self.table.name, self.version, self.column.name, self.model, hits, self.searched_with
+        )
+
+    @property
+    def model(self) -> str:
+        """What encodes the queries: the column's pin, or ``<new pin> via adapter <id>``."""
+        if self.adapter is None:
+            return self.column.ref.pin
+        return f"{self.adapter.source_pin.pin} via adapter {self.adapter.id}"
 
     @property
     def searched_with(self) -> str:
@@ -240,8 +299,12 @@ def search(
     k: int = 10,
     embedder: Embedder | None = None,
     query_log: QueryLog | None = None,
+    adapter: str | Adapter | None = None,
 ) -> SearchResult:
     """Search production once: open and validate the tag, encode with the column's pin, search.
+
+    With ``adapter``, the query is encoded by the adapter's source (new) model and mapped into
+    the production column's space; refused unless both pins match (see :meth:`ProductionIndex.open`).
 
     A serving process should keep a :class:`ProductionIndex` instead (validated once). With a
     ``query_log`` the query is offered to it and the log is flushed.
@@ -251,7 +314,8 @@ def search(
         LifecycleError, MixedIndexError, StaleColumnError: see :meth:`ProductionIndex.open`.
     """
     check_query(query, k)
-    result = ProductionIndex.open(ws, table, embedder=embedder, query_log=query_log).search(query, k=k)
+    index = ProductionIndex.open(ws, table, embedder=embedder, query_log=query_log, adapter=adapter)
+    result = index.search(query, k=k)
     if query_log is not None:
         query_log.flush()
     return result
