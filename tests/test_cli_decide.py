@@ -102,7 +102,9 @@ def test_search_through_an_adapter_then_refused_when_production_moves(
     assert found["column"] == old_column and found["model"].endswith(f"via adapter {adapter_id}")
     assert len(found["hits"]) == 3
     promote(compared_ws, DEMO_TABLE, CATALOG[NEW_MODEL].column, comparison=comparison_id)
-    result = runner.invoke(app, ["search", "roll back a model", "--adapter", adapter_id, "-w", compared_ws.uri])
+    result = runner.invoke(
+        app, ["search", "roll back a model", "--adapter", adapter_id, "-w", compared_ws.uri]
+    )
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0  # one line
     assert f"but adapter {adapter_id} maps into {old_column}" in result.stderr

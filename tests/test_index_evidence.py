@@ -109,3 +109,19 @@ def test_index_settings_of_the_gate_are_read_and_checked(tmp_path: Path) -> None
     assert (config.require_index, config.min_index_recall) == (True, 0.9)
     with pytest.raises(InvalidArgumentError, match=r"min_index_recall must be between 0 and 1, got 1.5"):
         GateConfig(min_index_recall=1.5)
+
+
+def test_index_recall_is_measured_as_serving_meets_it(demo_ws: Workspace, embedders) -> None:
+    """A refined search for k results re-ranks k × refine candidates: recall@10 must come from a
+    k = 10 search, not from the top 10 of the depth-100 rankings (which refine 10× more)."""
+    from workbench.comparison.index_eval import index_recall
+    from workbench.store.evalsets import load_eval_set
+
+    pq = default_spec(432, 384, "IVF_PQ", num_partitions=4, nprobes=4, refine_factor=1, num_sub_vectors=8)
+    _index(demo_ws, NEW, pq)
+    cmp = compare(demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders)
+    queries = load_eval_set(demo_ws, "demo").queries
+    vectors = embedders[NEW].encode_queries([queries[q] for q in sorted(queries)])
+    served = index_recall(demo_ws.table("demo"), NEW, vectors, 10)
+    assert cmp.manifest.index["candidate"]["recall"] == pytest.approx(served, abs=1e-9)
+    assert served < 1.0  # 8 PQ codes of 48 dimensions each mis-order neighbours without a refine

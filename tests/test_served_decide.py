@@ -59,7 +59,9 @@ def served_template(
     root = tmp_path_factory.mktemp("served-decide")
     ws = open_workspace(root / "ws")
     ingest(ws, mini_demo(root / "mini", n_docs=120), table="mini", eval_set="mini")
-    serving = ServingOptions(batch_size=32, concurrency=2, max_retries=1, timeout=60, price_per_million_tokens=PRICE)
+    serving = ServingOptions(
+        batch_size=32, concurrency=2, max_retries=1, timeout=60, price_per_million_tokens=PRICE
+    )
     pin_model(ws, "e5", source="openai", base_url=proxy.base_url, model=SERVED_NAME, serving=serving)
     embed(ws, "mini", ws.model("e5"))
     embed(ws, "mini", CATALOG[NEW_MODEL], embedder=embedders[CATALOG[NEW_MODEL].column])
@@ -129,7 +131,21 @@ def test_sweep_via_api_is_refused_for_a_local_model_and_in_the_cli(served_ws: Wo
     with pytest.raises(InvalidArgumentError, match="--via api is for served models"):
         matryoshka_sweep(served_ws, column=NEW_MODEL, eval_set="mini", dims=DIMS, via="api")
     result = runner.invoke(
-        app, ["matryoshka", "sweep", "-m", "e5", "-e", "mini", "--dims", "64", "--via", "api", "-w", served_ws.uri]
+        app,
+        [
+            "matryoshka",
+            "sweep",
+            "-m",
+            "e5",
+            "-e",
+            "mini",
+            "--dims",
+            "64",
+            "--via",
+            "api",
+            "-w",
+            served_ws.uri,
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "[client: server ignored dimensions]" in result.output and "note: " in result.output
