@@ -17,6 +17,7 @@ ctx = current()
 columns = ctx.ws.vector_columns(resources.table_at(ctx.uri, ctx.table, ctx.version))
 production = resources.status(ctx.uri, ctx.table, ctx.version)["active_column"]
 eval_sets = [str(s["name"]) for s in resources.eval_sets(ctx.uri, ctx.table)]
+sections.follow_url_table(ctx)
 stored = resources.stored_comparisons(ctx.uri, ctx.table)
 
 st.title("Compare")
