@@ -173,7 +173,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
     base_label, cand_label = sides(cmp)
     if cmp.deltas.empty:
         st.info("This eval set has no judged queries, so there are no labelled metrics.")
-        query_chart(ctx, cmp)
+        query_chart(cmp)
         return
     view = metric_table(cmp)
     st.dataframe(
@@ -231,7 +231,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
             "documents in the drill-down below."
         )
     st.plotly_chart(resources.figure(ctx.uri, cmp.id, "metric_deltas"), width="stretch")
-    query_chart(ctx, cmp)
+    query_chart(cmp)
 
 
 def distributions_tab(ctx: Context, cmp: Comparison) -> None:
@@ -327,11 +327,14 @@ def open_query(picked: str | None, *, key: str) -> None:
     st.session_state[f"{key}.applied"] = picked
 
 
-def query_chart(ctx: Context, cmp: Comparison) -> None:
+def query_chart(cmp: Comparison) -> None:
     """Per-query scatter; clicking a point opens that query's drill-down."""
     key = f"compare.points.{cmp.id}"
+    # Built on every run, not taken from the figure cache: the chart's widget id hashes its spec,
+    # and a cached figure's first (original) and later (unpickled) copies serialise their layout
+    # keys in a different order — the id would change under the click and the selection be lost.
     event = st.plotly_chart(
-        resources.figure(ctx.uri, cmp.id, "query_deltas"),
+        charts.query_deltas(cmp),
         width="stretch",
         key=key,
         on_select="rerun",

@@ -245,6 +245,8 @@ def query_deltas(cmp: Comparison) -> go.Figure:
     fig = go.Figure()
     for group in groups:
         part = shown[outcome == group] if head else shown
+        if part.empty:
+            continue
         fig.add_trace(
             go.Scatter(
                 x=part["rbo"],
