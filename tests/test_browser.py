@@ -443,6 +443,8 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     expect(link.get_by_text(f"· {qid}", exact=False).first).to_be_visible()
     expect(link.locator("h4").first).to_contain_text(cmp.summary[:30])
     expect(link.get_by_text("Corpus table")).to_be_visible()  # the router ran: sidebar and wide layout
+    expect(link.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
+    link.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
     link.wait_for_timeout(600)
     link.screenshot(path=str(SHOTS / "33-onboarding-shared-link.png"))
     context.close()

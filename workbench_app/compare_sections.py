@@ -185,6 +185,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
                 "mde": "±{:.3f}",
                 "p_ttest": "{:.3f}",
                 "p_permutation": "{:.3f}",
+                "p_holm": "{:.3f}",
             }
         ),
         hide_index=True,
