@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.store.evalsets import list_eval_sets
 from workbench_app import compare_sections as sections
 from workbench_app import resources
-from workbench_app.comparison_view import comparison_picker, table_comparisons
+from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
 from workbench_app.ui import require
 
 ctx = current()
 columns = ctx.ws.vector_columns(resources.table_at(ctx.uri, ctx.table, ctx.version))
 production = resources.status(ctx.uri, ctx.table, ctx.version)["active_column"]
-eval_sets = [str(s["name"]) for s in list_eval_sets(ctx.ws, table=ctx.table)]
-stored = table_comparisons(ctx.ws, ctx.table)
+eval_sets = [str(s["name"]) for s in resources.eval_sets(ctx.uri, ctx.table)]
+sections.follow_url_table(ctx)
+stored = resources.stored_comparisons(ctx.uri, ctx.table)
 
 st.title("Compare")
 st.caption(

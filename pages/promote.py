@@ -6,7 +6,7 @@ import streamlit as st
 
 from workbench.lifecycle.promote import check_gate, promote, rollback
 from workbench_app import lifecycle, resources
-from workbench_app.comparison_view import comparison_picker, table_comparisons
+from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
 from workbench_app.ui import model_short, reported, require, short_column, short_columns_in
 
@@ -75,7 +75,7 @@ if prod is None:
     st.stop()
 
 gate_col, action_col = st.columns([3, 2], gap="large")
-stored = table_comparisons(ctx.ws, ctx.table)
+stored = resources.stored_comparisons(ctx.uri, ctx.table)
 
 with gate_col:
     st.subheader("Gate")

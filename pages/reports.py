@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench_app import resources
-from workbench_app.comparison_view import comparison_picker, table_comparisons
+from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
 from workbench_app.ui import require
 
@@ -23,7 +23,7 @@ st.caption(
     "Every comparison is stored with the exact table version, model pins, eval-set hash and "
     "library versions it ran on, so its report can be reproduced and audited later."
 )
-stored = table_comparisons(ctx.ws, ctx.table)
+stored = resources.stored_comparisons(ctx.uri, ctx.table)
 require(not stored.empty, "No comparison of this table yet: run one on the **Compare** page.")
 cmp_id = comparison_picker(stored, key=SELECTED_KEY)
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from workbench.lifecycle.history import history
-from workbench.store.canaries import last_checks
-from workbench.store.evalsets import list_eval_sets
 from workbench_app import lifecycle, resources
 from workbench_app.context import current
 from workbench_app.ui import model_short, reported, short_columns_in, short_tag, when
@@ -55,7 +52,7 @@ else:
         "✓ complete" if not (m or s) else f"⚠ {m} missing · {s} stale"
         for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
     ]
-    checks = last_checks(ctx.ws)
+    checks = resources.canary_checks(ctx.uri)
     frame["verified"] = [when(checks[n]["checked_at"]) if n in checks else "never" for n in frame["name"]]
     frame["min_cosine"] = [float(checks[n]["min_cosine"]) if n in checks else None for n in frame["name"]]
     frame["ann"] = [
@@ -114,7 +111,7 @@ st.caption(
 names = lifecycle.model_names(ctx.ws, ctx.ws.table(ctx.table))
 prod_version = status["tags"].get("production")
 versions = lifecycle.annotate_timeline(
-    resources.timeline(ctx.uri, ctx.table, ctx.version), history(ctx.ws, ctx.table), prod_version
+    resources.timeline(ctx.uri, ctx.table, ctx.version), resources.history(ctx.uri, ctx.table), prod_version
 ).assign(
     change=lambda f: f["change"].map(lambda text: short_columns_in(text, names)),
     tags=lambda f: f["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags)),
@@ -137,7 +134,7 @@ st.dataframe(
 
 st.subheader("Eval sets")
 with reported("Reading eval sets"):
-    sets = list_eval_sets(ctx.ws, table=ctx.table)
+    sets = resources.eval_sets(ctx.uri, ctx.table)
     if sets:
         st.dataframe(
             pd.DataFrame(sets)[["name", "version", "n_queries", "n_judged", "created_at"]].assign(

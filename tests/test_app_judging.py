@@ -110,6 +110,53 @@ def test_a_selected_row_of_the_moved_table_opens_its_drilldown(
     assert not at.exception, at.exception
     assert at.selectbox(key="compare.query").value == moved["query_id"].iloc[3]
     assert at.query_params["query"] == moved["query_id"].iloc[3]
+    # the table keeps its selection: a query chosen since in the drill-down is not taken back
+    other = next(q for q in cmp.per_query["query_id"] if q != moved["query_id"].iloc[3])
+    at.selectbox(key="compare.query").set_value(other).run()
+    assert at.selectbox(key="compare.query").value == other and at.query_params["query"] == other
+
+
+def test_the_per_query_chart_is_clickable_and_its_points_are_query_ids(
+    compared: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The click itself needs a browser (test_browser.py): AppTest cannot send a chart selection."""
+    ws, cmp_id = compared
+    at = open_compare(ws, monkeypatch)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    scatter = next(c for c in charts if c["layout"]["title"]["text"].startswith("Per query"))
+    assert scatter["layout"]["clickmode"] == "event+select"
+    ids = {data[0] for trace in scatter["data"] for data in trace["customdata"]}
+    judged = load_comparison(ws, cmp_id).per_query.dropna(subset=["ndcg@10_delta"])
+    assert ids == set(judged["query_id"])
+    chart = next(c for c in at.get("plotly_chart") if "Per query" in c.proto.spec)
+    assert list(chart.proto.selection_mode) == [0]  # points
+
+
+def test_a_link_opens_that_comparison_at_that_query(
+    compared: tuple[Workspace, str], embedders: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, older = compared
+    newer = compare(
+        ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", k=[5], embedders=embedders
+    ).id
+    qid = str(load_comparison(ws, older).per_query["query_id"].iloc[7])
+    at = open_compare(ws, monkeypatch, comparison=older, query=qid)
+    assert at.selectbox(key="compare.selected").value == older != newer  # not the newest
+    assert at.selectbox(key="compare.query").value == qid
+    assert any(qid in str(m.value) for m in at.markdown)  # the drill-down heading names the query
+    # choosing another comparison updates the link
+    at.selectbox(key="compare.selected").set_value(newer).run()
+    assert not at.exception, at.exception
+    assert at.query_params["comparison"] == newer
+
+
+def test_a_link_to_an_unknown_comparison_says_so_and_shows_the_newest(
+    compared: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, cmp_id = compared
+    at = open_compare(ws, monkeypatch, comparison="cmp-gone", query="q01")
+    assert any("cmp-gone" in w.value for w in at.warning)
+    assert at.selectbox(key="compare.selected").value == cmp_id
 
 
 def test_after_a_promotion_the_form_defaults_to_the_new_production(

@@ -1,8 +1,11 @@
 """End to end in a real browser: Debian chromium + Python Playwright against ``streamlit run app.py``.
 
 One flow on a copy of the demo workspace: workspace → migrate → compare (run, tabs, drill-down)
-→ live query → promote → roll back → download reports. Screenshots of every page go to
-``test-artifacts/screenshots/`` and timings are printed (run with ``-s`` to see them).
+→ live query → promote → roll back → download reports. One flow of a new user's own data from
+an empty workspace: upload a BEIR zip → validate → ingest → embed with two models → compare →
+click a query's point → judge two documents → re-run on the new eval-set version → promote.
+Screenshots of every step go to ``test-artifacts/screenshots/`` and timings are printed (run
+with ``-s`` to see them).
 """
 
 from __future__ import annotations
@@ -19,14 +22,19 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from workbench.comparison.run import list_comparisons
+from workbench.comparison.run import list_comparisons, load_comparison
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.lifecycle.history import history
+from workbench.store.evalsets import load_eval_set
 from workbench.store.production import production_column
 from workbench.store.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from workbench.store.comparisons import Comparison
 
 pytestmark = pytest.mark.browser
 
@@ -261,6 +269,20 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
         print(f"  {name:<60} {seconds:6.2f}")
 
 
+def clickable_query(cmp: Comparison) -> tuple[str, int, int]:
+    """A query with two or more unjudged documents, not open yet, and where the per-query chart draws it."""
+    from workbench.comparison.charts import query_deltas
+    from workbench_app.comparison_view import ordered_queries
+
+    counts = cmp.unjudged()["query_id"].value_counts()
+    opened = ordered_queries(cmp)["query_id"].iloc[0]  # the drill-down's default
+    for trace_index, trace in enumerate(query_deltas(cmp).data):
+        for index, data in enumerate(trace.customdata):
+            if counts.get(data[0], 0) >= 2 and data[0] != opened:
+                return str(data[0]), trace_index, index
+    raise AssertionError("no charted query with two unjudged documents")
+
+
 def test_onboarding_own_data_upload_ingest_embed_compare(
     new_server: Server, browser: object, tmp_path: Path
 ) -> None:
@@ -344,14 +366,87 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     done()
     shot(page, "25-onboarding-compared")
 
-    # 5. Judge two unjudged documents of the drill-down query, save, re-run
-    # the judging expander is open when the query has unjudged documents
-    expect(
-        page.get_by_text(re.compile(r"Judge the \d+ unjudged document\(s\) of this query"))
-    ).to_be_visible()
-    shot(page, "26-onboarding-judging")
-    # Grading, saving, re-running and promoting are covered by AppTest (test_app_judging.py,
-    # test_app_pages.py); the grade buttons' accessible names are not yet pinned down here.
+    # 5. Click a query's point in the per-query chart: its drill-down opens, the URL names it
+    ws = open_workspace(workspace)
+    cmp = load_comparison(ws, list_comparisons(ws)["id"].iloc[-1])
+    qid, trace, index = clickable_query(cmp)
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Per query:")
+    point = chart.locator("g.trace.scatter").nth(trace).locator("path.point").nth(index)
+    point.scroll_into_view_if_needed()
+    done()
+    box = point.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)  # plotly picks the point under the hover, then the click selects it
+    expect(page.locator(".hoverlayer .hovertext").first).to_contain_text(f"query {qid}")
+    shot(page, "26-onboarding-per-query-chart")
+    page.mouse.click(x, y)
+    expect(page).to_have_url(re.compile(rf"[?&]query={re.escape(qid)}(&|$)"))
+    expect(page).to_have_url(re.compile(rf"[?&]comparison={cmp.id}(&|$)"))
+    expect(page.get_by_text(f"· {qid}", exact=False).first).to_be_visible()
+    done()
+    judging = page.locator('[data-testid="stExpander"]').filter(
+        has_text=re.compile(r"Judge the \d+ unjudged document\(s\) of this query")
+    )
+    expect(judging).to_be_visible()
+    judging.scroll_into_view_if_needed()
+    shot(page, "27-onboarding-drilldown")
+
+    # 6. Judge two unjudged documents, save them as the eval set's next version
+    grades = judging.get_by_role("radiogroup", name="Grade")  # one per document, in pool order
+    expect(grades.first).to_be_visible()
+    pool = cmp.unjudged(qid)
+    for nth, grade in ((0, "2 · highly relevant"), (1, "0 · not relevant")):
+        grades.nth(nth).get_by_role("radio", name=grade).click()
+        done()
+    shot(page, "28-onboarding-graded")
+    visible(page.get_by_role("button", name="Save 2 judgement(s)")).click()
+    expect(page.get_by_text(re.compile(r"v2: 2 new and 0 changed judgement\(s\)"))).to_be_visible()
+    done()
+    qrels = load_eval_set(ws, cmp.manifest.eval_set).qrels[qid]
+    assert [qrels[str(d)] for d in pool["doc_id"].head(2)] == [2, 0]
+    shot(page, "29-onboarding-judged")
+
+    # 7. One click re-runs the comparison on the new eval-set version and opens it
+    visible(page.get_by_role("button", name=re.compile(r"Re-run this comparison on .+ v2"))).click()
+    expect(page).not_to_have_url(re.compile(rf"[?&]comparison={cmp.id}(&|$)"))
+    expect(page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
+    done()
+    fresh = load_comparison(ws, list_comparisons(ws)["id"].iloc[-1])
+    assert fresh.id != cmp.id and fresh.manifest.eval_set_hash != cmp.manifest.eval_set_hash
+    expect(page).to_have_url(re.compile(rf"[?&]comparison={fresh.id}(&|$)"))
+    page.locator('[data-testid="stMain"]').evaluate("e => e.scrollTo(0, 0)")
+    shot(page, "30-onboarding-rerun")
+
+    # 8. Promote the candidate on the new evidence
+    nav("Promote")
+    expect(page.get_by_text(fresh.summary[:40], exact=False).first).to_be_visible()
+    done()
+    shot(page, "31-onboarding-gate")
+    if page.get_by_text("may be promoted").count() == 0:  # the gate did not say GO: override, with a reason
+        page.get_by_text("Override the gate (forced promotion)").click()
+        done()
+        page.get_by_label("Reason (required)").fill("onboarding test: promote on the re-run evidence")
+        page.get_by_label("Reason (required)").press("Control+Enter")
+        done()
+    visible(page.get_by_role("button", name="Promote all-MiniLM-L6-v2…")).click()
+    visible(page.get_by_role("button", name="Confirm promotion")).click()
+    expect(page.get_by_text("production of 'mycorpus' →")).to_be_visible()
+    done()
+    assert production_column(ws.table("mycorpus")) == ws.model("minilm-l6").column
+    assert history(ws, "mycorpus")[-1].gate.comparison_id == fresh.id  # type: ignore[union-attr]
+    shot(page, "32-onboarding-promoted")
+
+    # 9. A shared link opens that comparison at that query, in a new session
+    link = context.new_page()
+    link.goto(f"{new_server.url}/compare?comparison={cmp.id}&query={qid}")
+    expect(link.get_by_text(f"· {qid}", exact=False).first).to_be_visible()
+    expect(link.locator("h4").first).to_contain_text(cmp.summary[:30])
+    expect(link.get_by_text("Corpus table")).to_be_visible()  # the router ran: sidebar and wide layout
+    expect(link.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
+    link.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    link.wait_for_timeout(600)
+    link.screenshot(path=str(SHOTS / "33-onboarding-shared-link.png"))
     context.close()
     print("\ntimings (seconds):")
     for name, seconds in timings.items():

@@ -223,3 +223,25 @@ def test_trec_run_refuses_ids_with_whitespace(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="run tag 'a b' must be non-empty and contain no whitespace"):
         write_trec_run(rankings.assign(query_id="q1"), tmp_path / "run.txt", run_tag="a b")
     assert not (tmp_path / "run.txt").exists()
+
+
+def test_the_per_query_chart_has_one_point_per_judged_query_carrying_its_id(cmp: Comparison) -> None:
+    fig = charts.query_deltas(cmp)
+    judged = cmp.per_query.dropna(subset=["ndcg@10_delta"]).set_index("query_id")
+    points = {
+        data[0]: (x, y)
+        for trace in fig.data
+        for data, x, y in zip(trace.customdata, trace.x, trace.y, strict=True)
+    }
+    assert sorted(points) == sorted(judged.index)  # the ids the app opens the drill-down with
+    assert all(points[q] == (judged.loc[q, "rbo"], judged.loc[q, "ndcg@10_delta"]) for q in points)
+    by_name = {trace.name: trace for trace in fig.data}
+    assert set(by_name) == {"better", "worse", "tied"}
+    assert all(y > 0 for y in by_name["better"].y) and all(y < 0 for y in by_name["worse"].y)
+    assert str(len(cmp.per_query) - len(judged)) + " unjudged not shown" in fig.layout.title.text
+    spec = fig.to_json()
+    assert not any(text in spec for text in cmp.per_query["query"])  # ids and numbers, no query text
+    unlabelled = dataclasses.replace(cmp, per_query=cmp.per_query.assign(**{"ndcg@10_delta": np.nan}))
+    flat = charts.query_deltas(unlabelled)
+    assert len(flat.data) == 1 and len(flat.data[0].x) == len(cmp.per_query)
+    assert flat.layout.yaxis.title.text == "overlap@10"

@@ -6,6 +6,7 @@ Keys are namespaced ``compare.*``. A comparison and a query have shareable URLs
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -26,6 +27,7 @@ from workbench_app.comparison_view import (
     sides,
     style_delta,
 )
+from workbench_app.context import SELECT_TABLE_KEY
 from workbench_app.judging import judge_box
 from workbench_app.tables import render_side_by_side
 from workbench_app.ui import SidesProgress, column_pair, reported
@@ -40,6 +42,27 @@ NEXT_KEY = "compare.select_next"  # set after the picker exists; applied before 
 QUERY_KEY = "compare.query"
 PICKS = ("compare.baseline", "compare.candidate")
 K_OPTIONS = [1, 3, 5, 10, 20, 50, 100]
+
+
+def follow_url_table(ctx: Context) -> None:
+    """A link to a comparison of another corpus table switches the sidebar to that table (once)."""
+    wanted = st.query_params.get("comparison")
+    if not wanted:
+        return
+    everywhere = resources.stored_comparisons(ctx.uri, None)
+    match = everywhere[everywhere["id"] == wanted]
+    if match.empty:
+        st.warning(
+            f"The link names comparison `{escape_markdown(wanted)}`, which this workspace does not have: "
+            "showing the newest comparison instead.",
+            icon=":material/link_off:",
+        )
+        return
+    table = str(match["table"].iloc[0])
+    if table != ctx.table and st.session_state.get("compare.url_table") != wanted:
+        st.session_state["compare.url_table"] = wanted
+        st.session_state[SELECT_TABLE_KEY] = table
+        st.rerun()
 
 
 def follow_url(stored_ids: list[str]) -> None:
@@ -150,6 +173,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
     base_label, cand_label = sides(cmp)
     if cmp.deltas.empty:
         st.info("This eval set has no judged queries, so there are no labelled metrics.")
+        query_chart(cmp)
         return
     view = metric_table(cmp)
     st.dataframe(
@@ -161,6 +185,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
                 "mde": "±{:.3f}",
                 "p_ttest": "{:.3f}",
                 "p_permutation": "{:.3f}",
+                "p_holm": "{:.3f}",
             }
         ),
         hide_index=True,
@@ -207,6 +232,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
             "documents in the drill-down below."
         )
     st.plotly_chart(resources.figure(ctx.uri, cmp.id, "metric_deltas"), width="stretch")
+    query_chart(cmp)
 
 
 def distributions_tab(ctx: Context, cmp: Comparison) -> None:
@@ -276,12 +302,47 @@ def shifts_tab(ctx: Context, cmp: Comparison) -> None:
 
 
 def open_selected_row(event: object, frame: pd.DataFrame, *, key: str) -> None:
-    """A newly selected row sets the drill-down query (an unchanged selection does nothing)."""
+    """A newly selected table row opens that row's query in the drill-down."""
     rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
-    picked = str(frame["query_id"].iloc[rows[0]]) if rows else None
+    open_query(str(frame["query_id"].iloc[rows[0]]) if rows else None, key=key)
+
+
+def picked_point(event: object) -> str | None:
+    """The query id of the clicked point of :func:`charts.query_deltas` (its ``customdata[0]``)."""
+    points = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    if not points:
+        return None
+    data = points[0].get("customdata")
+    data = data[0] if isinstance(data, list | tuple) and data else data
+    return html.unescape(str(data)) if data is not None else None
+
+
+def open_query(picked: str | None, *, key: str) -> None:
+    """A new pick of widget ``key`` sets the drill-down query; an unchanged pick does nothing.
+
+    A chart or table keeps its selection across reruns, so only a change is the user's click:
+    a query chosen since in the drill-down's own box is not overridden by an old selection.
+    """
     if picked and st.session_state.get(f"{key}.applied") != picked:
         st.session_state[QUERY_KEY] = picked
     st.session_state[f"{key}.applied"] = picked
+
+
+def query_chart(cmp: Comparison) -> None:
+    """Per-query scatter; clicking a point opens that query's drill-down."""
+    key = f"compare.points.{cmp.id}"
+    # Built on every run, not taken from the figure cache: the chart's widget id hashes its spec,
+    # and a cached figure's first (original) and later (unpickled) copies serialise their layout
+    # keys in a different order — the id would change under the click and the selection be lost.
+    event = st.plotly_chart(
+        charts.query_deltas(cmp),
+        width="stretch",
+        key=key,
+        on_select="rerun",
+        selection_mode="points",
+    )
+    open_query(picked_point(event), key=key)
+    st.caption("One point per query. Click a point to open that query's [drill-down](#drill-down) below.")
 
 
 def drilldown(ctx: Context, cmp: Comparison) -> str:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.metrics.multiple import adjusted_p
-from workbench.store.comparisons import Comparison, list_comparisons
+from workbench.store.comparisons import Comparison
 from workbench.store.workspace import VectorColumn, Workspace
 from workbench_app.ui import model_short
 
@@ -36,11 +36,6 @@ def list_label(row: pd.Series) -> str:
     number = f" · {head} {delta:+.3f}" if head and isinstance(delta, float) and math.isfinite(delta) else ""
     when = str(row["created_at"]).replace("T", " ")[:16]
     return f"{when} · {row['baseline']} → {row['candidate']} · {row['eval_set']}{number}"
-
-
-def table_comparisons(ws: Workspace, table: str) -> pd.DataFrame:
-    """The stored comparisons of one corpus table, newest first (a picker's order)."""
-    return list_comparisons(ws, table=table).iloc[::-1].reset_index(drop=True)
 
 
 def comparison_picker(stored: pd.DataFrame, *, key: str, label: str = "Comparison") -> str:

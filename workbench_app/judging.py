@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from workbench.comparison.judging import add_judgements, rerun_comparison
-from workbench.store.evalsets import load_eval_set
 from workbench_app import resources
 from workbench_app.ui import SidesProgress, reported
 
@@ -84,10 +83,11 @@ def judge_box(ctx: Context, cmp: Comparison, query_id: str, *, selected_key: str
 
 
 def _rerun_offer(ctx: Context, cmp: Comparison, saved: dict[str, str], *, selected_key: str) -> None:
-    latest = load_eval_set(ctx.ws, cmp.manifest.eval_set)
+    name = cmp.manifest.eval_set
+    version = next((s["version"] for s in resources.eval_sets(ctx.uri, None) if s["name"] == name), "")
     st.success(saved["message"], icon=":material/task_alt:")
     if st.button(
-        f"Re-run this comparison on {latest.name} v{latest.version}",
+        f"Re-run this comparison on {name} v{version}",
         key="judge.rerun",
         type="primary",
         icon=":material/replay:",

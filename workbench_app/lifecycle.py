@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.history import PromotionRecord, history
+from workbench.lifecycle.history import PromotionRecord
 from workbench.lifecycle.promote import Production, columns_at, production
 from workbench.lifecycle.promote import rollback_target as library_rollback_target
+from workbench_app import resources
 from workbench_app.context import Context
 from workbench_app.ui import model_short, reported, short_column, short_columns_in, when
 
@@ -112,7 +113,7 @@ def model_names(ws: Workspace, table: Table) -> dict[str, str]:
 
 def history_section(ctx: Context, *, key: str = "history") -> None:
     """The audit trail of production moves of the context's table."""
-    records = history(ctx.ws, ctx.table)
+    records = resources.history(ctx.uri, ctx.table)
     if not records:
         st.caption("No promotion yet: make a column production on the **Promote** page.")
         return
@@ -125,7 +126,7 @@ def history_section(ctx: Context, *, key: str = "history") -> None:
         column_config={
             "seq": st.column_config.NumberColumn("#", width=36),
             "action": st.column_config.TextColumn("Action", width=90),
-            "at": st.column_config.TextColumn("When", width=130),
+            "at": st.column_config.TextColumn("When", width=160),
             "actor": st.column_config.TextColumn("Who", width=60),
             "change": st.column_config.TextColumn("Production", width=280),
             "gate": st.column_config.TextColumn("Gate", width=180),

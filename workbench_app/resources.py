@@ -2,7 +2,10 @@
 
 Connections and models are *resources* (one shared object per process); computed frames are
 *data* keyed by ``(workspace uri, table name, table version)``, so a new table version — an
-embedding run, an ingest, a promotion — is never served from a stale cache entry.
+embedding run, an ingest, a promotion — is never served from a stale cache entry. The lists
+read from the workbench's own record tables (comparisons, eval sets, promotion history, canary
+checks) are keyed by those tables' versions: a rerun reads nothing, and a write — from the app
+or the CLI — is seen on the next rerun.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import pandas as pd
 import streamlit as st
 
 from workbench.comparison.live import query_both
+from workbench.lifecycle import history as promotions
 from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder
+from workbench.store import canaries, comparisons, evalsets
+from workbench.store.records import record_version
 from workbench.store.status import table_status, version_timeline
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -22,7 +28,9 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from lancedb.table import Table
 
+    from workbench.lifecycle.history import PromotionRecord
     from workbench.store.comparisons import Comparison
+    from workbench.store.evalsets import EvalSetSummary
     from workbench.store.workspace import VectorColumn
 
 
@@ -133,3 +141,51 @@ def report(uri: str, comparison_id: str, fmt: str) -> str:
         "csv": render_csv,
     }
     return renderers[fmt](comparison(uri, comparison_id))
+
+
+def records_key(uri: str, *names: str) -> tuple[int, ...]:
+    """The versions of record tables ``names``: the cache key of what is read from them."""
+    ws = workspace(uri)
+    return tuple(record_version(ws, name) for name in names)
+
+
+def stored_comparisons(uri: str, table: str | None) -> pd.DataFrame:
+    """The stored comparisons (of one corpus table), newest first; re-read only after a write."""
+    every = _stored_comparisons(uri, records_key(uri, comparisons.TABLE))
+    return every if table is None else every[every["table"] == table].reset_index(drop=True)
+
+
+def eval_sets(uri: str, table: str | None) -> list[EvalSetSummary]:
+    """:func:`workbench.store.evalsets.list_eval_sets`, re-read only after an eval set changes."""
+    return _eval_sets(uri, table, records_key(uri, evalsets.TABLE, evalsets.HISTORY))
+
+
+def history(uri: str, table: str | None) -> list[PromotionRecord]:
+    """:func:`workbench.lifecycle.history.history`, re-read only after a lifecycle event."""
+    return _history(uri, table, records_key(uri, promotions.TABLE))
+
+
+def canary_checks(uri: str) -> dict[str, dict[str, object]]:
+    """:func:`workbench.store.canaries.last_checks`, re-read only after a new check."""
+    return _canary_checks(uri, records_key(uri, canaries.CHECKS_TABLE))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stored_comparisons(uri: str, versions: tuple[int, ...]) -> pd.DataFrame:
+    frame = comparisons.list_comparisons(workspace(uri))
+    return frame.iloc[::-1].reset_index(drop=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _eval_sets(uri: str, table: str | None, versions: tuple[int, ...]) -> list[EvalSetSummary]:
+    return evalsets.list_eval_sets(workspace(uri), table=table)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(uri: str, table: str | None, versions: tuple[int, ...]) -> list[PromotionRecord]:
+    return promotions.history(workspace(uri), table)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _canary_checks(uri: str, versions: tuple[int, ...]) -> dict[str, dict[str, object]]:
+    return canaries.last_checks(workspace(uri))

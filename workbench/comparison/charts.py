@@ -25,13 +25,21 @@ if TYPE_CHECKING:
 
     from workbench.store.comparisons import Comparison
 
-__all__ = ["metric_deltas", "overlap_histogram", "rank_shift", "score_histograms", "score_overlay"]
+__all__ = [
+    "metric_deltas",
+    "overlap_histogram",
+    "query_deltas",
+    "rank_shift",
+    "score_histograms",
+    "score_overlay",
+]
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale.
 SIDE_COLOURS = {"baseline": "#999999", "candidate": "#0072B2"}
 LABEL_COLOURS = {"all": None, "relevant": "#0072B2", "non-relevant": "#E69F00"}
 LABEL_DASHES = {"relevant": "solid", "non-relevant": "dash"}
 STATUS_COLOURS = {"kept": "#7f7f7f", "entered": "#2ca02c", "left": "#d62728"}
+OUTCOME_COLOURS = {"better": "#0072B2", "worse": "#D55E00", "tied": "#999999"}
 SIGNIFICANT, BEFORE_HOLM, NOT_SIGNIFICANT = "#1f77b4", "#9ecae1", "#bbbbbb"
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
@@ -213,6 +221,57 @@ def rank_shift(cmp: Comparison, query_id: str | None = None, *, k: int | None = 
             "title": "rank",
         },
         height=max(380, 26 * (k + 2) + 120),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def query_deltas(cmp: Comparison) -> go.Figure:
+    """One point per query: how far its top k moved (RBO) against how its headline metric changed.
+
+    Blue points went up, vermillion down, grey tied; without judged queries the y axis is the
+    overlap@k instead. Each point carries its query id as ``customdata[0]`` (the app opens the
+    query's drill-down on a click) — ids and numbers only, no query text.
+    """
+    import plotly.graph_objects as go
+
+    pq, k = cmp.per_query, cmp.manifest.shift_k
+    head = cmp.manifest.headline_metric
+    head = head if head and f"{head}_delta" in pq.columns and pq[f"{head}_delta"].notna().any() else None
+    y_name = f"{head}_delta" if head else f"overlap@{k}"
+    shown = pq.dropna(subset=[y_name])
+    outcome = np.select([shown[y_name] > 1e-9, shown[y_name] < -1e-9], ["better", "worse"], "tied")
+    groups = ("better", "worse", "tied") if head else ("tied",)
+    fig = go.Figure()
+    for group in groups:
+        part = shown[outcome == group] if head else shown
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part["rbo"],
+                y=part[y_name],
+                mode="markers",
+                name=group if head else "query",
+                marker={"size": 9, "color": OUTCOME_COLOURS[group], "line": {"width": 0.5, "color": "white"}},
+                customdata=[[html.escape(str(q))] for q in part["query_id"]],
+                hovertemplate="query %{customdata[0]}<br>"
+                + (f"Δ {head} %{{y:+.3f}}" if head else f"overlap@{k} %{{y:.0%}}")
+                + " · RBO %{x:.2f}<extra></extra>",
+                showlegend=bool(head),
+            )
+        )
+    if head:
+        fig.add_hline(y=0, line={"color": "black", "width": 1})
+    hidden = len(pq) - len(shown)
+    note = f"; {hidden} unjudged not shown" if hidden else ""
+    title = f"Per query: Δ {head} vs rank overlap{note}" if head else f"Per query: overlap@{k} vs RBO"
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "RBO of the two top lists (1 = unchanged)", "range": [-0.03, 1.03]},
+        yaxis_title=f"Δ {head} (candidate − baseline)" if head else f"overlap@{k}",
+        height=380,
+        clickmode="event+select",
         **_LAYOUT,
     )
     return fig

@@ -19,7 +19,7 @@ from workbench.errors import ConcurrentChangeError
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["append_records", "read_records", "upsert_records"]
+__all__ = ["append_records", "read_records", "record_version", "upsert_records"]
 
 
 def append_records(ws: Workspace, name: str, rows: pa.Table) -> None:
@@ -40,6 +40,15 @@ def upsert_records(ws: Workspace, name: str, rows: pa.Table, *, key: str) -> Non
         return
     table = ws.db.open_table(name)
     table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(rows)
+
+
+def record_version(ws: Workspace, name: str) -> int:
+    """The latest version of record table ``name`` (0 if it does not exist yet).
+
+    Every append or upsert makes a new version, also from another process, so the number is a
+    cache key for anything read from the table (the app keys its cached lists by it).
+    """
+    return int(ws.db.open_table(name).version) if ws.has_table(name) else 0
 
 
 def read_records(
