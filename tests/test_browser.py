@@ -451,3 +451,27 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     print("\ntimings (seconds):")
     for name, seconds in timings.items():
         print(f"  {name:<60} {seconds:6.2f}")
+
+
+def test_a_shared_link_is_the_first_request_of_a_fresh_server(
+    compared_template: tuple[Path, str], tmp_path: Path, browser: object
+) -> None:
+    """A link opened before anyone loaded the root URL still runs the router (sidebar, wide layout).
+
+    Streamlit treats a folder named ``pages/`` next to the main script as its legacy multipage
+    app, which served such a link as a bare page until the root had been visited once; the
+    app's pages live in ``app_pages/`` for this reason.
+    """
+    from playwright.sync_api import expect
+
+    template, comparison_id = compared_template
+    workspace = tmp_path / "ws"
+    shutil.copytree(template, workspace)
+    for fresh in serve(workspace):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+        page.goto(f"{fresh.url}/compare?comparison={comparison_id}")
+        expect(page.get_by_text("Corpus table")).to_be_visible(timeout=60_000)
+        better = page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")
+        expect(better).to_be_visible(timeout=60_000)
+        shot(page, "40-shared-link-on-a-fresh-server")
+        page.close()
