@@ -111,3 +111,19 @@ def test_an_unreadable_stored_pin_is_corrupt_state_not_a_pydantic_error(tmp_path
     )
     with pytest.raises(CorruptStateError, match=r"pin stored with column 'vec__x__00000000' is unreadable"):
         vector_columns(table)
+
+
+def test_the_corpus_digest_streams_and_still_reads_digests_of_the_old_kind(demo_ws) -> None:
+    import hashlib
+
+    from workbench.store.status import corpus_digest
+
+    table = demo_ws.table("demo")
+    digest = corpus_digest(table)
+    assert digest.startswith("v2:") and corpus_digest(demo_ws.view("demo")) == digest
+    pairs = table.to_arrow().select(["id", "content_hash"]).sort_by("id").to_pylist()
+    legacy = hashlib.sha256("".join(f"{r['id']}\t{r['content_hash']}\n" for r in pairs).encode()).hexdigest()
+    assert corpus_digest(table, like=legacy) == legacy  # a comparison recorded before v2 still matches
+    assert corpus_digest(table, like=digest) == digest
+    table.update(where="id = 'd0001'", values={"content_hash": "edited"})
+    assert corpus_digest(table) != digest and corpus_digest(table, like=legacy) != legacy

@@ -29,8 +29,9 @@ INDEX_HELP = """Build (or rebuild) the ANN index of one vector column, for servi
 
 Defaults come from the row count and dimension: below 50k rows IVF_HNSW_SQ (one graph, near
 exact), above IVF_PQ with ~8k rows per partition, a quarter of them probed, dim/8 sub-vectors and
-a refine on the full vectors that grows with the table (10x to 200k rows, 50x from 800k). The build and search parameters are recorded with the column, so production pins them
-and a rollback restores them. `workbench compare` then reports the index's recall@k against the
+a refine on the full vectors that grows with the table (10x to 200k rows, 50x from 800k). The
+build and search parameters are recorded with the column, so production pins them and a
+rollback restores them. `workbench compare` then reports the index's recall@k against the
 exact search, the metrics through the index and the latency both ways. Ingest keeps indexes
 current; `workbench status` shows each index's unindexed rows. Index a candidate before
 promoting it: the promoted version then contains the index. `--tune` changes only the search

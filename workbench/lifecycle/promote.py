@@ -441,7 +441,7 @@ def _digest_now(table: Table, manifest: Manifest) -> str:
     """The digest of the latest data; the comparison's own when no document changed since it ran."""
     if data_unchanged_since(table.to_lance(), manifest.table_version):
         return manifest.corpus_digest
-    return corpus_digest(table)
+    return corpus_digest(table, like=manifest.corpus_digest)
 
 
 def _publish(table: Table, action: str, column: str, number: int, *, intent: str, validated: int) -> None:

@@ -264,22 +264,39 @@ def _describe_config(operation: object) -> str:
     return "configuration updated"
 
 
-def corpus_digest(table: ReadableTable) -> str:
-    """sha256 over the sorted ``(id, content_hash)`` pairs: identifies the corpus content.
+def corpus_digest(table: ReadableTable, *, like: str | None = None) -> str:
+    """``v2:`` + a digest of the ``(id, content_hash)`` pairs: identifies the corpus content.
 
     Metadata-only versions (promotions, tags) leave it unchanged; any added, removed or
     edited document changes it. Comparisons record it so a gate can tell whether the
     evidence was gathered on the current data.
+
+    Order-independent (the sum, modulo 2^256, of one sha256 per pair), so it is computed while
+    streaming the two scalar columns in batches: memory does not grow with the table. ``like``
+    a digest recorded before ``v2`` (sha256 over the pairs sorted by id), the old kind is
+    computed instead, so older comparisons still match unchanged data.
     """
     import hashlib
 
-    data = table.to_lance().to_table(columns=["id", "content_hash"]).sort_by("id")
-    digest = hashlib.sha256()
-    for batch in data.to_batches(max_chunksize=65536):
+    dataset = table.to_lance()
+    if like is not None and not like.startswith(_DIGEST_V2):
+        data = dataset.to_table(columns=["id", "content_hash"]).sort_by("id")
+        legacy = hashlib.sha256()
+        for batch in data.to_batches(max_chunksize=65536):
+            ids = batch.column("id").to_pylist()
+            hashes = batch.column("content_hash").to_pylist()
+            legacy.update("".join(f"{i}\t{h}\n" for i, h in zip(ids, hashes, strict=True)).encode())
+        return legacy.hexdigest()
+    total = 0
+    for batch in dataset.to_batches(columns=["id", "content_hash"], batch_size=65536, io_buffer_size=2**25):
         ids = batch.column("id").to_pylist()
         hashes = batch.column("content_hash").to_pylist()
-        digest.update("".join(f"{i}\t{h}\n" for i, h in zip(ids, hashes, strict=True)).encode())
-    return digest.hexdigest()
+        for i, h in zip(ids, hashes, strict=True):
+            total += int.from_bytes(hashlib.sha256(f"{i}\t{h}".encode()).digest(), "big")
+    return _DIGEST_V2 + format(total % (1 << 256), "064x")
+
+
+_DIGEST_V2 = "v2:"
 
 
 def column_problems(
