@@ -76,7 +76,7 @@ def test_cli_on_empty_skip_reports_counts_and_bad_policy_exits_2(tmp_path: Path)
     assert open_workspace(ws).table_names(include_internal=True) == []
     done = runner.invoke(app, ["ingest", str(beir(tmp_path)), "-w", str(ws), "--on-empty", "skip", "--json"])
     assert done.exit_code == 0, done.output
-    data = json.loads(done.output)
+    data = json.loads(done.stdout)  # the reading progress bar goes to stderr
     assert (data["rows_skipped"], data["qrels_dropped"]) == (1, 2)
 
 
