@@ -23,6 +23,9 @@ from workbench.cli.common import (
     workspace,
 )
 
+READ_BAR_BYTES = 32 * 2**20
+"""Corpus files at least this large show a reading progress bar."""
+
 __all__ = ["demo", "embed", "ingest", "register", "status"]
 
 IngestTableOpt = Annotated[
@@ -81,6 +84,11 @@ def ingest(
         ws = workspace(workspace_uri, config, create=True)
         fields = Fields(id=id_field, text=text_field, title=title_field or None)
         with progress_bar("reading", unit="B", scale=True) as read, progress_bar("dual-write") as bar:
+
+            def read_large(done: int, total: int) -> None:
+                if total >= READ_BAR_BYTES:  # a small file is read in a blink: no bar
+                    read(done, total)
+
             result = run_ingest(
                 ws,
                 path,
@@ -90,7 +98,7 @@ def ingest(
                 split=split,
                 on_empty=policy,
                 on_progress=bar,
-                on_read=read,
+                on_read=read_large,
             )
         emit_json(asdict(result)) if as_json else typer.echo(result.message)
 
