@@ -3,8 +3,9 @@
 Counting reads the scalar ``src__`` and ``content_hash`` columns of every row (about 0.3–0.8 s
 per column at 1M rows), and ``status``, ``check``, serving start-up and the gate ask the same
 question of the same version again and again. A Lance version never changes once committed,
-so the answer is memoised per version: in a local workspace, one small JSON file per
-``(version, column)`` under ``_workbench_state/health/<table>/``, keyed also by the table's
+so the answer is memoised per version: for a local table, one small JSON file per
+``(version, column)`` in the machine's cache (``$WORKBENCH_CACHE/health/``, never inside the
+workspace: a command that only reads writes nothing there), keyed by the table's path and its
 first data file (random per table, so a table dropped and re-created under the same name with
 the same version numbers never meets the old answers). Object-store tables are counted every
 time. A memo that cannot be written (read-only disk) is skipped, never an error.
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.store.contract import STATE_DIR
+from workbench.models.catalog import cache_dir
 from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:
@@ -67,10 +68,11 @@ def _memo_path(dataset: LanceDataset, column: VectorColumn, read_vectors: bool) 
         return None  # nothing to count, and nothing that identifies the table
     files = fragments[0].data_files()
     first = files[0].path if files else str(fragments[0].fragment_id)
-    key = f"{dataset.version}|{first}|{column.name}|{column.src_column}|{read_vectors}"
+    table = Path(uri).resolve()
+    key = f"{table}|{dataset.version}|{first}|{column.name}|{column.src_column}|{read_vectors}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    table = Path(uri)
-    return table.parent / STATE_DIR / "health" / table.stem / f"v{dataset.version}-{digest}.json"
+    where = hashlib.sha256(str(table).encode()).hexdigest()[:16]
+    return cache_dir() / "health" / f"{table.stem}-{where}" / f"v{dataset.version}-{digest}.json"
 
 
 def _write(path: Path, text: str) -> None:
