@@ -75,7 +75,7 @@ def column_health(table: ReadableTable, *, read_vectors: bool = True) -> dict[st
     row's current ``content_hash`` (the text changed after embedding).
     """
     dataset = table.to_lance()
-    return {c.name: _count_problems(dataset, c, read_vectors) for c in vector_columns(table)}
+    return {c.name: count_problems(dataset, c, read_vectors=read_vectors) for c in vector_columns(table)}
 
 
 def table_status(table: ReadableTable) -> TableStatus:
@@ -311,11 +311,7 @@ def column_problems(
     instead of 1.4 s); promotion uses it, serving start-up reads the vectors too. Counted once
     per table version (versions never change; see :mod:`workbench.store.health`).
     """
-    return _count_problems(table.to_lance(), column, read_vectors)
-
-
-def _count_problems(dataset: LanceDataset, column: VectorColumn, read_vectors: bool) -> tuple[int, int]:
-    return count_problems(dataset, column, read_vectors=read_vectors)
+    return count_problems(table.to_lance(), column, read_vectors=read_vectors)
 
 
 def pinned_models(ws: Workspace, *, table: ReadableTable | None = None) -> list[dict[str, Any]]:
