@@ -167,7 +167,10 @@ def test_an_index_built_with_poor_parameters_raises_recall_and_eval_alarms(
 ) -> None:
     assert _pass(demo_ws, old_embedder, clock).verdict == "ok"
     table = demo_ws.table("demo")
-    table.create_index(OLD, config=IvfPq(distance_type="cosine", num_partitions=32, num_sub_vectors=4))
+    # One byte per vector (one PQ sub-vector): recall@10 0.47-0.53 and nDCG@10 -0.22 +- 0.07 over
+    # repeated trainings. Four sub-vectors fell anywhere from -0.04 to -0.13 with the codebook's
+    # random start, sometimes inside the noise, so the eval alarm was a coin toss.
+    table.create_index(OLD, config=IvfPq(distance_type="cosine", num_partitions=32, num_sub_vectors=1))
     refresh(demo_ws, "demo", reason="serve through the new index")
     run = _pass(demo_ws, old_embedder, clock)
     assert run.verdict == "alarm"
