@@ -198,6 +198,20 @@ with pin_tab:
         served_key = s5.text_input("API key variable", key="migrate.served_key", placeholder="OPENAI_API_KEY")
         served_dims = s6.number_input("Dimensions (0: native)", min_value=0, key="migrate.served_dims")
         served_digest = s7.text_input("Ollama digest (optional)", key="migrate.served_digest")
+        s8, s9 = st.columns(2)
+        served_qtype = s8.text_input(
+            "Query input type (openai, optional)",
+            key="migrate.served_qtype",
+            placeholder="query",
+            help="For a model that embeds queries and documents apart (E5, NIM retrievers): "
+            "the `input_type` sent with queries. Part of the pin.",
+        )
+        served_dtype = s9.text_input(
+            "Document input type (openai, optional)",
+            key="migrate.served_dtype",
+            placeholder="passage",
+            help="The `input_type` sent with documents.",
+        )
         served_pinned = st.form_submit_button("Pin served model", icon=":material/cloud_done:")
     if served_pinned:
         if not (served_alias and served_url and served_model):
@@ -213,6 +227,8 @@ with pin_tab:
                     api_key_env=served_key or None,
                     dimensions=int(served_dims) or None,
                     digest=served_digest or None,
+                    query_input_type=served_qtype.strip() or None,
+                    document_input_type=served_dtype.strip() or None,
                     serving=ServingOptions(),
                     **{url_key: served_url},
                 )

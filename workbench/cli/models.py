@@ -74,6 +74,12 @@ def models_add(
     ] = None,
     query_prefix: Annotated[str, typer.Option(help="Prefix for queries.")] = "",
     document_prefix: Annotated[str, typer.Option(help="Prefix for documents.")] = "",
+    query_input_type: Annotated[
+        str | None, typer.Option(help="--source openai: input_type sent with queries (E5: query).")
+    ] = None,
+    document_input_type: Annotated[
+        str | None, typer.Option(help="--source openai: input_type sent with documents (E5: passage).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Served: inputs per request.")] = 64,
     concurrency: Annotated[int, typer.Option(min=1, help="Served: requests in flight.")] = 4,
     max_retries: Annotated[int, typer.Option(min=0, help="Served: retries on 429/5xx/timeouts.")] = 5,
@@ -114,6 +120,8 @@ def models_add(
             api_key_env=api_key_env,
             query_prefix=query_prefix,
             document_prefix=document_prefix,
+            query_input_type=query_input_type,
+            document_input_type=document_input_type,
             allow_pickle=allow_pickle,
             serving=serving,
             canary_threshold=canary_threshold,

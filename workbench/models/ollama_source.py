@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import FingerprintMismatchError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions, check_ollama_tag
-from workbench.models.served import ServedEmbedder, pin_served, require_client, retry_call
+from workbench.models.served import ServedEmbedder, Side, pin_served, require_client, retry_call
 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
@@ -82,7 +82,7 @@ class OllamaEmbedder(ServedEmbedder):
                 "(`workbench models add NEW_ALIAS --source ollama …`) and migrate to it."
             )
 
-    def _request(self, texts: list[str]) -> tuple[Sequence[Sequence[float]], int, str | None]:
+    def _request(self, texts: list[str], side: Side) -> tuple[Sequence[Sequence[float]], int, str | None]:
         response = self._call(
             lambda: self.client.embed(model=self.ref.name, input=texts, dimensions=self.ref.truncate_dim),
             f"embedding {len(texts)} inputs",

@@ -6,9 +6,11 @@ its budget (``serving.max_retries``) and timeout. The API key is read from the e
 variable the pin names and never stored, logged or put in a message.
 
 Example:
-    >>> ref, canaries = pin_openai("http://127.0.0.1:8000/v1", "e5-passage")  # doctest: +SKIP
+    >>> ref, canaries = pin_openai(
+    ...     "http://127.0.0.1:8000/v1", "e5", query_input_type="query", document_input_type="passage"
+    ... )  # doctest: +SKIP
     >>> ref.column  # doctest: +SKIP
-    'vec__e5_passage__1f0c3a9b'
+    'vec__e5__1f0c3a9b'
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions
-from workbench.models.served import ServedEmbedder, pin_served, require_client
+from workbench.models.served import ServedEmbedder, Side, pin_served, require_client
 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
@@ -68,10 +70,13 @@ class OpenAIEmbedder(ServedEmbedder):
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIEmbedder({self.ref.pin!r} at {self.ref.location!r})"
 
-    def _request(self, texts: list[str]) -> tuple[Sequence[Sequence[float]], int, str | None]:
+    def _request(self, texts: list[str], side: Side) -> tuple[Sequence[Sequence[float]], int, str | None]:
         kwargs: dict[str, Any] = {"model": self.ref.name, "input": texts}
         if self.ref.truncate_dim is not None:
             kwargs["dimensions"] = self.ref.truncate_dim
+        input_type = self.ref.query_input_type if side == "query" else self.ref.document_input_type
+        if input_type:  # not an OpenAI parameter: sent as an extra body field, as NIM/E5 servers read it
+            kwargs["extra_body"] = {"input_type": input_type}
         try:
             response = self.client.embeddings.create(**kwargs)
         except Exception as exc:
@@ -125,6 +130,8 @@ def pin_openai(
     api_key_env: str | None = None,
     query_prefix: str = "",
     document_prefix: str = "",
+    query_input_type: str | None = None,
+    document_input_type: str | None = None,
     serving: ServingOptions | None = None,
     canary_threshold: float = 0.999,
 ) -> tuple[ModelRef, CanaryPin]:
@@ -132,7 +139,9 @@ def pin_openai(
 
     Contacts the server, embeds the canary set twice, records what the server reports
     (``response.model``, the returned dimension, whether vectors are unit length) and refuses a
-    server that ignores ``dimensions``.
+    server that ignores ``dimensions``. An asymmetric model (E5, NIM retrievers) gets
+    ``query_input_type``/``document_input_type`` (e.g. ``"query"``/``"passage"``): sent as the
+    ``input_type`` of each request, part of the pin's identity.
 
     Returns:
         The pin and its canary vectors (store both: ``store.canaries.save_canaries``).
@@ -151,6 +160,8 @@ def pin_openai(
         truncate_dim=dimensions,
         query_prefix=query_prefix,
         document_prefix=document_prefix,
+        query_input_type=query_input_type or None,
+        document_input_type=document_input_type or None,
         api_key_env=api_key_env,
         serving=serving,
         canary_threshold=canary_threshold,

@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.errors import (
+    ConfigError,
     FingerprintMismatchError,
     ModelNotFoundError,
     UnpinnedModelError,
@@ -123,7 +124,15 @@ def check_ollama_tag(name: str) -> str:
     return name
 
 
-VECTOR_SETTINGS = ("normalize", "query_prefix", "document_prefix", "max_seq_length", "truncate_dim")
+VECTOR_SETTINGS = (
+    "normalize",
+    "query_prefix",
+    "document_prefix",
+    "query_input_type",
+    "document_input_type",
+    "max_seq_length",
+    "truncate_dim",
+)
 """The settings of a pin, besides its weights, that change the vectors a column holds."""
 
 
@@ -142,6 +151,10 @@ class ModelRef(BaseModel):
         normalize: Unit-normalise vectors (cosine = dot).
         query_prefix: Text prepended to every query (e.g. ``"query: "`` for E5).
         document_prefix: Text prepended to every document.
+        query_input_type: OpenAI-compatible only: the ``input_type`` sent with query requests
+            (``"query"`` for E5 and NVIDIA NIM retrievers), for servers that embed queries and
+            documents differently and add their own prefix. ``None`` sends none.
+        document_input_type: The same for documents (``"passage"``, ``"document"``).
         max_seq_length: Token limit applied at load; ``None`` keeps the model's own.
         truncate_dim: Matryoshka truncation, or ``None``.
         allow_pickle: Permit ``*.bin`` (pickle) weights. Off by default: pickle runs code.
@@ -170,6 +183,8 @@ class ModelRef(BaseModel):
     normalize: bool = True
     query_prefix: str = ""
     document_prefix: str = ""
+    query_input_type: str | None = None
+    document_input_type: str | None = None
     max_seq_length: int | None = None
     truncate_dim: int | None = None
     allow_pickle: bool = False
@@ -228,6 +243,15 @@ class ModelRef(BaseModel):
         if value <= 0:
             raise UnpinnedModelError(f"dim must be a positive integer, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _input_types_are_served(self) -> ModelRef:
+        if self.source != "openai" and (self.query_input_type or self.document_input_type):
+            raise ConfigError(
+                f"{self.name!r} is a {self.source} model: input types are request fields of "
+                "OpenAI-compatible servers; give a local model --query-prefix/--document-prefix instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _hub_revision_is_a_commit(self) -> ModelRef:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Literal, Self, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHARS_PER_TOKEN",
     "ServedEmbedder",
+    "Side",
     "Usage",
     "approx_tokens",
     "backoff_delay",
@@ -52,6 +53,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Side = Literal["query", "document"]
+"""Which side of retrieval a request embeds; asymmetric models embed the two differently."""
 
 CHARS_PER_TOKEN = 4
 """Approximate characters per token, for the request budget (the exact count comes back)."""
@@ -179,14 +182,16 @@ def served_fingerprint(
     query_prefix: str,
     document_prefix: str,
     canary_part: str,
+    input_types: tuple[str | None, str | None] = (None, None),
 ) -> str:
     """sha256 of everything that determines a served model's vectors.
 
     The host/base URL, the key and the request options are left out: the same model moved to
     another host keeps its identity; a different model, digest, dimension, prefix or canary
-    behaviour gets a new one (and so a new vector column).
+    behaviour gets a new one (and so a new vector column). ``input_types`` (query, document) are
+    the ``input_type`` request fields of an asymmetric served model.
     """
-    identity = {
+    identity: dict[str, object] = {
         "source": source,
         "name": name,
         "served_model": served_model,
@@ -198,6 +203,8 @@ def served_fingerprint(
         "document_prefix": document_prefix,
         "canaries": canary_part,
     }
+    if any(input_types):  # only when set, so pins made before input types keep their identity
+        identity["input_types"] = list(input_types)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -237,32 +244,32 @@ class ServedEmbedder:
             self.close()
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        return self._encode([self.ref.document_prefix + t for t in texts], list(texts))
+        return self._encode([self.ref.document_prefix + t for t in texts], list(texts), "document")
 
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        return self._encode([self.ref.query_prefix + t for t in texts], list(texts))
+        return self._encode([self.ref.query_prefix + t for t in texts], list(texts), "query")
 
-    def _encode(self, texts: list[str], raw: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], raw: list[str], side: Side) -> np.ndarray:
         check_inputs(raw, self.ref.name)
         if not texts:
             return np.zeros((0, self.expect_dim or self.ref.dim), dtype=np.float32)
         slices = plan_requests(
             texts, max_items=self.options.batch_size, max_tokens=self.options.max_batch_tokens
         )
-        calls = [lambda s=s, e=e: self._checked(texts[s:e]) for s, e in slices]
+        calls = [lambda s=s, e=e: self._checked(texts[s:e], side) for s, e in slices]
         parts = run_concurrently(calls, concurrency=self.options.concurrency)
         return np.concatenate(parts, axis=0)
 
-    def _checked(self, texts: list[str]) -> np.ndarray:
-        raw, tokens, model = self._request(texts)
+    def _checked(self, texts: list[str], side: Side) -> np.ndarray:
+        raw, tokens, model = self._request(texts, side)
         vectors = check_vectors(raw, n=len(texts), dim=self.expect_dim, model=self.ref.name)
         if model:
             self.reported_model = model
         self.usage.add(inputs=len(texts), tokens=tokens)
         return vectors
 
-    def _request(self, texts: list[str]) -> tuple[Sequence[Sequence[float]], int, str | None]:
-        """One request: ``(vectors, tokens used, model name the server reported)``."""
+    def _request(self, texts: list[str], side: Side) -> tuple[Sequence[Sequence[float]], int, str | None]:
+        """One request for ``side``'s texts: ``(vectors, tokens used, model name the server reported)``."""
         raise NotImplementedError
 
 
@@ -370,6 +377,7 @@ def pin_served(embedder: ServedEmbedder, *, dimensions: int | None) -> tuple[Mod
         query_prefix=ref.query_prefix,
         document_prefix=ref.document_prefix,
         canary_part=first.fingerprint_part(),
+        input_types=(ref.query_input_type, ref.document_input_type),
     )
     final = ref.model_copy(
         update={

@@ -45,6 +45,8 @@ def pin_model(
     api_key_env: str | None = None,
     query_prefix: str = "",
     document_prefix: str = "",
+    query_input_type: str | None = None,
+    document_input_type: str | None = None,
     allow_pickle: bool = False,
     serving: ServingOptions | None = None,
     canary_threshold: float = 0.999,
@@ -58,6 +60,8 @@ def pin_model(
             OpenAI-compatible ``/v1/embeddings``) or ``ollama``.
         path, revision, name, allow_pickle: For ``path``.
         base_url, api_key_env: For ``openai``; the key is read from that variable, never stored.
+        query_input_type, document_input_type: For ``openai``: the ``input_type`` each request
+            sends (``query``/``passage`` for E5), for a model that embeds the two sides apart.
         host, digest: For ``ollama``; ``model`` is ``name:tag`` (``latest`` is refused).
         model: The served model name.
         dimensions: Ask the server for this many dimensions (refused if it ignores them).
@@ -82,6 +86,8 @@ def pin_model(
         api_key_env=api_key_env,
         query_prefix=query_prefix,
         document_prefix=document_prefix,
+        query_input_type=query_input_type,
+        document_input_type=document_input_type,
         allow_pickle=allow_pickle,
         serving=serving,
         canary_threshold=canary_threshold,
@@ -105,12 +111,20 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
         "canary_threshold": threshold,
     }
     dimensions = o["dimensions"] if isinstance(o["dimensions"], int) else None
+    input_types = {k: o[k] or None for k in ("query_input_type", "document_input_type")}
     if source == "openai":
         from workbench.models.openai_source import pin_openai
 
         base_url, model = _required(source, base_url=o["base_url"], model=o["model"])
         env = o["api_key_env"] if isinstance(o["api_key_env"], str) else None
-        return pin_openai(base_url, model, dimensions=dimensions, api_key_env=env, **common)  # type: ignore[arg-type]
+        return pin_openai(base_url, model, dimensions=dimensions, api_key_env=env, **input_types, **common)  # type: ignore[arg-type]
+    given = [k for k, v in input_types.items() if v]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise InvalidArgumentError(
+            f"{flags} is sent only to OpenAI-compatible servers (--source openai); a {source} "
+            "model takes --query-prefix/--document-prefix instead"
+        )
     if source == "ollama":
         from workbench.models.ollama_source import DEFAULT_HOST, pin_ollama
 
