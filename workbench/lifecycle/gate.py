@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
 from workbench.lifecycle.gate_config import GATE_FILE, GateConfig, load_gate_config, workspace_gate
-from workbench.lifecycle.verdict import GateCheck, Verdict, combine, metric_checks, secondary_notes
+from workbench.lifecycle.verdict import (
+    GateCheck,
+    Verdict,
+    combine,
+    from_legacy_passed,
+    metric_checks,
+    secondary_notes,
+)
 
 if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison, Manifest
@@ -77,12 +84,7 @@ class GateResult(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_passed(cls, data: Any) -> Any:
-        # History written before the three-valued gate stored only ``passed``.
-        if isinstance(data, dict) and "verdict" not in data and "passed" in data:
-            data = {**data, "verdict": "GO" if data["passed"] else "NO-GO"}
-        if isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k not in ("passed", "more_queries")}
-        return data
+        return from_legacy_passed(data, "verdict", yes="GO", no="NO-GO")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -38,6 +38,7 @@ __all__ = [
     "Outcome",
     "Verdict",
     "combine",
+    "from_legacy_passed",
     "metric_checks",
     "queries_to_decide",
     "secondary_notes",
@@ -45,6 +46,20 @@ __all__ = [
 
 Verdict = Literal["GO", "NO-GO", "INCONCLUSIVE"]
 Outcome = Literal["pass", "fail", "undecided"]
+
+
+def from_legacy_passed(data: Any, field: str, *, yes: str, no: str) -> Any:
+    """Raw model input with a pre-three-valued ``passed`` turned into ``field`` (``yes``/``no``).
+
+    History written before the three-valued gate stored only ``passed``; ``passed`` and
+    ``more_queries`` are derived now, so they are dropped from what is validated.
+    """
+    if not isinstance(data, dict):
+        return data
+    if field not in data and "passed" in data:
+        data = {**data, field: yes if data["passed"] else no}
+    return {k: v for k, v in data.items() if k not in ("passed", "more_queries")}
+
 
 _ALPHA = 0.05
 _POWER = 0.8
@@ -70,12 +85,7 @@ class GateCheck(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_passed(cls, data: Any) -> Any:
-        # History written before the three-valued gate stored only ``passed``.
-        if isinstance(data, dict) and "outcome" not in data and "passed" in data:
-            data = {**data, "outcome": "pass" if data["passed"] else "fail"}
-        if isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k not in ("passed", "more_queries")}
-        return data
+        return from_legacy_passed(data, "outcome", yes="pass", no="fail")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
