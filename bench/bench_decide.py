@@ -115,7 +115,9 @@ def adapter_section(ws: wb.Workspace, table: str, kinds: list[str], embedders: d
     print("|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         start = time.perf_counter()
-        adapter = wb.fit_adapter(ws, source=MODELS[1], target=MODELS[0], kind=kind, table=table, epochs=epochs)
+        adapter = wb.fit_adapter(
+            ws, source=MODELS[1], target=MODELS[0], kind=kind, table=table, epochs=epochs
+        )
         fit_s = time.perf_counter() - start
         result = wb.evaluate_adapter(ws, adapter, eval_set=table, embedders=embedders)
         n = result.rows["ndcg@10"]
