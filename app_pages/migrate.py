@@ -49,22 +49,25 @@ embed_tab, pin_tab, ingest_tab = st.tabs(
 )
 
 with embed_tab:
-    aliases = sorted(models, key=lambda a: (models[a].column in existing, a))
     left, right = st.columns([2, 3], gap="large")
     with left:
+        # Labels and order stay fixed: the browser keeps a selected option's label across reruns,
+        # so a label carrying the embed state read "not embedded" right after the embed.
         alias = st.selectbox(
             "Pinned model",
-            aliases,
+            sorted(models),
             key="migrate.alias",
-            format_func=lambda a: f"{a} — {'✓ embedded' if models[a].column in existing else 'not embedded'}",
-            help="Aliases from the built-in catalog and this workspace's workbench.toml.",
+            format_func=lambda a: f"{a} · {model_short(models[a].name)}",
+            help="Aliases from the built-in catalog and this workspace's workbench.toml. Whether "
+            "the table has each one's column is shown beside it and under Pinned models.",
         )
         ref = models[alias]
         pending = pending_run(ws, ctx.table, ref)
         resuming = pending is not None and pending.valid
+        batch_size = 256
         if resuming:
             st.caption(f"Rows per checkpoint: **{pending.batch_size}**, as in the interrupted run.")
-        else:
+        elif ref.column not in existing:
             batch_size = st.select_slider(
                 "Rows per checkpoint", options=[64, 128, 256, 512, 1024], value=256, key="migrate.batch"
             )
@@ -126,18 +129,20 @@ with embed_tab:
     st.dataframe(
         listing.assign(
             model=listing["name"].map(model_short),
-            source=listing["source"] + ": " + listing["location"],
             state=listing["state"].map(STATE_MARKS),
-        )[["alias", "model", "revision", "dim", "source", "state"]],
+        )[["alias", "model", "revision", "dim", "source", "location", "state"]],
         hide_index=True,
         width="stretch",
         column_config={
-            "alias": st.column_config.TextColumn("Alias"),
+            "alias": st.column_config.TextColumn("Alias", width="small"),
             "model": st.column_config.TextColumn("Model"),
-            "revision": st.column_config.TextColumn("Revision"),
-            "dim": st.column_config.NumberColumn("Dim", width=60),
-            "source": st.column_config.TextColumn("Source", width="medium"),
-            "state": st.column_config.TextColumn(f"In {ctx.table}"),
+            "revision": st.column_config.TextColumn("Revision", width="small"),
+            "dim": st.column_config.NumberColumn("Dim", width=50),
+            "source": st.column_config.TextColumn("Source", width=70),
+            "location": st.column_config.TextColumn(
+                "Package / path / URL", width="large", help="Where the weights or the server are"
+            ),
+            "state": st.column_config.TextColumn(f"In {ctx.table}", width="small"),
         },
     )
 
