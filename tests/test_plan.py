@@ -66,6 +66,30 @@ def test_estimate_is_checked_against_a_real_run(
         check_plan(plan, again)
 
 
+class _Counting:
+    """The real model, counting the passes a plan makes over its documents."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner, self.passes = inner, []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def encode_documents(self, texts, *, batch_size: int = 64):
+        self.passes.append(len(texts))
+        return self.inner.encode_documents(texts, batch_size=batch_size)
+
+
+def test_a_local_plan_times_the_better_of_two_passes(
+    demo_ws: Workspace, new_embedder: SentenceTransformerEmbedder
+) -> None:
+    counting = _Counting(new_embedder)
+    plan = plan_embed(demo_ws, DEMO_TABLE, REF, embedder=counting, sample=40)  # type: ignore[arg-type]
+    # A warm-up batch, then the whole sample twice: one pass varied by ±30 % between plans.
+    assert counting.passes == [32, 40, 40]
+    assert plan.sample_rows == 40 and plan.sample_seconds > 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

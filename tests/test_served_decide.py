@@ -167,3 +167,15 @@ def test_pinning_a_truncation_needs_a_server_that_honours_dimensions(
     assert pinned.exit_code == 0, pinned.output
     ref = open_workspace(served_ws.uri).config.models["e5-d128"]
     assert (ref.truncate_dim, ref.dim) == (128, 128) and "_d128__" in ref.column
+
+
+def test_a_served_plan_times_its_sample_once_since_every_pass_is_billed(served_ws: Workspace) -> None:
+    from workbench.embedding.plan import plan_embed
+    from workbench.models.ref import load_embedder
+
+    ref = served_ws.model("e5")
+    embedder = load_embedder(ref)
+    plan = plan_embed(served_ws, "mini", ref, embedder=embedder, sample=40)
+    warm_up = 32  # one encode batch first
+    assert embedder.usage.inputs == warm_up + 40  # the sample is sent once, not twice
+    assert plan.tokens is None and plan.sample_rows == 40 and plan.seconds > 0
