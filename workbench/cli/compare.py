@@ -21,6 +21,7 @@ from workbench.cli.common import (
     WorkspaceOpt,
     emit_json,
     handled,
+    lean_memory,
     progress_bar,
     workspace,
 )
@@ -82,6 +83,7 @@ def compare_cmd(
     from workbench.comparison.report import comparison_dict
     from workbench.comparison.run import compare
 
+    lean_memory()  # one malloc arena: 0.42-0.56 GB less peak at 100k-1M rows (BENCHMARKS.md)
     with handled():
         ws = workspace(workspace_uri, config)
         with progress_bar("comparing", unit="queries") as bar:
