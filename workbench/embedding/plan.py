@@ -283,8 +283,8 @@ def _time_sample(embedder: Embedder, texts: list[str], encode_batch: int, *, rep
 
     A single pass of a 128-document sample varied by ±30 % between back-to-back plans on a quiet
     machine (5.9 s and 8.1 s for MiniLM-L6 on SciFact), and the first pass over new input shapes
-    is about 10 % slower than the steady state a long run reaches; the best of two passes is
-    what the run sees (``BENCHMARKS.md``, plan vs run).
+    is about 10 % slower than later ones; the best of two was stable to ±2 % across three plans
+    and within +4–7 % of encoding the whole corpus (``BENCHMARKS.md``, plan vs run).
     """
     embedder.encode_documents(texts[:encode_batch], batch_size=encode_batch)  # warm-up: first call pays setup
     best = float("inf")
