@@ -41,7 +41,7 @@ from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.paired import paired_deltas
 from workbench.models.dimensions import served_dimensions
 from workbench.models.ref import Embedder
-from workbench.models.truncate import check_truncation
+from workbench.models.truncate import check_truncation, truncate_rows
 from workbench.progress import ProgressFn
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace
@@ -55,7 +55,6 @@ __all__ = [
     "SweepVia",
     "matryoshka_figure",
     "matryoshka_sweep",
-    "truncate_rows",
 ]
 
 DEFAULT_DIMS = (32, 64, 128, 256)
@@ -86,12 +85,6 @@ class MatryoshkaCurve:
     points: pd.DataFrame
     full_dim: int
     notes: tuple[str, ...] = ()
-
-
-def truncate_rows(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """The first ``dim`` values of each row, re-normalised to unit length (float32)."""
-    cut = np.ascontiguousarray(vectors[:, :dim], dtype=np.float32)
-    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
 
 
 def matryoshka_sweep(

@@ -27,20 +27,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, ServedModelError
 from workbench.models.ref import ModelRef
-from workbench.models.truncate import truncated_pin
+from workbench.models.truncate import truncate_rows, truncated_pin
+
+if TYPE_CHECKING:
+    from workbench.models.served import Side
 
 __all__ = [
     "DimensionsOutcome",
     "ServedDimensions",
     "require_served_truncation",
     "served_dimensions",
-    "truncate_unit",
 ]
 
 _PROBE = ("workbench dimensions probe", "a second, longer probe text about embedding models")
@@ -71,19 +73,13 @@ class ServedDimensions:
     note: str
 
 
-def truncate_unit(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """The first ``dim`` values of each row, re-normalised to unit length (float32)."""
-    cut = np.ascontiguousarray(np.asarray(vectors)[:, :dim], dtype=np.float32)
-    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
-
-
 def served_dimensions(
     ref: ModelRef,
     dim: int,
     texts: Sequence[str],
     full: np.ndarray,
     *,
-    kind: Literal["query", "document"] = "query",
+    kind: Side = "query",
 ) -> ServedDimensions:
     """Ask the server behind ``ref`` for ``dim`` dimensions of ``texts`` and classify the answer.
 
@@ -112,7 +108,7 @@ def served_dimensions(
         embedder.expect_dim = None  # see what the server really returns
         encode = embedder.encode_queries if kind == "query" else embedder.encode_documents
         got = encode(list(texts))
-    client = truncate_unit(full, dim)
+    client = truncate_rows(full, dim)
     where = f"{ref.location} ({ref.name!r})"
     if got.shape[1] == ref.dim:
         note = (
@@ -126,7 +122,7 @@ def served_dimensions(
             f"{where} returned {got.shape[1]}-d vectors for dimensions={dim} (full: {ref.dim}); "
             "neither honoured nor ignored: check the server"
         )
-    served = truncate_unit(got, dim)
+    served = truncate_rows(got, dim)
     cosine = float(np.min(np.sum(served.astype(np.float64) * client, axis=1))) if len(served) else 1.0
     if cosine < ref.canary_threshold:
         raise ServedModelError(

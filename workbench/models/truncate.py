@@ -12,10 +12,18 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from workbench.errors import InvalidArgumentError
 from workbench.models.ref import ModelRef
 
-__all__ = ["check_truncation", "truncated_pin"]
+__all__ = ["check_truncation", "truncate_rows", "truncated_pin"]
+
+
+def truncate_rows(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """The first ``dim`` values of each row, re-normalised to unit length (float32)."""
+    cut = np.ascontiguousarray(np.asarray(vectors)[:, :dim], dtype=np.float32)
+    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
 
 
 def check_truncation(dim: int, full_dim: int, *, what: str) -> int:
