@@ -120,9 +120,8 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
         return pin_openai(base_url, model, dimensions=dimensions, api_key_env=env, **input_types, **common)  # type: ignore[arg-type]
     given = [k for k, v in input_types.items() if v]
     if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise InvalidArgumentError(
-            f"{flags} is sent only to OpenAI-compatible servers (--source openai); a {source} "
+            f"{_flags(given)} is sent only to OpenAI-compatible servers (--source openai); a {source} "
             "model takes --query-prefix/--document-prefix instead"
         )
     if source == "ollama":
@@ -151,9 +150,13 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
 def _required(source: str, **values: object) -> list[str]:
     missing = [k for k, v in values.items() if v in (None, "")]
     if missing:
-        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-        raise InvalidArgumentError(f"--source {source} needs {flags}")
+        raise InvalidArgumentError(f"--source {source} needs {_flags(missing)}")
     return [str(v) for v in values.values()]
+
+
+def _flags(options: list[str]) -> str:
+    """``--base-url, --model``: the CLI flags of ``pin_model`` options."""
+    return ", ".join("--" + k.replace("_", "-") for k in options)
 
 
 def verify_model(ws: Workspace, alias: str, *, threshold: float | None = None) -> CanaryResult:
