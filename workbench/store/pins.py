@@ -121,8 +121,8 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
     given = [k for k, v in input_types.items() if v]
     if given:
         raise InvalidArgumentError(
-            f"{_flags(given)} is sent only to OpenAI-compatible servers (--source openai); a {source} "
-            "model takes --query-prefix/--document-prefix instead"
+            f"{_flags(given)} is sent only to OpenAI-compatible servers (--source openai); a model "
+            f"from --source {source} takes --query-prefix/--document-prefix instead"
         )
     if source == "ollama":
         from workbench.models.ollama_source import DEFAULT_HOST, pin_ollama
