@@ -26,19 +26,19 @@ import importlib as _importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workbench.adapters.artifact import Adapter, fit_adapter, list_adapters, load_adapter
-    from workbench.adapters.evaluate import AdapterEvaluation, evaluate_adapter
     from workbench.comparison.index_eval import index_recall
     from workbench.comparison.judging import JudgementResult, add_judgements, rerun_comparison
-    from workbench.comparison.leaderboard import Leaderboard, leaderboard
     from workbench.comparison.live import Agreement, agreement, query_both
-    from workbench.comparison.matryoshka import MatryoshkaCurve, matryoshka_sweep
     from workbench.comparison.report import export_run, write_report
     from workbench.comparison.run import compare
-    from workbench.corpus.ingest import IngestResult, ingest, ingest_collection
     from workbench.corpus.readers import Collection, Fields, read_collection
+    from workbench.decide.adapters.artifact import Adapter, fit_adapter, list_adapters, load_adapter
+    from workbench.decide.adapters.evaluate import AdapterEvaluation, evaluate_adapter
+    from workbench.decide.leaderboard import Leaderboard, leaderboard
+    from workbench.decide.matryoshka import MatryoshkaCurve, matryoshka_sweep
+    from workbench.decide.plan import MigrationPlan, PlanCheck, check_plan, plan_embed
     from workbench.demo import build_demo, demo_ready
-    from workbench.embedding.plan import MigrationPlan, PlanCheck, check_plan, plan_embed
+    from workbench.embedding.ingest import IngestResult, ingest, ingest_collection
     from workbench.embedding.ray_engine import RayOptions
     from workbench.embedding.run import EmbedResult, PendingRun, embed, pending_run
     from workbench.errors import (
@@ -64,21 +64,8 @@ if TYPE_CHECKING:
         WorkbenchError,
         WorkerLostError,
     )
-    from workbench.lifecycle.calibration import calibrate_gate
-    from workbench.lifecycle.gate import GateCheck, GateConfig, GateResult, Verdict
-    from workbench.lifecycle.history import PromotionRecord, history
-    from workbench.lifecycle.monitor import monitor
-    from workbench.lifecycle.monitor_config import MonitorConfig
-    from workbench.lifecycle.promote import check_gate, promote, refresh, rollback, rollback_target
-    from workbench.lifecycle.retire import RetireResult, retire
-    from workbench.lifecycle.serve import (
-        CheckReport,
-        ProductionIndex,
-        SearchResult,
-        check,
-        check_tables,
-        search,
-    )
+    from workbench.gate.calibration import calibrate_gate
+    from workbench.gate.evaluate import GateCheck, GateConfig, GateResult, Verdict
     from workbench.models.canary import CanaryPin, CanaryResult, verify_canaries
     from workbench.models.catalog import CATALOG
     from workbench.models.ref import (
@@ -90,6 +77,19 @@ if TYPE_CHECKING:
         pin_directory,
     )
     from workbench.models.truncate import truncated_pin
+    from workbench.monitoring.config import MonitorConfig
+    from workbench.monitoring.monitor import monitor
+    from workbench.production.history import PromotionRecord, history
+    from workbench.production.promote import check_gate, promote, refresh, rollback, rollback_target
+    from workbench.production.retire import RetireResult, retire
+    from workbench.production.serving import (
+        CheckReport,
+        ProductionIndex,
+        SearchResult,
+        check,
+        check_tables,
+        search,
+    )
     from workbench.progress import ProgressFn, StepFn
     from workbench.store.comparisons import Comparison, Manifest, list_comparisons, load_comparison
     from workbench.store.evalsets import (
@@ -176,9 +176,9 @@ _EXPORTS: dict[str, str] = {
     "Collection": "workbench.corpus.readers",
     "Fields": "workbench.corpus.readers",
     "read_collection": "workbench.corpus.readers",
-    "IngestResult": "workbench.corpus.ingest",
-    "ingest": "workbench.corpus.ingest",
-    "ingest_collection": "workbench.corpus.ingest",
+    "IngestResult": "workbench.embedding.ingest",
+    "ingest": "workbench.embedding.ingest",
+    "ingest_collection": "workbench.embedding.ingest",
     "EmbedResult": "workbench.embedding.run",
     "PendingRun": "workbench.embedding.run",
     "embed": "workbench.embedding.run",
@@ -194,49 +194,49 @@ _EXPORTS: dict[str, str] = {
     "rerun_comparison": "workbench.comparison.judging",
     "export_run": "workbench.comparison.report",
     "write_report": "workbench.comparison.report",
-    "GateCheck": "workbench.lifecycle.gate",
-    "GateConfig": "workbench.lifecycle.gate",
-    "GateResult": "workbench.lifecycle.gate",
-    "Verdict": "workbench.lifecycle.gate",
-    "calibrate_gate": "workbench.lifecycle.calibration",
-    "PromotionRecord": "workbench.lifecycle.history",
-    "history": "workbench.lifecycle.history",
+    "GateCheck": "workbench.gate.evaluate",
+    "GateConfig": "workbench.gate.evaluate",
+    "GateResult": "workbench.gate.evaluate",
+    "Verdict": "workbench.gate.evaluate",
+    "calibrate_gate": "workbench.gate.calibration",
+    "PromotionRecord": "workbench.production.history",
+    "history": "workbench.production.history",
     "Production": "workbench.store.production",
     "RollbackTarget": "workbench.store.production",
     "production": "workbench.store.production",
     "production_column": "workbench.store.production",
-    "check_gate": "workbench.lifecycle.promote",
-    "promote": "workbench.lifecycle.promote",
-    "refresh": "workbench.lifecycle.promote",
-    "rollback": "workbench.lifecycle.promote",
-    "rollback_target": "workbench.lifecycle.promote",
-    "MonitorConfig": "workbench.lifecycle.monitor_config",
-    "monitor": "workbench.lifecycle.monitor",
+    "check_gate": "workbench.production.promote",
+    "promote": "workbench.production.promote",
+    "refresh": "workbench.production.promote",
+    "rollback": "workbench.production.promote",
+    "rollback_target": "workbench.production.promote",
+    "MonitorConfig": "workbench.monitoring.config",
+    "monitor": "workbench.monitoring.monitor",
     "MonitorRun": "workbench.store.monitor_runs",
     "list_monitor_runs": "workbench.store.monitor_runs",
     "QueryLog": "workbench.store.query_log",
-    "RetireResult": "workbench.lifecycle.retire",
-    "retire": "workbench.lifecycle.retire",
-    "CheckReport": "workbench.lifecycle.serve",
-    "ProductionIndex": "workbench.lifecycle.serve",
-    "SearchResult": "workbench.lifecycle.serve",
-    "check": "workbench.lifecycle.serve",
-    "check_tables": "workbench.lifecycle.serve",
-    "search": "workbench.lifecycle.serve",
-    "Adapter": "workbench.adapters.artifact",
-    "fit_adapter": "workbench.adapters.artifact",
-    "list_adapters": "workbench.adapters.artifact",
-    "load_adapter": "workbench.adapters.artifact",
-    "AdapterEvaluation": "workbench.adapters.evaluate",
-    "evaluate_adapter": "workbench.adapters.evaluate",
-    "Leaderboard": "workbench.comparison.leaderboard",
-    "leaderboard": "workbench.comparison.leaderboard",
-    "MatryoshkaCurve": "workbench.comparison.matryoshka",
-    "matryoshka_sweep": "workbench.comparison.matryoshka",
-    "MigrationPlan": "workbench.embedding.plan",
-    "PlanCheck": "workbench.embedding.plan",
-    "check_plan": "workbench.embedding.plan",
-    "plan_embed": "workbench.embedding.plan",
+    "RetireResult": "workbench.production.retire",
+    "retire": "workbench.production.retire",
+    "CheckReport": "workbench.production.serving",
+    "ProductionIndex": "workbench.production.serving",
+    "SearchResult": "workbench.production.serving",
+    "check": "workbench.production.serving",
+    "check_tables": "workbench.production.serving",
+    "search": "workbench.production.serving",
+    "Adapter": "workbench.decide.adapters.artifact",
+    "fit_adapter": "workbench.decide.adapters.artifact",
+    "list_adapters": "workbench.decide.adapters.artifact",
+    "load_adapter": "workbench.decide.adapters.artifact",
+    "AdapterEvaluation": "workbench.decide.adapters.evaluate",
+    "evaluate_adapter": "workbench.decide.adapters.evaluate",
+    "Leaderboard": "workbench.decide.leaderboard",
+    "leaderboard": "workbench.decide.leaderboard",
+    "MatryoshkaCurve": "workbench.decide.matryoshka",
+    "matryoshka_sweep": "workbench.decide.matryoshka",
+    "MigrationPlan": "workbench.decide.plan",
+    "PlanCheck": "workbench.decide.plan",
+    "check_plan": "workbench.decide.plan",
+    "plan_embed": "workbench.decide.plan",
     "truncated_pin": "workbench.models.truncate",
     "build_demo": "workbench.demo",
     "demo_ready": "workbench.demo",

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import NotFoundError
-from workbench.lifecycle.promote import promote
+from workbench.production.promote import promote
 from workbench.progress import StepFn
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace

@@ -14,9 +14,9 @@ from workbench.cli import (
     gate,
     index,
     judge,
-    lifecycle,
     models,
     monitor,
+    production,
     serve_app,
 )
 from workbench.cli.common import GlobalConfigOpt, GlobalWorkspaceOpt
@@ -41,7 +41,7 @@ def _root(workspace: GlobalWorkspaceOpt = None, config: GlobalConfigOpt = None) 
     common.set_defaults(workspace=workspace, config=config)
 
 
-for _group in (data, models, compare, decide, gate, index, judge, lifecycle, monitor, serve_app):
+for _group in (data, models, compare, decide, gate, index, judge, production, monitor, serve_app):
     _group.register(app)
 
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from workbench.contract import DEFAULT_WORKSPACE
 from workbench.progress import ProgressFn
-from workbench.store.contract import DEFAULT_WORKSPACE
 from workbench.store.failures import explain
 
 if TYPE_CHECKING:

@@ -123,8 +123,8 @@ def report_cmd(
     with handled():
         if format not in FORMATS:
             raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-        from workbench.lifecycle.gate import workspace_gate
-        from workbench.lifecycle.promote import gate_for_report
+        from workbench.gate.evaluate import workspace_gate
+        from workbench.production.promote import gate_for_report
 
         ws = workspace(workspace_uri, config)
         result = load_comparison(ws, comparison_id)

@@ -75,8 +75,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Read and validate a corpus (+ queries and qrels), then write it. Bad input writes nothing."""
-    from workbench.corpus.ingest import ingest as run_ingest
     from workbench.corpus.readers import Fields, check_empty_policy
+    from workbench.embedding.ingest import ingest as run_ingest
 
     lean_memory()
     with handled():

@@ -1,7 +1,7 @@
 """CLI commands for deciding before migrating: ``leaderboard``, ``plan``, ``matryoshka``, ``adapter``.
 
-Thin over :mod:`workbench.comparison.leaderboard`, :mod:`workbench.embedding.plan`,
-:mod:`workbench.comparison.matryoshka` and :mod:`workbench.adapters`: parse, call, print, exit
+Thin over :mod:`workbench.decide.leaderboard`, :mod:`workbench.decide.plan`,
+:mod:`workbench.decide.matryoshka` and :mod:`workbench.adapters`: parse, call, print, exit
 code. Bad input is one line on stderr, exit code 2, and nothing is written.
 """
 
@@ -86,7 +86,7 @@ def leaderboard_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Rank candidate models on your eval set: metrics with CIs, Holm-corrected pairs, cost, advice."""
-    from workbench.comparison.leaderboard import leaderboard
+    from workbench.decide.leaderboard import leaderboard
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -151,7 +151,7 @@ def plan_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Estimate an embedding run before doing it: rows, tokens, time, money, storage. Writes nothing."""
-    from workbench.embedding.plan import plan_embed
+    from workbench.decide.plan import plan_embed
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -191,7 +191,7 @@ def matryoshka_sweep_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Quality vs bytes per vector at truncated dimensions (stored vectors cut and re-normalised)."""
-    from workbench.comparison.matryoshka import matryoshka_figure, matryoshka_sweep
+    from workbench.decide.matryoshka import matryoshka_figure, matryoshka_sweep
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -266,7 +266,7 @@ def adapter_fit_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a Drift-Adapter (new → old space) on documents embedded by both, and store it."""
-    from workbench.adapters.artifact import fit_adapter
+    from workbench.decide.adapters.artifact import fit_adapter
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -302,7 +302,7 @@ def adapter_evaluate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """old→old, adapted-new→old and new→new on an eval set: recovery, gap closed, top-k agreement."""
-    from workbench.adapters.evaluate import evaluate_adapter
+    from workbench.decide.adapters.evaluate import evaluate_adapter
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -328,7 +328,7 @@ def adapter_list_cmd(
     workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False
 ) -> None:
     """The stored adapters: id, version, columns, fingerprint."""
-    from workbench.adapters.artifact import list_adapters
+    from workbench.decide.adapters.artifact import list_adapters
 
     with handled():
         rows = list_adapters(workspace(workspace_uri, config))
@@ -355,7 +355,7 @@ def adapter_search_cmd(
 
     The same as ``workbench search QUERY --adapter ID``: the production index in adapter mode.
     """
-    from workbench.lifecycle.serve import search
+    from workbench.production.serving import search
 
     with handled():
         result = search(workspace(workspace_uri, config), query, k=k, adapter=adapter_id)

@@ -79,9 +79,9 @@ def monitor(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    from workbench.lifecycle.monitor import monitor as run_monitor
-    from workbench.lifecycle.monitor_config import load_monitor_config
-    from workbench.lifecycle.retire import parse_duration
+    from workbench.monitoring.config import load_monitor_config
+    from workbench.monitoring.monitor import monitor as run_monitor
+    from workbench.production.retire import parse_duration
 
     with handled():
         interval = parse_duration(every).total_seconds() if every is not None else None

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench.comparison.retrieval import rank_hits, scan_search
 from workbench.errors import InvalidArgumentError, NotFoundError
+from workbench.retrieval.search import rank_hits, scan_search
 from workbench.store.index import IndexInfo, IndexSpec, describe_indexes, search_query
 
 if TYPE_CHECKING:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.checks import positive_int
-from workbench.comparison.retrieval import embedder_for, fetch_documents, retrieve
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
+from workbench.retrieval.search import embedder_for, fetch_documents, retrieve
 from workbench.store.comparisons import SIDES, drilldown_frame
 from workbench.store.evalsets import EvalSet
 

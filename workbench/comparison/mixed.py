@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.comparison.retrieval import exact_search, read_vectors, search_column
 from workbench.errors import InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.metrics.runs import ranking_metrics
+from workbench.retrieval.search import exact_search, read_vectors, search_column
 from workbench.store.workspace import vector_columns
 
 if TYPE_CHECKING:

@@ -24,10 +24,10 @@ import pandas as pd
 
 from workbench.checks import positive_int
 from workbench.comparison import charts
-from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
+from workbench.retrieval.search import check_fresh, embedder_for, retrieve
 from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
 
@@ -75,7 +75,7 @@ _STATS_NOTE = (
 
 
 class GateCheckLike(Protocol):
-    """One gate check as the report shows it (``workbench.lifecycle.verdict.GateCheck``)."""
+    """One gate check as the report shows it (``workbench.gate.verdict.GateCheck``)."""
 
     @property
     def outcome(self) -> str: ...
@@ -84,7 +84,7 @@ class GateCheckLike(Protocol):
 
 
 class GateVerdict(Protocol):
-    """The gate's verdict as the report shows it (``workbench.lifecycle.gate.GateResult``)."""
+    """The gate's verdict as the report shows it (``workbench.gate.evaluate.GateResult``)."""
 
     @property
     def verdict(self) -> str: ...

@@ -30,7 +30,6 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from workbench.comparison.index_eval import describe_evidence, measure_index
-from workbench.comparison.retrieval import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.judged import judged_at_k, judged_gap_warning
 from workbench.metrics.labelled import parse_metric, per_query_metrics
@@ -38,6 +37,7 @@ from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
+from workbench.retrieval.search import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.store.comparisons import (
     DELTA_COLUMNS,
     KS,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from workbench.contract import corpus_schema
 from workbench.corpus.parsing import check_encodable, file_records, required_str, text_lines
 from workbench.corpus.stream import EMPTY_POLICIES, ID_FIELDS, CorpusStream, EmptyPolicy, Fields
 from workbench.errors import DataError, InvalidArgumentError
-from workbench.store.contract import corpus_schema
 
 __all__ = [
     "EMPTY_POLICIES",

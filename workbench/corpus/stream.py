@@ -24,10 +24,10 @@ from typing import Literal, get_args
 import numpy as np
 import pyarrow as pa
 
+from workbench.contract import content_hash, corpus_schema
 from workbench.corpus.parsing import BATCH_ROWS, check_encodable, file_records, required_str
 from workbench.errors import DataError
 from workbench.progress import ProgressFn
-from workbench.store.contract import content_hash, corpus_schema
 
 __all__ = ["EMPTY_POLICIES", "ID_FIELDS", "CorpusStream", "EmptyPolicy", "Fields"]
 

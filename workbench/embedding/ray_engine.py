@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from workbench.contract import candidate_tag, vector_type
 from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
@@ -42,7 +43,6 @@ from workbench.errors import (
 )
 from workbench.models.ref import ModelRef
 from workbench.progress import ProgressFn
-from workbench.store.contract import candidate_tag, vector_type
 from workbench.store.workspace import Workspace, column_metadata, set_tag
 
 if TYPE_CHECKING:

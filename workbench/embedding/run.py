@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pyarrow as pa
 
+from workbench.contract import META_USAGE, candidate_tag, document_text, vector_type
 from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
@@ -36,7 +37,6 @@ from workbench.models.canary import require_canaries
 from workbench.models.ref import VECTOR_SETTINGS, Embedder, ModelRef, load_embedder, require_own_model
 from workbench.progress import ProgressFn
 from workbench.store.canaries import canaries_for, record_check
-from workbench.store.contract import META_USAGE, candidate_tag, document_text, vector_type
 from workbench.store.workspace import Workspace, column_metadata, set_tag, vector_columns
 
 if TYPE_CHECKING:

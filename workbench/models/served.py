@@ -288,10 +288,10 @@ def require_client(module: str) -> None:
 def load_served(ref: ModelRef) -> ServedEmbedder:
     """A client for the served model ``ref`` pins (checked against what the server reports)."""
     if ref.source == "openai":
-        from workbench.models.openai_source import OpenAIEmbedder
+        from workbench.models.sources.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(ref)
-    from workbench.models.ollama_source import OllamaEmbedder
+    from workbench.models.sources.ollama import OllamaEmbedder
 
     embedder = OllamaEmbedder(ref)
     embedder.verify_digest()

@@ -4,7 +4,7 @@ Real systems serve through an approximate index, so a vector column matters toge
 index. :func:`build_index` builds a LanceDB vector index on one column (cosine, since every
 workbench column is searched by cosine) with defaults chosen from the row count and dimension
 (:func:`default_spec`), and records in the column's field metadata (key
-:data:`~workbench.store.contract.META_INDEX`) how it was built, how long it took and the search
+:data:`~workbench.contract.META_INDEX`) how it was built, how long it took and the search
 parameters to use with it (``nprobes``, ``refine_factor``, ``ef``). Field metadata travels with
 table versions, so the ``production`` tag pins the index *and* its search parameters, and a
 rollback restores both.
@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from workbench.contract import META_INDEX
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.progress import ProgressFn
-from workbench.store.contract import META_INDEX
 
 if TYPE_CHECKING:
     from lancedb.query import LanceVectorQueryBuilder

@@ -113,7 +113,7 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
     dimensions = o["dimensions"] if isinstance(o["dimensions"], int) else None
     input_types = {k: o[k] or None for k in ("query_input_type", "document_input_type")}
     if source == "openai":
-        from workbench.models.openai_source import pin_openai
+        from workbench.models.sources.openai import pin_openai
 
         base_url, model = _required(source, base_url=o["base_url"], model=o["model"])
         env = o["api_key_env"] if isinstance(o["api_key_env"], str) else None
@@ -125,7 +125,7 @@ def _build(source: PinSource, **o: object) -> tuple[ModelRef, CanaryPin]:
             f"from --source {source} takes --query-prefix/--document-prefix instead"
         )
     if source == "ollama":
-        from workbench.models.ollama_source import DEFAULT_HOST, pin_ollama
+        from workbench.models.sources.ollama import DEFAULT_HOST, pin_ollama
 
         (model,) = _required(source, model=o["model"])
         digest = o["digest"] if isinstance(o["digest"], str) else None

@@ -27,8 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from workbench.errors import CorruptStateError, LifecycleError
-from workbench.store.contract import (
+from workbench.contract import (
     META_ACTIVE,
     PRODUCTION_TAG,
     parse_production_tag,
@@ -36,6 +35,7 @@ from workbench.store.contract import (
     parse_rolled_back_tag,
     production_tag,
 )
+from workbench.errors import CorruptStateError, LifecycleError
 from workbench.store.workspace import VectorColumn, vector_columns
 
 if TYPE_CHECKING:

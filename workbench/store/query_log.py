@@ -1,6 +1,6 @@
 """The production query log: an opt-in, sampled, size-bounded record of what serving answered.
 
-The serving path (:class:`workbench.lifecycle.serve.ProductionIndex`) hands each answered
+The serving path (:class:`workbench.production.serving.ProductionIndex`) hands each answered
 query to a :class:`QueryLog` when one is given. The log keeps a random share of them
 (``sample_rate``), buffers them in memory and appends them in batches to the workspace table
 ``wb_query_log`` (one LanceDB version per flush, never one per query), and trims the oldest
@@ -8,7 +8,7 @@ rows beyond ``max_rows``. Each row holds when, which table version and column an
 top-k cosine scores it returned and the query text: as written (``text="plain"``), as a
 sha256 (``"hashed"``, the default: enough to count repeats, not to read them) or not at all
 (``"none"``). Monitoring reads a bounded sample of the recent rows to follow the distribution
-of production scores (:mod:`workbench.lifecycle.monitor`); the scores need no re-encoding.
+of production scores (:mod:`workbench.monitoring.monitor`); the scores need no re-encoding.
 
 Example:
     >>> log = QueryLog(ws, sample_rate=0.1, max_rows=100_000)  # doctest: +SKIP

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import pyarrow as pa
 
-from workbench.store.contract import META_ACTIVE, META_SRC
+from workbench.contract import META_ACTIVE, META_SRC
 from workbench.store.evalsets import EvalSetSummary, list_eval_sets
 from workbench.store.health import count_problems
 from workbench.store.index import describe_indexes

@@ -19,17 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import (
-    ConcurrentChangeError,
-    CorruptStateError,
-    InvalidArgumentError,
-    NotFoundError,
-    WorkbenchError,
-)
-from workbench.models.catalog import cache_dir
-from workbench.models.ref import ModelRef
-from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
-from workbench.store.contract import (
+from workbench.contract import (
     DEFAULT_WORKSPACE,
     META_CANARIES,
     META_CREATED,
@@ -40,6 +30,16 @@ from workbench.store.contract import (
     RESERVED_PREFIX,
     STATE_DIR,
 )
+from workbench.errors import (
+    ConcurrentChangeError,
+    CorruptStateError,
+    InvalidArgumentError,
+    NotFoundError,
+    WorkbenchError,
+)
+from workbench.models.catalog import cache_dir
+from workbench.models.ref import ModelRef
+from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:

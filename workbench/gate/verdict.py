@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
-from workbench.lifecycle.gate_config import GateConfig
+from workbench.gate.config import GateConfig
 from workbench.metrics.multiple import adjusted_p
 
 if TYPE_CHECKING:

@@ -27,16 +27,16 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from workbench.comparison.retrieval import check_fresh, embedder_for, retrieve
 from workbench.comparison.scoring import check_metrics, depth_of, require_judged, score
-from workbench.embedding.plan import count_tokens
+from workbench.contract import document_text
+from workbench.decide.plan import count_tokens
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.multiple import holm
 from workbench.metrics.paired import paired_deltas
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
-from workbench.store.contract import document_text
+from workbench.retrieval.search import check_fresh, embedder_for, retrieve
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import VectorColumn, Workspace
 

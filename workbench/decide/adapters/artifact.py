@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.adapters.maps import KINDS, AdapterKind, AdapterMap, fit_map
+from workbench.decide.adapters.maps import KINDS, AdapterKind, AdapterMap, fit_map
 from workbench.errors import CorruptStateError, DataError, InvalidArgumentError, NotFoundError
 from workbench.models.ref import ModelRef
 from workbench.store.status import corpus_digest

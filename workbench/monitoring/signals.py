@@ -14,7 +14,7 @@
 - :func:`canary_signal`: the behavioural (canary) fingerprint, re-checked against the pin.
 
 Each returns a :class:`~workbench.store.monitor_runs.Signal`; judging against the baseline
-window is :mod:`workbench.lifecycle.drift`'s job.
+window is :mod:`workbench.monitoring.drift`'s job.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.comparison.retrieval import embedder_for, encode_queries
+from workbench.contract import parse_column
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.promote import data_unchanged_since
 from workbench.metrics.labelled import per_query_metrics
 from workbench.models.canary import verify_canaries
 from workbench.models.ref import resolve_model_dir, verify_model_dir
+from workbench.production.promote import data_unchanged_since
+from workbench.retrieval.search import embedder_for, encode_queries
 from workbench.store.canaries import load_canaries
-from workbench.store.contract import parse_column
 from workbench.store.monitor_runs import Signal, SignalStatus
 from workbench.store.status import column_problems
 

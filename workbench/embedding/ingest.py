@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.comparison.retrieval import embedder_for
+from workbench.contract import RESERVED_PREFIX, corpus_schema
 from workbench.corpus.readers import (
     Collection,
     EmptyPolicy,
@@ -32,7 +32,7 @@ from workbench.embedding.run import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn
-from workbench.store.contract import RESERVED_PREFIX, corpus_schema
+from workbench.retrieval.search import embedder_for
 from workbench.store.evalsets import EvalSet, save_eval_set
 from workbench.store.index import update_indexes
 from workbench.store.workspace import Workspace, vector_columns

@@ -22,7 +22,7 @@ from workbench.errors import CorruptStateError
 from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
-    from workbench.lifecycle.gate import GateResult
+    from workbench.gate.evaluate import GateResult
     from workbench.store.workspace import Workspace
 
 __all__ = [
@@ -212,7 +212,7 @@ def from_intent(text: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     gate = data.pop("gate_json", None)
-    from workbench.lifecycle.gate import GateResult  # pydantic model; its module imports pandas
+    from workbench.gate.evaluate import GateResult  # pydantic model; its module imports pandas
 
     data["gate"] = GateResult.model_validate_json(gate) if gate else None
     return data
@@ -220,7 +220,7 @@ def from_intent(text: str | None) -> dict[str, Any]:
 
 def _record(row: dict[str, Any]) -> PromotionRecord:
     gate = row.pop("gate_json")
-    from workbench.lifecycle.gate import GateResult  # pydantic model; its module imports pandas
+    from workbench.gate.evaluate import GateResult  # pydantic model; its module imports pandas
 
     try:
         result = GateResult.model_validate_json(gate) if gate else None

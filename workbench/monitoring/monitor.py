@@ -17,7 +17,7 @@ it names) and records one row in ``wb_monitor``:
 
 A pass never scans every vector: integrity counts come from scalar columns, the eval and index
 checks search a few dozen queries, and the score sample is bounded. Then, if ``retire_after``
-is set, it runs the scheduled maintenance (:mod:`workbench.lifecycle.maintenance`).
+is set, it runs the scheduled maintenance (:mod:`workbench.monitoring.maintenance`).
 
 A signal that cannot be measured (e.g. the model no longer loads) is an ``error`` and raises
 the alarm like an out-of-bounds one: a monitor that cannot see is not a green light.
@@ -36,14 +36,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from workbench.comparison.retrieval import embedder_for
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.drift import baseline_window, judge_eval, judge_scores
-from workbench.lifecycle.history import history
-from workbench.lifecycle.maintenance import maintain
-from workbench.lifecycle.monitor_config import MonitorConfig, workspace_monitor_config
-from workbench.lifecycle.serve import resolve_production
-from workbench.lifecycle.signals import (
+from workbench.monitoring.config import MonitorConfig, workspace_monitor_config
+from workbench.monitoring.drift import baseline_window, judge_eval, judge_scores
+from workbench.monitoring.maintenance import maintain
+from workbench.monitoring.signals import (
     canary_signal,
     eval_signal,
     index_recall_signal,
@@ -51,6 +48,9 @@ from workbench.lifecycle.signals import (
     score_features,
     serve_eval_queries,
 )
+from workbench.production.history import history
+from workbench.production.serving import resolve_production
+from workbench.retrieval.search import embedder_for
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
 from workbench.store.monitor_runs import MonitorRun, Signal, append_run, list_monitor_runs
 from workbench.store.query_log import read_query_log

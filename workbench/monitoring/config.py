@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from workbench.errors import ConfigError, InvalidArgumentError, NotFoundError
-from workbench.lifecycle.retire import parse_duration
 from workbench.metrics.labelled import parse_metric
+from workbench.production.retire import parse_duration
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace

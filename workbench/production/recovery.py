@@ -23,9 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.killpoints import reached
-from workbench.lifecycle.history import PromotionRecord, append_event, from_intent, history
-from workbench.store.contract import (
+from workbench.contract import (
     META_PROMOTION,
     PRODUCTION_TAG,
     parse_production_tag,
@@ -33,6 +31,8 @@ from workbench.store.contract import (
     production_tag,
     rolled_back_tag,
 )
+from workbench.killpoints import reached
+from workbench.production.history import PromotionRecord, append_event, from_intent, history
 from workbench.store.production import active_column_at, ledger
 from workbench.store.workspace import set_tag
 

@@ -6,14 +6,14 @@ pins), on the current data (same corpus digest); one that fails means NO-GO. Eac
 function of ``(config, comparison, context)`` in :data:`HARD_CHECKS`, so a new one (an index
 recall floor, say) is one function added there. Then the *evidence*: enough judged queries
 (fewer than ``min_queries`` is INCONCLUSIVE, not a failure: judging more decides it) and the
-statistical checks of :mod:`workbench.lifecycle.verdict` on the paired deltas — non-inferiority
+statistical checks of :mod:`workbench.gate.verdict` on the paired deltas — non-inferiority
 of the one primary metric at its margin, and the guard rails on the others.
 
 - **GO**: every check passes.
 - **NO-GO**: a hard check fails, or the evidence shows the candidate worse beyond a margin.
 - **INCONCLUSIVE**: neither; the result says about how many judged queries would decide.
 
-The thresholds come from ``<workspace>/gate.toml`` (:mod:`workbench.lifecycle.gate_config`).
+The thresholds come from ``<workspace>/gate.toml`` (:mod:`workbench.gate.config`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
-from workbench.lifecycle.gate_config import GATE_FILE, GateConfig, load_gate_config, workspace_gate
-from workbench.lifecycle.verdict import (
+from workbench.gate.config import GATE_FILE, GateConfig, load_gate_config, workspace_gate
+from workbench.gate.verdict import (
     GateCheck,
     Verdict,
     combine,

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from workbench.contract import document_text
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
-from workbench.store.contract import document_text
 
 if TYPE_CHECKING:
     from lancedb.table import Table

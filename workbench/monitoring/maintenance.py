@@ -3,7 +3,7 @@
 A migration is finished when the old column is gone, by a background job rather than a fire
 drill. :func:`maintain` does, in this order, what a careful operator would:
 
-1. **Retire** (:func:`workbench.lifecycle.retire.retire`) every vector column that left
+1. **Retire** (:func:`workbench.production.retire.retire`) every vector column that left
    production more than ``grace`` ago. Never the production column; never a column that was
    never production (a candidate still under evaluation is the team's to retire); never a
    column that a team's own tag (anything but ``production``, ``production-<n>`` and
@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.lifecycle.history import PromotionRecord, append_event, history
-from workbench.lifecycle.retire import out_of_production_since, retire
-from workbench.store.contract import PRODUCTION_TAG, RESERVED_PREFIX, parse_production_tag
+from workbench.contract import PRODUCTION_TAG, RESERVED_PREFIX, parse_production_tag
+from workbench.production.history import PromotionRecord, append_event, history
+from workbench.production.retire import out_of_production_since, retire
 from workbench.store.production import active_column_at, production
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ also tagged ``production-<n>`` (n = 1, 2, …), so earlier production versions s
 - :func:`promote` writes one metadata-only version on top of the latest data and moves the tag:
   O(1) in rows, no data copied. It requires a stored comparison of the candidate against the
   current production column, made on the current data, on which the gate says GO
-  (:mod:`workbench.lifecycle.gate`); ``force=True`` with a reason overrides NO-GO,
+  (:mod:`workbench.gate.evaluate`); ``force=True`` with a reason overrides NO-GO,
   INCONCLUSIVE or an absent comparison.
 - :func:`check_gate` is that gate as a dry run: the verdict :func:`promote` would act on,
   with every check and why, and nothing written.
@@ -21,7 +21,7 @@ also tagged ``production-<n>`` (n = 1, 2, …), so earlier production versions s
   gate results, reason.
 
 Every move is written as an intent first and completed idempotently (see
-:mod:`workbench.lifecycle.recovery`): a promote or refresh writes its record into the
+:mod:`workbench.production.recovery`): a promote or refresh writes its record into the
 metadata-only version it publishes, then claims ``production-<n>`` (atomic: a concurrent move
 fails here with :class:`ConcurrentChangeError`), then moves ``production``, then appends the
 history. A rollback claims ``rolled-back-<n>`` first. A crash between any two steps leaves
@@ -36,18 +36,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.errors import (
-    ConcurrentChangeError,
-    GateFailedError,
-    InvalidArgumentError,
-    LifecycleError,
-    StaleColumnError,
-)
-from workbench.killpoints import reached
-from workbench.lifecycle.gate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
-from workbench.lifecycle.history import PromotionRecord, history, intent_json
-from workbench.lifecycle.recovery import finish_moves, finish_rollback, next_number, recorded_moves
-from workbench.store.contract import (
+from workbench.contract import (
     META_ACTIVE,
     META_PROMOTION,
     candidate_tag,
@@ -55,6 +44,17 @@ from workbench.store.contract import (
     production_tag,
     rolled_back_tag,
 )
+from workbench.errors import (
+    ConcurrentChangeError,
+    GateFailedError,
+    InvalidArgumentError,
+    LifecycleError,
+    StaleColumnError,
+)
+from workbench.gate.evaluate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
+from workbench.killpoints import reached
+from workbench.production.history import PromotionRecord, history, intent_json
+from workbench.production.recovery import finish_moves, finish_rollback, next_number, recorded_moves
 from workbench.store.production import (
     Production,
     RollbackTarget,

@@ -28,13 +28,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.comparison.retrieval import (
-    check_fresh,
-    embedder_for,
-    encode_queries,
-    exact_search,
-    read_vectors,
-)
 from workbench.comparison.scoring import check_metrics, depth_of, require_judged, score
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
@@ -43,6 +36,13 @@ from workbench.models.dimensions import served_dimensions
 from workbench.models.ref import Embedder
 from workbench.models.truncate import check_truncation, truncate_rows
 from workbench.progress import ProgressFn
+from workbench.retrieval.search import (
+    check_fresh,
+    embedder_for,
+    encode_queries,
+    exact_search,
+    read_vectors,
+)
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace
 

@@ -23,7 +23,7 @@ from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.adapters.artifact import Adapter
+    from workbench.decide.adapters.artifact import Adapter
 
 __all__ = [
     "adapted_queries",
@@ -77,10 +77,10 @@ def resolve_adapter(ws: Workspace, adapter: str | Adapter, table: str | None = N
     """The stored adapter (by id) or the given one, refusing one fitted for another table.
 
     Raises:
-        NotFoundError, CorruptStateError: see :func:`~workbench.adapters.artifact.load_adapter`.
+        NotFoundError, CorruptStateError: see :func:`~workbench.decide.adapters.artifact.load_adapter`.
         MixedIndexError: ``table`` is given and is not the adapter's table.
     """
-    from workbench.adapters.artifact import Adapter, load_adapter
+    from workbench.decide.adapters.artifact import Adapter, load_adapter
 
     fitted = adapter if isinstance(adapter, Adapter) else load_adapter(ws, adapter)
     if table is not None and table != fitted.table:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.lifecycle.history import PromotionRecord
+from workbench.production.history import PromotionRecord
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from workbench.lifecycle.history import PromotionRecord
-from workbench.lifecycle.monitor_config import MonitorConfig
-from workbench.lifecycle.signals import FEATURES
 from workbench.metrics.paired import paired_delta
+from workbench.monitoring.config import MonitorConfig
+from workbench.monitoring.signals import FEATURES
+from workbench.production.history import PromotionRecord
 from workbench.store.monitor_runs import MonitorRun, Signal
 
 __all__ = ["baseline_window", "judge_eval", "judge_scores"]

@@ -43,16 +43,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workbench.errors import ConcurrentChangeError, InvalidArgumentError, LifecycleError, NotFoundError
-from workbench.killpoints import reached
-from workbench.lifecycle.history import PromotionRecord, append_event, history
-from workbench.lifecycle.recovery import finish_moves
-from workbench.store.contract import (
+from workbench.contract import (
     PRODUCTION_TAG,
     candidate_tag,
     parse_rolled_back_tag,
     retiring_tag,
 )
+from workbench.errors import ConcurrentChangeError, InvalidArgumentError, LifecycleError, NotFoundError
+from workbench.killpoints import reached
+from workbench.production.history import PromotionRecord, append_event, history
+from workbench.production.recovery import finish_moves
 from workbench.store.production import active_column_at, columns_at, ledger, production
 from workbench.store.workspace import set_tag
 

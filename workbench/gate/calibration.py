@@ -22,8 +22,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from workbench.errors import InvalidArgumentError
-from workbench.lifecycle.gate_config import GateConfig
-from workbench.lifecycle.verdict import GateCheck, Verdict, combine, metric_checks
+from workbench.gate.config import GateConfig
+from workbench.gate.verdict import GateCheck, Verdict, combine, metric_checks
 from workbench.metrics.paired import paired_deltas
 
 __all__ = ["calibrate_gate", "gate_verdict", "summarise_calibration"]

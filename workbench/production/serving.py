@@ -25,7 +25,7 @@ path (the column's ANN index with its pinned search parameters).
 Query log (opt-in): give :meth:`ProductionIndex.open` a
 :class:`~workbench.store.query_log.QueryLog` and each answered query is offered to it (sampled,
 size-bounded, text hashed by default) with the cosine scores it returned; monitoring follows
-the distribution of those scores over time (:mod:`workbench.lifecycle.monitor`).
+the distribution of those scores over time (:mod:`workbench.monitoring.monitor`).
 
 Example:
     >>> index = ProductionIndex.open(open_workspace("workspace"), "demo")  # doctest: +SKIP
@@ -39,14 +39,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.adapters.binding import (
+from workbench.checks import positive_int
+from workbench.contract import PRODUCTION_TAG
+from workbench.decide.adapters.binding import (
     adapted_queries,
     require_target_column,
     resolve_adapter,
     source_embedder,
 )
-from workbench.checks import positive_int
-from workbench.comparison.retrieval import embedder_for, encode_queries
 from workbench.errors import (
     CanaryMismatchError,
     CorruptStateError,
@@ -57,11 +57,11 @@ from workbench.errors import (
     StaleColumnError,
     WorkbenchError,
 )
-from workbench.lifecycle.history import MOVES, history
-from workbench.lifecycle.promote import data_unchanged_since
 from workbench.models.canary import last_result
+from workbench.production.history import MOVES, history
+from workbench.production.promote import data_unchanged_since
+from workbench.retrieval.search import embedder_for, encode_queries
 from workbench.store.canaries import record_check
-from workbench.store.contract import PRODUCTION_TAG
 from workbench.store.index import IndexInfo, describe_indexes, search_query
 from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
@@ -70,7 +70,7 @@ from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.adapters.artifact import Adapter
+    from workbench.decide.adapters.artifact import Adapter
     from workbench.models.ref import Embedder
     from workbench.store.query_log import QueryLog
 

@@ -1,3 +1,0 @@
-"""Drift-Adapters: bridge a new model's queries into an old model's index, with measured recovery."""
-
-__all__: list[str] = []
