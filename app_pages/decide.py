@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.comparison.leaderboard import leaderboard
-from workbench.comparison.matryoshka import DEFAULT_DIMS, matryoshka_figure, matryoshka_sweep
+from workbench.decide.leaderboard import leaderboard
+from workbench.decide.matryoshka import DEFAULT_DIMS, matryoshka_figure, matryoshka_sweep
 from workbench.store.evalsets import list_eval_sets
 from workbench_app import resources
 from workbench_app.context import current

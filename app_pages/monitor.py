@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.lifecycle.drift import baseline_window
-from workbench.lifecycle.history import history
-from workbench.lifecycle.monitor import monitor
-from workbench.lifecycle.monitor_config import workspace_monitor_config
-from workbench.lifecycle.monitor_view import monitor_figure, promoting_comparison
-from workbench.lifecycle.promote import production
+from workbench.monitoring.config import workspace_monitor_config
+from workbench.monitoring.drift import baseline_window
+from workbench.monitoring.monitor import monitor
+from workbench.monitoring.view import monitor_figure, promoting_comparison
+from workbench.production.history import history
+from workbench.production.promote import production
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench_app.context import current
 from workbench_app.ui import reported, require

@@ -65,7 +65,7 @@ class Precomputed:
 
 
 def scifact_workspace():  # -> Workspace (imported lazily)
-    from workbench.corpus.ingest import ingest
+    from workbench.embedding.ingest import ingest
     from workbench.embedding.run import embed
     from workbench.models.catalog import cache_dir
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
@@ -87,14 +87,14 @@ def scifact_workspace():  # -> Workspace (imported lazily)
 
 
 def bench_comparison(repeat: int) -> dict[str, float]:
-    from workbench.comparison.retrieval import (
+    from workbench.comparison.run import compare
+    from workbench.retrieval.search import (
         embedder_for,
         exact_search,
         read_vectors,
         scan_search,
         search_column,
     )
-    from workbench.comparison.run import compare
     from workbench.store.evalsets import load_eval_set
 
     ws = scifact_workspace()

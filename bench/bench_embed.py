@@ -112,8 +112,8 @@ def repeat_corpus(corpus, times: int):
 
 def make_workspace(path: Path, corpus) -> None:
     """An ingested workspace holding ``corpus`` as table ``corpus`` (no vector column)."""
-    from workbench.corpus.ingest import ingest_collection
     from workbench.corpus.readers import Collection
+    from workbench.embedding.ingest import ingest_collection
     from workbench.store.workspace import open_workspace
 
     ingest_collection(open_workspace(path), Collection(corpus=corpus, name=TABLE), table=TABLE)
@@ -121,7 +121,7 @@ def make_workspace(path: Path, corpus) -> None:
 
 def corpus_texts(corpus, ref) -> list[str]:
     """Exactly the strings `embed` hands to the model (document_text + document_prefix)."""
-    from workbench.store.contract import document_text
+    from workbench.contract import document_text
 
     titles = corpus.column("title").to_pylist()
     texts = corpus.column("text").to_pylist()
@@ -134,7 +134,7 @@ def context_ab(template: Path, embedder, texts: list[str], pairs: int, chunk: in
     while the model runs). Short pairs see the same machine speed, so their ratio isolates
     any slowdown from embed's context. Returns the per-pair ratios bare/in-context (time).
     """
-    from workbench.store.contract import document_text
+    from workbench.contract import document_text
     from workbench.store.workspace import open_workspace
 
     dataset = open_workspace(template).table(TABLE).to_lance()

@@ -52,7 +52,7 @@ def load_docs(rows: int) -> tuple[list[dict], str]:
 
 def build(ws_uri: str, docs: list[dict], pieces: int, scratch: Path, **open_kwargs) -> None:
     """Ingest ``docs`` as ``pieces`` growing prefixes: one fragment per piece."""
-    from workbench.corpus.ingest import ingest
+    from workbench.embedding.ingest import ingest
     from workbench.store.workspace import open_workspace
 
     ws = open_workspace(ws_uri, **open_kwargs)

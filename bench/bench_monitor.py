@@ -41,13 +41,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from workbench.contract import content_hash
 from workbench.demo import DEMO_TABLE, build_demo
-from workbench.lifecycle.monitor import monitor
-from workbench.lifecycle.monitor_config import MonitorConfig
-from workbench.lifecycle.promote import production_column, promote
-from workbench.lifecycle.serve import ProductionIndex
 from workbench.models.ref import load_embedder
-from workbench.store.contract import content_hash
+from workbench.monitoring.config import MonitorConfig
+from workbench.monitoring.monitor import monitor
+from workbench.production.promote import production_column, promote
+from workbench.production.serving import ProductionIndex
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.store.query_log import QueryLog
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
@@ -230,7 +230,7 @@ def main() -> None:
             if args.index:
                 from lancedb.index import IvfPq
 
-                from workbench.lifecycle.promote import refresh
+                from workbench.production.promote import refresh
 
                 tick = time.perf_counter()
                 ws.table("bench").create_index(column.name, config=IvfPq(distance_type="cosine"))

@@ -37,12 +37,12 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.lifecycle.promote import promote, refresh, rollback
-from workbench.lifecycle.retire import retire
-from workbench.lifecycle.serve import ProductionIndex, check
+from workbench.contract import candidate_tag
 from workbench.models.ref import ModelRef
+from workbench.production.promote import promote, refresh, rollback
+from workbench.production.retire import retire
+from workbench.production.serving import ProductionIndex, check
 from workbench.store.comparisons import KS, Comparison, Manifest, save_comparison
-from workbench.store.contract import candidate_tag
 from workbench.store.status import column_problems, corpus_digest
 from workbench.store.workspace import Workspace, column_metadata, open_workspace
 

@@ -74,10 +74,10 @@ def seeds(cache: Path) -> dict[str, Any]:
     if path.is_file() and meta.is_file():
         data = dict(np.load(path))
         return {**data, **json.loads(meta.read_text())}
+    from workbench.contract import document_text
     from workbench.corpus.readers import read_collection
     from workbench.models.catalog import CATALOG
     from workbench.models.ref import load_embedder
-    from workbench.store.contract import document_text
 
     collection = read_collection(SCIFACT)
     qids = sorted(q for q in collection.qrels if q in collection.queries)
@@ -113,9 +113,9 @@ def build_table(ws_path: Path, rows: int, data: dict[str, Any]) -> None:
     """Write the N-row table streamed in batches (memory O(batch)), tag it, eval set, production."""
     import lance
 
-    from workbench.lifecycle.promote import promote
+    from workbench.contract import candidate_tag, content_hash, vector_type
     from workbench.models.catalog import CATALOG
-    from workbench.store.contract import candidate_tag, content_hash, vector_type
+    from workbench.production.promote import promote
     from workbench.store.evalsets import EvalSet, save_eval_set
     from workbench.store.workspace import column_metadata, open_workspace, set_tag
 
@@ -191,7 +191,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
             info = build_index(table, ws.resolve_column(table, col))
             result[f"build_s[{col[:20]}]"] = info.build_s
             result[f"index[{col[:20]}]"] = info.describe()
-        from workbench.lifecycle.promote import refresh
+        from workbench.production.promote import refresh
 
         t0 = time.perf_counter()
         refresh(ws, TABLE, reason="serve through the index")  # production was promoted before the index
@@ -200,7 +200,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         # Search-parameter sweep on each column's index: recall@10 of all 300 queries against the
         # streamed exact search, and single-query latency (100 queries) per setting.
         from workbench.comparison.index_eval import index_search, recall_at
-        from workbench.comparison.retrieval import scan_search
+        from workbench.retrieval.search import scan_search
         from workbench.store.index import describe_indexes
 
         table = ws.table(TABLE)
@@ -236,7 +236,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         result["sweep"] = sweep
     elif name == "serve":
         from workbench.comparison.index_eval import index_recall, index_search
-        from workbench.lifecycle.serve import resolve_production, verify_column
+        from workbench.production.serving import resolve_production, verify_column
         from workbench.store.index import describe_indexes
 
         t0 = time.perf_counter()
@@ -268,8 +268,8 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
             if col in describe_indexes(table):
                 result[f"recall@10[{alias}]"] = index_recall(table, col, data[f"query_{alias}"], 10)
     elif name == "check":
-        from workbench.lifecycle.serve import check
         from workbench.models.ref import load_embedder
+        from workbench.production.serving import check
 
         model = load_embedder(CATALOG[ALIASES[0]])
         ws.db  # noqa: B018  (connect first: the import of lancedb is start-up, like the model load)
@@ -284,7 +284,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
 
         workspace_status(ws)
     elif name == "promote":
-        from workbench.lifecycle.promote import promote, rollback
+        from workbench.production.promote import promote, rollback
 
         t0 = time.perf_counter()
         promote(ws, TABLE, cols[1], force=True, reason="bench")
@@ -306,7 +306,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         )
         result["summary"] = cmp.summary
     elif name == "numpy":
-        from workbench.comparison.retrieval import exact_search, read_vectors
+        from workbench.retrieval.search import exact_search, read_vectors
 
         table = ws.table(TABLE)
         total = 0.0

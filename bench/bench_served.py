@@ -37,7 +37,7 @@ GOAL = 0.9
 
 def corpus(rows: int, folder: Path, *, scifact: bool) -> tuple[Path, list[str]]:
     """The first ``rows`` documents (the demo corpus, or SciFact if asked and present) and their texts."""
-    from workbench.store.contract import document_text
+    from workbench.contract import document_text
 
     source = SCIFACT if scifact and SCIFACT.is_file() else DEMO
     lines = source.read_text(encoding="utf-8").splitlines()[:rows]
@@ -61,7 +61,7 @@ def bare(base_url: str, texts: list[str], *, batch: int, concurrency: int) -> fl
 
 
 def workbench_run(ws_root: Path, corpus_path: Path, ref, round_no: int) -> float:  # type: ignore[no-untyped-def]
-    from workbench.corpus.ingest import ingest
+    from workbench.embedding.ingest import ingest
     from workbench.embedding.run import embed
     from workbench.store.workspace import open_workspace
 

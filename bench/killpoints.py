@@ -102,8 +102,8 @@ def rerun(workspace: Path, args: tuple[str, ...]) -> tuple[int, str]:
 
 def observe(workspace: Path, table: str, embedders: Mapping[str, Any]) -> dict[str, Any]:
     """What status, check, search and the history say production is (in this process)."""
-    from workbench.lifecycle.history import history
-    from workbench.lifecycle.serve import check, search
+    from workbench.production.history import history
+    from workbench.production.serving import check, search
     from workbench.store.status import table_status
 
     ws = open_workspace(workspace)
@@ -180,8 +180,8 @@ def _whole_or_absent(workspace: Path, rows: int) -> list[str]:
 
 def prepare(base: Path, comparison_id: str, embedders: Mapping[str, Any], corpus: Path) -> list[Scenario]:
     """The starting workspaces, built from ``base`` (the demo with one stored comparison)."""
-    from workbench.corpus.ingest import ingest
-    from workbench.lifecycle.promote import promote
+    from workbench.embedding.ingest import ingest
+    from workbench.production.promote import promote
 
     root = base.parent
     promoted = root / "kp-promoted"

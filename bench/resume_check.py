@@ -48,7 +48,7 @@ def build_corpus(rows: int, max_chars: int):
     import pyarrow as pa
     from bench_embed import load_corpus  # the sibling script: the same corpus choice and fallback
 
-    from workbench.store.contract import content_hash, corpus_schema
+    from workbench.contract import content_hash, corpus_schema
 
     corpus, source = load_corpus(rows)
     if max_chars > 0:
@@ -129,7 +129,7 @@ def check(ws: Path, column: str, src: str, corpus, reference) -> Outcome:
     import numpy as np
     import pyarrow.compute as pc
 
-    from workbench.store.contract import candidate_tag
+    from workbench.contract import candidate_tag
     from workbench.store.workspace import open_workspace
 
     out = Outcome()
@@ -228,8 +228,8 @@ def main() -> None:
     import numpy as np
 
     logging.disable(logging.WARNING)
-    from workbench.corpus.ingest import ingest_collection
     from workbench.corpus.readers import Collection
+    from workbench.embedding.ingest import ingest_collection
     from workbench.store.config import WorkspaceConfig
     from workbench.store.workspace import open_workspace
 

@@ -116,7 +116,7 @@ def comparison_id(compared_template: tuple[Path, str]) -> str:
 
 def lifecycle_snapshot(ws: Workspace, table: str = "demo") -> tuple[int, dict[str, int], int]:
     """(latest version, {tag: version}, number of history events): equal before and after a refusal."""
-    from workbench.lifecycle.history import history
+    from workbench.production.history import history
 
     handle = ws.table(table)
     tags = {name: info["version"] for name, info in handle.tags.list().items()}

@@ -9,13 +9,12 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
-from workbench.adapters.artifact import TABLE, fit_adapter, list_adapters, load_adapter, paired_vectors
-from workbench.adapters.binding import adapted_queries, bound_columns
-from workbench.adapters.evaluate import SETTINGS, evaluate_adapter
-from workbench.adapters.maps import fit_map
-from workbench.comparison.retrieval import exact_search, read_vectors
-from workbench.corpus.ingest import ingest
+from workbench.decide.adapters.artifact import TABLE, fit_adapter, list_adapters, load_adapter, paired_vectors
+from workbench.decide.adapters.binding import adapted_queries, bound_columns
+from workbench.decide.adapters.evaluate import SETTINGS, evaluate_adapter
+from workbench.decide.adapters.maps import fit_map
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.errors import (
     CorruptStateError,
     DataError,
@@ -23,10 +22,11 @@ from workbench.errors import (
     MixedIndexError,
     NotFoundError,
 )
-from workbench.lifecycle.promote import promote
-from workbench.lifecycle.serve import ProductionIndex, search
 from workbench.models.catalog import CATALOG
 from workbench.models.truncate import truncated_pin
+from workbench.production.promote import promote
+from workbench.production.serving import ProductionIndex, search
+from workbench.retrieval.search import exact_search, read_vectors
 from workbench.store.workspace import Workspace
 
 NEW, OLD = CATALOG[NEW_MODEL], CATALOG[OLD_MODEL]

@@ -11,13 +11,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench.comparison.report import render_csv, render_json, render_markdown
-from workbench.comparison.retrieval import encode_queries, search_column
 from workbench.comparison.run import compare, list_comparisons
-from workbench.corpus.ingest import ingest
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir, demo_ready
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.lifecycle.history import history
 from workbench.models.catalog import L6_PACKAGE, package_model_dir
+from workbench.production.history import history
+from workbench.retrieval.search import encode_queries, search_column
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -52,7 +52,7 @@ def compared(demo_ws: Workspace, embedders: dict) -> Workspace:
 
 
 def test_library_does_not_import_streamlit() -> None:
-    code = "import sys, workbench, workbench.comparison.run, workbench.lifecycle.promote, workbench.comparison.report; print('streamlit' in sys.modules)"
+    code = "import sys, workbench, workbench.comparison.run, workbench.production.promote, workbench.comparison.report; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -94,7 +94,7 @@ def test_workspace_page_is_never_stale_after_a_new_version(
 ) -> None:
     at = start(compared, monkeypatch)
     before = {m.label: m.value for m in at.metric}
-    from workbench.lifecycle.promote import promote
+    from workbench.production.promote import promote
 
     cmp_id = list_comparisons(compared)["id"].iloc[-1]
     promote(compared, DEMO_TABLE, NEW_MODEL, comparison=cmp_id)

@@ -162,7 +162,7 @@ def test_a_link_to_an_unknown_comparison_says_so_and_shows_the_newest(
 def test_after_a_promotion_the_form_defaults_to_the_new_production(
     compared: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.lifecycle.promote import promote
+    from workbench.production.promote import promote
 
     ws, cmp_id = compared
     at = open_compare(ws, monkeypatch)

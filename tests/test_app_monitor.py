@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.test_app import start
+from workbench.contract import content_hash
 from workbench.demo import NEW_MODEL
-from workbench.lifecycle.monitor import monitor
-from workbench.lifecycle.monitor_view import monitor_frame, promoting_comparison
-from workbench.lifecycle.promote import promote
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import content_hash
+from workbench.monitoring.monitor import monitor
+from workbench.monitoring.view import monitor_frame, promoting_comparison
+from workbench.production.promote import promote
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.workspace import Workspace
 

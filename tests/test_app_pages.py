@@ -9,11 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench.comparison.run import compare
-from workbench.corpus.ingest import ingest
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import production_column
+from workbench.production.history import history
+from workbench.production.promote import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_without_production_the_old_model_is_suggested_as_initial(
 def test_the_timeline_says_a_rollback_version_is_not_production(
     demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.lifecycle.promote import promote, rollback
+    from workbench.production.promote import promote, rollback
 
     promote(demo_ws, DEMO_TABLE, demo_ws.model(NEW_MODEL).column, force=True, reason="try it")
     rollback(demo_ws, DEMO_TABLE, reason="back")

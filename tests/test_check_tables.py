@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import write_corpus
 from workbench.cli import app
-from workbench.corpus.ingest import ingest
-from workbench.lifecycle.serve import check_tables
+from workbench.embedding.ingest import ingest
+from workbench.production.serving import check_tables
 from workbench.store.workspace import Workspace
 
 runner = CliRunner()

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from workbench.adapters import artifact
 from workbench.cli import app
-from workbench.comparison import retrieval
+from workbench.decide import plan
+from workbench.decide.adapters import artifact
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
-from workbench.embedding import plan
-from workbench.lifecycle.promote import promote
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import Embedder, ModelRef
+from workbench.production.promote import promote
+from workbench.retrieval import search as retrieval
 from workbench.store.workspace import Workspace, open_workspace
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ def preloaded(monkeypatch: pytest.MonkeyPatch, embedders: dict[str, Embedder]) -
 
     monkeypatch.setattr(retrieval, "load_embedder", load)
     monkeypatch.setattr(plan, "load_embedder", load)
-    monkeypatch.setattr("workbench.adapters.binding.load_embedder", load)
+    monkeypatch.setattr("workbench.decide.adapters.binding.load_embedder", load)
 
 
 def invoke(ws: Workspace, *args: str) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tests.conftest import lifecycle_snapshot
 from workbench.cli import app
 from workbench.demo import NEW_MODEL
-from workbench.lifecycle.history import history
+from workbench.production.history import history
 from workbench.store.workspace import Workspace
 
 runner = CliRunner()

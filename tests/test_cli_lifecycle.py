@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import lifecycle_snapshot, write_corpus
 from workbench.cli import app
-from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.models.catalog import CATALOG
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace

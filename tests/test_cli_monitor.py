@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.store.contract import content_hash
+from workbench.contract import content_hash
 from workbench.store.monitor_runs import TABLE, list_monitor_runs
 from workbench.store.workspace import Workspace
 

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, write_corpus
-from workbench.corpus.ingest import ingest
+from workbench.contract import META_ACTIVE
 from workbench.demo import NEW_MODEL, OLD_MODEL
-from workbench.lifecycle.promote import promote, refresh, rollback
-from workbench.lifecycle.retire import retire
-from workbench.lifecycle.serve import ProductionIndex
+from workbench.embedding.ingest import ingest
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import META_ACTIVE
+from workbench.production.promote import promote, refresh, rollback
+from workbench.production.retire import retire
+from workbench.production.serving import ProductionIndex
 from workbench.store.status import column_problems
 from workbench.store.workspace import Workspace, open_workspace, table_metadata
 

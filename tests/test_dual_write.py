@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_corpus
-from workbench.corpus.ingest import ingest
+from workbench.contract import document_text
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import MixedIndexError, ModelNotFoundError
 from workbench.models.catalog import CATALOG, package_model_dir
 from workbench.models.ref import pin_directory
-from workbench.store.contract import document_text
 from workbench.store.status import column_health, table_status
 from workbench.store.workspace import Workspace
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from tests.test_readers import write_beir
-from workbench.corpus.ingest import ingest
+from workbench.contract import candidate_tag
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import PendingRun, embed, pending_run
 from workbench.errors import DimensionMismatchError, MixedIndexError
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import candidate_tag
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"

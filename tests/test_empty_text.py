@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from tests.conftest import shared_collection
 from tests.test_readers import QUERIES, write_beir
 from workbench.cli import app
-from workbench.corpus.ingest import ingest
 from workbench.corpus.readers import read_collection
+from workbench.embedding.ingest import ingest
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace, open_workspace

@@ -12,11 +12,11 @@ import pytest
 from workbench.comparison.mixed import cross_model_cosine, expect_refusal, mixed_search, pairing_table
 from workbench.comparison.run import compare
 from workbench.comparison.views import comparison_lists, side_by_side
+from workbench.contract import candidate_tag
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError, WorkbenchError
 from workbench.metrics.runs import ranking_metrics, run_from_rankings
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import candidate_tag
 from workbench.store.evalsets import load_eval_set
 from workbench.store.versions import columns_frame, previous_version, schema_changes, table_at
 from workbench.store.workspace import Workspace

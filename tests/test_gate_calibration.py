@@ -17,11 +17,11 @@ import pytest
 
 from tests.conftest import shared_collection
 from workbench.comparison.run import compare
-from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.lifecycle.calibration import calibrate_gate, summarise_calibration
-from workbench.lifecycle.gate import GateConfig
+from workbench.gate.calibration import calibrate_gate, summarise_calibration
+from workbench.gate.evaluate import GateConfig
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import Embedder
 from workbench.store.workspace import open_workspace

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from tests.conftest import write_corpus
 from workbench.cli import app
 from workbench.comparison.index_eval import index_recall, recall_at
-from workbench.comparison.retrieval import scan_search
-from workbench.corpus.ingest import ingest
+from workbench.contract import META_INDEX, PRODUCTION_TAG
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
-from workbench.lifecycle.promote import refresh, rollback
-from workbench.lifecycle.serve import ProductionIndex, check
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import META_INDEX, PRODUCTION_TAG
+from workbench.production.promote import refresh, rollback
+from workbench.production.serving import ProductionIndex, check
+from workbench.retrieval.search import scan_search
 from workbench.store.index import IndexSpec, build_index, default_spec, describe_indexes
 from workbench.store.production import production
 from workbench.store.status import table_status

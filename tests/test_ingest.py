@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import shared_collection
 from tests.test_readers import DOCS, QUERIES, write_beir
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.catalog import CATALOG

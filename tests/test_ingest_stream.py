@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.corpus.ingest import ingest
 from workbench.corpus.parsing import BATCH_ROWS
 from workbench.corpus.readers import read_corpus
 from workbench.corpus.stream import CorpusStream
+from workbench.embedding.ingest import ingest
 from workbench.errors import DataError
 from workbench.store.workspace import Workspace
 

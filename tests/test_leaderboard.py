@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.comparison.leaderboard import leaderboard
 from workbench.comparison.run import compare
+from workbench.decide.leaderboard import leaderboard
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError, NotFoundError

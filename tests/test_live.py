@@ -8,10 +8,10 @@ import pytest
 
 from tests.test_compare import Recording
 from workbench.comparison.live import agreement, query_both
-from workbench.comparison.retrieval import encode_queries, search_column
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError
 from workbench.models.catalog import CATALOG
+from workbench.retrieval.search import encode_queries, search_column
 from workbench.store.comparisons import DRILLDOWN_COLUMNS, load_comparison
 from workbench.store.workspace import Workspace
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.comparison.matryoshka import matryoshka_figure, matryoshka_sweep
-from workbench.comparison.retrieval import read_vectors
+from workbench.decide.matryoshka import matryoshka_figure, matryoshka_sweep
 from workbench.demo import DEMO_TABLE, NEW_MODEL
 from workbench.embedding.run import embed
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, MixedIndexError, UnpinnedModelError
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder, require_own_model
 from workbench.models.truncate import truncate_rows, truncated_pin
+from workbench.retrieval.search import read_vectors
 from workbench.store.workspace import Workspace
 
 

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 from lancedb.index import IvfPq
 
+from workbench.contract import content_hash
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import ConfigError, LifecycleError, NotFoundError
-from workbench.lifecycle.drift import judge_scores
-from workbench.lifecycle.history import history
-from workbench.lifecycle.maintenance import SCHEDULED
-from workbench.lifecycle.monitor import monitor
-from workbench.lifecycle.monitor_config import MonitorConfig, load_monitor_config, parse_monitor_config
-from workbench.lifecycle.promote import promote, refresh
-from workbench.lifecycle.serve import ProductionIndex
-from workbench.lifecycle.signals import score_features, serve_eval_queries
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import content_hash
+from workbench.monitoring.config import MonitorConfig, load_monitor_config, parse_monitor_config
+from workbench.monitoring.drift import judge_scores
+from workbench.monitoring.maintenance import SCHEDULED
+from workbench.monitoring.monitor import monitor
+from workbench.monitoring.signals import score_features, serve_eval_queries
+from workbench.production.history import history
+from workbench.production.promote import promote, refresh
+from workbench.production.serving import ProductionIndex
 from workbench.store.evalsets import load_eval_set
 from workbench.store.monitor_runs import TABLE, MonitorRun, Signal, list_monitor_runs
 from workbench.store.query_log import QueryLog
@@ -231,7 +231,7 @@ def test_maintenance_compacts_and_prunes_and_records_it(
 
 def test_no_production_is_an_error_and_records_nothing(empty_ws: Workspace) -> None:
     from tests.conftest import write_corpus
-    from workbench.corpus.ingest import ingest
+    from workbench.embedding.ingest import ingest
 
     ingest(empty_ws, write_corpus(empty_ws.state_dir.parent / "c.jsonl", {"a": ("", "text")}), table="docs")
     with pytest.raises(
@@ -279,7 +279,7 @@ def test_monitor_config_file(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def real_score_pool(demo_template, embedders) -> Iterator[dict[str, np.ndarray]]:
     """Score features of the demo queries as production serves them (a realistic healthy pool)."""
-    from workbench.lifecycle.serve import resolve_production
+    from workbench.production.serving import resolve_production
     from workbench.store.workspace import open_workspace
 
     ws = open_workspace(demo_template)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from workbench.corpus.ingest import ingest
 from workbench.demo import demo_data_dir
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.lifecycle.monitor import monitor
-from workbench.lifecycle.promote import promote
 from workbench.models.catalog import L6_PACKAGE, package_model_dir
 from workbench.models.ref import pin_directory
+from workbench.monitoring.monitor import monitor
+from workbench.production.promote import promote
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace, open_workspace
 

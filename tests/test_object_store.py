@@ -15,15 +15,15 @@ import pytest
 
 from tests.scaleout_servers import S3Server
 from workbench.comparison.run import compare
-from workbench.corpus.ingest import ingest
+from workbench.contract import candidate_tag
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import ConfigError
-from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import promote, rollback
-from workbench.lifecycle.retire import retire
 from workbench.models.catalog import CATALOG
+from workbench.production.history import history
+from workbench.production.promote import promote, rollback
+from workbench.production.retire import retire
 from workbench.store.config import load_config
-from workbench.store.contract import candidate_tag
 from workbench.store.production import production_column
 from workbench.store.storage import StorageConfig
 from workbench.store.workspace import Workspace, open_workspace, vector_columns

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from tests.servers import free_port, mini_demo
 from workbench.cli import app
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import FingerprintMismatchError, ServedModelError, UnpinnedModelError
 from workbench.models.ref import ModelRef, ServingOptions, load_embedder

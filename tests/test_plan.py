@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.corpus.ingest import ingest
+from workbench.decide.plan import check_plan, count_tokens, plan_embed
 from workbench.demo import DEMO_TABLE, NEW_MODEL, demo_data_dir
-from workbench.embedding.plan import check_plan, count_tokens, plan_embed
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError
 from workbench.models.catalog import CATALOG

@@ -9,15 +9,15 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import lifecycle_snapshot
+from workbench.contract import META_ACTIVE, PRODUCTION_TAG, rolled_back_tag
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import ConcurrentChangeError, CorruptStateError, LifecycleError
-from workbench.lifecycle.history import TABLE as HISTORY
-from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import promote, rollback, rollback_target
-from workbench.lifecycle.recovery import finish_moves, finish_rollback
-from workbench.lifecycle.serve import check
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG, rolled_back_tag
+from workbench.production.history import TABLE as HISTORY
+from workbench.production.history import history
+from workbench.production.promote import promote, rollback, rollback_target
+from workbench.production.recovery import finish_moves, finish_rollback
+from workbench.production.serving import check
 from workbench.store.production import ledger, production, unfinished
 from workbench.store.status import table_status
 from workbench.store.workspace import Workspace
@@ -96,7 +96,7 @@ def test_one_history_record_per_move_when_two_finish_it(promoted: Workspace) -> 
 def test_concurrent_rollback_loses_the_claim_and_changes_nothing(
     promoted: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.lifecycle.promote")
+    module = importlib.import_module("workbench.production.promote")
     real = module.rollback_target
 
     def raced(ws: Workspace, name: str):
@@ -116,7 +116,7 @@ def test_concurrent_rollback_loses_the_claim_and_changes_nothing(
 def test_a_claimed_promotion_is_finished_by_the_rerun_with_its_own_record(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.lifecycle.promote")
+    module = importlib.import_module("workbench.production.promote")
     monkeypatch.setattr(module, "_finish", lambda *a, **k: None)  # the crash right after the claim
     promote(compared_ws, "demo", NEW, comparison=comparison_id, actor="alice", reason="better")
     monkeypatch.undo()

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import lifecycle_snapshot, write_corpus
-from workbench.corpus.ingest import ingest
+from workbench.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.errors import (
     ConcurrentChangeError,
     GateFailedError,
@@ -21,9 +22,10 @@ from workbench.errors import (
     NotFoundError,
     StaleColumnError,
 )
-from workbench.lifecycle.gate import GateConfig, GateContext, evaluate_gate, load_gate_config
-from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import (
+from workbench.gate.evaluate import GateConfig, GateContext, evaluate_gate, load_gate_config
+from workbench.models.catalog import CATALOG
+from workbench.production.history import history
+from workbench.production.promote import (
     active_column_at,
     check_gate,
     data_unchanged_since,
@@ -33,9 +35,7 @@ from workbench.lifecycle.promote import (
     refresh,
     rollback,
 )
-from workbench.models.catalog import CATALOG
 from workbench.store.comparisons import load_comparison
-from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.store.status import table_status
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata
 
@@ -395,7 +395,7 @@ def test_check_gate_reports_a_failing_gate_that_promote_refuses(
 def test_promote_decides_with_check_gate(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.production.promote")  # the package's `promote` is the verb
 
     real = module.check_gate
     calls: list[tuple[str, str]] = []
@@ -442,7 +442,7 @@ def test_check_gate_refuses_what_it_cannot_judge(
 def test_concurrent_promotion_is_detected(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.production.promote")  # the package's `promote` is the verb
     monkeypatch.setattr(module, "next_number", lambda ws, table: 1)  # as if another took it
     with pytest.raises(
         ConcurrentChangeError, match=r"another promotion of 'demo' is in progress \(production-1 exists\)"
@@ -454,7 +454,7 @@ def test_concurrent_promotion_is_detected(
 def test_documents_changing_during_promotion_abort_it(
     compared_ws: Workspace, comparison_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("workbench.lifecycle.promote")  # the package's `promote` is the verb
+    module = importlib.import_module("workbench.production.promote")  # the package's `promote` is the verb
 
     real = module.next_number
 

@@ -52,7 +52,7 @@ def test_unknown_name_is_an_attribute_error() -> None:
 def test_verbs_no_longer_shadow_modules() -> None:
     # The verbs are functions; their implementations live in subpackage modules that can be patched.
     assert inspect.isfunction(workbench.promote)
-    module = importlib.import_module("workbench.lifecycle.promote")
+    module = importlib.import_module("workbench.production.promote")
     assert module.promote is workbench.promote
 
 

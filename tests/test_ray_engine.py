@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from tests.test_readers import write_beir
-from workbench.corpus.ingest import ingest
+from workbench.contract import candidate_tag
 from workbench.embedding.fragments import FragmentRun, commit_fragments
+from workbench.embedding.ingest import ingest
 from workbench.embedding.ray_engine import RayOptions
 from workbench.embedding.run import embed, pending_run
 from workbench.errors import (
@@ -29,7 +30,6 @@ from workbench.errors import (
 )
 from workbench.models.catalog import CATALOG
 from workbench.models.ref import pin_directory, resolve_model_dir
-from workbench.store.contract import candidate_tag
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
 pytest.importorskip("ray", reason="the ray extra is not installed")

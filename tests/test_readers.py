@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from workbench.contract import content_hash
 from workbench.corpus.readers import Fields, read_collection, read_corpus, read_qrels
 from workbench.errors import DataError
-from workbench.store.contract import content_hash
 
 
 def write_beir(folder: Path, docs: list[dict], queries: list[dict], qrels: str | None) -> Path:

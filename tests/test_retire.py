@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import lifecycle_snapshot
+from workbench.contract import PRODUCTION_TAG
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError, LifecycleError, NotFoundError
-from workbench.lifecycle.history import history
-from workbench.lifecycle.promote import promote, rollback
-from workbench.lifecycle.retire import out_of_production_since, parse_duration, retire
-from workbench.lifecycle.serve import check, search
 from workbench.models.catalog import CATALOG
-from workbench.store.contract import PRODUCTION_TAG
+from workbench.production.history import history
+from workbench.production.promote import promote, rollback
+from workbench.production.retire import out_of_production_since, parse_duration, retire
+from workbench.production.serving import check, search
 from workbench.store.status import column_health
 from workbench.store.workspace import Workspace
 

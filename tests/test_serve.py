@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
-from workbench.comparison.retrieval import exact_search, read_vectors
-from workbench.corpus.ingest import ingest
+from workbench.contract import META_ACTIVE, PRODUCTION_TAG
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import (
     CorruptStateError,
@@ -21,11 +21,11 @@ from workbench.errors import (
     MixedIndexError,
     StaleColumnError,
 )
-from workbench.lifecycle.promote import promote, rollback
-from workbench.lifecycle.serve import ProductionIndex, check, search
 from workbench.models.catalog import CATALOG, package_model_dir
 from workbench.models.ref import pin_directory
-from workbench.store.contract import META_ACTIVE, PRODUCTION_TAG
+from workbench.production.promote import promote, rollback
+from workbench.production.serving import ProductionIndex, check, search
+from workbench.retrieval.search import exact_search, read_vectors
 from workbench.store.production import production
 from workbench.store.workspace import Workspace
 

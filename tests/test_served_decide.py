@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from tests.servers import SERVED_NAME, FaultProxy, mini_demo
 from workbench.cli import app
-from workbench.comparison.leaderboard import leaderboard
-from workbench.comparison.matryoshka import matryoshka_sweep
-from workbench.corpus.ingest import ingest
+from workbench.decide.leaderboard import leaderboard
+from workbench.decide.matryoshka import matryoshka_sweep
 from workbench.demo import NEW_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError, ServedModelError
 from workbench.models.catalog import CATALOG
@@ -158,7 +158,7 @@ def test_pinning_a_truncation_needs_a_server_that_honours_dimensions(
 
 
 def test_a_served_plan_times_its_sample_once_since_every_pass_is_billed(served_ws: Workspace) -> None:
-    from workbench.embedding.plan import plan_embed
+    from workbench.decide.plan import plan_embed
     from workbench.models.ref import load_embedder
 
     ref = served_ws.model("e5")

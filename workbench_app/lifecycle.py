@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.history import PromotionRecord
-from workbench.lifecycle.promote import Production, columns_at, production
-from workbench.lifecycle.promote import rollback_target as library_rollback_target
+from workbench.production.history import PromotionRecord
+from workbench.production.promote import Production, columns_at, production
+from workbench.production.promote import rollback_target as library_rollback_target
 from workbench_app import resources
 from workbench_app.context import Context
 from workbench_app.ui import model_short, reported, short_column, short_columns_in, when

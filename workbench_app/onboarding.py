@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from workbench.corpus.ingest import ingest_collection
 from workbench.corpus.readers import EMPTY_POLICIES, Collection, read_collection
 from workbench.corpus.uploads import Upload, stage_upload
+from workbench.embedding.ingest import ingest_collection
 from workbench.store.paths import require_inside
 from workbench_app.context import SELECT_TABLE_KEY, allowed_root
 from workbench_app.ui import RateProgress, reported

@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from workbench.comparison.live import query_both
-from workbench.lifecycle import history as promotions
 from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder
+from workbench.production import history as promotions
 from workbench.store import canaries, comparisons, evalsets
 from workbench.store.records import record_version
 from workbench.store.status import table_status, version_timeline
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from lancedb.table import Table
 
-    from workbench.lifecycle.history import PromotionRecord
+    from workbench.production.history import PromotionRecord
     from workbench.store.comparisons import Comparison
     from workbench.store.evalsets import EvalSetSummary
     from workbench.store.workspace import VectorColumn
@@ -107,8 +107,8 @@ def live_query(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def document_texts(uri: str, name: str, version: int, doc_ids: tuple[str, ...]) -> dict[str, str]:
-    """:func:`workbench.comparison.retrieval.document_texts` at one table version."""
-    from workbench.comparison.retrieval import document_texts as read
+    """:func:`workbench.retrieval.search.document_texts` at one table version."""
+    from workbench.retrieval.search import document_texts as read
 
     return read(table_at(uri, name, version), doc_ids)
 
@@ -161,7 +161,7 @@ def eval_sets(uri: str, table: str | None) -> list[EvalSetSummary]:
 
 
 def history(uri: str, table: str | None) -> list[PromotionRecord]:
-    """:func:`workbench.lifecycle.history.history`, re-read only after a lifecycle event."""
+    """:func:`workbench.production.history.history`, re-read only after a lifecycle event."""
     return _history(uri, table, records_key(uri, promotions.TABLE))
 
 
