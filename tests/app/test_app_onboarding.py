@@ -16,7 +16,7 @@ from workbench.errors import DataError
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import open_workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_readers import write_beir
+from tests.corpus.test_readers import write_beir
 from workbench.contract import candidate_tag
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import PendingRun, embed, pending_run
@@ -16,7 +16,7 @@ from workbench.errors import DimensionMismatchError, MixedIndexError
 from workbench.models.catalog import CATALOG
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 REF = CATALOG["minilm-l3"]
 
 

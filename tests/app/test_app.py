@@ -21,7 +21,7 @@ from workbench.retrieval.search import encode_queries, search_column
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 CORPUS = "corpus"
 

@@ -23,7 +23,7 @@ from workbench.comparison.run import compare, load_comparison
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.store.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 READS = {
     LanceDataset: ("to_table", "to_batches", "scanner", "take", "count_rows"),

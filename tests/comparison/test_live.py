@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_compare import Recording
+from tests.comparison.test_compare import Recording
 from workbench.comparison.live import agreement, query_both
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -289,7 +289,7 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     """A new user's first run of their own data, entirely in the app."""
     from playwright.sync_api import expect
 
-    from tests.test_app_onboarding import small_beir, zipped
+    from tests.app.test_app_onboarding import small_beir, zipped
 
     archive = tmp_path / "mycorpus.zip"
     archive.write_bytes(zipped(small_beir(80, empty=("d0005",))))

@@ -28,7 +28,7 @@ from workbench.store.production import production_column
 from workbench.store.storage import StorageConfig
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 OLD, NEW = CATALOG["minilm-l3"], CATALOG["minilm-l6"]
 KEY_VAR, SECRET_VAR = "WB_TEST_S3_KEY", "WB_TEST_S3_SECRET"
 

@@ -14,7 +14,7 @@ from workbench.demo import NEW_MODEL
 from workbench.models.catalog import CATALOG
 from workbench.store.workspace import Workspace
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

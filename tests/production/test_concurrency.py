@@ -102,7 +102,7 @@ def _wait_for_reads(proc: subprocess.Popen[bytes], progress: Path, at_least: int
 
 def _start_reader(ws: Workspace, folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, Path]]:
     files = {name: folder / name for name in ("progress", "stop", "out.json")}
-    code = "import sys; from tests.test_concurrency import reader_main; reader_main(*sys.argv[1:])"
+    code = "import sys; from tests.production.test_concurrency import reader_main; reader_main(*sys.argv[1:])"
     args = [str(files["progress"]), str(files["stop"]), str(files["out.json"])]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.Popen([sys.executable, "-c", code, ws.uri, *args], cwd=REPO, env=env)

@@ -336,7 +336,7 @@ def test_require_inside_an_allowed_root(tmp_path: Path) -> None:
 def test_app_refuses_server_paths_outside_the_allowed_root(
     demo_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_app import start, texts
+    from tests.app.test_app import start, texts
 
     allowed = tmp_path / "allowed"
     allowed.mkdir()

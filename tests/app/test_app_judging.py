@@ -13,7 +13,7 @@ from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.store.evalsets import eval_set_versions, load_eval_set
 from workbench.store.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import shared_collection
-from tests.test_readers import QUERIES, write_beir
+from tests.corpus.test_readers import QUERIES, write_beir
 from workbench.cli import app
 from workbench.corpus.readers import read_collection
 from workbench.embedding.ingest import ingest

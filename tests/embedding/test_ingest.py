@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_collection
-from tests.test_readers import DOCS, QUERIES, write_beir
+from tests.corpus.test_readers import DOCS, QUERIES, write_beir
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import DataError, InvalidArgumentError

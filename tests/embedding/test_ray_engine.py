@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_readers import write_beir
+from tests.corpus.test_readers import write_beir
 from workbench.contract import candidate_tag
 from workbench.embedding.fragments import FragmentRun, commit_fragments
 from workbench.embedding.ingest import ingest
@@ -34,7 +34,7 @@ from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 REF = CATALOG["minilm-l3"]
 PIECES = (40, 80, 120)  # ingested as three growing prefixes: three fragments of 40 rows
 
@@ -263,7 +263,7 @@ def cli(ws: Path, address: str) -> list[str]:
 
 
 def cli_env() -> dict[str, str]:
-    repo = str(Path(__file__).resolve().parents[1])
+    repo = str(Path(__file__).resolve().parents[2])
     return {**os.environ, "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 

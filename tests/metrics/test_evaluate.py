@@ -20,7 +20,7 @@ from workbench.metrics import paired
 from workbench.metrics.labelled import metric_label, parse_metric, per_query_metrics, truncate_run
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_delta, paired_deltas
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 CRANFIELD = SHARED_DATA / "cranfield"
 ALL_FAMILIES = ["ndcg", "recall", "mrr", "map", "precision", "hit_rate"]

@@ -16,7 +16,7 @@ from workbench.production.history import history
 from workbench.production.promote import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 
 

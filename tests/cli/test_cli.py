@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_readers import DOCS, QUERIES, write_beir
+from tests.corpus.test_readers import DOCS, QUERIES, write_beir
 from workbench.cli import app
 from workbench.store.workspace import open_workspace
 

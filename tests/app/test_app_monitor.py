@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.test_app import start
+from tests.app.test_app import start
 from workbench.contract import content_hash
 from workbench.demo import NEW_MODEL
 from workbench.models.catalog import CATALOG
