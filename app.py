@@ -38,20 +38,20 @@ st.set_page_config(
 
 PAGES = {
     "Inspect": [
-        st.Page("app_pages/workspace.py", title="Workspace", icon=":material/database:", default=True),
+        st.Page("pages/workspace.py", title="Workspace", icon=":material/database:", default=True),
     ],
     "Migrate": [
-        st.Page("app_pages/decide.py", title="Decide", icon=":material/leaderboard:"),
-        st.Page("app_pages/migrate.py", title="Migrate", icon=":material/sync_alt:"),
-        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("app_pages/live_query.py", title="Live query", icon=":material/search:"),
+        st.Page("pages/decide.py", title="Decide", icon=":material/leaderboard:"),
+        st.Page("pages/migrate.py", title="Migrate", icon=":material/sync_alt:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/live_query.py", title="Live query", icon=":material/search:"),
     ],
     "Ship": [
-        st.Page("app_pages/promote.py", title="Promote", icon=":material/rocket_launch:"),
-        st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),
+        st.Page("pages/promote.py", title="Promote", icon=":material/rocket_launch:"),
+        st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
     ],
     "Operate": [
-        st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
+        st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
     ],
 }
 

@@ -68,7 +68,7 @@ def test_wheel_holds_the_demo_corpus_and_the_app(wheel: Path) -> None:
         "workbench/corpus/demo_data/queries.jsonl",
         "workbench/corpus/demo_data/qrels/test.tsv",
         "workbench_app/site/app.py",
-        "workbench_app/site/app_pages/compare.py",
+        "workbench_app/site/pages/compare.py",
         "workbench_app/ui.py",
     ):
         assert expected in names

@@ -69,7 +69,7 @@ def _client_imports() -> list[tuple[str, str, str]]:
     sources: list[tuple[str, str]] = []
     files = [
         ROOT / "app.py",
-        *sorted((ROOT / "app_pages").glob("*.py")),
+        *sorted((ROOT / "pages").glob("*.py")),
         *sorted((ROOT / "workbench_app").glob("*.py")),
     ]
     for path in files:

@@ -97,7 +97,7 @@ def current() -> Context:
             "or build the demo from the sidebar (CLI: `workbench ingest PATH`).",
             icon=":material/info:",
         )
-        st.page_link("app_pages/migrate.py", label="Add your data", icon=":material/upload:")
+        st.page_link("pages/migrate.py", label="Add your data", icon=":material/upload:")
         st.stop()
     table = st.session_state.get(TABLE_KEY)
     if table not in names:

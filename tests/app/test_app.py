@@ -32,7 +32,7 @@ def start(ws: Workspace | Path, monkeypatch: pytest.MonkeyPatch, page: str | Non
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception, at.exception
     if page:
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, at.exception
     return at
 
@@ -129,7 +129,7 @@ def test_a_missing_sidebar_workspace_is_not_created_silently(
     assert any("No folder" in w for w in texts(at.sidebar.warning))
     assert [b.label for b in at.sidebar.button] == ["Create an empty workspace", "Create it with the demo"]
     assert not missing.exists()
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("pages/compare.py").run()
     assert not missing.exists()
 
 
@@ -383,6 +383,6 @@ def test_reports_offer_every_format_of_a_stored_comparison(
 def test_every_page_renders_without_exception(compared: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     at = start(compared, monkeypatch)
     for page in ("workspace", "migrate", "compare", "live_query", "promote", "reports"):
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert at.title, page

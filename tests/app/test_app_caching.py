@@ -59,7 +59,7 @@ def app_at(ws: Workspace, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest
     return at
 
 
-@pytest.mark.parametrize("page", ["app_pages/compare.py", "app_pages/workspace.py"])
+@pytest.mark.parametrize("page", ["pages/compare.py", "pages/workspace.py"])
 def test_a_rerun_reads_nothing_from_lancedb(
     compared_ws: Workspace, page: str, reads: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,7 +74,7 @@ def test_a_rerun_reads_nothing_from_lancedb(
 def test_another_query_in_the_drilldown_reads_only_its_documents_texts(
     compared_ws: Workspace, comparison_id: str, reads: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = app_at(compared_ws, "app_pages/compare.py", monkeypatch)
+    at = app_at(compared_ws, "pages/compare.py", monkeypatch)
     cmp = load_comparison(compared_ws, comparison_id)
     pool = cmp.unjudged(k=10)
     other = next(q for q in pool["query_id"] if q != at.selectbox(key="compare.query").value)
@@ -87,7 +87,7 @@ def test_another_query_in_the_drilldown_reads_only_its_documents_texts(
 def test_a_write_from_elsewhere_is_seen_on_the_next_rerun(
     compared_ws: Workspace, comparison_id: str, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = app_at(compared_ws, "app_pages/compare.py", monkeypatch)
+    at = app_at(compared_ws, "pages/compare.py", monkeypatch)
     assert len(at.selectbox(key="compare.selected").options) == 1
     fresh = compare(
         compared_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", k=[5], embedders=embedders
@@ -99,7 +99,7 @@ def test_a_write_from_elsewhere_is_seen_on_the_next_rerun(
     assert not at.exception, at.exception
     assert at.query_params["comparison"] == fresh.id
 
-    at.switch_page("app_pages/workspace.py").run()
+    at.switch_page("pages/workspace.py").run()
     sets = next(d.value for d in at.dataframe if "n_judged" in d.value.columns)
     assert sets.set_index("name").loc["demo", "version"] == 1
     pool = load_comparison(compared_ws, comparison_id).unjudged(k=10).head(2)

@@ -20,7 +20,7 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_WORKSPACE", demo_ws.uri)
     at = AppTest.from_file(APP, default_timeout=300).run()
-    at.switch_page("app_pages/decide.py").run()
+    at.switch_page("pages/decide.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Decide"
     at.button[0].click().run()  # "Rank candidates"

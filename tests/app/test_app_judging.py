@@ -27,7 +27,7 @@ def open_compare(ws: Workspace, monkeypatch: pytest.MonkeyPatch, **params: str) 
     at.run()
     for key, value in params.items():
         at.query_params[key] = value
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("pages/compare.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -130,7 +130,7 @@ def test_upload_a_beir_zip_validate_then_ingest_into_an_empty_workspace(
     target = tmp_path / "mine"
     open_workspace(target)  # an existing, empty workspace
     at = app_on(target, monkeypatch)
-    at.switch_page("app_pages/migrate.py").run()
+    at.switch_page("pages/migrate.py").run()
     assert texts(at.title) == ["Add your data"]
     at.file_uploader(key="migrate.upload_corpus").set_value(
         ("mycorpus.zip", zipped(small_beir(empty=("d0003",))), "application/zip")
@@ -165,7 +165,7 @@ def test_loose_files_and_a_server_path_are_validated_the_same_way(
     open_workspace(target)
     files = small_beir(30)
     at = app_on(target, monkeypatch)
-    at.switch_page("app_pages/migrate.py").run()
+    at.switch_page("pages/migrate.py").run()
     at.file_uploader(key="migrate.upload_corpus").set_value(
         ("docs.jsonl", files["corpus.jsonl"], "text/plain")
     )

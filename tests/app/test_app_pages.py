@@ -27,7 +27,7 @@ def texts(elements: object) -> list[str]:
 def start(ws: Workspace, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:
     monkeypatch.setenv("WORKBENCH_WORKSPACE", ws.uri)
     at = AppTest.from_file(APP, default_timeout=90).run()
-    at.switch_page(f"app_pages/{page}.py").run()
+    at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

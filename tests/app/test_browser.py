@@ -460,7 +460,7 @@ def test_a_shared_link_is_the_first_request_of_a_fresh_server(
 
     Streamlit treats a folder named ``pages/`` next to the main script as its legacy multipage
     app, which served such a link as a bare page until the root had been visited once; the
-    app's pages live in ``app_pages/`` for this reason.
+    app's pages live in ``pages/`` for this reason.
     """
     from playwright.sync_api import expect
 

@@ -26,7 +26,7 @@ def app_entry() -> Path:
 
     package = Path(workbench_app.__file__).resolve().parent
     for path in (package.parent / "app.py", package / "site" / "app.py"):
-        if path.is_file() and (path.parent / "app_pages").is_dir():
+        if path.is_file() and (path.parent / "pages").is_dir():
             return path
     raise NotFoundError(f"the app is not installed next to {package}; reinstall the package")
 

@@ -61,7 +61,7 @@ if last.alarms:
     if comparison:
         st.session_state[COMPARE_KEY] = comparison
         st.page_link(
-            "app_pages/compare.py",
+            "pages/compare.py",
             label=f"Open comparison {comparison}: the evidence that promoted this column",
             icon=":material/compare_arrows:",
         )
