@@ -97,7 +97,7 @@ def _lance_ray_udf(ref_json: str):
     import lance
     import pyarrow as pa
 
-    from workbench.embedding.run import embed_batch, vector_schema
+    from workbench.embedding.batch import embed_batch, vector_schema
     from workbench.models.ref import ModelRef, load_embedder
 
     ref = ModelRef.model_validate_json(ref_json)

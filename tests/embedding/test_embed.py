@@ -10,8 +10,9 @@ import pytest
 
 from tests.corpus.test_readers import write_beir
 from workbench.contract import candidate_tag
+from workbench.embedding.checkpoint import PendingRun, pending_run
 from workbench.embedding.ingest import ingest
-from workbench.embedding.run import PendingRun, embed, pending_run
+from workbench.embedding.run import embed
 from workbench.errors import DimensionMismatchError, MixedIndexError
 from workbench.models.catalog import CATALOG
 from workbench.store.workspace import Workspace, open_workspace, vector_columns

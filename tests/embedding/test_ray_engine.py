@@ -18,10 +18,11 @@ import pytest
 
 from tests.corpus.test_readers import write_beir
 from workbench.contract import candidate_tag
-from workbench.embedding.fragments import FragmentRun, commit_fragments
+from workbench.embedding.checkpoint import FragmentResult, FragmentRun, pending_run
+from workbench.embedding.commit import commit_fragments
 from workbench.embedding.ingest import ingest
 from workbench.embedding.ray_engine import RayOptions
-from workbench.embedding.run import embed, pending_run
+from workbench.embedding.run import embed
 from workbench.errors import (
     ConcurrentChangeError,
     FingerprintMismatchError,
@@ -29,7 +30,7 @@ from workbench.errors import (
     MissingDependencyError,
 )
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import pin_directory, resolve_model_dir
+from workbench.models.sources.local import pin_directory, resolve_model_dir
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -203,8 +204,6 @@ def test_a_stale_commit_is_a_conflict_not_a_corruption(
 def _fake_merge(dataset):
     import pyarrow as pa
 
-    from workbench.embedding.fragments import FragmentResult
-
     results = []
     for fragment in dataset.get_fragments():
         meta, schema = fragment.merge_columns(
@@ -241,7 +240,7 @@ def test_without_ray_installed_the_error_says_how_to_install_it(
 def test_cli_bad_engine_exits_2_and_writes_nothing(fragmented: Workspace) -> None:
     from typer.testing import CliRunner
 
-    from workbench.cli import app
+    from workbench.cli.app import app
 
     before = fragmented.table("small").version
     out = CliRunner().invoke(

@@ -169,7 +169,8 @@ def test_a_conflicting_commit_on_s3_is_a_clear_error_and_nothing_is_corrupted(
     import lance
     import pyarrow as pa
 
-    from workbench.embedding.fragments import FragmentResult, commit_fragments
+    from workbench.embedding.checkpoint import FragmentResult
+    from workbench.embedding.commit import commit_fragments
     from workbench.errors import ConcurrentChangeError
 
     ingest(s3_ws, DEMO, table="demo", eval_set="demo")

@@ -30,7 +30,7 @@ from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.embedding.run import EmbedResult
+    from workbench.embedding.result import EmbedResult
     from workbench.store.workspace import Workspace
 
 __all__ = ["IndexKind", "MigrationPlan", "PlanCheck", "check_plan", "count_tokens", "plan_embed"]

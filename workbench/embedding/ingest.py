@@ -28,7 +28,7 @@ from workbench.corpus.readers import (
     read_collection,
 )
 from workbench.corpus.stream import CorpusStream
-from workbench.embedding.run import embed_batch, vector_schema
+from workbench.embedding.batch import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.ref import Embedder
 from workbench.progress import ProgressFn

@@ -1,15 +1,16 @@
 """The Ray engine: the same embedding run, fragment-parallel on a Ray cluster.
 
 Each worker is a Ray actor that loads the pinned model once through
-:func:`~workbench.models.ref.load_embedder` (which verifies the pin: file fingerprint, and any
+:func:`~workbench.models.loading.load_embedder` (which verifies the pin: file fingerprint, and any
 check a model source adds) and embeds whole fragments with lance
 ``LanceFragment.merge_columns`` — the per-fragment step ``lance_ray.add_columns`` distributes.
 A worker writes its fragment's new data file next to the table (local disk or object
 storage) and hands back only the small fragment metadata; the driver checkpoints it
-(:mod:`workbench.embedding.fragments`), and when every fragment is done commits one
-``LanceOperation.Merge``: one new table version with the column whole, the same column contract
-as the local engine (field metadata with the pin, the ``src__`` column, the
-``candidate-<column>`` tag).
+(:class:`~workbench.embedding.checkpoint.FragmentRun`, in the checkpoint module both engines
+use), and when every fragment is done commits one ``LanceOperation.Merge``
+(:func:`~workbench.embedding.commit.commit_fragments`): one new table version with the column
+whole, the same column contract as the local engine (field metadata with the pin, the
+``src__`` column, the ``candidate-<column>`` tag).
 
 Why actors over fragments rather than ``lance_ray.add_columns`` itself: that call keeps every
 fragment's result in memory until all are done, so a killed driver loses the whole job, and
@@ -28,11 +29,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
 from workbench.contract import candidate_tag, vector_type
+from workbench.embedding.batch import READ_COLUMNS, embed_batch
+from workbench.embedding.checkpoint import FragmentResult, fragment_run
+from workbench.embedding.commit import commit_fragments
+from workbench.embedding.result import EmbedResult, existing_column
 from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
@@ -41,15 +46,13 @@ from workbench.errors import (
     WorkbenchError,
     WorkerLostError,
 )
+from workbench.models.embedder import require_own_model
+from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
 from workbench.progress import ProgressFn
 from workbench.store.workspace import Workspace, column_metadata, set_tag
 
-if TYPE_CHECKING:
-    from workbench.embedding.run import EmbedResult
-
 __all__ = [
-    "READ_COLUMNS",
     "FragmentFn",
     "FragmentWorker",
     "RayOptions",
@@ -62,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-READ_COLUMNS = ["id", "title", "text", "content_hash"]
 FragmentFn = Callable[[int, int], None]
 """Called with ``(fragments_done, fragments_total)``."""
 
@@ -128,9 +130,7 @@ class FragmentWorker:
     """A Ray actor body: one verified model, embedding whole fragments on request."""
 
     def __init__(self, ref_json: str, threads: int) -> None:
-        import torch
-
-        from workbench.models.ref import load_embedder, require_own_model
+        import torch  # heavy (seconds), and only the worker process needs it
 
         torch.set_num_threads(threads)
         self.ref = ModelRef.model_validate_json(ref_json)
@@ -159,9 +159,7 @@ class FragmentWorker:
         counter: Any,
     ) -> tuple[int, int, Any, Any]:
         """Write fragment ``fragment_id``'s new columns; return (id, rows, metadata, schema)."""
-        import lance
-
-        from workbench.embedding.run import embed_batch
+        import lance  # a third of a second to import; kept off the CLI's start-up path, as in the store
 
         if self.error is not None:
             raise self.error
@@ -224,9 +222,6 @@ def embed_ray(
     ``canaries`` (the pinned canary vectors as JSON, checked on the driver) go into the
     column's field metadata as the local engine writes them.
     """
-    from workbench.embedding.fragments import commit_fragments, fragment_run
-    from workbench.embedding.run import EmbedResult, existing_column
-
     start = time.perf_counter()
     table = ws.table(table_name)
     run = fragment_run(ws.state_dir, table_name, ref.column)
@@ -315,8 +310,6 @@ class _Job:
         on_fragment: FragmentFn | None,
     ) -> Any:
         """Yield each fragment's result as it finishes; workers are verified before any work."""
-        from workbench.embedding.fragments import FragmentResult
-
         ray = require_ray()
         started = connect(options)
         actors: list[Any] = []
