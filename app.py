@@ -1,151 +1,167 @@
 """The embedding migration workbench app: ``streamlit run app.py``.
 
-This file is the router: it draws the sidebar (workspace and table), builds the demo
-workspace on first start when it is missing, and hands over to the selected page. The pages
-are thin clients of the ``workbench`` library.
+This is the entry page, Workspace, at the root URL: tables, vector columns with their pins,
+production, health, versions, history. The other pages are the scripts in ``pages/`` (Streamlit's
+classic multipage app: each page's URL is its file name). Every page, this one included, starts
+with :func:`workbench_app.shell.setup_page`, which draws the sidebar (grouped page links,
+workspace and table) and builds the demo workspace on first start. The pages are thin clients
+of the ``workbench`` library.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+import pandas as pd
 import streamlit as st
 
-from workbench.demo import DEMO_TABLE, build_demo, demo_ready
-from workbench.errors import WorkbenchError
-from workbench.store.workspace import Workspace
-from workbench_app import resources
-from workbench_app.context import (
-    SELECT_TABLE_KEY,
-    TABLE_KEY,
-    URI_KEY,
-    builds_demo_by_itself,
-    default_uri,
-    is_missing_local,
-    open_selected,
-)
-from workbench_app.ui import RateProgress
+from workbench_app import lifecycle, resources
+from workbench_app.context import current
+from workbench_app.shell import setup_page
+from workbench_app.ui import model_short, reported, short_columns_in, short_tag, when
 
-st.set_page_config(
-    page_title="Embedding migration workbench",
-    page_icon=":material/swap_horiz:",
-    layout="wide",
-    initial_sidebar_state="expanded",
+setup_page()
+ctx = current()
+status = resources.status(ctx.uri, ctx.table, ctx.version)
+columns: list[dict] = status["columns"]
+production = status["active_column"]
+
+st.title(f"Workspace · {ctx.table}")
+st.caption(
+    f"`{ctx.uri}` — one LanceDB table per corpus, one vector column per pinned model. "
+    "Every write makes a new table version; tags mark the production and candidate versions."
 )
 
-PAGES = {
-    "Inspect": [
-        st.Page("pages/workspace.py", title="Workspace", icon=":material/database:", default=True),
-    ],
-    "Migrate": [
-        st.Page("pages/decide.py", title="Decide", icon=":material/leaderboard:"),
-        st.Page("pages/migrate.py", title="Migrate", icon=":material/sync_alt:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("pages/live_query.py", title="Live query", icon=":material/search:"),
-    ],
-    "Ship": [
-        st.Page("pages/promote.py", title="Promote", icon=":material/rocket_launch:"),
-        st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
-    ],
-    "Operate": [
-        st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
-    ],
-}
+prod_model = next((model_short(c["model"]) for c in columns if c["production"]), None)
+unhealthy = sum(1 for c in columns if c["missing_rows"] or c["stale_rows"])
+m1, m2, m3, m4 = st.columns([1, 1, 1, 3])
+m1.metric("Documents", f"{status['rows']:,}")
+m2.metric("Vector columns", len(columns))
+m3.metric(
+    "Latest version",
+    status["version"],
+    help="The newest table version. Search serves the production version (see the timeline), "
+    "which can be older, e.g. after a rollback.",
+)
+m4.metric(
+    "Production",
+    f"{prod_model} · v{status['tags']['production']}"
+    if prod_model and "production" in status["tags"]
+    else "none",
+    help=production or "No column is production yet.",
+)
 
-
-def build_demo_here(ws: Workspace) -> None:
-    """Build (or finish building) the demo, one progress bar per step, then reload."""
-    st.title("Setting up the demo workspace")
-    st.caption(
-        f"First start: `{ws.uri}` has no demo yet. Ingesting the project's demo corpus and "
-        "embedding it with an old and a new pinned model — about half a minute, once. "
-        "An interrupted build resumes where it stopped."
+st.subheader("Vector columns")
+if not columns:
+    st.info("No vector column yet: embed the corpus with a pinned model on the **Migrate** page.")
+else:
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "role", ["● production" if p else "○ candidate" for p in frame["production"]])
+    frame["model"] = frame["model"].map(model_short)
+    frame["fingerprint"] = frame["fingerprint"].str[:12] + "…"
+    frame["created_at"] = frame["created_at"].map(when)
+    frame["health"] = [
+        "✓ complete" if not (m or s) else f"⚠ {m} missing · {s} stale"
+        for m, s in zip(frame["missing_rows"], frame["stale_rows"], strict=True)
+    ]
+    checks = resources.canary_checks(ctx.uri)
+    frame["verified"] = [when(checks[n]["checked_at"]) if n in checks else "never" for n in frame["name"]]
+    frame["min_cosine"] = [float(checks[n]["min_cosine"]) if n in checks else None for n in frame["name"]]
+    frame["ann"] = [
+        f"{index} · {unindexed:,} unindexed" if index else "none (exact search)"
+        for index, unindexed in zip(frame["index"], frame["unindexed_rows"], strict=True)
+    ]
+    st.dataframe(
+        frame[
+            [
+                "role",
+                "model",
+                "revision",
+                "fingerprint",
+                "dim",
+                "health",
+                "ann",
+                "verified",
+                "min_cosine",
+                "created_at",
+                "name",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "role": st.column_config.TextColumn("Role", width=110),
+            "model": st.column_config.TextColumn("Model"),
+            "revision": st.column_config.TextColumn("Revision", width="small"),
+            "fingerprint": st.column_config.TextColumn("sha256", help="Fingerprint of the weight files"),
+            "dim": st.column_config.NumberColumn("Dim", width="small"),
+            "health": st.column_config.TextColumn("Rows"),
+            "verified": st.column_config.TextColumn(
+                "Canaries verified", help="Last passing re-check of the model's canary vectors"
+            ),
+            "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f"),
+            "ann": st.column_config.TextColumn("ANN index", help="`workbench index COLUMN` builds one"),
+            "created_at": st.column_config.TextColumn("Embedded at"),
+            "name": st.column_config.TextColumn("Column", width="large"),
+        },
     )
-    with st.status("Building the demo…", expanded=True) as box:
-        try:
-            messages = build_demo(ws, step=lambda description: RateProgress(description.capitalize()))
-        except WorkbenchError as exc:
-            box.update(label="The demo could not be built", state="error")
-            st.error(str(exc), icon=":material/error:")
-            st.stop()
-        for line in messages:
-            st.write(f"✓ {line}")
-        box.update(label="Demo workspace ready", state="complete")
-    st.rerun()
-
-
-def sidebar() -> tuple[Workspace | None, bool]:
-    """Workspace field and table picker: the open workspace (or None) and whether to build the demo."""
-    st.session_state.setdefault(URI_KEY, default_uri())
-    with st.sidebar:
-        st.text_input(
-            "Workspace",
-            key=URI_KEY,
-            help="A local folder or any LanceDB URI (s3://…). Default: $WORKBENCH_WORKSPACE or ./workspace",
-        )
-        uri = st.session_state[URI_KEY]
-        build = builds_demo_by_itself(uri)  # only the default workspace gets the demo unasked
-        if is_missing_local(uri) and not build:
-            st.warning(f"No folder `{uri}` yet.", icon=":material/folder_off:")
-            empty = st.button(
-                "Create an empty workspace", key="app.create_empty", icon=":material/create_new_folder:"
-            )
-            demo = st.button("Create it with the demo", key="app.create_demo", icon=":material/construction:")
-            if not (empty or demo):
-                return None, False
-            resources.workspace(uri)  # creates the folder
-            build = demo
-        ws = open_selected()
-        if ws is None:
-            return None, False
-        names = ws.table_names()
-        if not names and not build:
-            st.caption("An empty workspace: add your data on the **Migrate** page, or:")
-            build = st.button("Build the demo here", key="app.build_demo", icon=":material/construction:")
-        if names:
-            chosen = st.session_state.pop(SELECT_TABLE_KEY, None)
-            if chosen in names:
-                st.session_state[TABLE_KEY] = chosen
-            if st.session_state.get(TABLE_KEY) not in names:
-                st.session_state[TABLE_KEY] = DEMO_TABLE if DEMO_TABLE in names else names[0]
-            st.selectbox("Corpus table", names, key=TABLE_KEY)
-        if st.button(
-            "Reload workspace",
-            key="app.reload",
-            icon=":material/refresh:",
-            help="Re-read the config and tables, e.g. after a change from the CLI.",
-        ):
-            resources.workspace.clear()
-            st.rerun()
-        st.caption(f"`{ws.uri}`")
-    return ws, build
-
-
-def needs_demo(ws: Workspace) -> bool:
-    """An empty local workspace, or a demo whose build was interrupted."""
-    if not ws.is_local:
-        return False
-    return not ws.table_names() or (ws.has_table(DEMO_TABLE) and not demo_ready(ws))
-
-
-navigation = st.navigation(PAGES)
-workspace, build = sidebar()
-if workspace is None:
-    if is_missing_local(st.session_state[URI_KEY]):
-        st.info(
-            "This workspace does not exist yet. In the sidebar, **create an empty workspace** for your "
-            "own data (you can then upload or point at a corpus on the **Migrate** page), or create it "
-            "with the demo.",
-            icon=":material/create_new_folder:",
+    if unhealthy:
+        st.warning(
+            f"{unhealthy} column(s) have missing or stale rows: the text changed after embedding "
+            "or rows were added without a dual-write. Re-ingest the corpus (dual-write) on the "
+            "**Migrate** page before comparing or promoting.",
+            icon=":material/warning:",
         )
     else:
-        st.info(
-            "Choose a workspace in the sidebar: a local folder or any LanceDB URI.", icon=":material/info:"
+        st.caption("Every column has a vector for every row, computed from the row's current text.")
+
+st.subheader("Versions")
+st.caption(
+    "Newest first, each with what it changed (read from LanceDB's transaction log). Tags pin a "
+    "version: `production` is what search serves, `candidate-…` marks where each column first appeared."
+)
+names = lifecycle.model_names(ctx.ws, ctx.ws.table(ctx.table))
+prod_version = status["tags"].get("production")
+versions = lifecycle.annotate_timeline(
+    resources.timeline(ctx.uri, ctx.table, ctx.version), resources.history(ctx.uri, ctx.table), prod_version
+).assign(
+    change=lambda f: f["change"].map(lambda text: short_columns_in(text, names)),
+    tags=lambda f: f["tags"].map(lambda tags: " · ".join(short_tag(t) for t in tags)),
+)
+st.dataframe(
+    versions,
+    hide_index=True,
+    width="stretch",
+    height=min(35 * (len(versions) + 1) + 3, 388),
+    column_order=["version", "production", "timestamp", "change", "rows", "tags"],
+    column_config={
+        "version": st.column_config.NumberColumn("Version", width=70),
+        "production": st.column_config.TextColumn("Serves", width=100, help="The version search serves"),
+        "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss", width=160),
+        "change": st.column_config.TextColumn("Change", width="large"),
+        "rows": st.column_config.NumberColumn("Rows", width=70),
+        "tags": st.column_config.TextColumn("Tags"),
+    },
+)
+
+st.subheader("Eval sets")
+with reported("Reading eval sets"):
+    sets = resources.eval_sets(ctx.uri, ctx.table)
+    if sets:
+        st.dataframe(
+            pd.DataFrame(sets)[["name", "version", "n_queries", "n_judged", "created_at"]].assign(
+                created_at=lambda f: f["created_at"].map(when)
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "name": st.column_config.TextColumn("Eval set", width="large"),
+                "version": st.column_config.NumberColumn("Version", width=70),
+                "n_queries": st.column_config.NumberColumn("Queries"),
+                "n_judged": st.column_config.NumberColumn("Judged"),
+                "created_at": st.column_config.TextColumn("Created"),
+            },
         )
-    st.stop()
-if build and needs_demo(workspace):
-    build_demo_here(workspace)
-navigation.run()
+    else:
+        st.caption("No eval set for this table: comparisons can still measure rank shifts.")
+
+st.subheader("Promotion history")
+lifecycle.history_section(ctx)

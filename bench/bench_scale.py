@@ -325,7 +325,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
         at.run()
         t0 = time.perf_counter()
-        at.switch_page("pages/workspace.py").run()
+        at.switch_page("app.py").run()
         result["page_s"] = time.perf_counter() - t0
         result["exception"] = [str(e.value) for e in at.exception][:1]
     else:

@@ -11,8 +11,10 @@ from workbench_app import compare_sections as sections
 from workbench_app import resources
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.ui import require
 
+setup_page()
 ctx = current()
 columns = ctx.ws.vector_columns(resources.table_at(ctx.uri, ctx.table, ctx.version))
 production = resources.status(ctx.uri, ctx.table, ctx.version)["active_column"]

@@ -9,11 +9,13 @@ from workbench.decide.matryoshka import DEFAULT_DIMS, matryoshka_figure, matryos
 from workbench.store.evalsets import list_eval_sets
 from workbench_app import resources
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.ui import column_label, reported, require
 
 BOARD_KEY = "decide.board"
 CURVE_KEY = "decide.curve"
 
+setup_page()
 ctx = current()
 table = resources.table_at(ctx.uri, ctx.table, ctx.version)
 columns = ctx.ws.vector_columns(table)

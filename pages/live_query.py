@@ -10,12 +10,14 @@ from workbench.comparison.live import agreement, with_judgements
 from workbench.store.evalsets import list_eval_sets, load_eval_set
 from workbench_app import resources
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.tables import render_side_by_side, render_texts
 from workbench_app.ui import column_label, column_pair, reported, require
 
 QUERY_KEY = "live.query"
 SAMPLE_KEY = "live.sample"
 
+setup_page()
 ctx = current()
 table = resources.table_at(ctx.uri, ctx.table, ctx.version)
 columns = ctx.ws.vector_columns(table)

@@ -16,6 +16,7 @@ from workbench_app import onboarding, resources
 from workbench_app.context import allowed_root, current, open_or_stop
 from workbench_app.ui import RateProgress, model_short, reported, when
 
+from workbench_app.shell import setup_page
 STATE_MARKS = {"production": "● production", "embedded": "✓ embedded", "not embedded": "not embedded"}
 INTRO = (
     "A model change is a migration: the new model writes its **own** vector column beside the "
@@ -35,6 +36,7 @@ ws = ctx.ws
 status = resources.status(ctx.uri, ctx.table, ctx.version)
 existing = {c["name"]: c for c in status["columns"]}
 models = ws.config.all_models()
+setup_page()
 
 st.title("Migrate")
 st.caption(INTRO)

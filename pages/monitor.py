@@ -12,11 +12,13 @@ from workbench.production.history import history
 from workbench.production.promote import production
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.ui import reported, require
 
 COMPARE_KEY = "compare.selected"  # the Compare page's selection, preset by the link below
 DONE_KEY = "monitor.done"
 
+setup_page()
 ctx = current()
 st.title("Monitor")
 st.caption(

@@ -8,6 +8,7 @@ from workbench.production.promote import check_gate, promote, rollback
 from workbench_app import lifecycle, resources
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.ui import model_short, reported, require, short_column, short_columns_in
 
 SELECTED_KEY = "promote.comparison"
@@ -15,6 +16,7 @@ CONFIRM_KEY = "promote.confirming"
 ROLLBACK_KEY = "promote.rolling_back"
 DONE_KEY = "promote.done"
 
+setup_page()
 ctx = current()
 table = ctx.ws.table(ctx.table)
 prod, prod_model = lifecycle.production_summary(ctx.ws, table)

@@ -7,6 +7,7 @@ import streamlit as st
 from workbench_app import resources
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
+from workbench_app.shell import setup_page
 from workbench_app.ui import require
 
 SELECTED_KEY = "reports.comparison"
@@ -17,6 +18,7 @@ FORMATS = {
     "csv": ("CSV", "text/csv", ":material/table:", "One row per query: metrics per side and rank shifts."),
 }
 
+setup_page()
 ctx = current()
 st.title("Reports")
 st.caption(

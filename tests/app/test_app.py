@@ -382,7 +382,10 @@ def test_reports_offer_every_format_of_a_stored_comparison(
 
 def test_every_page_renders_without_exception(compared: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     at = start(compared, monkeypatch)
-    for page in ("workspace", "migrate", "compare", "live_query", "promote", "reports"):
+    for page in ("migrate", "compare", "live_query", "promote", "reports", "decide", "monitor"):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert at.title, page
+    at.switch_page("app.py").run()  # the Workspace page, at the root URL
+    assert not at.exception, at.exception
+    assert texts(at.title) == ["Workspace · demo"]

@@ -59,7 +59,7 @@ def app_at(ws: Workspace, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest
     return at
 
 
-@pytest.mark.parametrize("page", ["pages/compare.py", "pages/workspace.py"])
+@pytest.mark.parametrize("page", ["pages/compare.py", "app.py"])
 def test_a_rerun_reads_nothing_from_lancedb(
     compared_ws: Workspace, page: str, reads: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,7 +99,7 @@ def test_a_write_from_elsewhere_is_seen_on_the_next_rerun(
     assert not at.exception, at.exception
     assert at.query_params["comparison"] == fresh.id
 
-    at.switch_page("pages/workspace.py").run()
+    at.switch_page("app.py").run()
     sets = next(d.value for d in at.dataframe if "n_judged" in d.value.columns)
     assert sets.set_index("name").loc["demo", "version"] == 1
     pool = load_comparison(compared_ws, comparison_id).unjudged(k=10).head(2)

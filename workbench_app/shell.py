@@ -1,0 +1,188 @@
+"""What every page of the app draws first: page config, the sidebar, the demo on first start.
+
+The app is a classic Streamlit multipage app: ``app.py`` is the entry page (Workspace, at the
+root URL) and every script in ``pages/`` is a page whose URL is its file name (``/compare``,
+``/live_query``…). There is no ``st.navigation`` router: each page starts with
+:func:`setup_page`, so a page opened first from a shared link gets the same sidebar, workspace
+and demo handling as the root. Streamlit's automatic page list is hidden
+(``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``); :func:`setup_page`
+draws the grouped navigation itself with ``st.page_link``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+from workbench.demo import DEMO_TABLE, build_demo, demo_ready
+from workbench.errors import WorkbenchError
+from workbench.store.workspace import Workspace
+from workbench_app import resources
+from workbench_app.context import (
+    SELECT_TABLE_KEY,
+    TABLE_KEY,
+    URI_KEY,
+    builds_demo_by_itself,
+    default_uri,
+    is_missing_local,
+    open_selected,
+)
+from workbench_app.ui import RateProgress
+
+__all__ = ["NAVIGATION", "PAGE_TITLE", "NavLink", "setup_page"]
+
+PAGE_TITLE = "Embedding migration workbench"
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """One entry of the sidebar navigation: a page script (relative to ``app.py``), its label and icon."""
+
+    page: str
+    label: str
+    icon: str
+
+
+NAVIGATION: dict[str, list[NavLink]] = {
+    "Inspect": [
+        NavLink("app.py", "Workspace", ":material/database:"),
+    ],
+    "Migrate": [
+        NavLink("pages/decide.py", "Decide", ":material/leaderboard:"),
+        NavLink("pages/migrate.py", "Migrate", ":material/sync_alt:"),
+        NavLink("pages/compare.py", "Compare", ":material/compare_arrows:"),
+        NavLink("pages/live_query.py", "Live query", ":material/search:"),
+    ],
+    "Ship": [
+        NavLink("pages/promote.py", "Promote", ":material/rocket_launch:"),
+        NavLink("pages/reports.py", "Reports", ":material/description:"),
+    ],
+    "Operate": [
+        NavLink("pages/monitor.py", "Monitor", ":material/monitor_heart:"),
+    ],
+}
+
+
+def setup_page() -> None:
+    """Start a page: config, navigation and workspace sidebar, and the demo on first start.
+
+    Ends the run (``st.stop``) with a way forward when no workspace is open yet.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    st.set_page_config(
+        page_title=PAGE_TITLE,
+        page_icon=":material/swap_horiz:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    navigation()
+    workspace, build = sidebar()
+    if workspace is None:
+        if is_missing_local(st.session_state[URI_KEY]):
+            st.info(
+                "This workspace does not exist yet. In the sidebar, **create an empty workspace** for "
+                "your own data (you can then upload or point at a corpus on the **Migrate** page), or "
+                "create it with the demo.",
+                icon=":material/create_new_folder:",
+            )
+        else:
+            st.info(
+                "Choose a workspace in the sidebar: a local folder or any LanceDB URI.",
+                icon=":material/info:",
+            )
+        st.stop()
+    if build and needs_demo(workspace):
+        build_demo_here(workspace)
+
+
+def navigation() -> None:
+    """The sidebar's grouped page links (Streamlit's own page list is hidden by the config)."""
+    with st.sidebar.container(key="app-navigation"):
+        for group, links in NAVIGATION.items():
+            st.caption(group)
+            for link in links:
+                st.page_link(link.page, label=link.label, icon=link.icon)
+        st.divider()
+
+
+def build_demo_here(ws: Workspace) -> None:
+    """Build (or finish building) the demo, one progress bar per step, then reload."""
+    st.title("Setting up the demo workspace")
+    st.caption(
+        f"First start: `{ws.uri}` has no demo yet. Ingesting the project's demo corpus and "
+        "embedding it with an old and a new pinned model — about half a minute, once. "
+        "An interrupted build resumes where it stopped."
+    )
+    with st.status("Building the demo…", expanded=True) as box:
+        try:
+            messages = build_demo(ws, step=lambda description: RateProgress(description.capitalize()))
+        except WorkbenchError as exc:
+            box.update(label="The demo could not be built", state="error")
+            st.error(str(exc), icon=":material/error:")
+            st.stop()
+        for line in messages:
+            st.write(f"✓ {line}")
+        box.update(label="Demo workspace ready", state="complete")
+    st.rerun()
+
+
+def sidebar() -> tuple[Workspace | None, bool]:
+    """Workspace field and table picker: the open workspace (or None) and whether to build the demo.
+
+    Both widgets keep their value across pages (``persist_state="session"``): each page draws
+    them anew, and Streamlit would otherwise forget a widget's value on a page switch.
+    """
+    st.session_state.setdefault(URI_KEY, default_uri())
+    with st.sidebar:
+        st.text_input(
+            "Workspace",
+            key=URI_KEY,
+            persist_state="session",
+            help="A local folder or any LanceDB URI (s3://…). Default: $WORKBENCH_WORKSPACE or ./workspace",
+        )
+        uri = st.session_state[URI_KEY]
+        build = builds_demo_by_itself(uri)  # only the default workspace gets the demo unasked
+        if is_missing_local(uri) and not build:
+            st.warning(f"No folder `{uri}` yet.", icon=":material/folder_off:")
+            empty = st.button(
+                "Create an empty workspace", key="app.create_empty", icon=":material/create_new_folder:"
+            )
+            demo = st.button("Create it with the demo", key="app.create_demo", icon=":material/construction:")
+            if not (empty or demo):
+                return None, False
+            resources.workspace(uri)  # creates the folder
+            build = demo
+        ws = open_selected()
+        if ws is None:
+            return None, False
+        names = ws.table_names()
+        if not names and not build:
+            st.caption("An empty workspace: add your data on the **Migrate** page, or:")
+            build = st.button("Build the demo here", key="app.build_demo", icon=":material/construction:")
+        if names:
+            chosen = st.session_state.pop(SELECT_TABLE_KEY, None)
+            if chosen in names:
+                st.session_state[TABLE_KEY] = chosen
+            if st.session_state.get(TABLE_KEY) not in names:
+                st.session_state[TABLE_KEY] = DEMO_TABLE if DEMO_TABLE in names else names[0]
+            st.selectbox("Corpus table", names, key=TABLE_KEY, persist_state="session")
+        if st.button(
+            "Reload workspace",
+            key="app.reload",
+            icon=":material/refresh:",
+            help="Re-read the config and tables, e.g. after a change from the CLI.",
+        ):
+            resources.workspace.clear()
+            st.rerun()
+        st.caption(f"`{ws.uri}`")
+    return ws, build
+
+
+def needs_demo(ws: Workspace) -> bool:
+    """An empty local workspace, or a demo whose build was interrupted."""
+    if not ws.is_local:
+        return False
+    return not ws.table_names() or (ws.has_table(DEMO_TABLE) and not demo_ready(ws))
