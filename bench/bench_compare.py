@@ -65,9 +65,9 @@ class Precomputed:
 
 
 def scifact_workspace():  # -> Workspace (imported lazily)
+    from workbench.cache import cache_dir
     from workbench.embedding.ingest import ingest
     from workbench.embedding.run import embed
-    from workbench.models.catalog import cache_dir
     from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
     from workbench.store.workspace import open_workspace
 

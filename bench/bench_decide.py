@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import workbench as wb
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import load_embedder
+from workbench.models.loading import load_embedder
 
 MODELS = ("minilm-l3", "minilm-l6")
 

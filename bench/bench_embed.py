@@ -292,7 +292,7 @@ def run_workbench(template: Path, work: Path, ref, embedder, args, *, profile: b
 def rss_child(args) -> None:
     """Run in a fresh process: load the model (like the CLI does) and embed; print JSON."""
     logging.disable(logging.WARNING)
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
     from workbench.store.workspace import open_workspace
 
     ws = open_workspace(args.child_ws)
@@ -398,7 +398,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     import torch
 
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
     from workbench.store.config import WorkspaceConfig
 
     ref = WorkspaceConfig().model(args.model)

@@ -98,7 +98,8 @@ def _lance_ray_udf(ref_json: str):
     import pyarrow as pa
 
     from workbench.embedding.batch import embed_batch, vector_schema
-    from workbench.models.ref import ModelRef, load_embedder
+    from workbench.models.loading import load_embedder
+    from workbench.models.ref import ModelRef
 
     ref = ModelRef.model_validate_json(ref_json)
     schema = vector_schema(ref)
@@ -132,7 +133,7 @@ def lance_ray_add_columns(uri: str, ref) -> None:
 
 def model_load_seconds(alias: str) -> float:
     from workbench.models.catalog import CATALOG
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
 
     start = time.perf_counter()
     load_embedder(CATALOG[alias])

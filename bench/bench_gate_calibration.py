@@ -31,13 +31,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_gate_calibration import readable_copy
+from tests.gate.test_gate_calibration import readable_copy
 from workbench.comparison.run import compare
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.gate.calibration import calibrate_gate, summarise_calibration
-from workbench.gate.evaluate import GateConfig
+from workbench.gate.config import GateConfig
 from workbench.models.catalog import CATALOG
 from workbench.store.workspace import open_workspace
 

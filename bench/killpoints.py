@@ -16,7 +16,7 @@ Usage (reports counts; exit 1 on any failure)::
 
     HF_HUB_OFFLINE=1 python bench/killpoints.py [--only rollback] [--root /tmp/kp]
 
-The test suite runs the same trials (``tests/test_killpoints.py``).
+The test suite runs the same trials (``tests/production/test_killpoints.py``).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def rerun(workspace: Path, args: tuple[str, ...]) -> tuple[int, str]:
     """
     from typer.testing import CliRunner
 
-    from workbench.cli import app
+    from workbench.cli.app import app
 
     os.environ.pop(ENV, None)
     result = CliRunner().invoke(app, [*args, "-w", str(workspace)])
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     from workbench.comparison.run import compare
     from workbench.demo import build_demo
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
 
     root = options.root or Path(tempfile.mkdtemp(prefix="killpoints-"))
     root.mkdir(parents=True, exist_ok=True)

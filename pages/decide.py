@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.decide.leaderboard import leaderboard
-from workbench.decide.matryoshka import DEFAULT_DIMS, matryoshka_figure, matryoshka_sweep
-from workbench.store.evalsets import list_eval_sets
+from workbench import leaderboard, list_eval_sets, matryoshka_sweep
+from workbench.decide.matryoshka import DEFAULT_DIMS, matryoshka_figure
 from workbench_app import resources
 from workbench_app.context import current
 from workbench_app.shell import setup_page

@@ -6,8 +6,8 @@ import time
 
 import streamlit as st
 
+from workbench import list_eval_sets, load_eval_set
 from workbench.comparison.live import agreement, with_judgements
-from workbench.store.evalsets import list_eval_sets, load_eval_set
 from workbench_app import resources
 from workbench_app.context import current
 from workbench_app.shell import setup_page

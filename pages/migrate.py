@@ -7,23 +7,35 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench.embedding.run import embed, pending_run
-from workbench.models.ref import ServingOptions
+from workbench import ServingOptions, embed, pin_model, verify_model
+from workbench.embedding.run import pending_run
+from workbench.errors import InvalidArgumentError
+from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
 from workbench.store.paths import require_inside
-from workbench.store.pins import pin_model, verify_model
 from workbench.store.status import pinned_models
 from workbench_app import onboarding, resources
 from workbench_app.context import allowed_root, current, open_or_stop
+from workbench_app.shell import setup_page
 from workbench_app.ui import RateProgress, model_short, reported, when
 
-from workbench_app.shell import setup_page
 STATE_MARKS = {"production": "● production", "embedded": "✓ embedded", "not embedded": "not embedded"}
+SERVED_LABELS = {
+    "source": "Source",
+    "base_url": "Base URL / host",
+    "host": "Base URL / host",
+    "model": "Model",
+    "query_input_type": "Query input type",
+    "document_input_type": "Document input type",
+    "query_prefix": "Query prefix",
+    "document_prefix": "Document prefix",
+}
 INTRO = (
     "A model change is a migration: the new model writes its **own** vector column beside the "
     "old one, so search never mixes two embedding spaces. Runs are streamed and checkpointed; "
     "the column appears in one new table version, whole, or not at all."
 )
 
+setup_page()
 if not open_or_stop().table_names():
     st.title("Add your data")
     st.caption("This workspace has no corpus yet. " + INTRO)
@@ -36,7 +48,6 @@ ws = ctx.ws
 status = resources.status(ctx.uri, ctx.table, ctx.version)
 existing = {c["name"]: c for c in status["columns"]}
 models = ws.config.all_models()
-setup_page()
 
 st.title("Migrate")
 st.caption(INTRO)
@@ -171,9 +182,7 @@ with pin_tab:
             st.error("Give a model directory, an alias and an exact revision.", icon=":material/error:")
         else:
             with reported("Pinning"):
-                new_ref, _ = pin_model(
-                    ws,
-                    pin_alias,
+                local = PinOptions(
                     source="path",
                     path=str(require_inside(pin_path, allowed_root())),
                     name=pin_name or Path(pin_path).name,
@@ -181,6 +190,7 @@ with pin_tab:
                     query_prefix=query_prefix,
                     document_prefix=doc_prefix,
                 )
+                new_ref, _ = pin_model(ws, pin_alias, local)
                 st.success(f"Pinned **{pin_alias}** = `{new_ref.pin}` ({new_ref.dim}-d) → `{new_ref.column}`")
 
     st.markdown("**Pin a served model**")
@@ -225,20 +235,22 @@ with pin_tab:
             st.error("Give an alias, the base URL (or host) and the model name.", icon=":material/error:")
         else:
             with reported("Pinning"):
-                url_key = "base_url" if served_source == "openai" else "host"
-                new_ref, canaries = pin_model(
-                    ws,
-                    served_alias,
-                    source=served_source,
-                    model=served_model,
-                    api_key_env=served_key or None,
-                    dimensions=int(served_dims) or None,
-                    digest=served_digest or None,
-                    query_input_type=served_qtype.strip() or None,
-                    document_input_type=served_dtype.strip() or None,
-                    serving=ServingOptions(),
-                    **{url_key: served_url},
-                )
+                try:
+                    served = PinOptions(
+                        source=pin_source(served_source),
+                        base_url=served_url if served_source == "openai" else None,
+                        host=served_url if served_source == "ollama" else None,
+                        model=served_model,
+                        api_key_env=served_key or None,
+                        dimensions=int(served_dims) or None,
+                        digest=served_digest or None,
+                        query_input_type=served_qtype.strip() or None,
+                        document_input_type=served_dtype.strip() or None,
+                        serving=ServingOptions(),
+                    )
+                except PinOptionError as exc:  # named by this form's labels, not by field names
+                    raise InvalidArgumentError(exc.describe(lambda o: f"**{SERVED_LABELS[o]}**")) from exc
+                new_ref, canaries = pin_model(ws, served_alias, served)
                 result = verify_model(ws, served_alias)
                 st.success(
                     f"Pinned **{served_alias}** = `{new_ref.pin}` → `{new_ref.column}`; the server reports "

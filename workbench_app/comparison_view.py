@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import streamlit as st
 
+from workbench import Comparison, Workspace
 from workbench.metrics.multiple import adjusted_p
-from workbench.store.comparisons import Comparison
-from workbench.store.workspace import VectorColumn, Workspace
+from workbench.store.workspace import VectorColumn
 from workbench_app.ui import model_short
 
 

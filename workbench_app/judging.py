@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from workbench.comparison.judging import add_judgements, rerun_comparison
+from workbench import add_judgements, rerun_comparison
 from workbench_app import resources
 from workbench_app.ui import SidesProgress, reported
 
 if TYPE_CHECKING:
-    from workbench.store.comparisons import Comparison
+    from workbench import Comparison
     from workbench_app.context import Context
 
 GRADES = {0: "0 · not relevant", 1: "1 · relevant", 2: "2 · highly relevant"}

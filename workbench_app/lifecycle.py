@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from workbench import PromotionRecord
 from workbench.errors import WorkbenchError
-from workbench.production.history import PromotionRecord
-from workbench.production.promote import Production, columns_at, production
 from workbench.production.promote import rollback_target as library_rollback_target
+from workbench.store.production import Production, columns_at, production
 from workbench_app import resources
 from workbench_app.context import Context
 from workbench_app.ui import model_short, reported, short_column, short_columns_in, when
@@ -19,7 +19,7 @@ from workbench_app.ui import model_short, reported, short_column, short_columns_
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.store.workspace import Workspace
+    from workbench import Workspace
 
 _ACTIONS = {
     "promote": "↑ promote",

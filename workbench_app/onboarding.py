@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from workbench.corpus.readers import EMPTY_POLICIES, Collection, read_collection
+from workbench import read_collection
+from workbench.corpus.readers import Collection
+from workbench.corpus.stream import EMPTY_POLICIES
 from workbench.corpus.uploads import Upload, stage_upload
 from workbench.embedding.ingest import ingest_collection
 from workbench.store.paths import require_inside
@@ -23,7 +25,7 @@ from workbench_app.ui import RateProgress, reported
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-    from workbench.store.workspace import Workspace
+    from workbench import Workspace
 
 UPLOAD, SERVER = "Upload files", "Path on the server"
 _POLICY_LABELS = {

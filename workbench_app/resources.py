@@ -16,20 +16,25 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from workbench.comparison.live import query_both
-from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder
+from workbench import ModelRef, Workspace, load_embedder, open_workspace, query_both, table_status
+from workbench.contract import (
+    CANARY_CHECKS_TABLE,
+    COMPARISONS_TABLE,
+    EVAL_SET_VERSIONS_TABLE,
+    EVAL_SETS_TABLE,
+    PROMOTIONS_TABLE,
+)
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.production import history as promotions
 from workbench.store import canaries, comparisons, evalsets
 from workbench.store.records import record_version
-from workbench.store.status import table_status, version_timeline
-from workbench.store.workspace import Workspace, open_workspace
+from workbench.store.status import version_timeline
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     from lancedb.table import Table
 
-    from workbench.production.history import PromotionRecord
-    from workbench.store.comparisons import Comparison
+    from workbench import Comparison, PromotionRecord
     from workbench.store.evalsets import EvalSetSummary
     from workbench.store.workspace import VectorColumn
 
@@ -116,14 +121,14 @@ def document_texts(uri: str, name: str, version: int, doc_ids: tuple[str, ...]) 
 @st.cache_data(show_spinner=False, max_entries=32)
 def comparison(uri: str, comparison_id: str) -> Comparison:
     """A stored comparison; immutable once stored, so its id is the whole cache key."""
-    from workbench.comparison.run import load_comparison  # scipy & co.: only once a page needs them
+    from workbench import load_comparison
 
     return load_comparison(workspace(uri), comparison_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
-    """One of :mod:`workbench.charts`' figures of a stored comparison."""
+    """One of :mod:`workbench.comparison.charts`' figures of a stored comparison."""
     from workbench.comparison import charts
 
     return getattr(charts, name)(comparison(uri, comparison_id))
@@ -151,23 +156,23 @@ def records_key(uri: str, *names: str) -> tuple[int, ...]:
 
 def stored_comparisons(uri: str, table: str | None) -> pd.DataFrame:
     """The stored comparisons (of one corpus table), newest first; re-read only after a write."""
-    every = _stored_comparisons(uri, records_key(uri, comparisons.TABLE))
+    every = _stored_comparisons(uri, records_key(uri, COMPARISONS_TABLE))
     return every if table is None else every[every["table"] == table].reset_index(drop=True)
 
 
 def eval_sets(uri: str, table: str | None) -> list[EvalSetSummary]:
     """:func:`workbench.store.evalsets.list_eval_sets`, re-read only after an eval set changes."""
-    return _eval_sets(uri, table, records_key(uri, evalsets.TABLE, evalsets.HISTORY))
+    return _eval_sets(uri, table, records_key(uri, EVAL_SETS_TABLE, EVAL_SET_VERSIONS_TABLE))
 
 
 def history(uri: str, table: str | None) -> list[PromotionRecord]:
     """:func:`workbench.production.history.history`, re-read only after a lifecycle event."""
-    return _history(uri, table, records_key(uri, promotions.TABLE))
+    return _history(uri, table, records_key(uri, PROMOTIONS_TABLE))
 
 
 def canary_checks(uri: str) -> dict[str, dict[str, object]]:
     """:func:`workbench.store.canaries.last_checks`, re-read only after a new check."""
-    return _canary_checks(uri, records_key(uri, canaries.CHECKS_TABLE))
+    return _canary_checks(uri, records_key(uri, CANARY_CHECKS_TABLE))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

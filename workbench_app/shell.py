@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from workbench.demo import DEMO_TABLE, build_demo, demo_ready
+from workbench import Workspace, build_demo
+from workbench.demo import DEMO_TABLE, demo_ready
 from workbench.errors import WorkbenchError
-from workbench.store.workspace import Workspace
 from workbench_app import resources
 from workbench_app.context import (
     SELECT_TABLE_KEY,

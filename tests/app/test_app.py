@@ -11,13 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench.comparison.report import render_csv, render_json, render_markdown
-from workbench.comparison.run import compare, list_comparisons
+from workbench.comparison.run import compare
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir, demo_ready
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.models.catalog import L6_PACKAGE, package_model_dir
+from workbench.models.catalog import L6_PACKAGE
+from workbench.models.sources.package import package_model_dir
 from workbench.production.history import history
 from workbench.retrieval.search import encode_queries, search_column
+from workbench.store.comparisons import list_comparisons
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -371,7 +373,7 @@ def test_reports_offer_every_format_of_a_stored_comparison(
         "Download .csv",
     ]
     cmp_id = list_comparisons(compared)["id"].iloc[-1]
-    from workbench.comparison.run import load_comparison
+    from workbench.store.comparisons import load_comparison
 
     cmp = load_comparison(compared, cmp_id)
     assert any(cmp.id in md for md in texts(at.markdown))  # the Markdown preview

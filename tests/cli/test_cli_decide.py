@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from workbench.cli import app
+from workbench.cli.app import app
+from workbench.contract import ADAPTERS_TABLE
 from workbench.decide import plan
-from workbench.decide.adapters import artifact
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder, ModelRef
+from workbench.models.embedder import Embedder
+from workbench.models.ref import ModelRef
 from workbench.production.promote import promote
 from workbench.retrieval import search as retrieval
 from workbench.store.workspace import Workspace, open_workspace
@@ -139,4 +140,4 @@ def test_bad_input_exits_2_and_writes_nothing(demo_ws: Workspace, args: list[str
     assert (demo_ws.table(DEMO_TABLE).version, sorted(demo_ws.table_names(include_internal=True))) == before
     reopened = open_workspace(demo_ws.uri).config
     assert (reopened.models, reopened.prices) == config
-    assert not demo_ws.has_table(artifact.TABLE)
+    assert not demo_ws.has_table(ADAPTERS_TABLE)

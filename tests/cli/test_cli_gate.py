@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import lifecycle_snapshot
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.demo import NEW_MODEL
 from workbench.production.history import history
 from workbench.store.workspace import Workspace

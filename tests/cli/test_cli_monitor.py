@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from workbench.cli import app
-from workbench.contract import content_hash
-from workbench.store.monitor_runs import TABLE, list_monitor_runs
+from workbench.cli.app import app
+from workbench.contract import MONITOR_TABLE, content_hash
+from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.workspace import Workspace
 
 runner = CliRunner()
@@ -59,7 +59,7 @@ def test_bad_input_exits_2_and_writes_nothing(demo_ws: Workspace, tmp_path: Path
         assert code == 2, (args, out, err)
         errors = [line for line in err.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and message in errors[0], err
-    assert not demo_ws.has_table(TABLE)
+    assert not demo_ws.has_table(MONITOR_TABLE)
 
 
 def test_every_repeats_the_pass(demo_ws: Workspace) -> None:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import lifecycle_snapshot, write_corpus
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.ingest import ingest
 from workbench.models.catalog import CATALOG

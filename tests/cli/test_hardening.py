@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.comparison.report import escape_markdown, inert_cell, render_csv, render_markdown
 from workbench.corpus.readers import read_corpus, read_qrels
 from workbench.errors import (
@@ -30,7 +30,8 @@ from workbench.errors import (
     UnsafeWeightsError,
 )
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import check_weights_safe, resolve_model_dir
+from workbench.models.fingerprint import check_weights_safe
+from workbench.models.sources.local import resolve_model_dir
 from workbench.store.comparisons import list_comparisons, load_comparison
 from workbench.store.failures import explain
 from workbench.store.paths import require_inside

@@ -13,15 +13,16 @@ import pandas as pd
 import pytest
 import pytrec_eval
 
-from workbench.comparison.run import compare, list_comparisons, load_comparison
+from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.errors import DataError, InvalidArgumentError, MixedIndexError, NotFoundError, StaleColumnError
 from workbench.metrics.paired import paired_delta
 from workbench.metrics.shifts import jaccard_at_k, kendall_tau_shared, overlap_at_k, rank_biased_overlap
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder, ModelRef
+from workbench.models.embedder import Embedder
+from workbench.models.ref import ModelRef
 from workbench.retrieval.search import exact_search, read_vectors, scan_search, search_column
-from workbench.store.comparisons import Comparison, count_comparisons
+from workbench.store.comparisons import Comparison, count_comparisons, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.store.workspace import Workspace, open_workspace
 

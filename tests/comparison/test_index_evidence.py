@@ -9,7 +9,7 @@ import pytest
 from workbench.comparison.run import compare
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError
-from workbench.gate.evaluate import GateConfig, load_gate_config
+from workbench.gate.config import GateConfig, load_gate_config
 from workbench.models.catalog import CATALOG
 from workbench.production.promote import check_gate
 from workbench.store.comparisons import load_comparison

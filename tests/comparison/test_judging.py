@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.comparison.judging import add_judgements, read_labels, rerun_comparison, write_pool
-from workbench.comparison.run import compare, load_comparison
+from workbench.comparison.run import compare
+from workbench.contract import EVAL_SETS_TABLE
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.metrics.judged import judged_at_k, judged_gap_warning
+from workbench.store.comparisons import load_comparison
 from workbench.store.evalsets import EvalSet, eval_set_versions, list_eval_sets, load_eval_set, save_eval_set
 from workbench.store.workspace import Workspace
 
@@ -118,12 +120,10 @@ def test_an_author_is_required_and_unknown_versions_are_named(demo_ws: Workspace
 def test_a_crash_between_history_and_latest_is_finished_by_saving_again(demo_ws: Workspace) -> None:
     es = load_eval_set(demo_ws, "demo")
     changed = EvalSet(es.name, es.table, es.queries, {**es.qrels, "q01": {**es.qrels["q01"], "d0009": 1}})
-    from workbench.store import evalsets
-
     real = demo_ws.db.open_table
 
     def fail_on_latest(name: str, *args: object, **kwargs: object) -> object:
-        if name == evalsets.TABLE and evalsets.eval_set_versions(demo_ws, "demo"):
+        if name == EVAL_SETS_TABLE and eval_set_versions(demo_ws, "demo"):
             raise OSError("disk went away")
         return real(name, *args, **kwargs)
 

@@ -26,7 +26,7 @@ from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
 from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.store.comparisons import Comparison
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace, open_workspace

@@ -18,10 +18,11 @@ from workbench.comparison import charts
 from workbench.comparison.report import meaningful_thresholds, render_html, render_markdown
 from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
-from workbench.gate.evaluate import GateConfig, GateContext, evaluate_gate
+from workbench.gate.config import GateConfig
+from workbench.gate.evaluate import GateContext, evaluate_gate
 from workbench.metrics.multiple import adjusted_p, holm
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.store.comparisons import Comparison
 from workbench.store.workspace import VectorColumn, open_workspace
 

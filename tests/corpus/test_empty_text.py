@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import shared_collection
 from tests.corpus.test_readers import QUERIES, write_beir
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.corpus.readers import read_collection
 from workbench.embedding.ingest import ingest
 from workbench.errors import DataError, InvalidArgumentError

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from workbench.contract import content_hash
-from workbench.corpus.readers import Fields, read_collection, read_corpus, read_qrels
+from workbench.corpus.readers import read_collection, read_corpus, read_qrels
+from workbench.corpus.stream import Fields
 from workbench.errors import DataError
 
 

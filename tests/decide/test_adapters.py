@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_corpus
-from workbench.decide.adapters.artifact import TABLE, fit_adapter, list_adapters, load_adapter, paired_vectors
+from workbench.contract import ADAPTERS_TABLE
+from workbench.decide.adapters.artifact import fit_adapter, list_adapters, load_adapter, paired_vectors
 from workbench.decide.adapters.binding import adapted_queries, bound_columns
 from workbench.decide.adapters.evaluate import SETTINGS, evaluate_adapter
 from workbench.decide.adapters.maps import fit_map
@@ -67,7 +68,7 @@ def test_stored_versioned_and_fingerprint_checked(demo_ws: Workspace) -> None:
     probe = np.random.default_rng(0).normal(size=(3, 384)).astype(np.float32)
     np.testing.assert_allclose(loaded.map.apply(probe), first.map.apply(probe), atol=1e-6)
     # Tamper with the stored parameters: loading refuses.
-    handle = demo_ws.db.open_table(TABLE)
+    handle = demo_ws.db.open_table(ADAPTERS_TABLE)
     row = handle.search().where(f"id = '{first.id}'").limit(1).to_arrow().drop_columns(["params"])
     row = row.append_column(pa.field("params", pa.binary()), pa.array([_tampered(first)], pa.binary()))
     handle.merge_insert("id").when_matched_update_all().execute(row.select(handle.schema.names))
@@ -181,4 +182,4 @@ def test_bad_input_writes_nothing(demo_ws: Workspace, tmp_path) -> None:
     table.update(where=f"id = '{some_id}'", values={OLD.src_column: "0" * 64})
     with pytest.raises(DataError, match="computed from different text for 1 documents"):
         fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, table=DEMO_TABLE)
-    assert not demo_ws.has_table(TABLE)
+    assert not demo_ws.has_table(ADAPTERS_TABLE)

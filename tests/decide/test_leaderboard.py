@@ -14,7 +14,7 @@ from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import SentenceTransformerEmbedder
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.models.truncate import truncated_pin
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.store.workspace import Workspace, open_workspace

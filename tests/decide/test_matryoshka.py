@@ -10,7 +10,10 @@ from workbench.demo import DEMO_TABLE, NEW_MODEL
 from workbench.embedding.run import embed
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, MixedIndexError, UnpinnedModelError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import ModelRef, SentenceTransformerEmbedder, load_embedder, require_own_model
+from workbench.models.embedder import require_own_model
+from workbench.models.loading import load_embedder
+from workbench.models.ref import ModelRef
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.models.truncate import truncate_rows, truncated_pin
 from workbench.retrieval.search import read_vectors
 from workbench.store.workspace import Workspace

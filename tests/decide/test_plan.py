@@ -10,7 +10,7 @@ from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import SentenceTransformerEmbedder
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.store.workspace import Workspace
 
 REF = CATALOG[NEW_MODEL]

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.servers import SERVED_NAME, FaultProxy, mini_demo
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.decide.leaderboard import leaderboard
 from workbench.decide.matryoshka import matryoshka_sweep
 from workbench.demo import NEW_MODEL
@@ -25,7 +25,9 @@ from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError, ServedModelError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder, ServingOptions
+from workbench.models.embedder import Embedder
+from workbench.models.pin_options import PinOptions
+from workbench.models.ref import ServingOptions
 from workbench.store.pins import pin_model
 from workbench.store.workspace import Workspace, open_workspace
 
@@ -50,7 +52,9 @@ def served_template(
     serving = ServingOptions(
         batch_size=32, concurrency=2, max_retries=1, timeout=60, price_per_million_tokens=PRICE
     )
-    pin_model(ws, "e5", source="openai", base_url=proxy.base_url, model=SERVED_NAME, serving=serving)
+    pin_model(
+        ws, "e5", PinOptions(source="openai", base_url=proxy.base_url, model=SERVED_NAME, serving=serving)
+    )
     embed(ws, "mini", ws.model("e5"))
     embed(ws, "mini", CATALOG[NEW_MODEL], embedder=embedders[CATALOG[NEW_MODEL].column])
     return root / "ws"
@@ -159,7 +163,7 @@ def test_pinning_a_truncation_needs_a_server_that_honours_dimensions(
 
 def test_a_served_plan_times_its_sample_once_since_every_pass_is_billed(served_ws: Workspace) -> None:
     from workbench.decide.plan import plan_embed
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
 
     ref = served_ws.model("e5")
     embedder = load_embedder(ref)

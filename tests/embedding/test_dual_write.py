@@ -15,8 +15,9 @@ from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import MixedIndexError, ModelNotFoundError
-from workbench.models.catalog import CATALOG, package_model_dir
-from workbench.models.ref import pin_directory
+from workbench.models.catalog import CATALOG
+from workbench.models.sources.local import pin_directory
+from workbench.models.sources.package import package_model_dir
 from workbench.store.status import column_health, table_status
 from workbench.store.workspace import Workspace
 

@@ -12,7 +12,8 @@ from scipy import stats as scipy_stats
 
 from workbench.errors import InvalidArgumentError
 from workbench.gate.calibration import calibrate_gate, gate_verdict, summarise_calibration
-from workbench.gate.evaluate import EXIT_CODES, GateConfig, GateResult
+from workbench.gate.config import GateConfig
+from workbench.gate.evaluate import EXIT_CODES, GateResult
 from workbench.gate.verdict import GateCheck, combine, metric_checks, queries_to_decide
 
 Z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)

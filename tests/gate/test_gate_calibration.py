@@ -21,9 +21,9 @@ from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.gate.calibration import calibrate_gate, summarise_calibration
-from workbench.gate.evaluate import GateConfig
+from workbench.gate.config import GateConfig
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.store.workspace import open_workspace
 
 pytestmark = pytest.mark.slow  # embeds Cranfield with both models once per session

@@ -19,7 +19,8 @@ from workbench.models.canary import (
     verify_canaries,
 )
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import SentenceTransformerEmbedder, load_embedder
+from workbench.models.loading import load_embedder
+from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.store.canaries import last_checks, load_canaries
 from workbench.store.workspace import Workspace, vector_columns
 

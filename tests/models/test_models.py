@@ -14,8 +14,12 @@ from workbench.errors import (
     UnpinnedModelError,
     UnsafeWeightsError,
 )
-from workbench.models.catalog import CATALOG, L3_PACKAGE, package_model_dir
-from workbench.models.ref import ModelRef, fingerprint_dir, load_embedder, resolve_model_dir, verify_model_dir
+from workbench.models.catalog import CATALOG, L3_PACKAGE
+from workbench.models.fingerprint import fingerprint_dir
+from workbench.models.loading import load_embedder
+from workbench.models.ref import ModelRef
+from workbench.models.sources.local import resolve_model_dir, verify_model_dir
+from workbench.models.sources.package import package_model_dir
 
 BASE = {
     "name": "acme/encoder-v2",

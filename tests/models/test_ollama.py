@@ -24,11 +24,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.servers import free_port, mini_demo
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import FingerprintMismatchError, ServedModelError, UnpinnedModelError
-from workbench.models.ref import ModelRef, ServingOptions, load_embedder
+from workbench.models.loading import load_embedder
+from workbench.models.pin_options import PinOptions
+from workbench.models.ref import ModelRef, ServingOptions
 from workbench.store.pins import pin_model
 from workbench.store.workspace import Workspace, open_workspace, vector_columns
 
@@ -128,7 +130,7 @@ def mini_ws(tmp_path: Path) -> Workspace:
 @pytest.mark.parametrize("model", ["nomic-embed-text:latest", "nomic-embed-text", "nomic-embed-text:"])
 def test_a_moving_or_missing_tag_is_refused_with_what_to_write(empty_ws: Workspace, model: str) -> None:
     with pytest.raises(UnpinnedModelError, match=r"no fixed tag.*e\.g\. nomic-embed-text:v1\.5"):
-        pin_model(empty_ws, "nomic", source="ollama", host="http://127.0.0.1:9", model=model)
+        pin_model(empty_ws, "nomic", PinOptions(source="ollama", host="http://127.0.0.1:9", model=model))
     result = runner.invoke(
         app, ["models", "add", "nomic", "--source", "ollama", "--model", model, "-w", empty_ws.uri]
     )
@@ -168,9 +170,13 @@ def test_a_digest_mismatch_is_refused_at_pin_and_at_load(ollama: FakeOllama, min
     with pytest.raises(
         FingerprintMismatchError, match=r"has digest [0-9a-f]{16}…, not the [0-9a-f]{16}… you asked"
     ):
-        pin_model(mini_ws, "nomic", source="ollama", host=ollama.host, model=TAG, digest=digest_of(2))
+        pin_model(
+            mini_ws, "nomic", PinOptions(source="ollama", host=ollama.host, model=TAG, digest=digest_of(2))
+        )
     assert "nomic" not in open_workspace(mini_ws.uri).config.models
-    ref, _ = pin_model(mini_ws, "nomic", source="ollama", host=ollama.host, model=TAG, serving=FAST)
+    ref, _ = pin_model(
+        mini_ws, "nomic", PinOptions(source="ollama", host=ollama.host, model=TAG, serving=FAST)
+    )
     versions = mini_ws.table("mini").version
     ollama.seed = 2  # `ollama pull` brought new weights behind the same tag
     with pytest.raises(
@@ -204,9 +210,13 @@ def test_unreachable_and_unknown_model(ollama: FakeOllama, empty_ws: Workspace) 
     with pytest.raises(
         ServedModelError, match=r"cannot reach ollama at http://127\.0\.0\.1:9 .*ollama serve"
     ):
-        pin_model(empty_ws, "n", source="ollama", host="http://127.0.0.1:9", model=TAG, serving=FAST)
+        pin_model(
+            empty_ws, "n", PinOptions(source="ollama", host="http://127.0.0.1:9", model=TAG, serving=FAST)
+        )
     with pytest.raises(
         ServedModelError, match=r"has no model 'all-minilm:v2' \(it has: nomic-embed-text:v1\.5\)"
     ):
-        pin_model(empty_ws, "n", source="ollama", host=ollama.host, model="all-minilm:v2", serving=FAST)
+        pin_model(
+            empty_ws, "n", PinOptions(source="ollama", host=ollama.host, model="all-minilm:v2", serving=FAST)
+        )
     assert empty_ws.table_names(include_internal=True) == []

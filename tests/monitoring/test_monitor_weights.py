@@ -12,8 +12,9 @@ import pytest
 from workbench.demo import demo_data_dir
 from workbench.embedding.ingest import ingest
 from workbench.embedding.run import embed
-from workbench.models.catalog import L6_PACKAGE, package_model_dir
-from workbench.models.ref import pin_directory
+from workbench.models.catalog import L6_PACKAGE
+from workbench.models.sources.local import pin_directory
+from workbench.models.sources.package import package_model_dir
 from workbench.monitoring.monitor import monitor
 from workbench.production.promote import promote
 from workbench.store.evalsets import load_eval_set

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tests.conftest import write_corpus
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.embedding.ingest import ingest
 from workbench.production.serving import check_tables
 from workbench.store.workspace import Workspace

@@ -9,11 +9,10 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import lifecycle_snapshot
-from workbench.contract import META_ACTIVE, PRODUCTION_TAG, rolled_back_tag
+from workbench.contract import META_ACTIVE, PRODUCTION_TAG, PROMOTIONS_TABLE, rolled_back_tag
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import ConcurrentChangeError, CorruptStateError, LifecycleError
 from workbench.models.catalog import CATALOG
-from workbench.production.history import TABLE as HISTORY
 from workbench.production.history import history
 from workbench.production.promote import promote, rollback, rollback_target
 from workbench.production.recovery import finish_moves, finish_rollback
@@ -60,7 +59,7 @@ def test_rollback_target_is_a_dry_run_of_rollback(promoted: Workspace) -> None:
 
 def test_rollback_ignores_the_history_and_follows_the_tags(promoted: Workspace) -> None:
     """The target does not come from replaying history: a missing history row changes nothing."""
-    table = promoted.db.open_table(HISTORY)
+    table = promoted.db.open_table(PROMOTIONS_TABLE)
     table.delete("action = 'promote' AND tag = 'production-1'")
     assert rollback(promoted, "demo").to_column == OLD
 
@@ -87,8 +86,8 @@ def test_one_history_record_per_move_when_two_finish_it(promoted: Workspace) -> 
     first = finish_rollback(promoted, "demo", 2, actor="a")
     second = finish_rollback(promoted, "demo", 2, actor="b")  # a concurrent finisher, later
     assert first == second
-    rows = promoted.db.open_table(HISTORY).to_arrow().to_pylist()
-    promoted.db.open_table(HISTORY).add(pa.Table.from_pylist([rows[-1]]))  # lost the race: a duplicate row
+    rows = promoted.db.open_table(PROMOTIONS_TABLE).to_arrow().to_pylist()
+    promoted.db.open_table(PROMOTIONS_TABLE).add(pa.Table.from_pylist([rows[-1]]))  # lost the race: a duplicate row
     assert [e.action for e in history(promoted, "demo")] == ["promote", "promote", "rollback"]
     assert finish_moves(promoted, "demo", actor=None) == []
 

@@ -22,20 +22,13 @@ from workbench.errors import (
     NotFoundError,
     StaleColumnError,
 )
-from workbench.gate.evaluate import GateConfig, GateContext, evaluate_gate, load_gate_config
+from workbench.gate.config import GateConfig, load_gate_config
+from workbench.gate.evaluate import GateContext, evaluate_gate
 from workbench.models.catalog import CATALOG
 from workbench.production.history import history
-from workbench.production.promote import (
-    active_column_at,
-    check_gate,
-    data_unchanged_since,
-    production,
-    production_column,
-    promote,
-    refresh,
-    rollback,
-)
+from workbench.production.promote import check_gate, data_unchanged_since, promote, refresh, rollback
 from workbench.store.comparisons import load_comparison
+from workbench.store.production import active_column_at, production, production_column
 from workbench.store.status import table_status
 from workbench.store.workspace import VectorColumn, Workspace, table_metadata
 

@@ -21,8 +21,9 @@ from workbench.errors import (
     MixedIndexError,
     StaleColumnError,
 )
-from workbench.models.catalog import CATALOG, package_model_dir
-from workbench.models.ref import pin_directory
+from workbench.models.catalog import CATALOG
+from workbench.models.sources.local import pin_directory
+from workbench.models.sources.package import package_model_dir
 from workbench.production.promote import promote, rollback
 from workbench.production.serving import ProductionIndex, check, search
 from workbench.retrieval.search import exact_search, read_vectors

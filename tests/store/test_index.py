@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import write_corpus
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.comparison.index_eval import index_recall, recall_at
 from workbench.contract import META_INDEX, PRODUCTION_TAG
 from workbench.demo import NEW_MODEL, OLD_MODEL

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from workbench.contract import QUERY_LOG_TABLE
 from workbench.errors import InvalidArgumentError
-from workbench.store.query_log import TABLE, QueryLog, read_query_log
+from workbench.store.query_log import QueryLog, read_query_log
 from workbench.store.workspace import Workspace
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -28,13 +29,13 @@ def _offer(log: QueryLog, n: int, *, prefix: str = "q") -> int:
 
 def test_rows_are_buffered_and_written_in_batches(empty_ws: Workspace) -> None:
     log = QueryLog(empty_ws, flush_every=10, text="plain", clock=_ticking())
-    assert _offer(log, 9) == 9 and not empty_ws.has_table(TABLE)  # nothing written per query
+    assert _offer(log, 9) == 9 and not empty_ws.has_table(QUERY_LOG_TABLE)  # nothing written per query
     _offer(log, 1)
-    table = empty_ws.db.open_table(TABLE)
+    table = empty_ws.db.open_table(QUERY_LOG_TABLE)
     assert table.count_rows() == 10 and len(table.list_versions()) == 1
     with log:
         _offer(log, 3, prefix="r")
-    assert empty_ws.db.open_table(TABLE).count_rows() == 13
+    assert empty_ws.db.open_table(QUERY_LOG_TABLE).count_rows() == 13
     data = read_query_log(empty_ws, "demo", limit=100)
     assert (
         data.column("query").to_pylist()[:2] == ["q0", "q1"] and data.column("query").to_pylist()[-1] == "r2"
@@ -62,7 +63,7 @@ def test_sampling_keeps_about_the_rate(empty_ws: Workspace) -> None:
     with QueryLog(empty_ws, sample_rate=0.2, seed=3, flush_every=10_000) as log:
         kept = _offer(log, 2000)
     assert 330 <= kept <= 470  # binomial(2000, 0.2): mean 400, sd 18
-    assert empty_ws.db.open_table(TABLE).count_rows() == kept
+    assert empty_ws.db.open_table(QUERY_LOG_TABLE).count_rows() == kept
 
 
 def test_size_bound_drops_the_oldest(empty_ws: Workspace) -> None:
@@ -100,7 +101,7 @@ def test_read_filters_by_table_column_and_time_and_samples(empty_ws: Workspace) 
 def test_bad_options(empty_ws: Workspace, options: dict, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         QueryLog(empty_ws, **options)
-    assert not empty_ws.has_table(TABLE)
+    assert not empty_ws.has_table(QUERY_LOG_TABLE)
 
 
 def test_bad_read_limit(empty_ws: Workspace) -> None:

@@ -1,13 +1,11 @@
 """The ``workbench`` command line: thin over the library (parse, call, print, exit code).
 
-One module per command group (``data``, ``models``, ``compare``, ``lifecycle``), registered
-explicitly on the typer app in ``app.py``; shared options, error handling and rendering in
-``common.py``. ``--workspace`` (env ``WORKBENCH_WORKSPACE``) may stand before or after the
-command. A ``WorkbenchError`` becomes one line on stderr and exit code 2.
+One module per concern, each registering its commands on the typer app in ``app.py`` (the
+console entry point is ``workbench.cli.app:main``): ``data`` (demo, ingest, embed, status), ``models``,
+``index``, ``compare``, ``judge``, ``decide``, ``gate``, ``production`` (promote, rollback,
+refresh, retire, search, check, history), ``monitor`` and ``serve_app``; shared options, error
+handling and rendering in ``common.py``. ``--workspace`` (env ``WORKBENCH_WORKSPACE``) may stand
+before or after the command. A ``WorkbenchError`` becomes one line on stderr and exit code 2.
 """
 
-from __future__ import annotations
-
-from workbench.cli.app import app, main
-
-__all__ = ["app", "main"]
+__all__: list[str] = []  # the API is in the modules; see each module's __all__

@@ -18,7 +18,7 @@ from workbench.progress import ProgressFn
 from workbench.store.failures import explain
 
 if TYPE_CHECKING:
-    from workbench.store.workspace import Workspace
+    from workbench import Workspace
 
 __all__ = [
     "DEFAULT",
@@ -128,7 +128,7 @@ def workspace(uri: str | None, config: str | None, *, create: bool = False) -> W
     Only commands that may start a new workspace (``create``: ingest, demo, models) make its
     folder; if such a command then fails, the folder it made is removed again.
     """
-    from workbench.store.workspace import open_workspace
+    from workbench import open_workspace
 
     target = uri or _defaults.workspace or DEFAULT_WORKSPACE
     if create and "://" not in target and not Path(target).exists():

@@ -28,8 +28,7 @@ from workbench.cli.common import (
 from workbench.errors import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
-    from workbench.store.comparisons import Comparison
-    from workbench.store.workspace import Workspace
+    from workbench import Comparison, Workspace
 
 __all__ = [
     "AllowStaleOpt",
@@ -80,8 +79,8 @@ def compare_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two vector columns on an eval set; each query is encoded by each column's own model."""
+    from workbench import compare
     from workbench.comparison.report import comparison_dict
-    from workbench.comparison.run import compare
 
     lean_memory()  # one malloc arena: 0.42-0.56 GB less peak at 100k-1M rows (BENCHMARKS.md)
     with handled():
@@ -117,13 +116,13 @@ def report_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Export a stored comparison: HTML (self-contained), Markdown, JSON or per-query CSV."""
-    from workbench.comparison.report import FORMATS, write_report
-    from workbench.comparison.run import load_comparison
+    from workbench import load_comparison, write_report
+    from workbench.comparison.report import FORMATS
 
     with handled():
         if format not in FORMATS:
             raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-        from workbench.gate.evaluate import workspace_gate
+        from workbench.gate.config import workspace_gate
         from workbench.production.promote import gate_for_report
 
         ws = workspace(workspace_uri, config)
@@ -143,7 +142,7 @@ def comparisons_cmd(
     workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False
 ) -> None:
     """List the stored comparisons with their headline numbers."""
-    from workbench.comparison.run import list_comparisons
+    from workbench import list_comparisons
 
     with handled():
         frame = list_comparisons(workspace(workspace_uri, config))
@@ -212,7 +211,7 @@ def _split(text: str) -> list[str]:
 
 def default_eval_set(ws: Workspace, table: str | None) -> str:
     """The only eval set (for ``table`` if given), or an error listing the choices."""
-    from workbench.store.evalsets import list_eval_sets
+    from workbench import list_eval_sets
 
     names = [str(e["name"]) for e in list_eval_sets(ws, table=table)]
     if len(names) == 1:

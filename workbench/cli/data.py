@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
 def demo(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None) -> None:
     """Build the demo workspace (project corpus, two real models), resuming if interrupted."""
-    from workbench.demo import build_demo
+    from workbench import build_demo
 
     with handled(), ExitStack() as bars:
         ws = workspace(workspace_uri, config, create=True)
@@ -75,8 +75,9 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Read and validate a corpus (+ queries and qrels), then write it. Bad input writes nothing."""
-    from workbench.corpus.readers import Fields, check_empty_policy
-    from workbench.embedding.ingest import ingest as run_ingest
+    from workbench import ingest as run_ingest
+    from workbench.corpus.readers import check_empty_policy
+    from workbench.corpus.stream import Fields
 
     lean_memory()
     with handled():
@@ -120,8 +121,8 @@ def embed(
     as_json: JsonOpt = False,
 ) -> None:
     """Add the model's vector column: streamed, resumable, committed in one version."""
+    from workbench import embed as run_embed
     from workbench.embedding.run import ENGINES, Engine
-    from workbench.embedding.run import embed as run_embed
     from workbench.errors import InvalidArgumentError
 
     with handled():
@@ -132,12 +133,13 @@ def embed(
         ref = ws.model(model)
         embedder = None
         if ref.is_served:  # a client is cheap; its usage feeds the progress line
-            from workbench.models.ref import load_embedder
+            from workbench import load_embedder
 
             embedder = load_embedder(ref)
         options = None
         if engine == "ray":
-            from workbench.embedding.ray_engine import RayOptions, require_ray
+            from workbench import RayOptions
+            from workbench.embedding.ray_engine import require_ray
 
             require_ray()
             options = RayOptions(
@@ -163,7 +165,7 @@ def embed(
 
 def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Tables, rows, vector columns with their pins and ANN indexes, versions, tags, stale/missing rows."""
-    from workbench.store.status import workspace_status
+    from workbench import workspace_status
 
     with handled():
         data = workspace_status(workspace(workspace_uri, config))

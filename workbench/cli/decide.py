@@ -28,7 +28,7 @@ from workbench.cli.common import (
 from workbench.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from workbench.store.workspace import Workspace
+    from workbench import Workspace
 
 __all__ = [
     "adapter_app",
@@ -86,7 +86,7 @@ def leaderboard_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Rank candidate models on your eval set: metrics with CIs, Holm-corrected pairs, cost, advice."""
-    from workbench.decide.leaderboard import leaderboard
+    from workbench import leaderboard
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -151,7 +151,7 @@ def plan_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Estimate an embedding run before doing it: rows, tokens, time, money, storage. Writes nothing."""
-    from workbench.decide.plan import plan_embed
+    from workbench import plan_embed
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -191,7 +191,8 @@ def matryoshka_sweep_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Quality vs bytes per vector at truncated dimensions (stored vectors cut and re-normalised)."""
-    from workbench.decide.matryoshka import matryoshka_figure, matryoshka_sweep
+    from workbench import matryoshka_sweep
+    from workbench.decide.matryoshka import matryoshka_figure
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -237,8 +238,8 @@ def matryoshka_pin_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Pin a truncation of a model as a model of its own (own alias, own column); embed it after."""
+    from workbench import truncated_pin
     from workbench.models.dimensions import require_served_truncation
-    from workbench.models.truncate import truncated_pin
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -266,7 +267,7 @@ def adapter_fit_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a Drift-Adapter (new → old space) on documents embedded by both, and store it."""
-    from workbench.decide.adapters.artifact import fit_adapter
+    from workbench import fit_adapter
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -302,7 +303,7 @@ def adapter_evaluate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """old→old, adapted-new→old and new→new on an eval set: recovery, gap closed, top-k agreement."""
-    from workbench.decide.adapters.evaluate import evaluate_adapter
+    from workbench import evaluate_adapter
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -355,7 +356,7 @@ def adapter_search_cmd(
 
     The same as ``workbench search QUERY --adapter ID``: the production index in adapter mode.
     """
-    from workbench.production.serving import search
+    from workbench import search
 
     with handled():
         result = search(workspace(workspace_uri, config), query, k=k, adapter=adapter_id)
@@ -399,7 +400,7 @@ def _production_label(
     ws: Workspace, eval_set: str, table: str | None, candidates: list[str] | None
 ) -> str | None:
     """The candidate label of the production column, if production is one of the candidates."""
-    from workbench.store.evalsets import load_eval_set
+    from workbench import load_eval_set
     from workbench.store.production import production_column
 
     handle = ws.table(table or load_eval_set(ws, eval_set).table)

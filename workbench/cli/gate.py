@@ -20,7 +20,7 @@ from workbench.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from workbench.gate.evaluate import GateResult
+    from workbench import GateResult
 
 __all__ = ["GATE_HELP", "gate", "print_checks", "register"]
 
@@ -58,8 +58,8 @@ def gate(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    from workbench.gate.evaluate import load_gate_config
-    from workbench.production.promote import check_gate
+    from workbench import check_gate
+    from workbench.gate.config import load_gate_config
 
     with handled():
         ws = workspace(workspace_uri, config)

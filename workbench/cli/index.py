@@ -70,8 +70,9 @@ def index_cmd(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
+    from workbench import build_index
     from workbench.errors import InvalidArgumentError
-    from workbench.store.index import INDEX_TYPES, build_index, default_spec, tune_index
+    from workbench.store.index import INDEX_TYPES, default_spec, tune_index
     from workbench.store.production import production
 
     with handled():

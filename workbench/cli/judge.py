@@ -38,8 +38,8 @@ def export_pool(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the documents of either side's top k that have no judgement, one line each."""
+    from workbench import load_comparison
     from workbench.comparison.judging import write_pool
-    from workbench.comparison.run import load_comparison
 
     with handled():
         cmp = load_comparison(workspace(workspace_uri, config), comparison)
@@ -75,7 +75,8 @@ def import_labels(
     as_json: JsonOpt = False,
 ) -> None:
     """Add the labels as the eval set's next version; the old version stays reproducible."""
-    from workbench.comparison.judging import add_judgements, read_labels
+    from workbench import add_judgements
+    from workbench.comparison.judging import read_labels
 
     with handled():
         labels = read_labels(path)

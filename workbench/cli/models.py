@@ -49,7 +49,7 @@ def models(
 @models_app.command("fingerprint")
 def models_fingerprint(path: Annotated[Path, typer.Argument(help="A model directory.")]) -> None:
     """Print the sha256 fingerprint of a model directory."""
-    from workbench.models.ref import fingerprint_dir
+    from workbench.models.fingerprint import fingerprint_dir
 
     with handled():
         typer.echo(fingerprint_dir(path))
@@ -91,13 +91,14 @@ def models_add(
     config: ConfigOpt = None,
 ) -> None:
     """Pin a model (local directory or served) into workbench.toml, with its canary vectors."""
-    from workbench.models.ref import ServingOptions
-    from workbench.store.pins import pin_model
+    from workbench import ServingOptions, pin_model
+    from workbench.errors import InvalidArgumentError
+    from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
+    from workbench.models.ref import SERVED_SOURCES
 
     with handled():
-        ws = workspace(workspace_uri, config, create=True)
         serving = None
-        if source in ("openai", "ollama"):
+        if source in SERVED_SOURCES:
             serving = ServingOptions(
                 batch_size=batch_size,
                 concurrency=concurrency,
@@ -105,32 +106,39 @@ def models_add(
                 timeout=timeout,
                 price_per_million_tokens=price,
             )
-        ref, canaries = pin_model(
-            ws,
-            alias,
-            source=source,  # type: ignore[arg-type]
-            path=path,
-            revision=revision,
-            name=name,
-            base_url=base_url,
-            host=host,
-            model=model,
-            digest=digest,
-            dimensions=dimensions,
-            api_key_env=api_key_env,
-            query_prefix=query_prefix,
-            document_prefix=document_prefix,
-            query_input_type=query_input_type,
-            document_input_type=document_input_type,
-            allow_pickle=allow_pickle,
-            serving=serving,
-            canary_threshold=canary_threshold,
-        )
+        try:
+            options = PinOptions(
+                source=pin_source(source),
+                path=path,
+                revision=revision,
+                name=name,
+                allow_pickle=allow_pickle,
+                base_url=base_url,
+                api_key_env=api_key_env,
+                query_input_type=query_input_type,
+                document_input_type=document_input_type,
+                host=host,
+                digest=digest,
+                model=model,
+                dimensions=dimensions,
+                query_prefix=query_prefix,
+                document_prefix=document_prefix,
+                serving=serving,
+                canary_threshold=canary_threshold,
+            )
+        except PinOptionError as exc:
+            raise InvalidArgumentError(exc.describe(_flag)) from exc
+        ref, canaries = pin_model(workspace(workspace_uri, config, create=True), alias, options)
         reported = f", server reports {ref.served_model!r}" if ref.served_model else ""
         typer.echo(
             f"pinned {alias} = {ref.pin} (dim {ref.dim}{reported}) → column {ref.column}; "
             f"{len(canaries.vectors)} canary vectors stored"
         )
+
+
+def _flag(option: str) -> str:
+    """The flag of a ``PinOptions`` field: ``base_url`` → ``--base-url``."""
+    return "--" + option.replace("_", "-")
 
 
 @models_app.command("verify")
@@ -141,7 +149,7 @@ def models_verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-embed the alias's canary texts and compare with the pinned vectors (exit 2 on change)."""
-    from workbench.store.pins import verify_model
+    from workbench import verify_model
 
     with handled():
         result = verify_model(workspace(workspace_uri, config), alias)

@@ -24,7 +24,7 @@ from workbench.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from workbench.store.monitor_runs import MonitorRun
+    from workbench import MonitorRun
 
 __all__ = ["MONITOR_HELP", "monitor", "register"]
 
@@ -79,8 +79,8 @@ def monitor(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
+    from workbench import monitor as run_monitor
     from workbench.monitoring.config import load_monitor_config
-    from workbench.monitoring.monitor import monitor as run_monitor
     from workbench.production.retire import parse_duration
 
     with handled():

@@ -21,7 +21,7 @@ from workbench.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from workbench.production.history import PromotionRecord
+    from workbench import PromotionRecord
 
 __all__ = [
     "PROMOTE_HELP",
@@ -88,8 +88,8 @@ def promote(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    from workbench.gate.evaluate import load_gate_config
-    from workbench.production.promote import promote as run_promote
+    from workbench import promote as run_promote
+    from workbench.gate.config import load_gate_config
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -121,7 +121,7 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Move production back to the previous production version, instantly."""
-    from workbench.production.promote import rollback as run_rollback
+    from workbench import rollback as run_rollback
 
     _move_production(run_rollback, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
 
@@ -135,7 +135,7 @@ def refresh(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve documents ingested since the last promotion: production → latest version, same column."""
-    from workbench.production.promote import refresh as run_refresh
+    from workbench import refresh as run_refresh
 
     _move_production(run_refresh, workspace_uri, config, table, actor=actor, reason=reason, as_json=as_json)
 
@@ -168,7 +168,7 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason."""
-    from workbench.production.history import history as read_history
+    from workbench import history as read_history
 
     with handled():
         records = read_history(workspace(workspace_uri, config), table)
@@ -205,7 +205,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search production: the active column only, queries encoded by its own verified model."""
-    from workbench.production.serving import search as run_search
+    from workbench import search as run_search
     from workbench.store.query_log import QueryLog
 
     with handled():
@@ -268,8 +268,8 @@ def retire(
     """Drop an old vector column after its grace period; prune untagged versions older than it."""
     from dataclasses import asdict
 
+    from workbench import retire as run_retire
     from workbench.production.retire import parse_duration
-    from workbench.production.retire import retire as run_retire
 
     with handled():
         ws = workspace(workspace_uri, config)

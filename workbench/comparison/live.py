@@ -30,7 +30,7 @@ from workbench.store.comparisons import SIDES, drilldown_frame
 from workbench.store.evalsets import EvalSet
 
 if TYPE_CHECKING:
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.workspace import Workspace
 
 __all__ = [

@@ -25,7 +25,7 @@ from workbench.store.workspace import vector_columns
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.evalsets import EvalSet
 
 __all__ = ["Refusal", "cross_model_cosine", "expect_refusal", "mixed_search", "pairing_table"]

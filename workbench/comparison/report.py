@@ -32,7 +32,7 @@ from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
 
 if TYPE_CHECKING:
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.workspace import Workspace
 
 __all__ = [

@@ -35,7 +35,7 @@ from workbench.metrics.judged import judged_at_k, judged_gap_warning
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
 from workbench.retrieval.search import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
 from workbench.store.comparisons import (
@@ -44,8 +44,6 @@ from workbench.store.comparisons import (
     SIDES,
     Comparison,
     Manifest,
-    list_comparisons,
-    load_comparison,
     save_comparison,
 )
 from workbench.store.evalsets import EvalSet, load_eval_set
@@ -55,7 +53,7 @@ from workbench.store.workspace import VectorColumn, Workspace, library_versions
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-__all__ = ["DEFAULT_CUTOFFS", "FAMILIES", "compare", "list_comparisons", "load_comparison"]
+__all__ = ["DEFAULT_CUTOFFS", "FAMILIES", "compare"]
 
 log = logging.getLogger(__name__)
 

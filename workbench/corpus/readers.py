@@ -15,17 +15,13 @@ import pyarrow as pa
 
 from workbench.contract import corpus_schema
 from workbench.corpus.parsing import check_encodable, file_records, required_str, text_lines
-from workbench.corpus.stream import EMPTY_POLICIES, ID_FIELDS, CorpusStream, EmptyPolicy, Fields
+from workbench.corpus.stream import EMPTY_POLICIES, CorpusStream, EmptyPolicy, Fields
 from workbench.errors import DataError, InvalidArgumentError
 
 __all__ = [
-    "EMPTY_POLICIES",
-    "ID_FIELDS",
     "QUERY_ID_FIELDS",
     "BeirLayout",
     "Collection",
-    "EmptyPolicy",
-    "Fields",
     "Qrels",
     "beir_layout",
     "check_empty_policy",

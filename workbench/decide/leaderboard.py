@@ -34,7 +34,7 @@ from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.multiple import holm
 from workbench.metrics.paired import paired_deltas
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
 from workbench.retrieval.search import check_fresh, embedder_for, retrieve
 from workbench.store.evalsets import load_eval_set

@@ -33,7 +33,7 @@ from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.paired import paired_deltas
 from workbench.models.dimensions import served_dimensions
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.models.truncate import check_truncation, truncate_rows
 from workbench.progress import ProgressFn
 from workbench.retrieval.search import (

@@ -25,7 +25,9 @@ import numpy as np
 
 from workbench.contract import document_text
 from workbench.errors import DataError, InvalidArgumentError
-from workbench.models.ref import Embedder, ModelRef, load_embedder, require_own_model
+from workbench.models.embedder import Embedder, require_own_model
+from workbench.models.loading import load_embedder
+from workbench.models.ref import ModelRef
 
 if TYPE_CHECKING:
     from lancedb.table import Table

@@ -19,18 +19,16 @@ import pyarrow.compute as pc
 from workbench.contract import RESERVED_PREFIX, corpus_schema
 from workbench.corpus.readers import (
     Collection,
-    EmptyPolicy,
-    Fields,
     Qrels,
     beir_layout,
     check_empty_policy,
     collection_name,
     read_collection,
 )
-from workbench.corpus.stream import CorpusStream
+from workbench.corpus.stream import CorpusStream, EmptyPolicy, Fields
 from workbench.embedding.batch import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
-from workbench.models.ref import Embedder
+from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
 from workbench.retrieval.search import embedder_for
 from workbench.store.evalsets import EvalSet, save_eval_set

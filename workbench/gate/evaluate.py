@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
-from workbench.gate.config import GATE_FILE, GateConfig, load_gate_config, workspace_gate
+from workbench.gate.config import GateConfig
 from workbench.gate.verdict import (
     GateCheck,
     Verdict,
@@ -41,16 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_CODES",
-    "GATE_FILE",
     "HARD_CHECKS",
-    "GateCheck",
-    "GateConfig",
     "GateContext",
     "GateResult",
-    "Verdict",
     "evaluate_gate",
-    "load_gate_config",
-    "workspace_gate",
 ]
 
 #: Process exit code per verdict, for CI pipelines (2 stays "error").

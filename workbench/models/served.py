@@ -4,8 +4,8 @@ usage accounting, and the identity of a pin.
 A served embedder splits its inputs into requests by count and by an approximate token budget,
 sends up to ``concurrency`` of them at once, checks every response (as many vectors as inputs,
 the pinned dimension, finite numbers) and counts the tokens the server reports. The concrete
-clients (the official ``openai`` and ``ollama`` libraries) live in ``openai_source`` and
-``ollama_source``.
+clients (the official ``openai`` and ``ollama`` libraries) live in
+:mod:`workbench.models.sources.openai` and :mod:`workbench.models.sources.ollama`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "backoff_delay",
     "check_inputs",
     "check_vectors",
-    "load_served",
     "observed_normalisation",
     "pin_served",
     "plan_requests",
@@ -213,7 +212,7 @@ def serving_of(ref: ModelRef) -> ServingOptions:
 
 
 class ServedEmbedder:
-    """An :class:`~workbench.models.ref.Embedder` over a server; subclasses send one request.
+    """An :class:`~workbench.models.embedder.Embedder` over a server; subclasses send one request.
 
     Attributes:
         ref: The pin (``dim`` may be provisional while pinning).
@@ -283,19 +282,6 @@ def require_client(module: str) -> None:
         raise ModelNotFoundError(
             f"served models need the official {module!r} client: pip install 'embedding-workbench[served]'"
         )
-
-
-def load_served(ref: ModelRef) -> ServedEmbedder:
-    """A client for the served model ``ref`` pins (checked against what the server reports)."""
-    if ref.source == "openai":
-        from workbench.models.sources.openai import OpenAIEmbedder
-
-        return OpenAIEmbedder(ref)
-    from workbench.models.sources.ollama import OllamaEmbedder
-
-    embedder = OllamaEmbedder(ref)
-    embedder.verify_digest()
-    return embedder
 
 
 def observed_normalisation(vectors: np.ndarray) -> bool:

@@ -58,7 +58,7 @@ from workbench.store.query_log import read_query_log
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.workspace import VectorColumn, Workspace
 
 __all__ = ["monitor"]

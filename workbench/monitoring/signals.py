@@ -30,7 +30,7 @@ from workbench.contract import parse_column
 from workbench.errors import WorkbenchError
 from workbench.metrics.labelled import per_query_metrics
 from workbench.models.canary import verify_canaries
-from workbench.models.ref import resolve_model_dir, verify_model_dir
+from workbench.models.sources.local import resolve_model_dir, verify_model_dir
 from workbench.production.promote import data_unchanged_since
 from workbench.retrieval.search import embedder_for, encode_queries
 from workbench.store.canaries import load_canaries
@@ -40,7 +40,7 @@ from workbench.store.status import column_problems
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.evalsets import EvalSet
     from workbench.store.workspace import VectorColumn, Workspace
 

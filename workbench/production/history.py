@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 from pydantic import ValidationError
 
+from workbench.contract import PROMOTIONS_TABLE, promotions_schema
 from workbench.errors import CorruptStateError
 from workbench.store.records import append_records, read_records
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MOVES",
-    "TABLE",
     "Action",
     "PromotionRecord",
     "append_event",
@@ -39,30 +39,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TABLE = "wb_promotions"
 Action = Literal["promote", "rollback", "refresh", "retire", "maintain"]
 MOVES = ("promote", "rollback", "refresh")
 """The actions that move the production tag (retire and maintain never do)."""
-
-_SCHEMA = pa.schema(
-    [
-        pa.field("table", pa.string()),
-        pa.field("seq", pa.int64()),
-        pa.field("action", pa.string()),
-        pa.field("at", pa.string()),
-        pa.field("actor", pa.string()),
-        pa.field("from_column", pa.string()),
-        pa.field("to_column", pa.string()),
-        pa.field("from_version", pa.int64()),
-        pa.field("to_version", pa.int64()),
-        pa.field("tag", pa.string()),
-        pa.field("comparison_id", pa.string()),
-        pa.field("gate_json", pa.string()),
-        pa.field("forced", pa.bool_()),
-        pa.field("initial", pa.bool_()),
-        pa.field("reason", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -131,7 +110,9 @@ def history(ws: Workspace, table_name: str | None = None) -> list[PromotionRecor
     A move recorded twice (two processes finishing the same interrupted command at once) is
     listed once: each move has a unique :attr:`PromotionRecord.key` (its tag and version).
     """
-    data = read_records(ws, TABLE, equals={"table": table_name} if table_name is not None else None)
+    data = read_records(
+        ws, PROMOTIONS_TABLE, equals={"table": table_name} if table_name is not None else None
+    )
     seen: set[tuple[str, str, str | None, int | None]] = set()
     records = []
     for row in data.to_pylist() if data is not None else []:
@@ -173,7 +154,7 @@ def append_event(
                 return event
     row = {**asdict(record), "gate_json": record.gate.model_dump_json() if record.gate else None}
     del row["gate"], row["resumed"]
-    append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
+    append_records(ws, PROMOTIONS_TABLE, pa.Table.from_pylist([row], schema=promotions_schema()))
     log.info("%s", record.message)
     return record
 
@@ -227,6 +208,6 @@ def _record(row: dict[str, Any]) -> PromotionRecord:
     except ValidationError as exc:
         raise CorruptStateError(
             f"the promotion history holds an unreadable gate result for {row.get('tag')!r}: "
-            f"{exc.errors()[0]['msg']}; the history table {TABLE!r} was written by another version"
+            f"{exc.errors()[0]['msg']}; the history table {PROMOTIONS_TABLE!r} was written by another version"
         ) from None
     return PromotionRecord(**row, gate=result)

@@ -51,7 +51,8 @@ from workbench.errors import (
     LifecycleError,
     StaleColumnError,
 )
-from workbench.gate.evaluate import GateConfig, GateContext, GateResult, evaluate_gate, workspace_gate
+from workbench.gate.config import GateConfig, workspace_gate
+from workbench.gate.evaluate import GateContext, GateResult, evaluate_gate
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, history, intent_json
 from workbench.production.recovery import finish_moves, finish_rollback, next_number, recorded_moves
@@ -84,15 +85,9 @@ _MAX_TRANSACTIONS = 64
 
 
 __all__ = [
-    "Production",
-    "active_column_at",
     "check_gate",
-    "columns_at",
     "data_unchanged_since",
     "known_healthy",
-    "next_number",
-    "production",
-    "production_column",
     "promote",
     "refresh",
     "rollback",

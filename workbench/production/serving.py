@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench.decide.adapters.artifact import Adapter
-    from workbench.models.ref import Embedder
+    from workbench.models.embedder import Embedder
     from workbench.store.query_log import QueryLog
 
 __all__ = [

@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 from workbench.checks import positive_int
 from workbench.errors import DimensionMismatchError, InvalidArgumentError, StaleColumnError
 from workbench.models.canary import CanaryPin, CanaryResult, require_canaries
-from workbench.models.ref import Embedder, load_embedder, require_own_model
+from workbench.models.embedder import Embedder, require_own_model
+from workbench.models.loading import load_embedder
 from workbench.progress import ProgressFn
 from workbench.store.status import column_problems
 

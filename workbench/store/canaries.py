@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from workbench.contract import CANARIES_TABLE, CANARY_CHECKS_TABLE, canaries_schema, canary_checks_schema
 from workbench.errors import ConfigError
 from workbench.models.canary import CanaryPin, CanaryResult, compute_canaries
 from workbench.models.ref import VECTOR_SETTINGS
 from workbench.store.records import read_records
 
 if TYPE_CHECKING:
-    from workbench.models.ref import Embedder, ModelRef
+    from workbench.models.embedder import Embedder
+    from workbench.models.ref import ModelRef
     from workbench.store.workspace import Workspace
 
 __all__ = [
-    "CANARIES_TABLE",
-    "CHECKS_TABLE",
     "canaries_for",
     "canary_key",
     "last_checks",
@@ -38,30 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-CANARIES_TABLE = "wb_canaries"
-CHECKS_TABLE = "wb_canary_checks"
-
-_CANARIES_SCHEMA = pa.schema(
-    [
-        pa.field("fingerprint", pa.string(), nullable=False),
-        pa.field("model", pa.string()),
-        pa.field("texts_sha256", pa.string()),
-        pa.field("canaries_json", pa.string()),
-        pa.field("created_at", pa.string()),
-    ]
-)
-_CHECKS_SCHEMA = pa.schema(
-    [
-        pa.field("column", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("checked_at", pa.string()),
-        pa.field("min_cosine", pa.float64()),
-        pa.field("dim", pa.int64()),
-        pa.field("seconds", pa.float64()),
-        pa.field("context", pa.string()),
-    ]
-)
 
 
 def canary_key(ref: ModelRef) -> str:
@@ -86,9 +62,9 @@ def save_canaries(ws: Workspace, ref: ModelRef, pin: CanaryPin) -> None:
             "canaries_json": [pin.to_json()],
             "created_at": [datetime.now(UTC).isoformat(timespec="seconds")],
         },
-        schema=_CANARIES_SCHEMA,
+        schema=canaries_schema(),
     )
-    table = ws.db.create_table(CANARIES_TABLE, schema=_CANARIES_SCHEMA, exist_ok=True)
+    table = ws.db.create_table(CANARIES_TABLE, schema=row.schema, exist_ok=True)
     table.merge_insert("fingerprint").when_not_matched_insert_all().execute(row)
 
 
@@ -141,17 +117,17 @@ def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: s
             "seconds": [result.seconds],
             "context": [context],
         },
-        schema=_CHECKS_SCHEMA,
+        schema=canary_checks_schema(),
     )
-    ws.db.create_table(CHECKS_TABLE, schema=_CHECKS_SCHEMA, exist_ok=True).add(row)
+    ws.db.create_table(CANARY_CHECKS_TABLE, schema=row.schema, exist_ok=True).add(row)
 
 
 def last_checks(ws: Workspace) -> dict[str, dict[str, object]]:
     """Per vector column, its latest recorded canary check (``checked_at``, ``min_cosine``, …)."""
-    if not ws.has_table(CHECKS_TABLE):
+    if not ws.has_table(CANARY_CHECKS_TABLE):
         return {}
     latest: dict[str, dict[str, object]] = {}
-    for row in ws.db.open_table(CHECKS_TABLE).to_arrow().to_pylist():
+    for row in ws.db.open_table(CANARY_CHECKS_TABLE).to_arrow().to_pylist():
         seen = latest.get(row["column"])
         if seen is None or str(row["checked_at"]) >= str(seen["checked_at"]):
             latest[row["column"]] = row

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
+from workbench.contract import COMPARISON_FRAMES, COMPARISONS_TABLE, comparisons_schema
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
 from workbench.metrics.shifts import moved_documents, score_histogram, separation_auc
@@ -26,11 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DELTA_COLUMNS",
     "DRILLDOWN_COLUMNS",
-    "FRAMES",
     "KS",
     "LIST_COLUMNS",
     "SIDES",
-    "TABLE",
     "Comparison",
     "Manifest",
     "count_comparisons",
@@ -40,9 +39,7 @@ __all__ = [
     "save_comparison",
 ]
 
-TABLE = "wb_comparisons"
 SIDES = ("baseline", "candidate")
-FRAMES = ("deltas", "per_query", "rankings", "documents", "thresholds")
 DELTA_COLUMNS = [
     "baseline",
     "candidate",
@@ -84,27 +81,6 @@ LIST_COLUMNS = [
     "n_queries",
     "summary",
 ]
-_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("created_at", pa.string()),
-        pa.field("table", pa.string()),
-        pa.field("baseline", pa.string()),
-        pa.field("candidate", pa.string()),
-        pa.field("eval_set", pa.string()),
-        pa.field("headline_metric", pa.string()),
-        pa.field("delta", pa.float64()),
-        pa.field("ci_low", pa.float64()),
-        pa.field("ci_high", pa.float64()),
-        pa.field("p_value", pa.float64()),
-        pa.field("n_judged", pa.int64()),
-        pa.field("n_queries", pa.int64()),
-        pa.field("summary", pa.string()),
-        pa.field("manifest_json", pa.string()),
-        pa.field("ks_json", pa.string()),
-        *(pa.field(f"{name}_parquet", pa.large_binary()) for name in FRAMES),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -200,7 +176,7 @@ class Comparison:
             other.summary,
             tuple(other.ks),
         )
-        return same and all(getattr(self, f).equals(getattr(other, f)) for f in FRAMES)
+        return same and all(getattr(self, f).equals(getattr(other, f)) for f in COMPARISON_FRAMES)
 
     __hash__ = None  # type: ignore[assignment]  # holds DataFrames
 
@@ -384,7 +360,8 @@ def _label_masks(relevant: pd.Series, labelled: pd.Series) -> list[tuple[str, pd
 
 def save_comparison(ws: Workspace, comparison: Comparison) -> None:
     """Append one comparison to ``wb_comparisons`` (one LanceDB version)."""
-    append_records(ws, TABLE, pa.Table.from_pylist([_row(comparison)], schema=_SCHEMA))
+    row = pa.Table.from_pylist([_row(comparison)], schema=comparisons_schema())
+    append_records(ws, COMPARISONS_TABLE, row)
 
 
 def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
@@ -402,7 +379,7 @@ def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
         manifest=Manifest.from_json(row["manifest_json"]),
         summary=row["summary"],
         ks=KS(*json.loads(row["ks_json"])),
-        **{name: _from_parquet(row[f"{name}_parquet"]) for name in FRAMES},
+        **{name: _from_parquet(row[f"{name}_parquet"]) for name in COMPARISON_FRAMES},
     )
 
 
@@ -414,7 +391,7 @@ def list_comparisons(ws: Workspace, *, table: str | None = None) -> pd.DataFrame
         table: Only the comparisons made on this corpus table.
     """
     rows = read_records(
-        ws, TABLE, columns=LIST_COLUMNS, equals={"table": table} if table is not None else None
+        ws, COMPARISONS_TABLE, columns=LIST_COLUMNS, equals={"table": table} if table is not None else None
     )
     if rows is None:
         return pd.DataFrame(columns=LIST_COLUMNS)
@@ -422,11 +399,11 @@ def list_comparisons(ws: Workspace, *, table: str | None = None) -> pd.DataFrame
 
 
 def count_comparisons(ws: Workspace) -> int:
-    return ws.dataset(TABLE).count_rows() if ws.has_table(TABLE) else 0
+    return ws.dataset(COMPARISONS_TABLE).count_rows() if ws.has_table(COMPARISONS_TABLE) else 0
 
 
 def _select(ws: Workspace, comparison_id: str) -> list[dict[str, Any]]:
-    rows = read_records(ws, TABLE, equals={"id": comparison_id})
+    rows = read_records(ws, COMPARISONS_TABLE, equals={"id": comparison_id})
     return rows.to_pylist() if rows is not None else []
 
 
@@ -451,7 +428,7 @@ def _row(comparison: Comparison) -> dict[str, Any]:
         "summary": comparison.summary,
         "manifest_json": manifest.to_json(),
         "ks_json": json.dumps(list(comparison.ks)),
-        **{f"{name}_parquet": _to_parquet(getattr(comparison, name)) for name in FRAMES},
+        **{f"{name}_parquet": _to_parquet(getattr(comparison, name)) for name in COMPARISON_FRAMES},
     }
 
 

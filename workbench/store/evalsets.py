@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, TypedDict
 
 import pyarrow as pa
 
+from workbench.contract import (
+    EVAL_SET_VERSIONS_TABLE,
+    EVAL_SETS_TABLE,
+    eval_set_versions_schema,
+    eval_sets_schema,
+)
 from workbench.corpus.readers import Qrels
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.store.records import append_records, read_records, upsert_records
@@ -28,8 +34,6 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = [
-    "HISTORY",
-    "TABLE",
     "EvalSet",
     "EvalSetSummary",
     "eval_set_versions",
@@ -37,9 +41,6 @@ __all__ = [
     "load_eval_set",
     "save_eval_set",
 ]
-
-TABLE = "wb_eval_sets"
-HISTORY = "wb_eval_set_versions"
 
 
 class EvalSetSummary(TypedDict):
@@ -52,38 +53,6 @@ class EvalSetSummary(TypedDict):
     n_queries: int
     n_judged: int
     version: int
-
-
-_SCHEMA = pa.schema(
-    [
-        pa.field("name", pa.string(), nullable=False),
-        pa.field("table", pa.string()),
-        pa.field("created_at", pa.string()),
-        pa.field("content_hash", pa.string()),
-        pa.field("n_queries", pa.int64()),
-        pa.field("n_judged", pa.int64()),
-        pa.field("queries_json", pa.string()),
-        pa.field("qrels_json", pa.string()),
-    ]
-)
-
-
-_HISTORY_SCHEMA = pa.schema(
-    [
-        pa.field("name", pa.string(), nullable=False),
-        pa.field("version", pa.int64(), nullable=False),
-        pa.field("table", pa.string()),
-        pa.field("created_at", pa.string()),
-        pa.field("author", pa.string()),
-        pa.field("note", pa.string()),
-        pa.field("content_hash", pa.string()),
-        pa.field("n_queries", pa.int64()),
-        pa.field("n_judged", pa.int64()),
-        pa.field("n_judgements", pa.int64()),
-        pa.field("queries_json", pa.string()),
-        pa.field("qrels_json", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -146,9 +115,9 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
             "queries_json": [json.dumps(stamped.queries, ensure_ascii=False)],
             "qrels_json": [json.dumps(stamped.qrels, ensure_ascii=False)],
         },
-        schema=_SCHEMA,
+        schema=eval_sets_schema(),
     )
-    upsert_records(ws, TABLE, row, key="name")
+    upsert_records(ws, EVAL_SETS_TABLE, row, key="name")
     return stamped
 
 
@@ -157,8 +126,8 @@ def eval_set_versions(ws: Workspace, name: str) -> list[dict[str, object]]:
 
     Each: version, created_at, author, note, content_hash, n_queries, n_judged, n_judgements.
     """
-    columns = [f.name for f in _HISTORY_SCHEMA if not f.name.endswith("_json")]
-    data = read_records(ws, HISTORY, columns=columns, equals={"name": name})
+    columns = [f.name for f in eval_set_versions_schema() if not f.name.endswith("_json")]
+    data = read_records(ws, EVAL_SET_VERSIONS_TABLE, columns=columns, equals={"name": name})
     return sorted(data.to_pylist() if data is not None else [], key=lambda r: r["version"])
 
 
@@ -174,7 +143,8 @@ def _record_change(ws: Workspace, previous: EvalSet, new: EvalSet, *, author: st
         return int(last["version"])  # type: ignore[call-overload]
     version = int(last["version"]) + 1  # type: ignore[call-overload]
     rows.append(_history_row(replace(new, version=version), author=author, note=note))
-    append_records(ws, HISTORY, pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA))
+    data = pa.Table.from_pylist(rows, schema=eval_set_versions_schema())
+    append_records(ws, EVAL_SET_VERSIONS_TABLE, data)
     return version
 
 
@@ -202,7 +172,8 @@ def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSu
         ws: The workspace.
         table: Only the eval sets of this corpus table.
     """
-    data = read_records(ws, TABLE, columns=[f.name for f in _SCHEMA if not f.name.endswith("_json")])
+    columns = [f.name for f in eval_sets_schema() if not f.name.endswith("_json")]
+    data = read_records(ws, EVAL_SETS_TABLE, columns=columns)
     rows = data.to_pylist() if data is not None else []
     recorded = _recorded_versions(ws)
     found = [
@@ -214,7 +185,7 @@ def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSu
 
 
 def _recorded_versions(ws: Workspace) -> dict[tuple[str, str], int]:
-    data = read_records(ws, HISTORY, columns=["name", "content_hash", "version"])
+    data = read_records(ws, EVAL_SET_VERSIONS_TABLE, columns=["name", "content_hash", "version"])
     rows = data.to_pylist() if data is not None else []
     return {(r["name"], r["content_hash"]): int(r["version"]) for r in rows}
 
@@ -260,13 +231,13 @@ def load_eval_set(
 
 
 def _latest(ws: Workspace, name: str) -> EvalSet | None:
-    data = read_records(ws, TABLE, equals={"name": name})
+    data = read_records(ws, EVAL_SETS_TABLE, equals={"name": name})
     rows = data.to_pylist() if data is not None else []
     return _eval_set(rows[0]) if rows else None
 
 
 def _from_history(ws: Workspace, name: str, version: int) -> EvalSet:
-    data = read_records(ws, HISTORY, equals={"name": name})
+    data = read_records(ws, EVAL_SET_VERSIONS_TABLE, equals={"name": name})
     rows = [r for r in (data.to_pylist() if data is not None else []) if r["version"] == version]
     return replace(_eval_set(rows[0]), version=version)
 

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.models.catalog import cache_dir
+from workbench.cache import cache_dir
 from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:

@@ -16,37 +16,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from workbench.contract import MONITOR_TABLE, monitor_schema
 from workbench.store.records import append_records, read_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["TABLE", "MonitorRun", "Signal", "SignalStatus", "Verdict", "append_run", "list_monitor_runs"]
+__all__ = ["MonitorRun", "Signal", "SignalStatus", "Verdict", "append_run", "list_monitor_runs"]
 
 
 log = logging.getLogger(__name__)
 
-TABLE = "wb_monitor"
 Verdict = Literal["ok", "alarm"]
 SignalStatus = Literal["ok", "alarm", "baseline", "skipped", "error"]
 """ok: within bounds; alarm: out of bounds; baseline: recorded, nothing to judge against yet;
 skipped: its source is not available (the reason says which); error: it could not be measured."""
-
-_SCHEMA = pa.schema(
-    [
-        pa.field("table", pa.string()),
-        pa.field("seq", pa.int64()),
-        pa.field("at", pa.string()),
-        pa.field("production_version", pa.int64()),
-        pa.field("column", pa.string()),
-        pa.field("pin", pa.string()),
-        pa.field("verdict", pa.string()),
-        pa.field("alarms_json", pa.string()),
-        pa.field("signals_json", pa.string()),
-        pa.field("actions_json", pa.string()),
-        pa.field("duration_s", pa.float64()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -111,7 +95,7 @@ def append_run(ws: Workspace, run: MonitorRun) -> MonitorRun:
         "signals_json": json.dumps([asdict(s) for s in stored.signals], ensure_ascii=False, default=float),
         "actions_json": json.dumps(list(stored.actions), ensure_ascii=False),
     }
-    append_records(ws, TABLE, pa.Table.from_pylist([row], schema=_SCHEMA))
+    append_records(ws, MONITOR_TABLE, pa.Table.from_pylist([row], schema=monitor_schema()))
     log.info("monitor pass %d of %r: %s", stored.seq, stored.table, stored.verdict)
     return stored
 
@@ -120,7 +104,7 @@ def list_monitor_runs(
     ws: Workspace, table: str | None = None, *, last: int | None = None
 ) -> list[MonitorRun]:
     """Stored passes (of one table, if named), oldest first; ``last`` keeps only the newest ones."""
-    data = read_records(ws, TABLE, equals={"table": table} if table is not None else None)
+    data = read_records(ws, MONITOR_TABLE, equals={"table": table} if table is not None else None)
     if data is None:
         return []
     runs = sorted((_run(row) for row in data.to_pylist()), key=lambda r: (r.table, r.seq))
@@ -128,7 +112,7 @@ def list_monitor_runs(
 
 
 def _next_seq(ws: Workspace, table: str) -> int:
-    seqs = read_records(ws, TABLE, columns=["seq"], equals={"table": table})
+    seqs = read_records(ws, MONITOR_TABLE, columns=["seq"], equals={"table": table})
     return 1 if seqs is None else max(seqs.column("seq").to_pylist(), default=0) + 1
 
 

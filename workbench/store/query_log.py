@@ -28,32 +28,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.contract import QUERY_LOG_TABLE, query_log_schema
 from workbench.errors import InvalidArgumentError
 from workbench.store.records import append_records
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["TABLE", "QueryLog", "TextMode", "read_query_log"]
+__all__ = ["QueryLog", "TextMode", "read_query_log"]
 
 
 log = logging.getLogger(__name__)
 
-TABLE = "wb_query_log"
 TextMode = Literal["plain", "hashed", "none"]
 _TEXT_MODES = ("plain", "hashed", "none")
-
-_SCHEMA = pa.schema(
-    [
-        pa.field("table", pa.string()),
-        pa.field("at", pa.timestamp("us", tz="UTC")),
-        pa.field("version", pa.int64()),
-        pa.field("column", pa.string()),
-        pa.field("query", pa.string()),
-        pa.field("query_sha256", pa.string()),
-        pa.field("scores", pa.list_(pa.float32())),
-    ]
-)
 
 
 class QueryLog:
@@ -139,8 +127,8 @@ class QueryLog:
             rows, self._rows = self._rows, []
         if not rows:
             return 0
-        append_records(self.ws, TABLE, pa.Table.from_pylist(rows, schema=_SCHEMA))
-        handle = self.ws.db.open_table(TABLE)
+        append_records(self.ws, QUERY_LOG_TABLE, pa.Table.from_pylist(rows, schema=query_log_schema()))
+        handle = self.ws.db.open_table(QUERY_LOG_TABLE)
         _trim(handle, self.max_rows)
         return len(rows)
 
@@ -169,14 +157,14 @@ def read_query_log(
     """
     if limit < 1:
         raise InvalidArgumentError(f"limit must be at least 1, got {limit!r}")
-    if not ws.has_table(TABLE):
-        return _SCHEMA.empty_table()
+    if not ws.has_table(QUERY_LOG_TABLE):
+        return query_log_schema().empty_table()
     condition = pc.field("table") == pa.scalar(table)
     if column is not None:
         condition &= pc.field("column") == pa.scalar(column)
     if since is not None:
         condition &= pc.field("at") >= pa.scalar(since.astimezone(UTC), pa.timestamp("us", tz="UTC"))
-    data = ws.dataset(TABLE).to_table(filter=condition)
+    data = ws.dataset(QUERY_LOG_TABLE).to_table(filter=condition)
     if data.num_rows > limit:
         keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
         data = data.take(pa.array(keep))

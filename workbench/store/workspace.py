@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.cache import cache_dir
 from workbench.contract import (
     DEFAULT_WORKSPACE,
     META_CANARIES,
@@ -37,7 +38,6 @@ from workbench.errors import (
     NotFoundError,
     WorkbenchError,
 )
-from workbench.models.catalog import cache_dir
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
 from workbench.store.storage import is_remote

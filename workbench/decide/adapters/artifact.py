@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.contract import ADAPTERS_TABLE, adapters_schema
 from workbench.decide.adapters.maps import KINDS, AdapterKind, AdapterMap, fit_map
 from workbench.errors import CorruptStateError, DataError, InvalidArgumentError, NotFoundError
 from workbench.models.ref import ModelRef
@@ -42,22 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Adapter", "fit_adapter", "list_adapters", "load_adapter", "paired_vectors"]
 
 log = logging.getLogger(__name__)
-
-TABLE = "wb_adapters"
-_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("kind", pa.string()),
-        pa.field("version", pa.int64()),
-        pa.field("table", pa.string()),
-        pa.field("source_column", pa.string()),
-        pa.field("target_column", pa.string()),
-        pa.field("fingerprint", pa.string()),
-        pa.field("created_at", pa.string()),
-        pa.field("manifest_json", pa.string()),
-        pa.field("params", pa.binary()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -257,9 +242,9 @@ def paired_vectors(
 
 def list_adapters(ws: Workspace, *, table: str | None = None) -> list[dict[str, Any]]:
     """One summary per stored adapter (no parameters), oldest first."""
-    if not ws.has_table(TABLE):
+    if not ws.has_table(ADAPTERS_TABLE):
         return []
-    rows = ws.db.open_table(TABLE).to_arrow().drop_columns(["params", "manifest_json"]).to_pylist()
+    rows = ws.db.open_table(ADAPTERS_TABLE).to_arrow().drop_columns(["params", "manifest_json"]).to_pylist()
     return sorted((r for r in rows if table is None or r["table"] == table), key=lambda r: r["created_at"])
 
 
@@ -277,7 +262,7 @@ def load_adapter(ws: Workspace, adapter_id: str) -> Adapter:
             f"{', '.join(known) or 'none — fit one with `workbench adapter fit`'}"
         )
     escaped = adapter_id.replace("'", "''")
-    row = ws.db.open_table(TABLE).search().where(f"id = '{escaped}'").limit(1).to_list()[0]
+    row = ws.db.open_table(ADAPTERS_TABLE).search().where(f"id = '{escaped}'").limit(1).to_list()[0]
     manifest = json.loads(row["manifest_json"])
     with np.load(io.BytesIO(row["params"])) as arrays:
         fitted = AdapterMap(manifest["kind"], {k: arrays[k] for k in arrays.files})
@@ -380,11 +365,11 @@ def _save(ws: Workspace, adapter: Adapter) -> None:
             "manifest_json": [json.dumps(adapter.manifest(), sort_keys=True)],
             "params": [buffer.getvalue()],
         },
-        schema=_SCHEMA,
+        schema=adapters_schema(),
     )
-    if not ws.has_table(TABLE):
-        ws.db.create_table(TABLE, row)
+    if not ws.has_table(ADAPTERS_TABLE):
+        ws.db.create_table(ADAPTERS_TABLE, row)
     else:
-        handle = ws.db.open_table(TABLE)
+        handle = ws.db.open_table(ADAPTERS_TABLE)
         handle.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(row)
     log.info("stored adapter %s (v%d)", adapter.id, adapter.version)

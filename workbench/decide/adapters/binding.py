@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import MixedIndexError
-from workbench.models.ref import Embedder, ModelRef, load_embedder
+from workbench.models.embedder import Embedder
+from workbench.models.loading import load_embedder
+from workbench.models.ref import ModelRef
 from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
 if TYPE_CHECKING:
