@@ -70,6 +70,7 @@ def setup_page() -> None:
 
     Ends the run (``st.stop``) with a way forward when no workspace is open yet.
     """
+    # Before any model loads (the libraries that read these are imported on first use).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     st.set_page_config(
@@ -132,15 +133,15 @@ def build_demo_here(ws: Workspace) -> None:
 def sidebar() -> tuple[Workspace | None, bool]:
     """Workspace field and table picker: the open workspace (or None) and whether to build the demo.
 
-    Both widgets keep their value across pages (``persist_state="session"``): each page draws
-    them anew, and Streamlit would otherwise forget a widget's value on a page switch.
+    Each page draws both widgets anew, under its own widget ids: their values are written back
+    to their keys before they are drawn, so a page switch keeps the chosen workspace and table
+    (a widget drawn on a new page would otherwise start from its default).
     """
-    st.session_state.setdefault(URI_KEY, default_uri())
+    st.session_state[URI_KEY] = st.session_state.get(URI_KEY, default_uri())
     with st.sidebar:
         st.text_input(
             "Workspace",
             key=URI_KEY,
-            persist_state="session",
             help="A local folder or any LanceDB URI (s3://…). Default: $WORKBENCH_WORKSPACE or ./workspace",
         )
         uri = st.session_state[URI_KEY]
@@ -166,9 +167,11 @@ def sidebar() -> tuple[Workspace | None, bool]:
             chosen = st.session_state.pop(SELECT_TABLE_KEY, None)
             if chosen in names:
                 st.session_state[TABLE_KEY] = chosen
-            if st.session_state.get(TABLE_KEY) not in names:
-                st.session_state[TABLE_KEY] = DEMO_TABLE if DEMO_TABLE in names else names[0]
-            st.selectbox("Corpus table", names, key=TABLE_KEY, persist_state="session")
+            table = st.session_state.get(TABLE_KEY)
+            st.session_state[TABLE_KEY] = (
+                table if table in names else DEMO_TABLE if DEMO_TABLE in names else names[0]
+            )
+            st.selectbox("Corpus table", names, key=TABLE_KEY)
         if st.button(
             "Reload workspace",
             key="app.reload",

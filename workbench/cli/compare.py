@@ -1,6 +1,7 @@
 """CLI commands of the comparison area: ``compare``, ``report``, ``comparisons``, ``export-run``.
 
-Thin over :mod:`workbench.compare` and :mod:`workbench.report`: parse, call, print, exit code.
+Thin over :mod:`workbench.comparison.run` and :mod:`workbench.comparison.report`: parse, call, print,
+exit code.
 A ``WorkbenchError`` (bad column, eval set, k, stale column, ...) is one line on stderr and
 exit code 2, and nothing is written.
 """

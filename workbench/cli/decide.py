@@ -1,8 +1,8 @@
 """CLI commands for deciding before migrating: ``leaderboard``, ``plan``, ``matryoshka``, ``adapter``.
 
 Thin over :mod:`workbench.decide.leaderboard`, :mod:`workbench.decide.plan`,
-:mod:`workbench.decide.matryoshka` and :mod:`workbench.adapters`: parse, call, print, exit
-code. Bad input is one line on stderr, exit code 2, and nothing is written.
+:mod:`workbench.decide.matryoshka` and :mod:`workbench.decide.adapters`: parse, call, print,
+exit code. Bad input is one line on stderr, exit code 2, and nothing is written.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Plotly figures of a comparison, shared by the HTML report, the app and the notebooks.
 
-Every builder takes a :class:`~workbench.comparisons.Comparison` and returns a
+Every builder takes a :class:`~workbench.store.comparisons.Comparison` and returns a
 ``plotly.graph_objects.Figure``; none of them puts corpus or query text into a figure (only
 ids, numbers and metric names), so a report never carries document text into a script.
 

@@ -1,7 +1,7 @@
 """A live query: one query against two vector columns, each encoded by its own pinned model.
 
 What users would get before and after a migration, for any text, without an eval set. The
-result has the shape of :meth:`workbench.comparisons.Comparison.drilldown`, so a live query
+result has the shape of :meth:`workbench.store.comparisons.Comparison.drilldown`, so a live query
 and a stored comparison's drill-down are read (and shown) the same way; :func:`agreement`
 sums up how much the two top-k lists agree.
 
@@ -85,10 +85,10 @@ def query_both(
         depth: Documents retrieved per side (default ``max(100, 3k)``), deeper than ``k`` so a
             document that left the top k still shows its new rank.
         embedders: Already-loaded models by column name (see
-            :func:`workbench.retrieval.embedder_for`); each column's pinned model otherwise.
+            :func:`workbench.retrieval.encode.embedder_for`); each column's pinned model otherwise.
 
     Returns:
-        The :meth:`~workbench.comparisons.Comparison.drilldown` frame: doc_id, title, grade
+        The :meth:`~workbench.store.comparisons.Comparison.drilldown` frame: doc_id, title, grade
         (``<NA>``: nothing is judged), status (kept / entered / left), baseline_rank,
         baseline_score, candidate_rank, candidate_score, delta_rank (positive = moved up).
 
@@ -120,7 +120,7 @@ def query_both(
 def agreement(frame: pd.DataFrame, *, k: int) -> Agreement:
     """Overlap@k, rank-biased overlap and the top-1 scores of a drill-down frame.
 
-    Works on :func:`query_both` and :meth:`~workbench.comparisons.Comparison.drilldown` frames.
+    Works on :func:`query_both` and :meth:`~workbench.store.comparisons.Comparison.drilldown` frames.
     """
     tops = {}
     for side in SIDES:

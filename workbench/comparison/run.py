@@ -2,10 +2,11 @@
 
 Each query is encoded by the pinned model of the column it is searched against — never a
 query vector from one model against the other's document vectors — and searched in batches.
-The result carries labelled metrics with paired statistics (:mod:`workbench.evaluate`),
-label-free rank shifts and score distributions (:mod:`workbench.shifts`) and a manifest with
-the table version, both pins, the eval-set hash and library versions; it is stored in the
-workspace (:mod:`workbench.comparisons`) unless ``store=False``.
+The result carries labelled metrics (:mod:`workbench.metrics.labelled`) with paired
+statistics (:mod:`workbench.metrics.paired`), label-free rank shifts and score distributions
+(:mod:`workbench.metrics.shifts`) and a manifest with the table version, both pins, the
+eval-set hash and library versions; it is stored in the workspace
+(:mod:`workbench.store.comparisons`) unless ``store=False``.
 
 Example:
     >>> cmp = compare(ws, baseline="minilm-l3", candidate="minilm-l6", eval_set="demo")  # doctest: +SKIP

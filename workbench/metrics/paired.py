@@ -149,7 +149,7 @@ def paired_deltas(
 
     Args:
         baseline: Per-query values of the current model, one column per metric (e.g. the
-            output of :func:`workbench.evaluate.per_query_metrics`), indexed by query id.
+            output of :func:`workbench.metrics.labelled.per_query_metrics`), indexed by query id.
         candidate: The new model's values, with the same columns and query ids.
         n_resamples: Bootstrap and randomisation resamples (at least 100).
         seed: Seed for both resampling procedures, so reruns give identical numbers.
