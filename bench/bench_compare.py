@@ -13,7 +13,7 @@ Two measurements, each a ratio taken in the same run:
    timed cases alternate round after round and medians are reported, so a change in machine
    load hits them alike.
 2. Metrics, 10,000 synthetic queries x 100 ranked documents, 12 metrics (6 families at k=10
-   and k=100): ``workbench.evaluate.per_query_metrics`` vs one direct pytrec_eval call.
+   and k=100): ``workbench.metrics.labelled.per_query_metrics`` vs one direct pytrec_eval call.
 
 The SciFact workspace (ingest + two embedding runs: ~15 minutes on 2 busy cores) is cached under
 ``$WORKBENCH_CACHE/bench/compare-scifact``; the benchmark skips cleanly when SciFact is absent.
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"   {r['summary']}")
     m = bench_metrics(args.repeat)
     print(f"\n2. metrics for {m['queries']} synthetic queries x 100 docs, {len(METRICS)} metrics")
-    print(f"   workbench.evaluate.per_query_metrics: {m['ours_s']:8.3f} s")
+    print(f"   metrics.labelled.per_query_metrics:   {m['ours_s']:8.3f} s")
     print(f"   pytrec_eval directly (one call):      {m['pytrec_s']:8.3f} s")
     print(f"   ratio ours / pytrec_eval:             {m['ours_s'] / m['pytrec_s']:8.2f}")
     return 0

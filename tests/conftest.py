@@ -78,7 +78,7 @@ def empty_ws(tmp_path: Path) -> Workspace:
     return open_workspace(tmp_path / "ws")
 
 
-# --- lifecycle: promote, serve, retire -------------------------------------------------------
+# --- production: promote, serve, retire ------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 """Deterministic kill points: prove that every multi-step write survives ``kill -9`` between steps.
 
-Each lifecycle command and the creation of a new table call :func:`reached` at every step
-boundary (``"promote:claimed"``, ``"rollback:moved"``, ...). When the environment variable
-``WORKBENCH_KILL_AT`` names that step, the process sends itself SIGKILL there: no cleanup, no
-``finally``, exactly like a crash or an OOM kill. The kill-point harness (``tests/test_killpoints.py``,
-``bench/killpoints.py``) runs real CLI subprocesses with every step name and checks that the
-workspace stays consistent and that re-running the command finishes the job.
+Each production move (promote, rollback, refresh, retire) and the creation of a new table call
+:func:`reached` at every step boundary (``"promote:claimed"``, ``"rollback:moved"``, ...). When
+the environment variable ``WORKBENCH_KILL_AT`` names that step, the process sends itself SIGKILL
+there: no cleanup, no ``finally``, exactly like a crash or an OOM kill. The kill-point harness
+(``tests/production/test_killpoints.py``, ``bench/killpoints.py``) runs real CLI subprocesses
+with every step name and checks that the workspace stays consistent and that re-running the
+command finishes the job.
 
 Unset (always, outside those tests), :func:`reached` is one dictionary lookup.
 """

@@ -1,4 +1,4 @@
-"""The lifecycle CLI: promote, rollback, refresh, history, search, check, retire; exit codes and JSON."""
+"""The production CLI: promote, rollback, refresh, history, search, check, retire; exit codes and JSON."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for workbench.evaluate: metrics agree with pytrec_eval, statistics behave."""
+"""Tests for workbench.metrics.labelled and .paired: metrics agree with pytrec_eval, statistics behave."""
 
 from __future__ import annotations
 

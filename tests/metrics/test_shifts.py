@@ -1,4 +1,4 @@
-"""Tests for workbench.shifts: rank-shift measures and score-distribution tools."""
+"""Tests for workbench.metrics.shifts: rank-shift measures and score-distribution tools."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kill -9 at every step boundary of every lifecycle command and of a new-table ingest.
+"""Kill -9 at every step boundary of every production command and of a new-table ingest.
 
 Each trial SIGKILLs a real CLI subprocess at one step (``WORKBENCH_KILL_AT``), checks that
 status, check, search and the history agree, re-runs the command and checks that it finished

@@ -1,4 +1,4 @@
-"""Lifecycle commands: promote, rollback, refresh, history, search, check, retire (thin over the library)."""
+"""Production commands: promote, rollback, refresh, history, search, check, retire (thin over the library)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ reason are recorded in the history.
 
 
 def register(app: typer.Typer) -> None:
-    """Add the lifecycle commands to the ``workbench`` CLI."""
+    """Add the production commands to the ``workbench`` CLI."""
     app.command(help=PROMOTE_HELP)(promote)
     for command in (rollback, refresh, history, search, check, retire):
         app.command()(command)

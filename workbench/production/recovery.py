@@ -10,7 +10,7 @@ interrupted:
 - a rollback claimed ``rolled-back-<n>``; completing it deletes ``production-<n>``, moves
   ``production`` to the newest move still in effect and appends the record, once.
 
-:func:`finish_moves` runs at the start of every lifecycle command, so re-running an
+:func:`finish_moves` runs at the start of every production command, so re-running an
 interrupted command finishes it (and the command then returns that record instead of moving
 production a second time). Nothing here moves production anywhere a claimed command did not ask.
 """

@@ -17,8 +17,8 @@ The top of the ledger is the highest live ``production-<n>``; once every command
 ``production`` tag points at its version. A rollback goes to the live move just below the top,
 skipping undone ones, and refuses when that move's column was retired.
 
-This module reads; :mod:`workbench.lifecycle` writes. It sits in the storage layer because
-``status`` (here) and the lifecycle commands (above) must agree on it.
+This module reads; :mod:`workbench.production` (promote, recovery, retire) writes. It sits in
+the storage layer because ``status`` (here) and the production moves (above) must agree on it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Record tables: the workbench's own small LanceDB tables (eval sets, comparisons, history).
+"""Record tables: the workbench's own small LanceDB tables (eval sets, comparisons, history, ...).
 
-One way to write and read them, so each record module declares only its schema and rows:
+One way to write and read them, so each record module only builds its rows (each table's
+name and schema are in :mod:`workbench.contract`):
 appends and upserts that create the table on first use (and survive another process creating
 it first), and reads filtered by column equality through Arrow expressions, never by SQL text
 built from user input.

@@ -2,8 +2,8 @@
 
 A workspace holds one table per corpus (``id``, ``title``, ``text``, ``content_hash`` and one
 vector column per pinned model) and the workbench's own tables, whose names start with
-``wb_`` (eval sets, comparisons, promotions). Any LanceDB URI works; a local folder is the
-default.
+``wb_`` (the record tables named in :mod:`workbench.contract`: eval sets, comparisons,
+promotions, ...). Any LanceDB URI works; a local folder is the default.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Where a model comes from: the OpenAI-compatible and Ollama servers, and ONNX graphs shipped
-inside PyPI packages.
+"""Where a model comes from: a local directory, a PyPI package (ONNX graphs converted once), a
+hub snapshot, an OpenAI-compatible server, an Ollama server.
 """
 
 __all__: list[str] = []  # the API is in the modules; see each module's __all__
