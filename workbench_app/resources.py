@@ -76,24 +76,24 @@ def tags_key(uri: str, name: str) -> str:
 
 
 def status(uri: str, name: str, version: int) -> dict[str, Any]:
-    """:func:`workbench.status.table_status` as plain data (cached per version and tag positions)."""
+    """:func:`workbench.store.status.table_status` as plain data (cached per version and tag positions)."""
     return _status(uri, name, version, tags_key(uri, name))
 
 
 def timeline(uri: str, name: str, version: int) -> pd.DataFrame:
-    """:func:`workbench.status.version_timeline` as a frame, newest first (cached per version and tags)."""
+    """:func:`workbench.store.status.version_timeline` as a frame, newest first (cached per version, tags)."""
     return _timeline(uri, name, version, tags_key(uri, name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _status(uri: str, name: str, version: int, tags: str) -> dict[str, Any]:
-    """:func:`workbench.status.table_status` as plain data."""
+    """:func:`workbench.store.status.table_status` as plain data."""
     return asdict(table_status(table_at(uri, name, version)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _timeline(uri: str, name: str, version: int, tags: str) -> pd.DataFrame:
-    """:func:`workbench.status.version_timeline` as a frame, newest first."""
+    """:func:`workbench.store.status.version_timeline` as a frame, newest first."""
     frame = pd.DataFrame(version_timeline(table_at(uri, name, version)))
     return frame.sort_values("version", ascending=False, ignore_index=True)
 
@@ -102,7 +102,7 @@ def _timeline(uri: str, name: str, version: int, tags: str) -> pd.DataFrame:
 def live_query(
     uri: str, name: str, version: int, query: str, baseline: str, candidate: str, k: int
 ) -> pd.DataFrame:
-    """:func:`workbench.live.query_both` with the cached models (one entry per table version)."""
+    """:func:`workbench.comparison.live.query_both` with the cached models (one entry per table version)."""
     ws = workspace(uri)
     table = table_at(uri, name, version)
     columns = [ws.resolve_column(table, column) for column in (baseline, candidate)]
@@ -136,7 +136,7 @@ def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def report(uri: str, comparison_id: str, fmt: str) -> str:
-    """A stored comparison rendered by :mod:`workbench.report` (``html``, ``md``, ``json``, ``csv``)."""
+    """A stored comparison rendered by :mod:`workbench.comparison.report` (html, md, json, csv)."""
     from workbench.comparison.report import render_csv, render_html, render_json, render_markdown
 
     renderers = {

@@ -1,8 +1,8 @@
 """Side-by-side top-k tables: one query, two columns, rank changes and relevance marks.
 
-Input is the frame of :meth:`workbench.comparisons.Comparison.drilldown` (doc_id, title,
+Input is the frame of :meth:`workbench.store.comparisons.Comparison.drilldown` (doc_id, title,
 grade, status, baseline_rank, baseline_score, candidate_rank, candidate_score, delta_rank), or
-of :func:`workbench.live.query_both`, which has the same shape.
+of :func:`workbench.comparison.live.query_both`, which has the same shape.
 """
 
 from __future__ import annotations
