@@ -203,7 +203,8 @@ def measure_index(
     Args:
         table: The corpus table at the compared version.
         column: The vector column.
-        vectors, query_ids: The eval queries, encoded by the column's model.
+        vectors: The eval queries, encoded by the column's model (one row per query).
+        query_ids: The ids of those queries, in the same order.
         exact_rankings: The exact top-``depth`` of the same queries (the comparison's).
         k: Depth of the recall figure.
         depth: Depth of the rankings through the index (for metrics at every cut-off).

@@ -541,7 +541,8 @@ def export_run(
     against the pin). ``trec_eval -m all_trec QRELS RUN`` then reproduces our metrics.
 
     Raises:
-        NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError.
+        NotFoundError, InvalidArgumentError, StaleColumnError, MixedIndexError, DataError: The
+            message names the input at fault.
     """
     k = positive_int(k)
     es = load_eval_set(ws, eval_set)

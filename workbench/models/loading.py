@@ -27,8 +27,9 @@ def load_embedder(ref: ModelRef) -> Embedder:
     (``models.canary.require_canaries``).
 
     Raises:
-        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError,
-        ServedModelError.
+        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError: The message names the
+            model and what to fix.
+        DimensionMismatchError, ServedModelError: Likewise.
     """
     if ref.is_served:
         return load_served(ref)

@@ -41,8 +41,8 @@ def pin_model(ws: Workspace, alias: str, options: PinOptions) -> tuple[ModelRef,
         The pin and the canary vectors recorded for it.
 
     Raises:
-        UnpinnedModelError, FingerprintMismatchError, UnsafeWeightsError, ServedModelError,
-        ConfigError.
+        UnpinnedModelError, FingerprintMismatchError, UnsafeWeightsError, ServedModelError, ConfigError:
+            The message names the model or option at fault.
 
     Example:
         >>> pin_model(ws, "e5", PinOptions(source="openai", base_url=url, model="e5"))  # doctest: +SKIP

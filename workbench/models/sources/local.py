@@ -92,7 +92,8 @@ def load_local(ref: ModelRef) -> SentenceTransformerEmbedder:
     """Resolve, verify (fingerprint, no pickle) and load a local pinned model on the CPU.
 
     Raises:
-        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError.
+        ModelNotFoundError, FingerprintMismatchError, UnsafeWeightsError, DimensionMismatchError: The
+            message names the model and what to fix.
     """
     path = resolve_model_dir(ref)
     verify_model_dir(ref, path)

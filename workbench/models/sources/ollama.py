@@ -130,7 +130,8 @@ def pin_ollama(
             another, the pin is refused. Omitted: the server's digest is recorded.
 
     Raises:
-        UnpinnedModelError, FingerprintMismatchError, ServedModelError.
+        UnpinnedModelError, FingerprintMismatchError, ServedModelError: The message names the
+            model at fault.
     """
     check_ollama_tag(model)
     probe = ModelRef(
