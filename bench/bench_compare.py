@@ -88,13 +88,8 @@ def scifact_workspace():  # -> Workspace (imported lazily)
 
 def bench_comparison(repeat: int) -> dict[str, float]:
     from workbench.comparison.run import compare
-    from workbench.retrieval.search import (
-        embedder_for,
-        exact_search,
-        read_vectors,
-        scan_search,
-        search_column,
-    )
+    from workbench.retrieval.encode import embedder_for
+    from workbench.retrieval.exact import exact_search, read_vectors, scan_search, search_column
     from workbench.store.evalsets import load_eval_set
 
     ws = scifact_workspace()

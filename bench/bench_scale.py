@@ -200,7 +200,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         # Search-parameter sweep on each column's index: recall@10 of all 300 queries against the
         # streamed exact search, and single-query latency (100 queries) per setting.
         from workbench.comparison.index_eval import index_search, recall_at
-        from workbench.retrieval.search import scan_search
+        from workbench.retrieval.exact import scan_search
         from workbench.store.index import describe_indexes
 
         table = ws.table(TABLE)
@@ -306,7 +306,7 @@ def op(name: str, ws_path: Path, cache: Path) -> dict[str, Any]:
         )
         result["summary"] = cmp.summary
     elif name == "numpy":
-        from workbench.retrieval.search import exact_search, read_vectors
+        from workbench.retrieval.exact import exact_search, read_vectors
 
         table = ws.table(TABLE)
         total = 0.0

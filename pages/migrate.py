@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import ServingOptions, embed, pin_model, verify_model
-from workbench.embedding.run import pending_run
+from workbench.embedding.checkpoint import pending_run
 from workbench.errors import InvalidArgumentError
 from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
 from workbench.store.paths import require_inside

@@ -129,3 +129,20 @@ def write_corpus(path: Path, docs: dict[str, tuple[str, str]]) -> Path:
     lines = [json.dumps({"_id": i, "title": title, "text": text}) for i, (title, text) in docs.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+#: Fixtures that start a real server or cluster: a test using one is slow by definition.
+SLOW_FIXTURES = frozenset({"e5", "proxy", "ray_cluster", "s3_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tier: real servers, Ray, object storage and the browser.
+
+    ``pytest -m "not slow"`` is the developer's fast loop; CI runs everything. Besides the
+    tests marked ``slow`` by hand (large data, notebooks, kill points), every browser test and
+    every test that uses a server fixture (:data:`SLOW_FIXTURES`) is slow.
+    """
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if uses & SLOW_FIXTURES or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -18,7 +18,8 @@ from workbench.embedding.run import embed
 from workbench.models.catalog import L6_PACKAGE
 from workbench.models.sources.package import package_model_dir
 from workbench.production.history import history
-from workbench.retrieval.search import encode_queries, search_column
+from workbench.retrieval.encode import encode_queries
+from workbench.retrieval.exact import search_column
 from workbench.store.comparisons import list_comparisons
 from workbench.store.production import production_column
 from workbench.store.workspace import Workspace, open_workspace

@@ -13,7 +13,7 @@ from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
 from workbench.models.catalog import CATALOG
 from workbench.models.embedder import Embedder
 from workbench.models.ref import ModelRef
-from workbench.retrieval import search as retrieval
+from workbench.retrieval import encode as retrieval
 from workbench.store.comparisons import count_comparisons
 from workbench.store.workspace import Workspace
 

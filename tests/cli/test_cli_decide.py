@@ -16,7 +16,7 @@ from workbench.models.catalog import CATALOG
 from workbench.models.embedder import Embedder
 from workbench.models.ref import ModelRef
 from workbench.production.promote import promote
-from workbench.retrieval import search as retrieval
+from workbench.retrieval import encode as retrieval
 from workbench.store.workspace import Workspace, open_workspace
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ from workbench.metrics.shifts import jaccard_at_k, kendall_tau_shared, overlap_a
 from workbench.models.catalog import CATALOG
 from workbench.models.embedder import Embedder
 from workbench.models.ref import ModelRef
-from workbench.retrieval.search import exact_search, read_vectors, scan_search, search_column
+from workbench.retrieval.exact import exact_search, read_vectors, scan_search, search_column
 from workbench.store.comparisons import Comparison, count_comparisons, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.store.workspace import Workspace, open_workspace

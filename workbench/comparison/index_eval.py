@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.errors import InvalidArgumentError, NotFoundError
-from workbench.retrieval.search import rank_hits, scan_search
+from workbench.retrieval.exact import rank_hits, scan_search
 from workbench.store.index import IndexInfo, IndexSpec, describe_indexes, search_query
 
 if TYPE_CHECKING:

@@ -25,7 +25,9 @@ import pandas as pd
 from workbench.checks import positive_int
 from workbench.errors import InvalidArgumentError
 from workbench.metrics.shifts import overlap_at_k, rank_biased_overlap
-from workbench.retrieval.search import embedder_for, fetch_documents, retrieve
+from workbench.retrieval.documents import fetch_documents
+from workbench.retrieval.encode import embedder_for
+from workbench.retrieval.search import retrieve
 from workbench.store.comparisons import SIDES, drilldown_frame
 from workbench.store.evalsets import EvalSet
 

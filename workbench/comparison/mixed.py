@@ -19,7 +19,7 @@ import pandas as pd
 
 from workbench.errors import InvalidArgumentError, NotFoundError, WorkbenchError
 from workbench.metrics.runs import ranking_metrics
-from workbench.retrieval.search import exact_search, read_vectors, search_column
+from workbench.retrieval.exact import exact_search, read_vectors, search_column
 from workbench.store.workspace import vector_columns
 
 if TYPE_CHECKING:

@@ -27,7 +27,8 @@ from workbench.comparison import charts
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
-from workbench.retrieval.search import check_fresh, embedder_for, retrieve
+from workbench.retrieval.encode import embedder_for
+from workbench.retrieval.search import check_fresh, retrieve
 from workbench.store.comparisons import SIDES, Comparison
 from workbench.store.evalsets import load_eval_set
 

@@ -38,7 +38,9 @@ from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
-from workbench.retrieval.search import Retrieval, check_fresh, embedder_for, fetch_documents, retrieve
+from workbench.retrieval.documents import fetch_documents
+from workbench.retrieval.encode import embedder_for
+from workbench.retrieval.search import Retrieval, check_fresh, retrieve
 from workbench.store.comparisons import (
     DELTA_COLUMNS,
     KS,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.retrieval.search import fetch_documents
+from workbench.retrieval.documents import fetch_documents
 
 if TYPE_CHECKING:
     from lancedb.table import Table

@@ -36,7 +36,8 @@ from workbench.metrics.multiple import holm
 from workbench.metrics.paired import paired_deltas
 from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
-from workbench.retrieval.search import check_fresh, embedder_for, retrieve
+from workbench.retrieval.encode import embedder_for
+from workbench.retrieval.search import check_fresh, retrieve
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import VectorColumn, Workspace
 

@@ -36,13 +36,9 @@ from workbench.models.dimensions import served_dimensions
 from workbench.models.embedder import Embedder
 from workbench.models.truncate import check_truncation, truncate_rows
 from workbench.progress import ProgressFn
-from workbench.retrieval.search import (
-    check_fresh,
-    embedder_for,
-    encode_queries,
-    exact_search,
-    read_vectors,
-)
+from workbench.retrieval.encode import embedder_for, encode_queries
+from workbench.retrieval.exact import exact_search, read_vectors
+from workbench.retrieval.search import check_fresh
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace
 

@@ -30,7 +30,7 @@ from workbench.embedding.batch import embed_batch, vector_schema
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
-from workbench.retrieval.search import embedder_for
+from workbench.retrieval.encode import embedder_for
 from workbench.store.evalsets import EvalSet, save_eval_set
 from workbench.store.index import update_indexes
 from workbench.store.workspace import Workspace, vector_columns

@@ -50,7 +50,7 @@ from workbench.monitoring.signals import (
 )
 from workbench.production.history import history
 from workbench.production.serving import resolve_production
-from workbench.retrieval.search import embedder_for
+from workbench.retrieval.encode import embedder_for
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
 from workbench.store.monitor_runs import MonitorRun, Signal, append_run, list_monitor_runs
 from workbench.store.query_log import read_query_log

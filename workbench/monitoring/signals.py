@@ -32,7 +32,7 @@ from workbench.metrics.labelled import per_query_metrics
 from workbench.models.canary import verify_canaries
 from workbench.models.sources.local import resolve_model_dir, verify_model_dir
 from workbench.production.promote import data_unchanged_since
-from workbench.retrieval.search import embedder_for, encode_queries
+from workbench.retrieval.encode import embedder_for, encode_queries
 from workbench.store.canaries import load_canaries
 from workbench.store.monitor_runs import Signal, SignalStatus
 from workbench.store.status import column_problems

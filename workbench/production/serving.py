@@ -60,7 +60,7 @@ from workbench.errors import (
 from workbench.models.canary import last_result
 from workbench.production.history import MOVES, history
 from workbench.production.promote import data_unchanged_since
-from workbench.retrieval.search import embedder_for, encode_queries
+from workbench.retrieval.encode import embedder_for, encode_queries
 from workbench.store.canaries import record_check
 from workbench.store.index import IndexInfo, describe_indexes, search_query
 from workbench.store.production import production, unfinished

@@ -26,7 +26,8 @@ from workbench.decide.adapters.artifact import Adapter, load_adapter
 from workbench.decide.adapters.binding import bound_columns
 from workbench.metrics.intervals import mean_intervals
 from workbench.models.embedder import Embedder
-from workbench.retrieval.search import embedder_for, encode_queries, exact_search, read_vectors
+from workbench.retrieval.encode import embedder_for, encode_queries
+from workbench.retrieval.exact import exact_search, read_vectors
 from workbench.store.evalsets import load_eval_set
 from workbench.store.workspace import Workspace
 
