@@ -16,7 +16,7 @@ __all__ = ["app_entry", "register", "run_app"]
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``app`` to ``app``."""
+    """Add the ``app`` command to the ``workbench`` CLI."""
     app.command("app")(run_app)
 
 
