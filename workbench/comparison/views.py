@@ -33,7 +33,8 @@ def side_by_side(
 
     Args:
         table: The corpus table (for titles).
-        rankings: Label → ``query_id, rank, doc_id`` frame (e.g. from :func:`mixed_search`).
+        rankings: Label → ``query_id, rank, doc_id`` frame (e.g. from
+            :func:`~workbench.comparison.mixed.mixed_search`).
         query_id: The query shown.
         k: Ranks shown.
         qrels: Judgements, to mark relevant documents.

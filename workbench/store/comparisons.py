@@ -365,7 +365,7 @@ def save_comparison(ws: Workspace, comparison: Comparison) -> None:
 
 
 def load_comparison(ws: Workspace, comparison_id: str) -> Comparison:
-    """A stored comparison by id, equal to the one :func:`compare` returned."""
+    """A stored comparison by id, equal to the one :func:`~workbench.comparison.run.compare` returned."""
     rows = _select(ws, comparison_id)
     if not rows:
         known = list_comparisons(ws)["id"].tail(5).tolist()

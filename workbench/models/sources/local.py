@@ -64,7 +64,7 @@ def verify_model_dir(ref: ModelRef, path: Path) -> None:
 
 
 class SentenceTransformerEmbedder:
-    """An :class:`Embedder` over a verified sentence-transformers model."""
+    """An :class:`~workbench.models.embedder.Embedder` over a verified sentence-transformers model."""
 
     def __init__(self, ref: ModelRef, model: SentenceTransformer) -> None:
         self.ref = ref
