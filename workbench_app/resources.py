@@ -112,7 +112,7 @@ def live_query(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def document_texts(uri: str, name: str, version: int, doc_ids: tuple[str, ...]) -> dict[str, str]:
-    """:func:`workbench.retrieval.search.document_texts` at one table version."""
+    """:func:`workbench.retrieval.documents.document_texts` at one table version."""
     from workbench.retrieval.documents import document_texts as read
 
     return read(table_at(uri, name, version), doc_ids)

@@ -95,7 +95,7 @@ def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: b
 
     Raises:
         StaleColumnError: a column has rows without a vector, or vectors computed from text
-            that has changed since (counted inside Lance by :func:`workbench.status.column_problems`).
+            that has changed since (counted inside Lance by :func:`workbench.store.status.column_problems`).
     """
     problems = []
     for column in columns:
