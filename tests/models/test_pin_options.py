@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbench.cli import app
+from workbench.cli.app import app
 from workbench.errors import ConfigError, InvalidArgumentError
 from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
 from workbench.store.config import load_config
