@@ -142,6 +142,40 @@ def shot(page: object, name: str) -> Path:
     return path
 
 
+NAV_LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'
+# The sidebar's navigation: (group, link, URL path, the page's heading), drawn by setup_page.
+NAVIGATION = [
+    ("Inspect", "Workspace", "", "Workspace · demo"),
+    ("Migrate", "Decide", "decide", "Decide"),
+    ("Migrate", "Migrate", "migrate", "Migrate"),
+    ("Migrate", "Compare", "compare", "Compare"),
+    ("Migrate", "Live query", "live_query", "Live query"),
+    ("Ship", "Promote", "promote", "Promote"),
+    ("Ship", "Reports", "reports", "Reports"),
+    ("Operate", "Monitor", "monitor", "Monitor"),
+]
+
+
+def sidebar_link(page: object, title: str) -> object:
+    """The sidebar's link to the page titled ``title``."""
+    label = re.compile(rf"{re.escape(title)}$")  # the text is the icon's name, then the title
+    return page.locator(NAV_LINK).filter(has_text=label).first  # type: ignore[attr-defined]
+
+
+def expect_grouped_navigation(page: object) -> None:
+    """The sidebar shows the grouped page links in order, and not Streamlit's own page list."""
+    from playwright.sync_api import expect
+
+    links = page.locator(NAV_LINK)  # type: ignore[attr-defined]
+    expect(links).to_have_count(len(NAVIGATION))
+    for nth, (_, title, _, _) in enumerate(NAVIGATION):
+        expect(links.nth(nth)).to_contain_text(title)
+    groups = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]')  # type: ignore[attr-defined]
+    for group in dict.fromkeys(row[0] for row in NAVIGATION):
+        expect(groups.filter(has_text=re.compile(rf"^{group}$"))).to_have_count(1)
+    expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # type: ignore[attr-defined]
+
+
 def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, browser: object) -> None:
     from playwright.sync_api import expect
 
@@ -152,7 +186,7 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     timings = server.timings
 
     def nav(title: str) -> None:
-        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        sidebar_link(page, title).click()
         expect(page.get_by_role("heading", level=1).first).to_contain_text(title)
 
     # 1. Workspace
@@ -302,7 +336,7 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     workspace = new_server.workspace
 
     def nav(title: str) -> None:
-        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        sidebar_link(page, title).click()
         expect(page.get_by_role("heading", level=1).first).to_contain_text(title)
 
     def visible(locator: object) -> object:  # a rerun can leave a stale, hidden copy for a moment
@@ -442,7 +476,7 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     link.goto(f"{new_server.url}/compare?comparison={cmp.id}&query={qid}")
     expect(link.get_by_text(f"· {qid}", exact=False).first).to_be_visible()
     expect(link.locator("h4").first).to_contain_text(cmp.summary[:30])
-    expect(link.get_by_text("Corpus table")).to_be_visible()  # the router ran: sidebar and wide layout
+    expect(link.get_by_text("Corpus table")).to_be_visible()  # setup_page ran: sidebar and wide layout
     expect(link.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")).to_be_visible()
     link.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
     link.wait_for_timeout(600)
@@ -456,11 +490,11 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
 def test_a_shared_link_is_the_first_request_of_a_fresh_server(
     compared_template: tuple[Path, str], tmp_path: Path, browser: object
 ) -> None:
-    """A link opened before anyone loaded the root URL still runs the router (sidebar, wide layout).
+    """A link opened before anyone loaded the root URL gets the whole app: sidebar, navigation, wide layout.
 
-    Streamlit treats a folder named ``pages/`` next to the main script as its legacy multipage
-    app, which served such a link as a bare page until the root had been visited once; the
-    app's pages live in ``pages/`` for this reason.
+    With ``pages/`` beside ``app.py`` Streamlit runs a classic multipage app: a page opened first
+    runs that page's script alone, without ``app.py``. Every page starts with
+    ``workbench_app.shell.setup_page``, so it draws the same sidebar and grouped navigation.
     """
     from playwright.sync_api import expect
 
@@ -473,5 +507,37 @@ def test_a_shared_link_is_the_first_request_of_a_fresh_server(
         expect(page.get_by_text("Corpus table")).to_be_visible(timeout=60_000)
         better = page.locator('[data-testid="stMetricLabel"]', has_text="Better / worse")
         expect(better).to_be_visible(timeout=60_000)
+        expect_grouped_navigation(page)
+        expect(page).to_have_title("Embedding migration workbench")
         shot(page, "40-shared-link-on-a-fresh-server")
         page.close()
+
+
+def test_every_sidebar_link_opens_its_page(server: Server, browser: object) -> None:
+    """Each link of the grouped navigation points at an existing page, at today's URL; a bookmark of each works."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Workspace · demo")).to_be_visible()
+    expect_grouped_navigation(page)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator('[data-testid="stSidebar"]').screenshot(path=str(SHOTS / "41-sidebar-navigation.png"))
+    for _, title, path, _ in NAVIGATION:  # from the root, where the root's link (href "") is the root
+        href = sidebar_link(page, title).evaluate("a => a.href")  # type: ignore[attr-defined]
+        assert href.rstrip("/") == f"{server.url}/{path}".rstrip("/"), title
+    for _, title, path, heading in NAVIGATION:
+        sidebar_link(page, title).click()  # type: ignore[attr-defined]
+        expect(page.get_by_role("heading", level=1).first).to_have_text(heading)
+        expect(page).to_have_url(re.compile(rf"^{re.escape(server.url)}/{path}(\?.*)?$"))
+    for _, _, path, heading in NAVIGATION:  # each address opened directly, as a bookmark
+        page.goto(f"{server.url}/{path}")
+        expect(page.get_by_role("heading", level=1).first).to_have_text(heading)
+        expect_grouped_navigation(page)
+    page.goto(f"{server.url}/workspace")  # the address the router also answered: the root page
+    expect(page.get_by_role("heading", level=1).first).to_have_text("Workspace · demo")
+    expect(page).to_have_url(re.compile(rf"^{re.escape(server.url)}/?$"))
+    page.close()
