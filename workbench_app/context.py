@@ -1,8 +1,8 @@
 """Which workspace and table the app is looking at.
 
 The workspace comes from ``WORKBENCH_WORKSPACE`` (default ``workspace`` in the working
-directory) or the sidebar field; the table from the sidebar. ``app.py`` draws both on every
-run, before the page, and pages read them back with :func:`current`.
+directory) or the sidebar field; the table from the sidebar. Every page draws both first
+(:func:`workbench_app.shell.setup_page`) and reads them back with :func:`current`.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def test_first_start_builds_the_demo_with_progress(tmp_path: Path, monkeypatch: 
 def test_a_missing_sidebar_workspace_is_not_created_silently(
     demo_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # AppTest runs app.py (the sidebar) on the first run only, so set the field before it
+    # as if typed into the sidebar's field before the first run
     monkeypatch.setenv("WORKBENCH_WORKSPACE", demo_ws.uri)
     missing = tmp_path / "typo"
     at = AppTest.from_file(APP, default_timeout=60)

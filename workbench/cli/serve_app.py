@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def app_entry() -> Path:
-    """The app's router script: ``app.py`` of a checkout, or ``workbench_app/site/app.py`` of a wheel."""
+    """The app's entry script (next to ``pages/``): ``app.py`` of a checkout, or of the wheel's ``site``."""
     import workbench_app
 
     package = Path(workbench_app.__file__).resolve().parent
