@@ -9,6 +9,7 @@ integer, text must be storable as UTF-8) live here too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,12 +25,16 @@ __all__ = [
     "required_str",
     "table_records",
     "text_lines",
+    "wrong_type",
 ]
 
 BATCH_ROWS = 10_000
 """Rows per Arrow batch when streaming CSV and Parquet (and per batch a corpus is written in)."""
 
 Record = dict[str, object]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters (tab and line breaks included): never part of an id."""
 
 
 def text_lines(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, str]]:
@@ -104,7 +109,20 @@ def required_str(record: Record, key: str, path: Path, line: int) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{path}:{line}: missing or empty {key!r}")
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise DataError(
+            f"{path}:{line}: {key!r} {value!r} contains a control character ({bad.group()!r}); an id "
+            "must be printable text (a tab or line break cannot be written in a qrels or run file): "
+            "fix the id in the file"
+        )
     return value
+
+
+def wrong_type(value: object) -> str:
+    """``"int 42"``: a value's type and (shortened) repr, to say what a field got instead of text."""
+    shown = repr(value)
+    return f"{type(value).__name__} {shown[:60] + '…' if len(shown) > 60 else shown}"
 
 
 def check_encodable(value: object, key: str, path: Path, line: int) -> None:

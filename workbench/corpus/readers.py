@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from workbench.contract import corpus_schema
-from workbench.corpus.parsing import check_encodable, file_records, required_str, text_lines
+from workbench.corpus.parsing import check_encodable, file_records, required_str, text_lines, wrong_type
 from workbench.corpus.stream import EMPTY_POLICIES, CorpusStream, EmptyPolicy, Fields
 from workbench.errors import DataError, InvalidArgumentError
 
@@ -157,12 +157,38 @@ def beir_layout(folder: Path, *, split: str = "test") -> BeirLayout:
     queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
     if queries_file is not None:
         queries = read_queries(queries_file)
-    qrels_file = _first_existing(folder / "qrels", (f"{split}.tsv", f"{split}.txt", f"{split}.qrels"))
-    if qrels_file is not None:
+    if not split or Path(split).name != split or split.startswith("."):
+        raise InvalidArgumentError(f"split {split!r} is not a name; give a file name of qrels/ without .tsv")
+    qrels_file = _first_existing(folder / "qrels", tuple(f"{split}{ext}" for ext in _QRELS_SUFFIXES))
+    if qrels_file is None:
+        _check_no_split(folder, split)
+    else:
         if not queries:
             raise DataError(f"{qrels_file}: qrels given but {folder} has no queries.jsonl")
         qrels = read_qrels(qrels_file)
     return BeirLayout(corpus_file, queries, qrels, qrels_file)
+
+
+_QRELS_SUFFIXES = (".tsv", ".txt", ".qrels")
+_DEFAULT_SPLIT = "test"
+"""The qrels split read by default; a BEIR folder without a ``qrels/`` folder is a corpus only."""
+
+
+def _check_no_split(folder: Path, split: str) -> None:
+    """Refuse a split that is not there, unless the folder has no qrels and none was asked for."""
+    qrels = folder / "qrels"
+    splits = sorted(
+        {p.stem for p in qrels.iterdir() if p.is_file() and p.suffix in _QRELS_SUFFIXES}
+        if qrels.is_dir()
+        else set()
+    )
+    if not splits and split == _DEFAULT_SPLIT:
+        return
+    there = f"splits there: {', '.join(splits)}" if splits else f"{folder} has no qrels folder"
+    raise DataError(
+        f"{folder}: no qrels/{split}.tsv ({there}); pick a split with --split"
+        + (f" (e.g. --split {splits[0]})" if splits else ", or leave --split out to ingest without qrels")
+    )
 
 
 def drop_judgements(qrels: Qrels, doc_ids: set[str]) -> tuple[Qrels, int]:
@@ -202,6 +228,8 @@ def read_queries(path: Path) -> dict[str, str]:
             raise DataError(f"{path}:{line}: no query id field ({', '.join(QUERY_ID_FIELDS)})")
         qid = required_str(record, qid_field, path, line)
         text = record.get("text")
+        if text is not None and not isinstance(text, str):
+            raise DataError(f"{path}:{line}: query {qid!r}: 'text' must be a string, got {wrong_type(text)}")
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{line}: query {qid!r} has empty or missing 'text'")
         if qid in queries:
@@ -213,34 +241,70 @@ def read_queries(path: Path) -> dict[str, str]:
 
 
 def read_qrels(path: Path) -> Qrels:
-    """BEIR qrels (``query-id corpus-id score``, header optional) or TREC (``qid 0 docid grade``)."""
+    """BEIR qrels (``query-id<TAB>corpus-id<TAB>score``, header optional) or TREC (``qid 0 docid rel``).
+
+    Ids are exact strings: a file whose first line holds a tab is split on tabs only, so an id
+    may contain spaces (``q1<TAB>a b<TAB>2`` judges the document ``'a b'``); a whitespace-separated
+    file (TREC) cannot carry such an id, and a line that looks like one split at a space (its
+    second of four columns is not an iteration, ``0`` or ``Q0``) is refused with its line.
+    """
     qrels: Qrels = {}
+    tabbed: bool | None = None
     for line_no, line in text_lines(path):
-        parts = line.split()
-        if not parts:
+        if not line.strip():
             continue
+        if tabbed is None:
+            tabbed = "\t" in line
+        parts = _qrels_columns(line, tabbed, path, line_no)
         if line_no == 1 and not _is_int(parts[-1]):
             continue  # header
-        if len(parts) == 4:
-            qid, _, doc_id, grade = parts
-        elif len(parts) == 3:
-            qid, doc_id, grade = parts
-        else:
-            raise DataError(
-                f"{path}:{line_no}: expected 3 columns (query-id corpus-id score) or 4 (TREC: "
-                f"qid iter docid rel), got {len(parts)}"
-            )
-        if not _is_int(grade):
-            raise DataError(f"{path}:{line_no}: relevance {grade!r} is not an integer")
-        if not MIN_GRADE <= int(grade) <= MAX_GRADE:
-            raise DataError(
-                f"{path}:{line_no}: relevance {grade} is outside {MIN_GRADE}..{MAX_GRADE}; graded "
-                "judgements are small integers (e.g. 0 = not relevant, 1, 2, 3 = highly relevant)"
-            )
-        qrels.setdefault(qid, {})[doc_id] = int(grade)
+        qid, doc_id, grade = _qrels_fields(parts, path, line_no)
+        qrels.setdefault(qid, {})[doc_id] = grade
     if not qrels:
         raise DataError(f"{path}: no judgements found")
     return qrels
+
+
+def _qrels_columns(line: str, tabbed: bool, path: Path, line_no: int) -> list[str]:
+    """A qrels line's columns: split on tabs only in a tab-separated file, else on whitespace."""
+    if not tabbed:
+        return line.split()
+    if "\t" not in line:
+        raise DataError(
+            f"{path}:{line_no}: no tab in a tab-separated qrels file (its first line has tabs); "
+            "separate the columns with tabs (query-id<TAB>corpus-id<TAB>score), since ids may hold spaces"
+        )
+    return line.rstrip().split("\t")  # the last column is the grade: trailing blanks are no id
+
+
+def _qrels_fields(parts: list[str], path: Path, line_no: int) -> tuple[str, str, int]:
+    """``(query id, document id, grade)`` of one qrels line's columns, checked."""
+    if len(parts) == 4:
+        qid, iteration, doc_id, grade = parts
+        if not (_is_int(iteration) or iteration == "Q0"):
+            raise DataError(
+                f"{path}:{line_no}: {iteration!r} is not a TREC iteration (0 or Q0) in "
+                f"{' '.join(parts)!r}: is an id split at a space? Ids with spaces need BEIR qrels, "
+                "tab-separated (query-id<TAB>corpus-id<TAB>score)"
+            )
+    elif len(parts) == 3:
+        qid, doc_id, grade = parts
+    else:
+        raise DataError(
+            f"{path}:{line_no}: expected 3 columns (query-id corpus-id score) or 4 (TREC: "
+            f"qid iter docid rel), got {len(parts)}"
+        )
+    for name, value in (("query-id", qid), ("corpus-id", doc_id)):
+        if not value.strip():
+            raise DataError(f"{path}:{line_no}: empty {name}; every line needs a query id and a corpus id")
+    if not _is_int(grade):
+        raise DataError(f"{path}:{line_no}: relevance {grade!r} is not an integer")
+    if not MIN_GRADE <= int(grade) <= MAX_GRADE:
+        raise DataError(
+            f"{path}:{line_no}: relevance {grade} is outside {MIN_GRADE}..{MAX_GRADE}; graded "
+            "judgements are small integers (e.g. 0 = not relevant, 1, 2, 3 = highly relevant)"
+        )
+    return qid, doc_id, int(grade)
 
 
 def validate_qrels(qrels: Qrels, queries: dict[str, str], doc_ids: set[str], *, source: Path) -> None:

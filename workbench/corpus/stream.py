@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.contract import content_hash, corpus_schema
-from workbench.corpus.parsing import BATCH_ROWS, check_encodable, file_records, required_str
+from workbench.corpus.parsing import BATCH_ROWS, check_encodable, file_records, required_str, wrong_type
 from workbench.errors import DataError
 from workbench.progress import ProgressFn
 
@@ -151,6 +151,11 @@ class CorpusStream:
                 raise DataError(
                     f"{path}:{line}: document {doc_id!r} has a {type(title).__name__} as {fields.title!r}; "
                     "a title must be text (or absent)"
+                )
+            if text is not None and not isinstance(text, str):
+                raise DataError(
+                    f"{path}:{line}: document {doc_id!r}: {fields.text!r} must be a string, got "
+                    f"{wrong_type(text)}; write the text as a JSON string"
                 )
             if not isinstance(text, str) or not text.strip():
                 text = self._empty_text(record, doc_id, title, line)
