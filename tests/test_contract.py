@@ -23,8 +23,9 @@ CONTRIBUTING says every name and schema the workbench writes into LanceDB lives 
 
 The rules are syntactic and cheap, not a proof: they know the spellings in ``_SCHEMA_CALLS``
 (the house style imports ``pyarrow as pa``), and a field list built in a variable and passed to
-``pa.schema`` later is not followed. The second test keeps the contract's own side honest: every record table is
-listed, reserved, unique and has a schema.
+``pa.schema`` later is not followed. A self-test runs the check on known offenders and known
+innocents; the last test keeps the contract's own side honest: every record table is listed,
+reserved, unique and has a schema.
 """
 
 from __future__ import annotations
