@@ -22,9 +22,7 @@ import pyarrow as pa
 
 from workbench.contract import META_USAGE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
-from workbench.embedding.checkpoint import PendingRun as PendingRun
 from workbench.embedding.checkpoint import batch_run
-from workbench.embedding.checkpoint import pending_run as pending_run
 from workbench.embedding.commit import commit_batches
 from workbench.embedding.ray_engine import RayOptions, embed_ray
 from workbench.embedding.result import EmbedResult, existing_column
@@ -40,9 +38,6 @@ from workbench.store.workspace import Workspace, set_tag
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-# ``PendingRun`` and ``pending_run`` live in workbench.embedding.checkpoint and ``EmbedResult``
-# in workbench.embedding.result; the aliases above keep their old address importable until
-# ``workbench/__init__.py`` and its callers point at the new one.
 __all__ = ["ENGINES", "Engine", "embed"]
 
 log = logging.getLogger(__name__)
