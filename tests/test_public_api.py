@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import json
 import pkgutil
@@ -82,7 +83,7 @@ def test_clients_use_the_public_address_of_public_names() -> None:
         for file, module, name in _client_imports()
         if module != "workbench"
         and name in public
-        and not isinstance(getattr(importlib.import_module(module), name, None), types.ModuleType)
+        and not _is_module(module, name)
     ]
     assert offenders == []
 
@@ -116,6 +117,12 @@ def test_every_module_declares_all_and_it_resolves(module: str) -> None:
         assert hasattr(mod, name), f"{module}.__all__ names {name!r}, which it does not define"
 
 
+def _is_module(package: str, name: str) -> bool:
+    return hasattr(importlib.import_module(package), "__path__") and bool(
+        importlib.util.find_spec(f"{package}.{name}")
+    )
+
+
 def _client_imports() -> list[tuple[str, str, str]]:
     """(file, module, name) for every ``from workbench… import name`` in the app, pages and notebooks."""
     sources: list[tuple[str, str]] = []
@@ -145,7 +152,7 @@ def test_app_and_notebooks_use_only_documented_names() -> None:
     private = []
     for file, module, name in _client_imports():
         mod = importlib.import_module(module)
-        is_module = isinstance(getattr(mod, name, None), types.ModuleType)
+        is_module = _is_module(module, name)
         if name.startswith("_") or not (name in getattr(mod, "__all__", []) or is_module):
             private.append(f"{file}: from {module} import {name}")
     assert private == []

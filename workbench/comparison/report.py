@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = [
+    "FORMATS",
     "ReportFormat",
     "RunExport",
     "comparison_dict",
@@ -489,7 +490,10 @@ def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) ->
     for name, values in (("query id", ordered["query_id"]), ("document id", ordered["doc_id"])):
         bad = [v for v in values.unique() if _WHITESPACE.search(str(v))]
         if bad:
-            raise DataError(f"{name} {bad[0]!r} contains whitespace: it cannot be written as a TREC run")
+            raise DataError(
+                f"{name} {bad[0]!r} contains whitespace: it cannot be written as a TREC run (trec_eval "
+                "splits lines on whitespace); nothing written"
+            )
     if not run_tag or _WHITESPACE.search(run_tag):
         raise DataError(f"run tag {run_tag!r} must be non-empty and contain no whitespace")
     lines = [

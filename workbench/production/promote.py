@@ -87,6 +87,7 @@ _MAX_TRANSACTIONS = 64
 __all__ = [
     "check_gate",
     "data_unchanged_since",
+    "gate_for_report",
     "known_healthy",
     "promote",
     "refresh",
