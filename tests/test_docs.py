@@ -78,3 +78,39 @@ def test_benchmarks_page_includes_benchmarks_md(site: Path) -> None:
     assert sections, "BENCHMARKS.md has no '## … —' sections"
     assert all(title.split(" (")[0] in page for title in sections), sections
     assert "--8&lt;--" not in page  # every include resolved
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``workbench.a.b.c`` names a module or an attribute reachable from one."""
+    import importlib
+
+    parts = dotted.split(".")
+    obj: object = None
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_docs_cite_names_that_exist() -> None:
+    """``wb.NAME`` is a public name; ``workbench.a.b`` resolves (the API moves; the docs follow)."""
+    import workbench
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    wrong = set()
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for name in re.findall(r"\bwb\.([A-Za-z_]\w*)", text):
+            if name not in workbench.__all__:
+                wrong.add(f"{page.relative_to(ROOT)}: wb.{name} is not in workbench.__all__")
+        for dotted in re.findall(r"\bworkbench(?:\.[A-Za-z_]\w*)+", text):
+            if dotted != "workbench.toml" and not _resolves(dotted):
+                wrong.add(f"{page.relative_to(ROOT)}: {dotted} does not resolve")
+    assert sorted(wrong) == []
