@@ -11,6 +11,7 @@ and re-run the same comparison on it (:func:`rerun_comparison`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +145,30 @@ def write_pool(pool: pd.DataFrame, path: str | Path) -> int:
     """Write an unjudged pool as TREC qrels lines ``qid 0 docid -1``; returns the line count.
 
     Label a line by replacing ``-1`` with its grade; lines left at ``-1`` are ignored by
-    :func:`read_labels`, so a partly labelled file can be imported.
+    :func:`read_labels`, so a partly labelled file can be imported. Ids are written exactly:
+    when one holds a space the file is tab-separated (``qid<TAB>0<TAB>docid<TAB>-1``), which
+    :func:`read_labels` splits on tabs only; an id with a control character is refused.
+
+    Raises:
+        DataError: an id that no qrels line can carry (a tab, a line break, a control
+            character); nothing is written.
     """
-    lines = [f"{q} 0 {d} {UNLABELLED}\n" for q, d in zip(pool["query_id"], pool["doc_id"], strict=True)]
+    pairs = [(str(q), str(d)) for q, d in zip(pool["query_id"], pool["doc_id"], strict=True)]
+    for what, index in (("query id", 0), ("document id", 1)):
+        bad = next((p[index] for p in pairs if _CONTROL.search(p[index])), None)
+        if bad is not None:
+            raise DataError(
+                f"{what} {bad!r} contains a control character: no qrels line can carry it; fix the id "
+                "in the corpus or the queries and ingest them again"
+            )
+    sep = "\t" if any(_SPACE.search(q) or _SPACE.search(d) for q, d in pairs) else " "
+    lines = [sep.join((q, "0", d, str(UNLABELLED))) + "\n" for q, d in pairs]
     Path(path).write_text("".join(lines), encoding="utf-8")
     return len(lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SPACE = re.compile(r"\s")
 
 
 def read_labels(path: str | Path) -> Qrels:
