@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench import ServingOptions, embed, pin_model, verify_model
+from workbench import PinOptions, ServingOptions, embed, pin_model, verify_model
 from workbench.embedding.checkpoint import pending_run
 from workbench.errors import InvalidArgumentError
-from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
+from workbench.models.pin_options import PinOptionError, pin_source
 from workbench.store.paths import require_inside
 from workbench.store.status import pinned_models
 from workbench_app import onboarding, resources

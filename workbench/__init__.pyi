@@ -21,6 +21,7 @@ from .embedding.ingest import IngestResult, ingest
 from .embedding.ray_engine import RayOptions
 from .embedding.result import EmbedResult
 from .embedding.run import embed
+from .errors import WorkbenchError
 from .gate.calibration import calibrate_gate
 from .gate.config import GateConfig
 from .gate.evaluate import GateResult
@@ -28,6 +29,7 @@ from .gate.verdict import Verdict
 from .models.catalog import CATALOG
 from .models.embedder import Embedder
 from .models.loading import load_embedder
+from .models.pin_options import PinOptions
 from .models.ref import ModelRef, ServingOptions
 from .models.truncate import truncated_pin
 from .monitoring.config import MonitorConfig
@@ -63,6 +65,7 @@ __all__ = [
     "ModelRef",
     "MonitorConfig",
     "MonitorRun",
+    "PinOptions",
     "ProductionIndex",
     "PromotionRecord",
     "RayOptions",
@@ -70,6 +73,7 @@ __all__ = [
     "ServingOptions",
     "StorageConfig",
     "Verdict",
+    "WorkbenchError",
     "Workspace",
     "add_judgements",
     "build_demo",

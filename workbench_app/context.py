@@ -13,9 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench import Workspace
+from workbench import WorkbenchError, Workspace
 from workbench.contract import DEFAULT_WORKSPACE
-from workbench.errors import WorkbenchError
 from workbench_app import resources
 
 URI_KEY = "app.workspace_uri"

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from workbench import PromotionRecord
-from workbench.errors import WorkbenchError
+from workbench import PromotionRecord, WorkbenchError
 from workbench.production.promote import rollback_target as library_rollback_target
 from workbench.store.production import Production, columns_at, production
 from workbench_app import resources

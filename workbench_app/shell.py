@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from workbench import Workspace, build_demo
+from workbench import WorkbenchError, Workspace, build_demo
 from workbench.demo import DEMO_TABLE, demo_ready
-from workbench.errors import WorkbenchError
 from workbench_app import resources
 from workbench_app.context import (
     SELECT_TABLE_KEY,

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from workbench import WorkbenchError
 from workbench.contract import VECTOR_COLUMN_IN_TEXT
-from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator

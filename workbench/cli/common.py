@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -28,12 +29,14 @@ __all__ = [
     "JsonOpt",
     "TableOpt",
     "WorkspaceOpt",
+    "echo",
     "emit_json",
     "handled",
     "lean_memory",
     "progress_bar",
     "set_defaults",
     "table_name",
+    "terminal_text",
     "workspace",
 ]
 
@@ -110,7 +113,7 @@ def handled() -> Iterator[None]:
             raise
         _remove_created(mark)
         message = " ".join(str(error).split())
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        echo(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     finally:
         del _CREATED[mark:]
@@ -185,8 +188,50 @@ def progress_bar(
             bar.close()
 
 
+_ESCAPES = re.compile(
+    r"""
+      \x1b\][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?   # OSC: a title, an OSC-8 hyperlink's target
+    | \x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?        # DCS, SOS, PM, APC strings
+    | \x1b\[[0-?]*[\x20-/]*[@-~]?                   # CSI: colours, cursor moves, erasing
+    | \x1b[\x20-/]*[0-~]?                            # any other escape sequence
+    | \x9d[^\x07\x9c\n]*(?:\x07|\x9c)?                 # OSC and CSI in their 8-bit forms
+    | \x9b[0-?]*[\x20-/]*[@-~]?
+    | [\x00-\x08\x0b-\x1f\x7f-\x9f]                  # other C0 and C1 controls (tab, newline kept)
+    """,
+    re.VERBOSE,
+)
+
+
+def terminal_text(value: object) -> str:
+    """``value`` as text that is safe to print: escape sequences and control characters removed.
+
+    Data the CLI prints (titles, texts, reasons, names, labels) can come from anyone's corpus or
+    config; an ANSI or OSC-8 sequence in it could recolour, rewrite or hyperlink the user's
+    terminal. The visible text is kept (an OSC-8 link keeps its label, loses its target); tab and
+    newline are kept, a carriage return (which could overwrite a line) is not.
+    """
+    return _ESCAPES.sub("", str(value))
+
+
+def echo(message: object = "", *, err: bool = False, fg: str | None = None) -> None:
+    """Print one message through :func:`terminal_text` (every CLI printer goes through here).
+
+    ``fg`` colours it (our own escape, added after the cleaning; dropped when not a terminal).
+    """
+    text = terminal_text(message)
+    if fg is None:
+        typer.echo(text, err=err)
+    else:
+        typer.secho(text, fg=fg, err=err)
+
+
 def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    """Print ``data`` as JSON; control characters are escaped (C1 ones too, which JSON allows raw)."""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    typer.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")
 
 
 def lean_memory() -> bool:

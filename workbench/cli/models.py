@@ -91,9 +91,9 @@ def models_add(
     config: ConfigOpt = None,
 ) -> None:
     """Pin a model (local directory or served) into workbench.toml, with its canary vectors."""
-    from workbench import ServingOptions, pin_model
+    from workbench import PinOptions, ServingOptions, pin_model
     from workbench.errors import InvalidArgumentError
-    from workbench.models.pin_options import PinOptionError, PinOptions, pin_source
+    from workbench.models.pin_options import PinOptionError, pin_source
     from workbench.models.ref import SERVED_SOURCES
 
     with handled():
