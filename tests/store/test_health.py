@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -67,3 +68,63 @@ def test_an_unwritable_memo_is_skipped(demo_ws: Workspace, counted: list[int], m
     assert column_problems(table, column, read_vectors=False) == (0, 0)
     assert column_problems(table, column, read_vectors=False) == (0, 0)
     assert len(counted) == 2  # counted each time, no error
+
+
+# --- damage after an earlier check is seen: the memo is keyed by the files it verified ---------
+
+
+def _production_data_file(ws: Workspace) -> Path:
+    """The data file that holds production's vector column (what `search` reads)."""
+    from workbench.store.production import production
+
+    table = ws.table(DEMO_TABLE)
+    current = production(table)
+    assert current is not None and current.column is not None
+    dataset = table.to_lance().checkout_version(current.version)
+    field_id = dataset.lance_schema.field(current.column).id()
+    for fragment in dataset.get_fragments():
+        for data in fragment.metadata.files:
+            if field_id in data.fields:
+                return Path(dataset.uri) / "data" / data.path
+    raise AssertionError("no data file holds the production column")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_check_and_status_see_a_data_file_damaged_after_a_check(demo_ws: Workspace, damage: str) -> None:
+    from typer.testing import CliRunner
+
+    from workbench.cli.app import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["check", "-w", demo_ws.uri])
+    assert first.exit_code == 0 and first.stdout.startswith("ok: production of 'demo'"), first.output
+    healthy = runner.invoke(app, ["status", "-w", demo_ws.uri])
+    assert healthy.exit_code == 0 and "missing 0, stale 0" in healthy.stdout  # both memoised now
+
+    data = _production_data_file(demo_ws)
+    if damage == "deleted":
+        data.unlink()
+    else:
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+    again = runner.invoke(app, ["check", "-w", demo_ws.uri])
+    assert again.exit_code == 1 and again.stdout.startswith("FAILED: production of 'demo'"), again.output
+    assert "workspace data is missing or damaged" in again.stderr and data.name in again.stderr
+    status = runner.invoke(app, ["status", "-w", demo_ws.uri])
+    assert status.exit_code == 2 and "missing 0, stale 0" not in status.stdout
+    lines = [line for line in status.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "workspace data is missing or damaged" in lines[0], lines
+    assert data.name in lines[0] and "Restore" in lines[0]
+
+
+def test_a_file_replaced_under_the_same_name_and_size_is_recounted(
+    demo_ws: Workspace, counted: list[int]
+) -> None:
+    table = demo_ws.table(DEMO_TABLE)
+    column = demo_ws.resolve_column(table, NEW)
+    assert column_problems(table, column, read_vectors=False) == (0, 0)
+    data = _production_data_file(demo_ws)
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten in place, same size
+    assert column_problems(demo_ws.table(DEMO_TABLE), column, read_vectors=False) == (0, 0)
+    assert len(counted) == 2  # not answered from the memo of other bytes

@@ -21,7 +21,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 
-__all__ = ["explain"]
+__all__ = ["damaged", "explain"]
 
 _CONFLICT = ("commit conflict", "incompatible transaction", "preempted by concurrent", "commitconflict")
 _FULL = ("no space left on device",)
@@ -82,12 +82,21 @@ def explain(exc: BaseException) -> WorkbenchError | None:
         filename = getattr(exc, "filename", None)
         if code == errno.ENOENT and filename and ".lance" not in str(filename):
             return None  # an input file the caller should have checked: keep the traceback (a bug)
-        return CorruptStateError(
-            f"workspace data is missing or damaged ({_first_line(exc)}); a data file or manifest was "
-            "deleted, truncated or edited outside the workbench. Restore the workspace folder from a "
-            "backup (or re-ingest and re-embed into a new one)."
-        )
+        return damaged(_first_line(exc))
     return None
+
+
+def damaged(detail: str) -> CorruptStateError:
+    """The one error for workspace files deleted, truncated or edited outside the workbench.
+
+    ``detail`` names what was found (the storage layer's message, or which file is missing or
+    has the wrong size); the rest of the line is the fix, the same wherever damage is found.
+    """
+    return CorruptStateError(
+        f"workspace data is missing or damaged ({detail}); a data file or manifest was "
+        "deleted, truncated or edited outside the workbench. Restore the workspace folder from a "
+        "backup (or re-ingest and re-embed into a new one)."
+    )
 
 
 def _messages(exc: BaseException) -> list[str]:

@@ -5,10 +5,20 @@ per column at 1M rows), and ``status``, ``check``, serving start-up and the gate
 question of the same version again and again. A Lance version never changes once committed,
 so the answer is memoised per version: for a local table, one small JSON file per
 ``(version, column)`` in the machine's cache (``$WORKBENCH_CACHE/health/``, never inside the
-workspace: a command that only reads writes nothing there), keyed by the table's path and its
-first data file (random per table, so a table dropped and re-created under the same name with
-the same version numbers never meets the old answers). Object-store tables are counted every
-time. A memo that cannot be written (read-only disk) is skipped, never an error.
+workspace: a command that only reads writes nothing there).
+
+A memo must never vouch for data it did not see: files can be deleted, truncated or replaced
+after a count (outside the workbench, by a bad restore, by a full disk). So before a memo is
+read, every data and deletion file of the version is checked against the manifest, which
+records each data file's name and size: a missing file or another size is the same
+"workspace data is missing or damaged" error a search of those files gives
+(:func:`workbench.store.failures.damaged`). And the memo is keyed by what it counted, the
+name, size and modification time of each of those files (names are random per table, so a
+table dropped and re-created under the same name and version numbers never meets the old
+answers; a file rewritten in place is recounted). That costs one ``stat`` per file. A count
+that fails on damaged data raises the same error. Object-store tables are counted every time
+and their files are not checked (one request per file). A memo that cannot be written
+(read-only or full disk) is skipped, never an error.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.cache import cache_dir
+from workbench.store.failures import damaged, explain
 from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:
@@ -39,15 +50,26 @@ def count_problems(dataset: LanceDataset, column: VectorColumn, *, read_vectors:
 
     Missing: no vector (with ``read_vectors=False``: no source hash, which the workbench writes
     together with the vector). Stale: the source hash differs from the row's ``content_hash``.
+
+    Raises:
+        CorruptStateError: a file of the version is missing, has another size than the
+            manifest records, or cannot be read.
     """
-    memo = _memo_path(dataset, column, read_vectors)
+    files = _checked_files(dataset)
+    memo = _memo_path(dataset, column, read_vectors, files)
     if memo is not None:
         try:
             missing, stale = json.loads(memo.read_text())
             return int(missing), int(stale)
         except (OSError, ValueError, TypeError):
             pass
-    found = _count(dataset, column, read_vectors)
+    try:
+        found = _count(dataset, column, read_vectors)
+    except (OSError, RuntimeError, ValueError) as exc:
+        error = explain(exc)
+        if error is None:
+            raise
+        raise error from exc
     if memo is not None:
         _write(memo, json.dumps(list(found)))
     return found
@@ -59,17 +81,53 @@ def _count(dataset: LanceDataset, column: VectorColumn, read_vectors: bool) -> t
     return dataset.count_rows(filter=missing), dataset.count_rows(filter=stale)
 
 
-def _memo_path(dataset: LanceDataset, column: VectorColumn, read_vectors: bool) -> Path | None:
+def _checked_files(dataset: LanceDataset) -> list[str] | None:
+    """``name:size:mtime`` of each data and deletion file of the version, checked against the manifest.
+
+    None for an object-store table (not checked). Files kept under another base path
+    (``base_id``) are not checked either: their location is not this folder.
+
+    Raises:
+        CorruptStateError: a file is missing or its size differs from the manifest's.
+    """
     uri = str(dataset.uri)
-    if is_remote(uri) or not uri.endswith(".lance"):
+    if is_remote(uri):
         return None
-    fragments = dataset.get_fragments()
-    if not fragments:
+    root = Path(uri)
+    where = f"table {root.stem!r} v{dataset.version}"
+    found = []
+    for fragment in dataset.get_fragments():
+        meta = fragment.metadata
+        expected: list[tuple[str, int | None]] = [
+            (f"data/{f.path}", f.file_size_bytes) for f in meta.files if f.base_id is None
+        ]
+        deletion = meta.deletion_file
+        if deletion is not None and getattr(deletion, "base_id", None) is None:
+            expected.append((deletion.path(fragment.fragment_id), None))
+        for name, size in expected:
+            try:
+                stat = (root / name).stat()
+            except FileNotFoundError:
+                raise damaged(f"{where}: its file {name} is missing") from None
+            if size and stat.st_size != size:
+                raise damaged(
+                    f"{where}: its file {name} has {stat.st_size:,} bytes, the manifest records {size:,}"
+                )
+            found.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return found
+
+
+def _memo_path(
+    dataset: LanceDataset, column: VectorColumn, read_vectors: bool, files: list[str] | None
+) -> Path | None:
+    uri = str(dataset.uri)
+    if files is None or is_remote(uri) or not uri.endswith(".lance"):
+        return None
+    if not files:
         return None  # nothing to count, and nothing that identifies the table
-    files = fragments[0].data_files()
-    first = files[0].path if files else str(fragments[0].fragment_id)
     table = Path(uri).resolve()
-    key = f"{table}|{dataset.version}|{first}|{column.name}|{column.src_column}|{read_vectors}"
+    verified = hashlib.sha256("\n".join(files).encode()).hexdigest()
+    key = f"{table}|{dataset.version}|{verified}|{column.name}|{column.src_column}|{read_vectors}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     where = hashlib.sha256(str(table).encode()).hexdigest()[:16]
     return cache_dir() / "health" / f"{table.stem}-{where}" / f"v{dataset.version}-{digest}.json"
