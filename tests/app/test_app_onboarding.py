@@ -120,7 +120,7 @@ def test_an_empty_workspace_leads_to_the_ingest_form_not_to_the_demo(
     at = app_on(target, monkeypatch)
     assert open_workspace(target).table_names(include_internal=True) == []  # no demo
     assert any("no corpus table yet" in i for i in texts(at.info))
-    assert [p.label for p in at.get("page_link")] == ["Add your data"]
+    assert [p.label for p in at.main.get("page_link")] == ["Add your data"]  # the sidebar has the navigation
     assert [b.label for b in at.sidebar.button] == ["Build the demo here", "Reload workspace"]
 
 
