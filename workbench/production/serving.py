@@ -325,8 +325,9 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
     """Run the start-up validation of :meth:`ProductionIndex.open` and report every problem.
 
     Notes (not problems) say when production lags the latest version (documents ingested
-    since are not served until ``workbench refresh``) or when the tag disagrees with the
-    recorded history (moved outside the workbench, or an interrupted promotion).
+    since are not served until ``workbench refresh``), when the tag disagrees with the
+    recorded history (moved outside the workbench, or an interrupted promotion), or when the
+    passing canary check could not be recorded (a read-only or full disk: the check itself ran).
 
     Raises:
         NotFoundError: no such table (a usage error, not a finding of the check).
@@ -337,7 +338,7 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
         handle, column = resolve_production(ws, name)
     except WorkbenchError as exc:
         return CheckReport(name, None, None, None, (str(exc),), ())
-    problems = []
+    problems, unrecorded = [], []
     for step in (lambda: verify_column(handle, column), lambda: verified_embedder(column, embedder)):
         try:
             model = step()
@@ -345,15 +346,16 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
             problems.append(str(exc))
         else:
             canary = last_result(model) if model is not None else None
-            if canary is not None:
-                record_check(ws, column.name, canary, context="check")
+            note = record_check(ws, column.name, canary, context="check") if canary is not None else None
+            if note is not None:  # a read-only or full disk: the check ran, its record did not
+                unrecorded.append(note)
     return CheckReport(
         name,
         handle.version,
         column.name,
         column.ref.pin,
         tuple(problems),
-        tuple(_notes(ws, name, handle.version)),
+        (*_notes(ws, name, handle.version), *unrecorded),
     )
 
 

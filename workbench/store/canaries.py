@@ -5,7 +5,8 @@ pinned (``workbench models add`` for a served model; the first use in this works
 local model, whose files are verified by hash first). A new vector column copies them into its
 field metadata, so every reader of the column can re-check its model without the workspace.
 ``wb_canary_checks`` records passing re-checks (when, minimum cosine) for the Workspace page and
-monitoring; a failing check raises and writes nothing.
+monitoring; a failing check raises and writes nothing. Recording is best-effort: on a read-only
+or full disk the re-check still runs and decides, and only its record is skipped (with a note).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from workbench.contract import CANARIES_TABLE, CANARY_CHECKS_TABLE, canaries_schema, canary_checks_schema
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, StorageError
 from workbench.models.canary import CanaryPin, CanaryResult, compute_canaries
 from workbench.models.ref import VECTOR_SETTINGS
+from workbench.store.failures import explain
 from workbench.store.records import read_records
 
 if TYPE_CHECKING:
@@ -103,10 +105,18 @@ def canaries_for(ws: Workspace, ref: ModelRef, embedder: Embedder) -> CanaryPin:
     return pin
 
 
-def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: str) -> None:
-    """Append a passing re-check of ``column``'s model (failures raise and write nothing)."""
+def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: str) -> str | None:
+    """Append a passing re-check of ``column``'s model (failures raise and write nothing).
+
+    Best-effort: the record is history, not the check. On a read-only or full disk nothing is
+    written and a one-line note saying so is returned (and logged), so ``check`` and
+    ``models verify`` still verify there.
+
+    Returns:
+        None when recorded (or nothing to record); else the note.
+    """
     if not result.passed:
-        return
+        return None
     row = pa.table(
         {
             "column": [column],
@@ -119,7 +129,20 @@ def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: s
         },
         schema=canary_checks_schema(),
     )
-    ws.db.create_table(CANARY_CHECKS_TABLE, schema=row.schema, exist_ok=True).add(row)
+    try:
+        ws.db.create_table(CANARY_CHECKS_TABLE, schema=row.schema, exist_ok=True).add(row)
+    except (OSError, RuntimeError, ValueError) as exc:
+        error = explain(exc)
+        if not isinstance(error, StorageError):
+            raise
+        why = "the disk is full" if "disk is full" in str(error) else "the workspace is not writable"
+        note = (
+            f"the canary check of {column} passed but was not recorded in {CANARY_CHECKS_TABLE}: "
+            f"{why} (nothing was written)"
+        )
+        log.warning("%s", note)
+        return note
+    return None
 
 
 def last_checks(ws: Workspace) -> dict[str, dict[str, object]]:

@@ -115,15 +115,20 @@ def _pin_path(options: PinOptions) -> tuple[ModelRef, CanaryPin]:
     return ref, compute_canaries(load_embedder(ref))
 
 
-def verify_model(ws: Workspace, alias: str, *, threshold: float | None = None) -> CanaryResult:
+def verify_model(
+    ws: Workspace, alias: str, *, threshold: float | None = None, record: bool = True
+) -> CanaryResult:
     """Re-embed ``alias``'s canaries now and compare them with the stored ones (no raise).
 
-    A passing result is recorded for every vector column of that pin; a failing one writes
-    nothing. Monitoring can call this on a schedule.
+    A passing result is recorded for the pin's vector column (best-effort: on a read-only or
+    full disk the record is skipped with a logged note, see
+    :func:`workbench.store.canaries.record_check`); a failing one writes nothing. Monitoring
+    can call this on a schedule. ``record=False`` leaves recording to the caller (the CLI
+    records it itself, to show that note).
     """
     ref = ws.model(alias)
     embedder = load_embedder(ref)
     result = verify_canaries(embedder, canaries_for(ws, ref, embedder), threshold=threshold)
-    if result.passed:
+    if result.passed and record:
         record_check(ws, ref.column, result, context="verify")
     return result
