@@ -5,8 +5,10 @@
   the package's other bundled weights; given as ``--model PATH`` both report the same model name
   (``multilingual-e5-small-q4``: the server names the variant flag, not the file), which is exactly a provider changing weights behind one name.
 - :class:`FaultProxy` is a small fault-injecting HTTP proxy in front of a real server (in the
-  spirit of toxiproxy): it can demand an API key, answer 429 for a while, or damage responses
-  (NaN, a missing vector, a wrong dimension). It never computes an embedding itself.
+  spirit of toxiproxy): it can demand an API key, answer 429 for a while, damage responses
+  (NaN, a missing vector, a wrong dimension, zero, constant or repeated vectors), change the
+  weights after N requests and revert them later (a fixed rotation of the real vectors), report
+  absurd usage, or echo the key back. It never computes an embedding itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -114,7 +116,16 @@ class FaultProxy:
         require_key: If set, requests without ``Authorization: Bearer <key>`` get 401.
         rate_limit_after: Requests to pass before answering every later one with 429
             (``retry-after-ms: 10``); None: never.
-        damage: ``None``, ``"nan"``, ``"drop"`` (one vector fewer) or ``"dim"`` (128 floats).
+        damage: ``None``, ``"nan"``, ``"drop"`` (one vector fewer), ``"dim"`` (128 floats),
+            ``"zero"`` (every vector all zeros), ``"constant"`` (all components equal) or ``"same"``
+            (the first input's real vector for every input).
+        new_weights_after: Requests to pass before the server "changes its weights": every later
+            answer is the real vectors under a fixed rotation (cosine 0.955 to the real ones,
+            norms kept), as a provider swapping weights behind one model name. None: never.
+        revert_after: Requests after which the old weights are back (a rolling deploy).
+        usage_tokens: Report this ``usage.prompt_tokens`` instead of the real count.
+        echo_key: ``"exact"``, ``"upper"``, ``"base64"`` or ``"url"``: answer 400 with the received
+            key echoed in that form (as a careless gateway does).
         dimensions: What to do with a request's ``dimensions`` (the real server ignores it):
             ``None`` pass through, ``"truncate"`` return the first d values re-normalised (as
             OpenAI and Ollama do), ``"suffix"`` return the last d values (not a truncation).
@@ -127,6 +138,10 @@ class FaultProxy:
         self.rate_limit_after: int | None = None
         self.damage: str | None = None
         self.dimensions: str | None = None
+        self.new_weights_after: int | None = None
+        self.revert_after: int | None = None
+        self.usage_tokens: int | float | None = None
+        self.echo_key: str | None = None
         self.requests = 0
         self.seen_auth: list[str] = []
         self.port = free_port()
@@ -136,6 +151,18 @@ class FaultProxy:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def reset(self) -> None:
+        """No faults (the request count keeps running)."""
+        self.require_key = self.rate_limit_after = self.damage = self.dimensions = None
+        self.new_weights_after = self.revert_after = self.usage_tokens = self.echo_key = None
+        self.seen_auth.clear()
+
+    def changed_weights(self, request: int) -> bool:
+        """True if request number ``request`` is answered by the "new weights"."""
+        if self.new_weights_after is None or request <= self.new_weights_after:
+            return False
+        return self.revert_after is None or request <= self.revert_after
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
@@ -165,9 +192,14 @@ class FaultProxy:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                proxy.requests += 1
+                with lock:
+                    proxy.requests += 1
+                    number = proxy.requests
                 auth = self.headers.get("Authorization", "")
                 proxy.seen_auth.append(auth)
+                if proxy.echo_key is not None:
+                    self._send(400, json.dumps(proxy._echo(auth.removeprefix("Bearer "))).encode())
+                    return
                 if proxy.require_key is not None and auth != f"Bearer {proxy.require_key}":
                     error = {
                         "error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}
@@ -188,9 +220,35 @@ class FaultProxy:
                     body = json.loads(resp.read())
                 asked = json.loads(raw or b"{}").get("dimensions")
                 body = proxy._reduced(body, asked) if asked and proxy.dimensions else body
+                if proxy.changed_weights(number):
+                    body = proxy._transformed(body, rotate)
+                if proxy.usage_tokens is not None:
+                    body.setdefault("usage", {})["prompt_tokens"] = proxy.usage_tokens
+                    body["usage"]["total_tokens"] = proxy.usage_tokens
                 self._send(200, json.dumps(proxy._damaged(body)).encode())
 
+        lock = threading.Lock()
         return Handler
+
+    def _echo(self, key: str) -> dict[str, Any]:
+        import urllib.parse
+
+        shown = {
+            "exact": key,
+            "upper": key.upper(),
+            "base64": base64.b64encode(f"user:{key}".encode()).decode(),
+            "url": urllib.parse.quote(key + "/", safe=""),
+        }[str(self.echo_key)]
+        return {"error": {"message": f"invalid credentials {shown}", "type": "invalid_request_error"}}
+
+    def _transformed(self, body: dict[str, Any], how: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+        for item in body["data"]:
+            emb = item["embedding"]
+            as_b64 = isinstance(emb, str)
+            vec = np.frombuffer(base64.b64decode(emb), dtype="<f4") if as_b64 else np.asarray(emb, "<f4")
+            out = how(vec).astype("<f4")
+            item["embedding"] = base64.b64encode(out.tobytes()).decode() if as_b64 else out.tolist()
+        return body
 
     def _reduced(self, body: dict[str, Any], dim: int) -> dict[str, Any]:
         for item in body["data"]:
@@ -217,10 +275,36 @@ class FaultProxy:
             )
             if self.damage == "nan":
                 vec[3] = np.nan
+            elif self.damage == "zero":
+                vec = np.zeros_like(vec)
+            elif self.damage == "constant":
+                vec = np.full_like(vec, 1 / np.sqrt(len(vec)))
+            elif self.damage == "same":  # a real vector, the first input's, for every input
+                first = data[0]["embedding"]
+                vec = (
+                    np.frombuffer(base64.b64decode(first), dtype="<f4").copy()
+                    if isinstance(first, str)
+                    else np.asarray(first, "<f4")
+                )
             elif self.damage == "dim":
                 vec = vec[:128]
             item["embedding"] = base64.b64encode(vec.tobytes()).decode() if as_b64 else vec.tolist()
         return body
+
+
+ROTATION = 0.3
+"""Radians every coordinate pair turns under the "new weights" (cosine 0.955 to the old vectors)."""
+
+
+def rotate(vec: np.ndarray) -> np.ndarray:
+    """Other weights, simulated: turn each coordinate pair (2i, 2i+1) by :data:`ROTATION`."""
+    out = vec.astype(np.float64).copy()
+    c, s = np.cos(ROTATION), np.sin(ROTATION)
+    even, odd = out[0::2].copy(), out[1::2].copy()
+    n = min(len(even), len(odd))
+    out[0 : 2 * n : 2] = c * even[:n] - s * odd[:n]
+    out[1 : 2 * n : 2] = s * even[:n] + c * odd[:n]
+    return out
 
 
 @pytest.fixture(scope="module")
