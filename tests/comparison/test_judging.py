@@ -113,7 +113,7 @@ def test_bad_labels_write_nothing(demo_ws: Workspace, labels: dict, error: type,
 def test_an_author_is_required_and_unknown_versions_are_named(demo_ws: Workspace) -> None:
     with pytest.raises(InvalidArgumentError, match=r"judgements need an author"):
         add_judgements(demo_ws, "demo", {"q01": {"d0009": 1}}, author=" ")
-    with pytest.raises(NotFoundError, match=r"eval set 'demo' has no version 7; recorded: v1 only"):
+    with pytest.raises(NotFoundError, match=r"eval set 'demo' has no version 7; versions: v1 \(latest\)"):
         load_eval_set(demo_ws, "demo", version=7)
 
 

@@ -45,7 +45,12 @@ __all__ = [
 ]
 
 EvalSetOpt = Annotated[
-    str | None, typer.Option("--eval-set", "-e", help="Eval set (default: the only one for the table).")
+    str | None,
+    typer.Option(
+        "--eval-set",
+        "-e",
+        help="Eval set, or NAME@VERSION for a recorded version (default: the only one for the table).",
+    ),
 ]
 AllowStaleOpt = Annotated[
     bool, typer.Option("--allow-stale", help="Go ahead with missing/stale rows (recorded as a warning).")

@@ -44,7 +44,9 @@ __all__ = [
     "register",
 ]
 
-EvalSetReq = Annotated[str, typer.Option("--eval-set", "-e", help="A labelled eval set.")]
+EvalSetReq = Annotated[
+    str, typer.Option("--eval-set", "-e", help="A labelled eval set, or NAME@VERSION for a recorded version.")
+]
 MetricsOpt = Annotated[str, typer.Option("--metrics", help="Metrics, comma-separated; the first decides.")]
 PriceOpt = Annotated[
     list[str] | None,

@@ -67,7 +67,9 @@ def import_labels(
     path: Annotated[
         Path, typer.Argument(help="TREC (qid 0 docid grade) or BEIR qrels; -1 lines are skipped.")
     ],
-    eval_set: Annotated[str, typer.Option("--eval-set", "-e", help="The eval set to add the labels to.")],
+    eval_set: Annotated[
+        str, typer.Option("--eval-set", "-e", help="The eval set to add the labels to (its latest version).")
+    ],
     author: Annotated[str, typer.Option(help="Who judged (recorded with the new version).")],
     note: Annotated[str, typer.Option(help="Why, recorded with the new version.")] = "",
     workspace_uri: WorkspaceOpt = DEFAULT,

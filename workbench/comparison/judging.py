@@ -73,7 +73,7 @@ def add_judgements(
 
     Args:
         ws: The workspace.
-        eval_set: The eval set's name.
+        eval_set: The eval set's name (``NAME@VERSION`` only for its latest version).
         labels: ``{query_id: {doc_id: grade}}``.
         author: Who judged (required: the history says who).
         note: Why, e.g. "judged the candidate's unjudged top 10".
@@ -85,6 +85,13 @@ def add_judgements(
     if not author.strip():
         raise InvalidArgumentError("judgements need an author (who judged): give --author or a name")
     current = load_eval_set(ws, eval_set)
+    latest = load_eval_set(ws, current.name) if "@" in eval_set else current
+    if latest.content_hash != current.content_hash:  # never drop the labels of newer versions
+        raise InvalidArgumentError(
+            f"{eval_set!r} is not the latest version of eval set {current.name!r} (v{latest.version}); "
+            f"judgements are added to the latest: import onto {current.name} "
+            f"(or {current.name}@{latest.version})"
+        )
     clean = _check_labels(current, labels)
     _check_documents(ws, current, {d for judged in clean.values() for d in judged})
     qrels = {q: dict(j) for q, j in current.qrels.items()}

@@ -31,7 +31,7 @@ from workbench.errors import DataError, InvalidArgumentError
 from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
 from workbench.retrieval.encode import embedder_for
-from workbench.store.evalsets import EvalSet, save_eval_set
+from workbench.store.evalsets import EvalSet, check_eval_set_table, save_eval_set
 from workbench.store.index import update_indexes
 from workbench.store.workspace import Workspace, vector_columns
 
@@ -119,7 +119,8 @@ def ingest(
         ws: The workspace.
         path: A BEIR folder or a ``.jsonl`` / ``.csv`` / ``.parquet`` corpus file.
         table: Table name (default: the folder or file name).
-        eval_set: Eval set name (default: the folder name).
+        eval_set: Eval set name (default: the folder name). A name another table's eval set
+            holds is refused before anything is written: an eval set belongs to its table.
         fields: Input column names (id, text, title).
         split: Which ``qrels/<split>.tsv`` of a BEIR folder to read.
         on_empty: Documents with empty text: ``"error"`` (refuse the input), ``"skip"``
@@ -155,6 +156,8 @@ def ingest_collection(
     """Write an already-read :class:`Collection` (see :func:`ingest`)."""
     name = check_name(table or _safe(collection.name), "table")
     set_name = check_name(eval_set or _safe(collection.name), "eval set") if collection.queries else None
+    if set_name is not None:
+        check_eval_set_table(ws, set_name, name)
     corpus = collection.corpus
     if ws.has_table(name):
         added, updated, refreshed, version = _upsert(ws, name, corpus, embedders or {}, on_progress)
@@ -202,6 +205,10 @@ def _create_streamed(
     """
     layout = beir_layout(path, split=split) if path.is_dir() else None
     corpus_file = layout.corpus if layout is not None else path
+    queries = layout.queries if layout is not None else {}
+    set_name = check_name(eval_set or _safe(collection_name(path)), "eval set") if queries else None
+    if set_name is not None:  # before the table is written: a refused name writes nothing
+        check_eval_set_table(ws, set_name, name)
 
     def stream(report: ProgressFn | None) -> tuple[CorpusStream, Iterator[pa.RecordBatch]]:
         watch = layout.judged_documents if layout else ()
@@ -231,8 +238,6 @@ def _create_streamed(
             raise failures[0] from None
         raise
     qrels, dropped = checked[-1] if checked else ({}, 0)
-    queries = layout.queries if layout is not None else {}
-    set_name = check_name(eval_set or _safe(collection_name(path)), "eval set") if queries else None
     n_judged = 0
     if set_name is not None:
         saved = save_eval_set(ws, EvalSet(set_name, name, queries, qrels))

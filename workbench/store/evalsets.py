@@ -8,12 +8,17 @@ collection is re-ingested. Every content an eval set ever had is kept in
 ``wb_eval_set_versions`` (version number, who, when, why), so a comparison — which records
 the eval-set hash it ran on — stays reproducible after the eval set moved on. The history is
 written before the latest row: a crash between the two is finished by saving again.
+
+An eval set belongs to the table it was made for: saving one under a name another table's eval
+set holds is refused (never a silent rebind). Every recorded version stays reachable by name,
+as ``NAME@VERSION`` (``demo@2``) wherever an eval set is named.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -36,11 +41,15 @@ if TYPE_CHECKING:
 __all__ = [
     "EvalSet",
     "EvalSetSummary",
+    "check_eval_set_table",
     "eval_set_versions",
     "list_eval_sets",
     "load_eval_set",
     "save_eval_set",
+    "split_eval_set_ref",
 ]
+
+_VERSION = re.compile(r"^[vV]?([0-9]{1,9})\Z")
 
 
 class EvalSetSummary(TypedDict):
@@ -97,6 +106,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
     """
     if not eval_set.queries:
         raise InvalidArgumentError(f"eval set {eval_set.name!r} has no queries")
+    check_eval_set_table(ws, eval_set.name, eval_set.table)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     stamped = EvalSet(eval_set.name, eval_set.table, eval_set.queries, eval_set.qrels, now)
     previous = _latest(ws, eval_set.name)
@@ -119,6 +129,43 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
     )
     upsert_records(ws, EVAL_SETS_TABLE, row, key="name")
     return stamped
+
+
+def check_eval_set_table(ws: Workspace, name: str, table: str) -> None:
+    """Refuse to save eval set ``name`` for ``table`` when that name belongs to another table.
+
+    Ingest calls this before it writes anything, so a colliding name writes nothing at all.
+
+    Raises:
+        InvalidArgumentError: the name is taken by an eval set of another table.
+    """
+    existing = read_records(ws, EVAL_SETS_TABLE, columns=["table"], equals={"name": name})
+    owners = existing.column("table").to_pylist() if existing is not None else []
+    if owners and owners[0] != table:
+        raise InvalidArgumentError(
+            f"eval set {name!r} belongs to table {owners[0]!r}; name this one with --eval-set NAME "
+            f"(eval_set= in the library): an eval set is never moved to another table"
+        )
+
+
+def split_eval_set_ref(ref: str) -> tuple[str, int | None]:
+    """``"demo@2"`` (or ``"demo@v2"``) → ``("demo", 2)``; ``"demo"`` → ``("demo", None)``.
+
+    An eval set name never holds ``@`` (ingest refuses it), so the split is unambiguous.
+
+    Raises:
+        InvalidArgumentError: what follows ``@`` is not a version number.
+    """
+    name, at, version = ref.partition("@")
+    if not at:
+        return ref, None
+    match = _VERSION.match(version)
+    if match is None:
+        raise InvalidArgumentError(
+            f"eval set reference {ref!r}: after '@' comes a version number such as {name}@2 "
+            f"(`workbench status` lists each eval set's versions)"
+        )
+    return name, int(match.group(1))
 
 
 def eval_set_versions(ws: Workspace, name: str) -> list[dict[str, object]]:
@@ -197,13 +244,20 @@ def load_eval_set(
 
     Args:
         ws: The workspace.
-        name: The eval set.
+        name: The eval set, or ``NAME@VERSION`` for a recorded version (``demo@1``).
         version: A recorded version number (see :func:`eval_set_versions`).
         content_hash: The hash a comparison's manifest recorded (``eval_set_hash``).
 
     Raises:
-        NotFoundError: no such eval set (the message lists them), or no such version.
+        NotFoundError: no such eval set (the message lists them), or no such version (the
+            message lists the versions there are).
+        InvalidArgumentError: ``NAME@X`` where X is not a version number.
     """
+    name, at_version = split_eval_set_ref(name)
+    if at_version is not None:
+        if version is not None and version != at_version:
+            raise InvalidArgumentError(f"eval set {name!r}: version {version} and @{at_version} disagree")
+        version = at_version
     latest = _latest(ws, name)
     if latest is None:
         known = [str(r["name"]) for r in list_eval_sets(ws)]
@@ -223,11 +277,17 @@ def load_eval_set(
             content_hash is None or row["content_hash"] == content_hash
         ):
             return _from_history(ws, name, int(row["version"]))  # type: ignore[call-overload]
-    recorded = (
-        ", ".join(f"v{v['version']} ({str(v['content_hash'])[:12]})" for v in versions) or f"v{current} only"
+    numbers = [int(v["version"]) for v in versions] or [current]  # type: ignore[call-overload]
+    listed = ", ".join(f"v{n}" + (" (latest)" if n == current else "") for n in numbers)
+    if version is not None and content_hash is None:
+        raise NotFoundError(
+            f"eval set {name!r} has no version {version}; versions: {listed} (name one as {name}@N)"
+        )
+    recorded = ", ".join(f"v{v['version']} ({str(v['content_hash'])[:12]})" for v in versions) or listed
+    wanted = f"version {version} with " if version is not None else ""
+    raise NotFoundError(
+        f"eval set {name!r} has no {wanted}content hash {content_hash!r}; recorded: {recorded}"
     )
-    wanted = f"version {version}" if version is not None else f"content hash {content_hash!r}"
-    raise NotFoundError(f"eval set {name!r} has no {wanted}; recorded: {recorded}")
 
 
 def _latest(ws: Workspace, name: str) -> EvalSet | None:
