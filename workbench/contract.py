@@ -145,13 +145,13 @@ META_PROMOTION = "workbench:promotion"
 or refresh, so an interrupted one can be finished from the version alone."""
 
 PRODUCTION_TAG = "production"
-_PRODUCTION_NUMBERED = re.compile(rf"^{PRODUCTION_TAG}-(\d+)$")
+_PRODUCTION_NUMBERED = re.compile(rf"^{PRODUCTION_TAG}-(\d+)\Z")
 _CANDIDATE_PREFIX = "candidate-"
-_ROLLED_BACK_NUMBERED = re.compile(r"^rolled-back-(\d+)$")
+_ROLLED_BACK_NUMBERED = re.compile(r"^rolled-back-(\d+)\Z")
 _RETIRING_PREFIX = "retiring-"
 
 
-_VECTOR_COLUMN = re.compile(r"^vec__(?P<slug>[a-z0-9_]+?)__(?P<fp>[0-9a-f]{8})$")
+_VECTOR_COLUMN = re.compile(r"^vec__(?P<slug>[a-z0-9_]+?)__(?P<fp>[0-9a-f]{8})\Z")
 VECTOR_COLUMN_IN_TEXT = re.compile(r"\bvec__[a-z0-9_]+?__[0-9a-f]{8}\b")
 """Finds vector-column names inside free text (messages, reasons), for display."""
 

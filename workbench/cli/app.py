@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from workbench.cli import (
     common,
@@ -19,11 +24,51 @@ from workbench.cli import (
     production,
     serve_app,
 )
-from workbench.cli.common import GlobalConfigOpt, GlobalWorkspaceOpt
+from workbench.cli.common import GlobalConfigOpt, GlobalWorkspaceOpt, echo
 
 __all__ = ["app", "main"]
 
+# click's exceptions as typer raises them (typer >= 0.2x vendors click as typer._click)
+_click_errors = importlib.import_module(typer.BadParameter.__module__)
+_HELP_ON_NO_ARGS: Any = getattr(_click_errors, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A usage error (missing argument, unknown option or command, bad value) as one line, exit 2.
+
+    Click's own report is a usage line, a hint and a boxed message; ours matches every other
+    refusal (``error: …`` on stderr) and names the help to read. Bare ``workbench`` still
+    prints the help.
+    """
+    try:
+        yield
+    except _HELP_ON_NO_ARGS:
+        raise
+    except _click_errors.ClickException as exc:
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        message = message[:1].lower() + message[1:]
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            message += f" (see `{ctx.command_path} --help`)"
+        echo(f"error: {message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+class _Group(TyperGroup):
+    """The root command group, reporting usage errors in one line (see :func:`_one_line_errors`)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _one_line_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="workbench",
     help="Embedding migration workbench: pin models, embed side by side, compare, promote, roll back.",
     no_args_is_help=True,

@@ -20,6 +20,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     lean_memory,
@@ -109,7 +110,7 @@ def compare_cmd(
         emit_json(comparison_dict(result, per_query=False))
         return
     for line in summary_lines(result, stored=store):
-        typer.echo(line)
+        echo(line)
 
 
 def report_cmd(
@@ -141,7 +142,7 @@ def report_cmd(
             primary=thresholds.primary,
             gate=gate_for_report(ws, result, gate=thresholds),
         )
-    typer.echo(f"wrote {path}")
+    echo(f"wrote {path}")
 
 
 def comparisons_cmd(
@@ -156,10 +157,10 @@ def comparisons_cmd(
         emit_json(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
         return
     if frame.empty:
-        typer.echo("no comparisons yet; run `workbench compare --baseline A --candidate B`")
+        echo("no comparisons yet; run `workbench compare --baseline A --candidate B`")
     for row in frame.itertuples(index=False):
         headline = "no labels" if row.headline_metric is None else _headline(row)
-        typer.echo(
+        echo(
             f"{row.id}  {row.created_at}  {row.table}: {row.baseline} → {row.candidate} "
             f"on {row.eval_set} ({row.n_judged}/{row.n_queries} judged)  {headline}"
         )
@@ -193,9 +194,9 @@ def export_run_cmd(
                 allow_stale=allow_stale,
                 on_progress=bar,
             )
-    typer.echo(result.message)
+    echo(result.message)
     for warning in result.warnings:
-        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        echo(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     lean_memory,
@@ -51,8 +52,8 @@ def demo(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None) -> Non
     with handled(), ExitStack() as bars:
         ws = workspace(workspace_uri, config, create=True)
         for line in build_demo(ws, step=lambda description: bars.enter_context(progress_bar(description))):
-            typer.echo(line)
-        typer.echo(f"demo workspace ready at {ws.uri}")
+            echo(line)
+        echo(f"demo workspace ready at {ws.uri}")
 
 
 def ingest(
@@ -101,7 +102,7 @@ def ingest(
                 on_progress=bar,
                 on_read=read_large,
             )
-        emit_json(asdict(result)) if as_json else typer.echo(result.message)
+        emit_json(asdict(result)) if as_json else echo(result.message)
 
 
 def embed(
@@ -158,9 +159,9 @@ def embed(
                 on_progress=bar,
                 engine=cast(Engine, engine),
                 ray=options,
-                on_fragment=lambda done, total: typer.echo(f"fragments {done}/{total}", err=True),
+                on_fragment=lambda done, total: echo(f"fragments {done}/{total}", err=True),
             )
-        emit_json(asdict(result)) if as_json else typer.echo(result.message)
+        emit_json(asdict(result)) if as_json else echo(result.message)
 
 
 def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
@@ -172,9 +173,9 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
     if as_json:
         emit_json(data)
         return
-    typer.echo(f"workspace {data['workspace']}")
+    echo(f"workspace {data['workspace']}")
     for table in data["tables"]:
-        typer.echo(
+        echo(
             f"\ntable {table['name']}: {table['rows']} rows, version {table['version']} "
             f"({table['n_versions']} versions)"
         )
@@ -185,16 +186,16 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
                 health += f"; index {col['index']}, {col['unindexed_rows']} rows unindexed"
             else:
                 health += "; no index (exact search)"
-            typer.echo(
+            echo(
                 f"  {col['name']}{mark}\n    {col['model']}@{col['revision']} "
                 f"sha256:{col['fingerprint'][:16]}… dim {col['dim']}; {health}"
             )
         for tag, version in table["tags"].items():
-            typer.echo(f"  tag {tag} → v{version}")
+            echo(f"  tag {tag} → v{version}")
         for note in table.get("unfinished", []):
-            typer.secho(f"  unfinished: {note}", fg=typer.colors.YELLOW)
+            echo(f"  unfinished: {note}", fg=typer.colors.YELLOW)
     for es in data["eval_sets"]:
-        typer.echo(
+        echo(
             f"\neval set {es['name']} (table {es['table']}): {es['n_queries']} queries, "
             f"{es['n_judged']} judged"
         )

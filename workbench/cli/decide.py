@@ -19,6 +19,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     progress_bar,
@@ -116,7 +117,7 @@ def leaderboard_cmd(
             }
         )
         return
-    typer.echo(
+    echo(
         f"leaderboard on {board.eval_set} ({board.n_judged} judged queries), "
         f"table {board.table} v{board.table_version}"
     )
@@ -126,19 +127,19 @@ def leaderboard_cmd(
         )
         cost = "—" if math.isnan(row["price_per_million"]) else f"${row['price_per_million']:g}/1M tok"
         speed = "—" if math.isnan(row["embed_docs_per_s"]) else f"{row['embed_docs_per_s']:.0f} docs/s"
-        typer.echo(
+        echo(
             f"  {row['label']:<16} {quality}  {row['bytes_per_vector']} B/vec  "
             f"{row['query_ms']:.1f} ms/query  {speed}  {cost}"
         )
     for pair in board.pairs.to_dict("records"):
         mark = "*" if pair["significant"] else " "
-        typer.echo(
+        echo(
             f"  {mark} {pair['b']} − {pair['a']} {pair['metric']}: {pair['delta']:+.3f} "
             f"[{pair['ci_low']:.3f}, {pair['ci_high']:.3f}] p={pair['p']:.4f} Holm p={pair['p_holm']:.4f}"
         )
     for warning in board.warnings:
-        typer.echo(f"warning: {warning}")
-    typer.echo(board.recommendation)
+        echo(f"warning: {warning}")
+    echo(board.recommendation)
 
 
 def plan_cmd(
@@ -170,7 +171,7 @@ def plan_cmd(
     if as_json:
         emit_json({**asdict(result), "storage_bytes": result.storage_bytes, "message": result.message})
     else:
-        typer.echo(result.message)
+        echo(result.message)
 
 
 @matryoshka_app.command("sweep")
@@ -220,15 +221,15 @@ def matryoshka_sweep_cmd(
         )
         return
     head = curve.metrics[0]
-    typer.echo(f"{curve.column} on {curve.eval_set}")
+    echo(f"{curve.column} on {curve.eval_set}")
     for p in curve.points.to_dict("records"):
-        typer.echo(
+        echo(
             f"  d={p['dim']:<5} {p['bytes_per_vector']:>5} B  {head} {p[head]:.3f} "
             f"[{p[f'{head}_ci_low']:.3f}, {p[f'{head}_ci_high']:.3f}]  vs full {p[f'{head}_delta']:+.3f} "
             f"(p={p[f'{head}_p']:.4f})  retained {p['retained']:.0%}  [{p['source']}]"
         )
     for note in curve.notes:
-        typer.echo(f"note: {note}")
+        echo(f"note: {note}")
 
 
 @matryoshka_app.command("pin")
@@ -251,7 +252,7 @@ def matryoshka_pin_cmd(
             require_served_truncation(full, dim)
         name = alias or f"{model}-d{dim}"
         ws.add_model(name, ref)
-    typer.echo(f"pinned {name} = {ref.pin} truncated to {dim} → column {ref.column}")
+    echo(f"pinned {name} = {ref.pin} truncated to {dim} → column {ref.column}")
 
 
 @adapter_app.command("fit")
@@ -287,7 +288,7 @@ def adapter_fit_cmd(
     if as_json:
         emit_json(adapter.manifest())
         return
-    typer.echo(
+    echo(
         f"stored adapter {adapter.id} (v{adapter.version}): "
         f"{adapter.source_column} → {adapter.target_column}, "
         f"fitted on {adapter.n_train} documents; mean cosine train {adapter.fit_cosine['train']:.3f}, "
@@ -322,8 +323,8 @@ def adapter_evaluate_cmd(
         values = "  ".join(
             f"{m} {row[m]:.3f} [{row[f'{m}_ci_low']:.3f}, {row[f'{m}_ci_high']:.3f}]" for m in result.metrics
         )
-        typer.echo(f"  {setting:<12} {values}")
-    typer.echo(result.summary)
+        echo(f"  {setting:<12} {values}")
+    echo(result.summary)
 
 
 @adapter_app.command("list")
@@ -339,7 +340,7 @@ def adapter_list_cmd(
         emit_json(rows)
         return
     for row in rows:
-        typer.echo(
+        echo(
             f"{row['id']} v{row['version']} {row['kind']}: {row['source_column']} → {row['target_column']} "
             f"({row['table']}, {row['created_at']})"
         )
@@ -365,9 +366,9 @@ def adapter_search_cmd(
     if as_json:
         emit_json(result.to_dict())
         return
-    typer.echo(f"{result.table} v{result.version} {result.column} ← {result.model}")
+    echo(f"{result.table} v{result.version} {result.column} ← {result.model}")
     for hit in result.hits:
-        typer.echo(f"  {hit.rank:>3}. {hit.score:.3f} {hit.id} {hit.title[:70]}")
+        echo(f"  {hit.rank:>3}. {hit.score:.3f} {hit.id} {hit.title[:70]}")
 
 
 def _split(text: str) -> list[str]:

@@ -13,6 +13,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     table_name,
@@ -68,7 +69,7 @@ def gate(
     if as_json:
         emit_json({**result.model_dump(mode="json"), "exit_code": result.exit_code})
     else:
-        typer.echo(result.summary)
+        echo(result.summary)
         print_checks(result)
     raise typer.Exit(result.exit_code)
 
@@ -76,6 +77,6 @@ def gate(
 def print_checks(result: GateResult) -> None:
     """Every check on its own line (``ok``, ``FAIL`` or ``??`` for undecided), then the notes."""
     for check in result.checks:
-        typer.echo(f"  {_MARKS[check.outcome]} {check.detail}")
+        echo(f"  {_MARKS[check.outcome]} {check.detail}")
     for note in result.notes:
-        typer.echo(f"       {note}")
+        echo(f"       {note}")

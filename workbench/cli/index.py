@@ -12,6 +12,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     progress_bar,
@@ -112,11 +113,9 @@ def _report(info: IndexInfo, version: int, current: Production | None, *, as_jso
         emit_json(info.to_dict())
         return
     took = f" in {info.build_s:.1f} s" if verb == "built" and info.build_s is not None else ""
-    typer.echo(
-        f"{verb} {info.describe()} on {info.column}: {info.indexed_rows} rows{took} (table v{version})"
-    )
+    echo(f"{verb} {info.describe()} on {info.column}: {info.indexed_rows} rows{took} (table v{version})")
     if current is not None and current.column == info.column and current.version != version:
-        typer.echo(
+        echo(
             f"production (v{current.version}) serves {info.column} without this change: run "
             "`workbench refresh` to serve through it"
         )

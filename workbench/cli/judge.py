@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import DEFAULT, ConfigOpt, JsonOpt, WorkspaceOpt, emit_json, handled, workspace
+from workbench.cli.common import (
+    DEFAULT,
+    ConfigOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    echo,
+    emit_json,
+    handled,
+    workspace,
+)
 
 __all__ = ["judge_app", "register"]
 
@@ -55,7 +64,7 @@ def export_pool(
     if as_json:
         emit_json(data)
         return
-    typer.echo(
+    echo(
         f"{lines} unjudged document(s) of {data['queries']} query(ies) → {out}; "
         f"replace each -1 with a grade (0, 1, 2), then `workbench judge import {out} --eval-set "
         f"{cmp.manifest.eval_set} --author NAME`"
@@ -95,4 +104,4 @@ def import_labels(
             }
         )
     else:
-        typer.echo(result.message)
+        echo(result.message)

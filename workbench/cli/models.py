@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import DEFAULT, ConfigOpt, JsonOpt, WorkspaceOpt, emit_json, handled, workspace
+from workbench.cli.common import (
+    DEFAULT,
+    ConfigOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    echo,
+    emit_json,
+    handled,
+    workspace,
+)
 
 __all__ = ["models", "models_add", "models_app", "models_fingerprint", "models_verify", "register"]
 
@@ -40,7 +49,7 @@ def models(
         return
     for row in rows:
         origin = "catalog" if row["builtin"] else "workbench.toml"
-        typer.echo(
+        echo(
             f"{row['alias']:<14} {row['name']}@{row['revision']} ({row['source']}: {row['location']})"
             f"\n{'':<14} sha256:{row['fingerprint'][:16]}… dim {row['dim']} → {row['column']} [{origin}]"
         )
@@ -52,7 +61,7 @@ def models_fingerprint(path: Annotated[Path, typer.Argument(help="A model direct
     from workbench.models.fingerprint import fingerprint_dir
 
     with handled():
-        typer.echo(fingerprint_dir(path))
+        echo(fingerprint_dir(path))
 
 
 @models_app.command("add")
@@ -130,7 +139,7 @@ def models_add(
             raise InvalidArgumentError(exc.describe(_flag)) from exc
         ref, canaries = pin_model(workspace(workspace_uri, config, create=True), alias, options)
         reported = f", server reports {ref.served_model!r}" if ref.served_model else ""
-        typer.echo(
+        echo(
             f"pinned {alias} = {ref.pin} (dim {ref.dim}{reported}) → column {ref.column}; "
             f"{len(canaries.vectors)} canary vectors stored"
         )
@@ -157,7 +166,7 @@ def models_verify(
         emit_json({**asdict(result), "passed": result.passed})
     else:
         verdict = "ok" if result.passed else f"CHANGED: {result.problem}"
-        typer.echo(
+        echo(
             f"{alias}: {verdict}; min cosine {result.min_cosine:.5f}, dim {result.dim}/"
             f"{result.expected_dim}, {result.seconds:.2f}s"
         )

@@ -17,6 +17,7 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     table_name,
@@ -115,11 +116,11 @@ def _show(run: MonitorRun, *, as_json: bool) -> None:
         emit_json(run.to_dict())
         return
     head = f"{run.verdict.upper()}: pass {run.seq} of {run.table!r} at {run.at}"
-    typer.echo(f"{head}: production v{run.production_version} {run.column} ({run.duration_s:.1f}s)")
+    echo(f"{head}: production v{run.production_version} {run.column} ({run.duration_s:.1f}s)")
     for signal in run.signals:
         mark = {"ok": "ok", "alarm": "ALARM", "error": "ERROR", "baseline": "base", "skipped": "skip"}
-        typer.echo(f"  {mark[signal.status]:<5} {signal.name}: {signal.reason}")
+        echo(f"  {mark[signal.status]:<5} {signal.name}: {signal.reason}")
     for action in run.actions:
-        typer.echo(f"  done  {action}")
+        echo(f"  done  {action}")
     for alarm in run.alarms:
-        typer.secho(f"alarm: {alarm}", fg=typer.colors.RED, err=True)
+        echo(f"alarm: {alarm}", fg=typer.colors.RED, err=True)

@@ -14,9 +14,11 @@ from workbench.cli.common import (
     JsonOpt,
     TableOpt,
     WorkspaceOpt,
+    echo,
     emit_json,
     handled,
     table_name,
+    terminal_text,
     workspace,
 )
 
@@ -108,7 +110,7 @@ def promote(
     if record.gate is not None and not as_json:
         from workbench.cli.gate import print_checks
 
-        typer.echo(f"gate: {record.gate.summary}")
+        echo(f"gate: {record.gate.summary}")
         print_checks(record.gate)
 
 
@@ -158,7 +160,7 @@ def _move_production(
 
 
 def _print_record(record: PromotionRecord, *, as_json: bool) -> None:
-    emit_json(record.to_dict()) if as_json else typer.echo(record.message)
+    emit_json(record.to_dict()) if as_json else echo(record.message)
 
 
 def history(
@@ -171,14 +173,17 @@ def history(
     from workbench import history as read_history
 
     with handled():
-        records = read_history(workspace(workspace_uri, config), table)
+        ws = workspace(workspace_uri, config)
+        records = read_history(ws, table)
+        if table is not None and not records:
+            ws.table(table)  # a table that is not there: refused with the tables there are
     if as_json:
         emit_json([r.to_dict() for r in records])
         return
     if not records:
-        typer.echo("no promotions recorded yet")
+        echo("no promotions recorded yet")
     for record in records:
-        typer.echo(f"#{record.seq} {record.at} {record.actor}: {record.message}")
+        echo(f"#{record.seq} {record.at} {record.actor}: {record.message}")
 
 
 def search(
@@ -215,13 +220,13 @@ def search(
     if as_json:
         emit_json(result.to_dict())
         return
-    typer.echo(
+    echo(
         f"production v{result.version} of {result.table!r}: {result.column} ({result.model}), "
         f"searched {result.index}"
     )
     for hit in result.hits:
-        snippet = " ".join(hit.text.split())[:100]
-        typer.echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}  {hit.title}\n       {snippet}")
+        title, snippet = " ".join(hit.title.split()), terminal_text(" ".join(hit.text.split()))[:100]
+        echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}  {title}\n       {snippet}")
 
 
 def check(
@@ -243,14 +248,14 @@ def check(
     if as_json:
         emit_json({"ok": ok, "tables": [r.to_dict() for r in reports]})
     elif not reports:
-        typer.secho(f"FAILED: workspace {ws.uri!r} has no corpus table", fg=typer.colors.RED, err=True)
+        echo(f"FAILED: workspace {ws.uri!r} has no corpus table", fg=typer.colors.RED, err=True)
     for report in [] if as_json else reports:
         where = f"v{report.version} {report.column} ({report.model})" if report.version is not None else "-"
-        typer.echo(f"{'ok' if report.ok else 'FAILED'}: production of {report.table!r}: {where}")
+        echo(f"{'ok' if report.ok else 'FAILED'}: production of {report.table!r}: {where}")
         for problem in report.problems:
-            typer.secho(f"  problem: {problem}", fg=typer.colors.RED, err=True)
+            echo(f"  problem: {problem}", fg=typer.colors.RED, err=True)
         for note in report.notes:
-            typer.echo(f"  note: {note}")
+            echo(f"  note: {note}")
     if not ok:
         raise typer.Exit(1)
 
@@ -279,4 +284,4 @@ def retire(
     if as_json:
         emit_json({**asdict(result), "record": result.record.to_dict()})
     else:
-        typer.echo(result.message)
+        echo(result.message)

@@ -42,7 +42,7 @@ __all__ = [
     "ingest_collection",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _MAX_NAME = 200
 
 

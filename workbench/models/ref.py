@@ -48,9 +48,9 @@ SERVED_SOURCES = frozenset({"openai", "ollama"})
 MOVING_REVISIONS = frozenset(
     {"", "latest", "main", "master", "head", "dev", "develop", "stable", "nightly", "current", "*"}
 )
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # Files that change what a sentence-transformers model computes (MODELS.md).
 

@@ -72,7 +72,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(days=7)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*\Z")
 _MAX_GRACE = timedelta(days=36500)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
 
