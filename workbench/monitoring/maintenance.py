@@ -3,6 +3,10 @@
 A migration is finished when the old column is gone, by a background job rather than a fire
 drill. :func:`maintain` does, in this order, what a careful operator would:
 
+0. **Finish** every retirement a crash interrupted (its ``retiring-<column>`` claim is still
+   there; :func:`finish_retirements`), with the recovery ``workbench retire`` has. Without it a
+   retirement killed after the column was dropped would never be due again (the column is no
+   longer in the table): no history record, the claim left forever.
 1. **Retire** (:func:`workbench.production.retire.retire`) every vector column that left
    production more than ``grace`` ago. Never the production column; never a column that was
    never production (a candidate still under evaluation is the team's to retire); never a
@@ -29,19 +33,28 @@ from typing import TYPE_CHECKING
 from workbench.contract import PRODUCTION_TAG, RESERVED_PREFIX, parse_production_tag
 from workbench.production.history import PromotionRecord, append_event, history
 from workbench.production.retire import out_of_production_since, retire
-from workbench.store.production import active_column_at, production
+from workbench.store.production import active_column_at, ledger, production
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench.store.workspace import VectorColumn, Workspace
 
-__all__ = ["SCHEDULED", "compact_and_prune", "due_for_retirement", "maintain", "prune_records"]
+__all__ = [
+    "RESUMED",
+    "SCHEDULED",
+    "compact_and_prune",
+    "due_for_retirement",
+    "finish_retirements",
+    "maintain",
+    "prune_records",
+]
 
 
 log = logging.getLogger(__name__)
 
 SCHEDULED = "scheduled retirement: out of production longer than retire_after"
+RESUMED = "an interrupted retirement, finished by a monitoring pass"
 
 
 def maintain(
@@ -55,8 +68,8 @@ def maintain(
 ) -> list[str]:
     """Retire what is due, compact and prune (see the module docstring); one line per action."""
     now = now or datetime.now(UTC)
+    actions = finish_retirements(ws, table_name, grace=grace, actor=actor, now=now)
     table = ws.table(table_name)
-    actions = []
     for column in due_for_retirement(ws, table, grace=grace, now=now):
         result = retire(ws, table_name, column.name, grace=grace, actor=actor, reason=SCHEDULED, now=now)
         actions.append(result.message)
@@ -66,6 +79,22 @@ def maintain(
             actions.append(line)
         prune_records(ws, older_than=grace)
     return actions
+
+
+def finish_retirements(
+    ws: Workspace, table_name: str, *, grace: timedelta, actor: str | None, now: datetime | None
+) -> list[str]:
+    """Finish every claimed but unfinished retirement of ``table_name``; one line each.
+
+    The same recovery as re-running ``workbench retire COLUMN``: each step after the claim is
+    idempotent (drop, tags, the history record once, release the claim, prune), so this is
+    safe whichever step the crash came after. The record of a retirement whose history
+    append was lost gets the reason :data:`RESUMED` (who started it is not recorded).
+    """
+    return [
+        retire(ws, table_name, column, grace=grace, actor=actor, reason=RESUMED, now=now).message
+        for column in sorted(ledger(ws.table(table_name)).retiring)
+    ]
 
 
 def due_for_retirement(ws: Workspace, table: Table, *, grace: timedelta, now: datetime) -> list[VectorColumn]:

@@ -17,7 +17,9 @@ it names) and records one row in ``wb_monitor``:
 
 A pass never scans every vector: integrity counts come from scalar columns, the eval and index
 checks search a few dozen queries, and the score sample is bounded. Then, if ``retire_after``
-is set, it runs the scheduled maintenance (:mod:`workbench.monitoring.maintenance`).
+is set, it runs the scheduled maintenance (:mod:`workbench.monitoring.maintenance`), which
+first finishes any retirement a crash interrupted. A retirement still unfinished after that
+(maintenance off, or it failed) raises a ``maintenance`` alarm naming it.
 
 A signal that cannot be measured (e.g. the model no longer loads) is an ``error`` and raises
 the alarm like an out-of-bounds one: a monitor that cannot see is not a green light.
@@ -53,6 +55,7 @@ from workbench.production.serving import resolve_production
 from workbench.retrieval.encode import embedder_for
 from workbench.store.evalsets import EvalSet, list_eval_sets, load_eval_set
 from workbench.store.monitor_runs import MonitorRun, Signal, append_run, list_monitor_runs
+from workbench.store.production import ledger
 from workbench.store.query_log import read_query_log
 
 if TYPE_CHECKING:
@@ -120,6 +123,7 @@ def monitor(
             actions = maintain(ws, name, grace=config.grace, cleanup=config.cleanup, actor=actor, now=now)
         except WorkbenchError as exc:
             judged.append(Signal("maintenance", "error", f"scheduled maintenance failed: {exc}"))
+    judged += _unfinished_retirements(ws, name)
     alarms = tuple(f"{s.name}: {s.reason}" for s in judged if s.alarmed)
     run = MonitorRun(
         table=name,
@@ -135,6 +139,20 @@ def monitor(
         duration_s=round(time.perf_counter() - started, 3),
     )
     return append_run(ws, run)
+
+
+def _unfinished_retirements(ws: Workspace, name: str) -> list[Signal]:
+    """An alarm for each retirement still claimed after maintenance: it will not finish by itself."""
+    return [
+        Signal(
+            "maintenance",
+            "alarm",
+            f"retiring {column} was interrupted and is not finished (its column may be dropped with "
+            f"no history record); re-run `workbench retire {column}`, or a monitoring pass with "
+            "maintenance, to finish it",
+        )
+        for column in sorted(ledger(ws.table(name)).retiring)
+    ]
 
 
 def _model_signals(
