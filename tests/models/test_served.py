@@ -303,8 +303,9 @@ def test_refused_key_names_the_variable_never_the_key(
 
 def test_a_429_storm_stops_resumably_and_the_rerun_finishes(proxy: FaultProxy, mini_ws: Workspace) -> None:
     ref = mini_ws.model("e5")
-    # the canary re-check (4 requests of 8) and the first two batches pass, then 429 forever
-    proxy.rate_limit_after = proxy.requests + 4 + 2
+    # the canary re-check (4 requests of 8) and the first two batches pass (each batch of 8 rows
+    # is two requests: every request carries one canary, so 7 documents + 1, then 1 + 1), then 429
+    proxy.rate_limit_after = proxy.requests + 4 + 2 * 2
     with pytest.raises(
         ServedModelError, match=r"kept answering 429 .* after 1 retries.*re-run later to resume"
     ):

@@ -4,8 +4,12 @@
 to :mod:`workbench.embedding.ray_engine`. The local engine reads the corpus in batches at a
 fixed table version; each embedded batch is checkpointed (:mod:`workbench.embedding.checkpoint`),
 so a run killed at any point (``kill -9``) resumes where it stopped; an unreadable part is
-recomputed. When every batch is done, the column and its companion ``src__…`` column (the
-``content_hash`` each vector was computed from) are added in one version
+recomputed. The model is checked when the run starts (canaries), with every request of a served
+model (one canary each, see :mod:`workbench.models.served`) and again just before the commit
+(canaries, and a local model's file pin): a model that changed mid-run stops the run with its
+checkpoints discarded and nothing committed. When every batch is done, the column and its
+companion ``src__…`` column (the ``content_hash`` each vector was computed from) are added in one
+version
 (:func:`~workbench.embedding.commit.commit_batches`), so the table never shows a half-filled
 column. That version is tagged ``candidate-<column>``.
 """
@@ -22,12 +26,17 @@ import pyarrow as pa
 
 from workbench.contract import META_USAGE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
-from workbench.embedding.checkpoint import batch_run
+from workbench.embedding.checkpoint import BatchRun, batch_run
 from workbench.embedding.commit import commit_batches
 from workbench.embedding.ray_engine import RayOptions, embed_ray
 from workbench.embedding.result import EmbedResult, existing_column
-from workbench.errors import ConcurrentChangeError, InvalidArgumentError
-from workbench.models.canary import require_canaries
+from workbench.errors import (
+    CanaryMismatchError,
+    ConcurrentChangeError,
+    FingerprintMismatchError,
+    InvalidArgumentError,
+)
+from workbench.models.canary import CanaryPin, require_canaries, verify_canaries
 from workbench.models.embedder import Embedder, require_own_model
 from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
@@ -154,20 +163,15 @@ def _embed_local(
         }
     )
     schema = vector_schema(ref, canaries=canaries.to_json())
-    usage = getattr(embedder, "usage", None)
-    done = resumed = 0
-    for index, batch in enumerate(_scan(table, version, batch_size)):
-        if run.has(index, batch.column("id")):
-            done += batch.num_rows
-            resumed += batch.num_rows
-        else:
-            tokens_before = usage.tokens if usage is not None else 0
-            embedded = embed_batch(embedder, batch, schema, encode_batch=encode_batch)
-            run.write(index, embedded, tokens=(usage.tokens - tokens_before) if usage is not None else 0)
-            done += batch.num_rows
-            _log_rate(ref, done, total, resumed, start, usage)
-        if on_progress is not None:
-            on_progress(done, total)
+    try:
+        resumed = _embed_batches(
+            table, version, run, embedder, ref, schema, batch_size, encode_batch, on_progress, start
+        )
+        _still_the_pinned_model(embedder, ref, canaries)
+    except FingerprintMismatchError as exc:
+        rows = run.rows_done()
+        run.discard()
+        raise _discarded(exc, rows) from None
     table.checkout_latest()
     if table.version != version:
         run.discard()
@@ -186,6 +190,65 @@ def _embed_local(
     return EmbedResult(
         table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start
     )
+
+
+def _embed_batches(
+    table: Table,
+    version: int,
+    run: BatchRun,
+    embedder: Embedder,
+    ref: ModelRef,
+    schema: pa.Schema,
+    batch_size: int,
+    encode_batch: int,
+    on_progress: ProgressFn | None,
+    start: float,
+) -> int:
+    """Embed and checkpoint every batch not checkpointed yet; returns the rows resumed."""
+    total = table.count_rows()
+    usage = getattr(embedder, "usage", None)
+    done = resumed = 0
+    for index, batch in enumerate(_scan(table, version, batch_size)):
+        if run.has(index, batch.column("id")):
+            done += batch.num_rows
+            resumed += batch.num_rows
+        else:
+            tokens_before = usage.tokens if usage is not None else 0
+            embedded = embed_batch(embedder, batch, schema, encode_batch=encode_batch)
+            run.write(index, embedded, tokens=(usage.tokens - tokens_before) if usage is not None else 0)
+            done += batch.num_rows
+            _log_rate(ref, done, total, resumed, start, usage)
+        if on_progress is not None:
+            on_progress(done, total)
+    return resumed
+
+
+def _still_the_pinned_model(embedder: Embedder, ref: ModelRef, canaries: CanaryPin) -> None:
+    """Just before the commit: the canaries again (all of them) and a local model's file pin.
+
+    Raises:
+        FingerprintMismatchError: the model changed since the run started.
+    """
+    if not ref.is_served:
+        from workbench.models.sources.local import resolve_model_dir, verify_model_dir
+
+        verify_model_dir(ref, resolve_model_dir(ref))
+    result = verify_canaries(embedder, canaries)
+    if not result.passed:
+        raise CanaryMismatchError(
+            f"model {ref.name!r} ({ref.pin}) changed behind its name mid-run: before the commit "
+            f"{result.problem}. Re-pin what it serves now as a new model (`workbench models add "
+            "NEW_ALIAS …`) and embed it beside the old column.",
+            min_cosine=result.min_cosine,
+        )
+
+
+def _discarded(exc: FingerprintMismatchError, rows: int) -> FingerprintMismatchError:
+    """``exc`` saying what became of the run: its checkpoints discarded, nothing committed."""
+    message = f"{exc} The run's {rows} checkpointed rows were discarded; nothing was committed."
+    if isinstance(exc, CanaryMismatchError):
+        return CanaryMismatchError(message, min_cosine=exc.min_cosine)
+    return type(exc)(message)
 
 
 def _log_rate(ref: ModelRef, done: int, total: int, resumed: int, start: float, usage: Any) -> None:

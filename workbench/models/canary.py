@@ -7,6 +7,9 @@ entry point that embeds or encodes queries re-embeds the canaries once per loade
 compares: the returned dimension must equal the pinned one, every canary's cosine to its pinned
 vector must be at least the threshold (default 0.999), and the norms must match. A failure is a
 :class:`~workbench.errors.FingerprintMismatchError` naming the model and the measured minimum.
+A served embedder that passed is armed: from then on every request it sends carries one canary
+(:meth:`workbench.models.served.ServedEmbedder.watch_canaries`), so weights that change
+mid-run stop the run at the first request they answer.
 
 Example:
     >>> pin = compute_canaries(embedder)  # doctest: +SKIP
@@ -226,6 +229,7 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     """
     memo = getattr(embedder, _MEMO_ATTR, None)
     if isinstance(memo, CanaryResult) and memo.expected_dim == pin.dim:
+        _watch(embedder, pin, memo.threshold)
         return memo
     result = verify_canaries(embedder, pin, threshold=threshold)
     if not result.passed:
@@ -239,10 +243,18 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
         )
     with contextlib.suppress(AttributeError):  # an embedder with __slots__ is checked every time
         setattr(embedder, _MEMO_ATTR, result)
+    _watch(embedder, pin, result.threshold)
     log.info(
         "canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds
     )
     return result
+
+
+def _watch(embedder: Embedder, pin: CanaryPin, threshold: float) -> None:
+    """Arm a served embedder: from now on each of its requests carries a canary (``models.served``)."""
+    watch = getattr(embedder, "watch_canaries", None)
+    if callable(watch):
+        watch(pin, threshold=threshold)
 
 
 def last_result(embedder: Embedder) -> CanaryResult | None:

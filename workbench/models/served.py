@@ -3,20 +3,32 @@ usage accounting, and the identity of a pin.
 
 A served embedder splits its inputs into requests by count and by an approximate token budget,
 sends up to ``concurrency`` of them at once, checks every response (as many vectors as inputs,
-the pinned dimension, finite numbers) and counts the tokens the server reports. The concrete
+the pinned dimension, finite numbers, no zero-norm, constant or repeated vectors) and counts the
+tokens the server reports (refusing impossible counts).
+
+A server can change its weights behind the same name at any moment, not only between runs. Once
+an embedder's canaries passed (:func:`~workbench.models.canary.require_canaries` arms it with
+:meth:`ServedEmbedder.watch_canaries`), every request carries one canary text, rotating through
+the pinned set; its vector is stripped from the results and compared with the pinned one, and a
+mismatch raises :class:`~workbench.errors.CanaryMismatchError` before the caller sees any vector
+of that request. The concrete
 clients (the official ``openai`` and ``ollama`` libraries) live in
 :mod:`workbench.models.sources.openai` and :mod:`workbench.models.sources.ollama`.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import random
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +36,7 @@ from typing import TYPE_CHECKING, Literal, Self, TypeVar
 
 import numpy as np
 
-from workbench.errors import InvalidArgumentError, ServedModelError
+from workbench.errors import CanaryMismatchError, InvalidArgumentError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions
 
 if TYPE_CHECKING:
@@ -32,16 +44,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "MAX_TOKENS_PER_INPUT",
     "ServedEmbedder",
     "Side",
     "Usage",
     "approx_tokens",
     "backoff_delay",
     "check_inputs",
+    "check_usage",
     "check_vectors",
     "observed_normalisation",
     "pin_served",
     "plan_requests",
+    "redact",
     "require_client",
     "retry_call",
     "run_concurrently",
@@ -57,6 +72,13 @@ Side = Literal["query", "document"]
 
 CHARS_PER_TOKEN = 4
 """Approximate characters per token, for the request budget (the exact count comes back)."""
+
+MAX_TOKENS_PER_INPUT = 1_000_000
+"""More tokens than this for one input text is not a usage count but a broken server."""
+
+_DISTINCT_CHARS = 200
+"""Texts that differ (whitespace and case aside) within this many characters are different to
+every embedding model (all read at least this far), so they must not share one vector."""
 
 
 @dataclass
@@ -116,9 +138,19 @@ def check_inputs(texts: Sequence[str], model: str) -> None:
 
 
 def check_vectors(
-    raw: Sequence[Sequence[float]] | np.ndarray, *, n: int, dim: int | None, model: str
+    raw: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    n: int,
+    dim: int | None,
+    model: str,
+    texts: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """The response as a float32 ``(n, dim)`` matrix, or ``ServedModelError`` saying what is wrong."""
+    """The response as a float32 ``(n, dim)`` matrix, or ``ServedModelError`` saying what is wrong.
+
+    Refused like NaN: zero-norm vectors (no direction: every cosine with them is 0), constant
+    vectors (every component equal) and, given the request's ``texts``, one vector returned for
+    texts that differ within their first 200 characters (whitespace and case aside).
+    """
     if len(raw) != n:
         raise ServedModelError(
             f"served model {model!r} returned {len(raw)} vectors for {n} inputs; the server is "
@@ -140,7 +172,81 @@ def check_vectors(
             f"served model {model!r} returned NaN or inf in {bad} of {n} vectors; nothing was "
             "written. Check the server (a broken quantisation or overflow), then re-run."
         )
+    _check_degenerate(vectors, model)
+    if texts is not None:
+        _check_distinct(vectors, texts, model)
     return vectors
+
+
+def _check_degenerate(vectors: np.ndarray, model: str) -> None:
+    n = len(vectors)
+    zero = int((np.linalg.norm(vectors.astype(np.float64), axis=1) < 1e-6).sum())
+    if zero:
+        raise ServedModelError(
+            f"served model {model!r} returned zero-norm vectors for {zero} of {n} inputs; nothing "
+            "was written. A zero vector has no direction (every cosine with it is 0): the server "
+            "is faulty. Check it, then re-run."
+        )
+    if vectors.shape[1] > 1:
+        constant = int((np.ptp(vectors, axis=1) == 0).sum())
+        if constant:
+            raise ServedModelError(
+                f"served model {model!r} returned constant vectors (every component equal) for "
+                f"{constant} of {n} inputs; nothing was written. The server is faulty (a "
+                "placeholder answer); check it, then re-run."
+            )
+
+
+def _check_distinct(vectors: np.ndarray, texts: Sequence[str], model: str) -> None:
+    groups: dict[bytes, set[str]] = {}
+    for vector, text in zip(vectors, texts, strict=False):
+        key = " ".join(text.split()).casefold()[:_DISTINCT_CHARS]
+        groups.setdefault(np.ascontiguousarray(vector).tobytes(), set()).add(key)
+    clashing = sum(len(g) for g in groups.values() if len(g) > 1)
+    if clashing:
+        raise ServedModelError(
+            f"served model {model!r} returned the same vector for {clashing} different inputs; "
+            "nothing was written. Different texts never embed identically: the server is faulty "
+            "(a cache keyed wrongly, a placeholder answer). Check it, then re-run."
+        )
+
+
+def check_usage(tokens: object, *, inputs: int, model: str) -> int:
+    """The token count a server reported for ``inputs`` texts, or ``ServedModelError`` if impossible.
+
+    Negative counts, non-numbers and more than :data:`MAX_TOKENS_PER_INPUT` tokens a text are
+    refused: the cost estimate and the usage recorded with the column would be nonsense.
+    """
+    ok = isinstance(tokens, int | float) and not isinstance(tokens, bool)
+    if not ok or not (0 <= float(tokens) <= MAX_TOKENS_PER_INPUT * max(inputs, 1)):  # type: ignore[arg-type]
+        raise ServedModelError(
+            f"served model {model!r} reported a usage of {tokens!r} tokens for {inputs} inputs; "
+            f"that is impossible (0 to {MAX_TOKENS_PER_INPUT:,} a text), so its cost cannot be "
+            "counted. Nothing was written; check the server (or the proxy in front of it)."
+        )
+    return int(tokens)  # type: ignore[call-overload]
+
+
+def redact(text: str, secret: str, *, mask: str = "***") -> str:
+    """``text`` with ``secret`` masked: in any case, and base64- or URL-encoded.
+
+    A base64 echo is found wherever it starts in a longer encoded string (``user:KEY`` in a
+    Basic header): each of the three byte alignments leaves a run of characters that depends on
+    the secret alone. Secrets shorter than 8 characters are masked only as they are.
+    """
+    if not secret:
+        return text
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    raw = secret.encode()
+    if len(raw) >= 8:
+        for offset in range(3):
+            first = -(-8 * offset // 6)  # ceil: the first character made of secret bits only
+            last = 8 * (offset + len(raw)) // 6  # one past the last such character
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(encode(b"\0" * offset + raw).decode()[first:last])
+    for form in sorted(forms, key=len, reverse=True):
+        text = re.sub(re.escape(form), mask, text, flags=re.IGNORECASE)
+    return text
 
 
 def run_concurrently(calls: Sequence[Callable[[], T]], *, concurrency: int) -> list[T]:
@@ -225,6 +331,20 @@ class ServedEmbedder:
         self.usage = Usage(price_per_million_tokens=self.options.price_per_million_tokens)
         self.reported_model: str | None = None
         self.expect_dim: int | None = ref.dim
+        self._watch: tuple[CanaryPin, float] | None = None
+        self._rotation = itertools.count()
+        self.sentinels_sent: list[int] = []
+        """The canary (its index in the set) each request carried, in order sent."""
+
+    def watch_canaries(self, pin: CanaryPin, *, threshold: float) -> None:
+        """From now on every request carries one canary and fails if the model changed.
+
+        Called by :func:`~workbench.models.canary.require_canaries` once the canaries passed.
+        The canary (rotating through ``pin``'s set) is embedded as a document, in the request
+        itself when the request's side sends what documents send, else in a request of its own
+        right after; its vector must match the pinned one at ``threshold``.
+        """
+        self._watch = (pin, threshold)
 
     def close(self) -> None:
         """Close the client's connections (also done when the embedder is garbage-collected)."""
@@ -252,20 +372,70 @@ class ServedEmbedder:
         check_inputs(raw, self.ref.name)
         if not texts:
             return np.zeros((0, self.expect_dim or self.ref.dim), dtype=np.float32)
-        slices = plan_requests(
-            texts, max_items=self.options.batch_size, max_tokens=self.options.max_batch_tokens
-        )
+        items = self.options.batch_size
+        if self._watch is not None:  # room for the canary in each request
+            items = max(1, items - 1)
+        slices = plan_requests(texts, max_items=items, max_tokens=self.options.max_batch_tokens)
         calls = [lambda s=s, e=e: self._checked(texts[s:e], side) for s, e in slices]
         parts = run_concurrently(calls, concurrency=self.options.concurrency)
         return np.concatenate(parts, axis=0)
 
     def _checked(self, texts: list[str], side: Side) -> np.ndarray:
+        canary = self._next_canary()
+        inline = canary is not None and self._carries_documents(side)
+        sent = [*texts, canary[1]] if canary is not None and inline else texts
+        vectors = self._sent(sent, side)
+        if canary is not None:
+            found = vectors[-1] if inline else self._sent([canary[1]], "document")[0]
+            self._compare(canary[0], found)
+        return vectors[: len(texts)]
+
+    def _sent(self, texts: list[str], side: Side) -> np.ndarray:
+        """One request, its response checked and its usage counted."""
         raw, tokens, model = self._request(texts, side)
-        vectors = check_vectors(raw, n=len(texts), dim=self.expect_dim, model=self.ref.name)
+        vectors = check_vectors(raw, n=len(texts), dim=self.expect_dim, model=self.ref.name, texts=texts)
+        tokens = check_usage(tokens, inputs=len(texts), model=self.ref.name)
         if model:
             self.reported_model = model
         self.usage.add(inputs=len(texts), tokens=tokens)
         return vectors
+
+    def _next_canary(self) -> tuple[int, str] | None:
+        """The next canary to carry (index, text as a document), or None when not watching."""
+        if self._watch is None:
+            return None
+        from workbench.models.canary import canary_texts
+
+        texts = canary_texts()
+        index = next(self._rotation) % len(texts)
+        self.sentinels_sent.append(index)
+        return index, self.ref.document_prefix + texts[index]
+
+    def _carries_documents(self, side: Side) -> bool:
+        """True if a ``side`` request is embedded as documents are (same request fields)."""
+        return side == "document" or self.ref.query_input_type == self.ref.document_input_type
+
+    def _compare(self, index: int, vector: np.ndarray) -> None:
+        from workbench.models.canary import NORM_TOLERANCE
+
+        assert self._watch is not None
+        pin, threshold = self._watch
+        pinned, now = pin.vectors[index].astype(np.float64), vector.astype(np.float64)
+        if pinned.shape != now.shape:
+            cosine, norm_change = -1.0, float("inf")
+        else:
+            norms = float(np.linalg.norm(pinned)), float(np.linalg.norm(now))
+            cosine = float(pinned @ now) / max(norms[0] * norms[1], 1e-12)
+            norm_change = abs(norms[1] - norms[0]) / max(norms[0], 1e-12)
+        if cosine < threshold or norm_change > NORM_TOLERANCE:
+            raise CanaryMismatchError(
+                f"served model {self.ref.name!r} ({self.ref.pin}) changed behind its name mid-run: "
+                f"canary {index} came back with cosine {cosine:.4f} to its pinned vector (threshold "
+                f"{threshold}); no vector of that request was kept. The server now runs other "
+                "weights: re-pin what it serves now as a new model (`workbench models add "
+                "NEW_ALIAS …`) and embed it beside the old column.",
+                min_cosine=cosine,
+            )
 
     def _request(self, texts: list[str], side: Side) -> tuple[Sequence[Sequence[float]], int, str | None]:
         """One request for ``side``'s texts: ``(vectors, tokens used, model name the server reported)``."""
