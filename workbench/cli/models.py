@@ -159,9 +159,15 @@ def models_verify(
 ) -> None:
     """Re-embed the alias's canary texts and compare with the pinned vectors (exit 2 on change)."""
     from workbench import verify_model
+    from workbench.store.canaries import record_check
 
     with handled():
-        result = verify_model(workspace(workspace_uri, config), alias)
+        ws = workspace(workspace_uri, config)
+        result = verify_model(ws, alias, record=False)
+        # best-effort: a read-only or full disk skips the record, never the verdict
+        unrecorded = record_check(ws, ws.model(alias).column, result, context="verify")
+    if unrecorded is not None:
+        echo(f"note: {unrecorded}", err=True)
     if as_json:
         emit_json({**asdict(result), "passed": result.passed})
     else:
