@@ -171,6 +171,17 @@ def test_bad_names_write_nothing(option: list[str], match: str, tmp_path: Path) 
     assert _tree(workspace) == before  # no table 'mini' left behind
 
 
+def test_a_bad_eval_set_name_is_refused_for_a_plain_corpus_file_too(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"_id": "a", "text": "alpha"}) + "\n")
+    workspace = tmp_path / "ws"
+    one_line_exit_2(
+        ["ingest", str(corpus), "--eval-set", "../x", "-w", str(workspace)],
+        r"eval set name '\.\./x' is not allowed",
+    )
+    assert not workspace.exists()
+
+
 def test_text_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"_id": "a", "text": 42}) + "\n")

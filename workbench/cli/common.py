@@ -160,7 +160,7 @@ def progress_bar(
         if not bars:
             bars.append(
                 tqdm(
-                    desc=description,
+                    desc=terminal_text(description),
                     unit=unit,
                     unit_scale=scale,
                     unit_divisor=1024 if unit == "B" else 1000,

@@ -136,6 +136,8 @@ def ingest(
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     name = check_name(table or _safe(collection_name(path)), "table")
+    if eval_set is not None:  # refused even when the input has no queries to name
+        check_name(eval_set, "eval set")
     if not ws.has_table(name):
         return _create_streamed(ws, path, name, eval_set, fields or Fields(), split, on_empty, on_read)
     collection = read_collection(path, fields=fields or Fields(), split=split, on_empty=on_empty)
