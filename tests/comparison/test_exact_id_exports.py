@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tests.conftest import write_corpus
 from workbench.cli.app import app
 from workbench.comparison.judging import read_labels, write_pool
-from workbench.comparison.report import write_trec_run
+from workbench.comparison.report import export_run, write_trec_run
 from workbench.comparison.run import compare
 from workbench.demo import DEMO_EVAL_SET, NEW_MODEL, OLD_MODEL
 from workbench.embedding.ingest import ingest
@@ -81,3 +81,18 @@ def test_judge_export_then_import_keeps_an_id_with_a_space(
     assert imported.exit_code == 0, imported.output
     judged = load_eval_set(compared_ws, DEMO_EVAL_SET).qrels[qid]
     assert judged["spaced id"] == 2 and judged["id"] == 2 and "spaced" not in judged
+
+
+def test_export_run_refuses_a_query_id_with_a_space_before_searching(
+    empty_ws: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "c"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "alpha"}\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q 1", "text": "alpha?"}\n')
+    (folder / "qrels" / "test.tsv").write_text("q 1\td1\t1\n")
+    ingest(empty_ws, folder)
+    out = tmp_path / "run.txt"
+    with pytest.raises(DataError, match=r"query id 'q 1' contains whitespace.*trec_eval"):
+        export_run(empty_ws, column="no-column-needed", eval_set="c", out=out)  # refused first
+    assert not out.exists()

@@ -15,7 +15,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
@@ -487,13 +487,8 @@ def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) ->
         DataError: an id or the tag contains whitespace (the format is space-separated).
     """
     ordered = rankings.sort_values(["query_id", "rank"])
-    for name, values in (("query id", ordered["query_id"]), ("document id", ordered["doc_id"])):
-        bad = [v for v in values.unique() if _WHITESPACE.search(str(v))]
-        if bad:
-            raise DataError(
-                f"{name} {bad[0]!r} contains whitespace: it cannot be written as a TREC run (trec_eval "
-                "splits lines on whitespace); nothing written"
-            )
+    _check_trec_ids("query id", ordered["query_id"].unique())
+    _check_trec_ids("document id", ordered["doc_id"].unique())
     if not run_tag or _WHITESPACE.search(run_tag):
         raise DataError(f"run tag {run_tag!r} must be non-empty and contain no whitespace")
     lines = [
@@ -504,6 +499,16 @@ def write_trec_run(rankings: pd.DataFrame, path: str | Path, *, run_tag: str) ->
     ]
     write_output(Path(path), "".join(lines))
     return len(lines)
+
+
+def _check_trec_ids(name: str, values: Iterable[object]) -> None:
+    """Refuse an id a TREC file cannot carry: ``trec_eval`` splits its lines on whitespace."""
+    bad = next((v for v in values if _WHITESPACE.search(str(v))), None)
+    if bad is not None:
+        raise DataError(
+            f"{name} {bad!r} contains whitespace: it cannot be written as a TREC run (trec_eval "
+            "splits lines on whitespace); nothing written"
+        )
 
 
 @dataclass(frozen=True)
@@ -551,6 +556,7 @@ def export_run(
     """
     k = positive_int(k)
     es = load_eval_set(ws, eval_set)
+    _check_trec_ids("query id", es.queries)  # before the search, which may take long
     tbl = ws.table(table or es.table)
     col = ws.resolve_column(tbl, column)
     warnings = check_fresh(tbl, [col], allow_stale=allow_stale)
