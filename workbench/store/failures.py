@@ -57,6 +57,10 @@ def explain(exc: BaseException) -> WorkbenchError | None:
             f"text contains characters that cannot be stored as UTF-8 ({_first_line(exc)}), e.g. a lone "
             "surrogate such as \\ud800 from a broken JSON escape; fix the input file and run again"
         )
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):
+        return InvalidArgumentError(
+            "a path contains a NUL byte (\\x00), which no file name can hold; give the path without it"
+        )
     if isinstance(exc, OverflowError):
         return InvalidArgumentError(f"a number is out of range ({_first_line(exc)}); give a smaller value")
     code = _errno(exc)

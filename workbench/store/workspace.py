@@ -40,6 +40,7 @@ from workbench.errors import (
 )
 from workbench.models.ref import ModelRef
 from workbench.store.config import CONFIG_NAME, WorkspaceConfig, load_config, save_config
+from workbench.store.paths import local_path
 from workbench.store.storage import is_remote
 
 if TYPE_CHECKING:
@@ -280,14 +281,17 @@ def open_workspace(
 
     Raises:
         NotFoundError: ``create`` is False and the local folder does not exist.
-        InvalidArgumentError: the path is a file.
+        InvalidArgumentError: the path is a file, or it (or ``config_path``) contains a NUL byte.
 
     Example:
         >>> ws = open_workspace("s3://bucket/ws", config_path="workbench.toml")  # doctest: +SKIP
     """
     uri = str(uri)
     is_local = not is_remote(uri)
+    if config_path is not None:
+        local_path(config_path, what="config path")
     if is_local:
+        local_path(uri, what="workspace path")
         if Path(uri).exists() and not Path(uri).is_dir():
             raise InvalidArgumentError(f"workspace path {uri!r} is a file; give a folder")
         uri = os.path.abspath(uri)
