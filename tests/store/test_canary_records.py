@@ -95,8 +95,8 @@ def test_check_on_a_read_only_disk_still_fails_on_a_real_problem(demo_ws: Worksp
         data.write_bytes(b"")  # damaged before the disk became read-only
     mount = tmp_path / "disk"
     mount.mkdir()
-    _read_only(Path(demo_ws.uri), mount)
     try:
+        _read_only(Path(demo_ws.uri), mount)
         result = runner.invoke(app, ["check", "-w", str(mount)])
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
