@@ -105,7 +105,11 @@ def test_concurrent_rollback_loses_the_claim_and_changes_nothing(
         return target
 
     monkeypatch.setattr(module, "rollback_target", raced)
-    with pytest.raises(ConcurrentChangeError, match=r"another rollback of 'demo' undid production-2"):
+    # another machine's rollback (no shared lock): refused by the compare-and-set before the claim
+    with pytest.raises(
+        ConcurrentChangeError,
+        match=r"production of 'demo' moved after this rollback read it \(rolled-back-2 ",
+    ):
         rollback(promoted, "demo", actor="me")
     events = history(promoted, "demo")
     assert [(e.action, e.actor) for e in events][-1] == ("rollback", "other")

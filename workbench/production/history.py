@@ -67,9 +67,10 @@ class PromotionRecord:
     """True when this run finished an interrupted command rather than starting a new one."""
 
     @property
-    def key(self) -> tuple[str, str, str | None, int | None]:
-        """What identifies one move: the same key twice is one event recorded twice."""
-        return (self.table, self.action, self.tag, self.to_version)
+    def key(self) -> tuple[str, str, str | None]:
+        """What identifies one move: its tag (``production-<n>``, ``rolled-back-<n>``) is claimed
+        once, so the same key twice is one event recorded twice, whatever versions they name."""
+        return (self.table, self.action, self.tag)
 
     @property
     def message(self) -> str:
@@ -108,12 +109,12 @@ def history(ws: Workspace, table_name: str | None = None) -> list[PromotionRecor
     """Every promotion, rollback, refresh and retirement (of one table, if named), oldest first.
 
     A move recorded twice (two processes finishing the same interrupted command at once) is
-    listed once: each move has a unique :attr:`PromotionRecord.key` (its tag and version).
+    listed once (the first record): each move has a unique :attr:`PromotionRecord.key` (its tag).
     """
     data = read_records(
         ws, PROMOTIONS_TABLE, equals={"table": table_name} if table_name is not None else None
     )
-    seen: set[tuple[str, str, str | None, int | None]] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     records = []
     for row in data.to_pylist() if data is not None else []:
         record = _record(row)
@@ -136,8 +137,8 @@ def append_event(
 ) -> PromotionRecord:
     """Record one lifecycle event in ``wb_promotions`` (one small append); idempotent per move.
 
-    If the same move (same action, tag and target version) is already recorded, that record
-    is returned and nothing is written, so finishing an interrupted command twice records it once.
+    If the same move (same action and tag) is already recorded, that record is returned and
+    nothing is written, so finishing an interrupted command twice records it once.
     """
     events = history(ws, table_name)
     record = PromotionRecord(

@@ -28,6 +28,13 @@ history. A rollback claims ``rolled-back-<n>`` first. A crash between any two st
 production where it was or where it was asked to go, and re-running the command finishes the
 move instead of making another. A promotion during which another process changed the documents
 is refused rather than publishing unchecked rows.
+
+Two moves of one table never interleave: each command holds the table's production lock from
+its first read to its history record (:func:`workbench.production.recovery.move_lock`), so a
+second command refuses at once, in one line, having written nothing; and each compares the
+ledger with what it read just before its claim (a compare-and-set that also covers writers on
+other machines). So a rollback never undoes a promotion it did not see, every move has one
+history record, and "finished an interrupted command" is said only of a command that was.
 """
 
 from __future__ import annotations
@@ -55,7 +62,14 @@ from workbench.gate.config import GateConfig, workspace_gate
 from workbench.gate.evaluate import GateContext, GateResult, evaluate_gate
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, history, intent_json
-from workbench.production.recovery import finish_moves, finish_rollback, next_number, recorded_moves
+from workbench.production.recovery import (
+    finish_moves,
+    finish_rollback,
+    move_lock,
+    next_number,
+    recorded_moves,
+    require_unmoved,
+)
 from workbench.store.production import (
     Production,
     RollbackTarget,
@@ -133,36 +147,41 @@ def promote(
         GateFailedError: no comparison, or the gate said NO-GO or INCONCLUSIVE (``.verdict``,
             ``.reasons`` says why), without force.
         InvalidArgumentError: ``force`` without a reason.
+        ConcurrentChangeError: another production move of the table is running, or production
+            moved after this command read it; nothing was written.
     """
     table = ws.table(table_name)
     target = ws.resolve_column(table, column)
-    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
-        if done.action == "promote" and done.to_column == target.name:
-            return done  # this command was interrupted before; it is finished now
-    table = ws.table(table_name)
-    current = production(table)
-    _check_promotable(table, target, current, initial=initial, force=force, reason=reason)
-    validated = table.version
-    result = None
-    if current is not None:  # not an initial promotion (checked above)
-        result = _gate_or_force(ws, table, target, current, comparison, gate, force=force)
-    number = next_number(ws, table)
-    intent = intent_json(
-        "promote",
-        actor=actor,
-        now=now,
-        from_column=current.column if current else None,
-        to_column=target.name,
-        from_version=current.version if current else None,
-        tag=production_tag(number),
-        comparison_id=comparison if result is not None else None,
-        gate=result,
-        forced=force,
-        initial=initial,
-        reason=reason,
-    )
-    _publish(table, "promote", target.name, number, intent=intent, validated=validated)
-    return _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now)
+    with move_lock(ws, table_name, "promote"):
+        for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+            if done.action == "promote" and done.to_column == target.name:
+                return done  # this command was interrupted before; it is finished now
+        table = ws.table(table_name)
+        seen = ledger(table)
+        current = production(table)
+        _check_promotable(table, target, current, initial=initial, force=force, reason=reason)
+        validated = table.version
+        result = None
+        if current is not None:  # not an initial promotion (checked above)
+            result = _gate_or_force(ws, table, target, current, comparison, gate, force=force)
+        number = next_number(ws, table)
+        intent = intent_json(
+            "promote",
+            actor=actor,
+            now=now,
+            from_column=current.column if current else None,
+            to_column=target.name,
+            from_version=current.version if current else None,
+            tag=production_tag(number),
+            comparison_id=comparison if result is not None else None,
+            gate=result,
+            forced=force,
+            initial=initial,
+            reason=reason,
+        )
+        require_unmoved(table, seen, "promote")
+        _publish(table, "promote", target.name, number, intent=intent, validated=validated)
+        return _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now)
 
 
 def check_gate(
@@ -241,24 +260,29 @@ def rollback(
 
     Raises:
         LifecycleError: no production, or no earlier production version to go back to.
-        ConcurrentChangeError: another rollback of the same move ran at the same time.
+        ConcurrentChangeError: another production move of the table is running, or production
+            moved after this command read it (another rollback of the same move included);
+            nothing was written.
     """
-    table = ws.table(table_name)
-    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
-        if done.action == "rollback":
-            return done  # this command was interrupted before; it is finished now
-    table = ws.table(table_name)
-    target = rollback_target(ws, table_name)
-    claim = rolled_back_tag(target.undo)
-    try:
-        table.tags.create(claim, target.undo_version)
-    except (RuntimeError, ValueError) as exc:  # "Ref conflict": another rollback claimed this move
-        raise ConcurrentChangeError(
-            f"another rollback of {table_name!r} undid {production_tag(target.undo)} at the same time "
-            "(its tag {claim} exists); this one changed nothing. See `workbench history`."
-        ) from exc
-    reached("rollback:claimed")
-    return finish_rollback(ws, table_name, target.undo, actor=actor, reason=reason, now=now)
+    ws.table(table_name)  # a missing table is named before any lock is taken
+    with move_lock(ws, table_name, "rollback"):
+        for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+            if done.action == "rollback":
+                return done  # this command was interrupted before; it is finished now
+        table = ws.table(table_name)
+        seen = ledger(table)
+        target = rollback_target(ws, table_name)
+        claim = rolled_back_tag(target.undo)
+        require_unmoved(table, seen, "rollback")
+        try:
+            table.tags.create(claim, target.undo_version)
+        except (RuntimeError, ValueError) as exc:  # "Ref conflict": another rollback claimed this move
+            raise ConcurrentChangeError(
+                f"another rollback of {table_name!r} undid {production_tag(target.undo)} at the same time "
+                f"(its tag {claim} exists); this one changed nothing. See `workbench history`."
+            ) from exc
+        reached("rollback:claimed")
+        return finish_rollback(ws, table_name, target.undo, actor=actor, reason=reason, now=now)
 
 
 def rollback_target(ws: Workspace, table_name: str) -> RollbackTarget:
@@ -292,32 +316,39 @@ def refresh(
     Raises:
         LifecycleError: no production, or production already serves the latest data.
         StaleColumnError: the production column has missing or stale rows at the latest version.
+        ConcurrentChangeError: another production move of the table is running, or production
+            moved after this command read it; nothing was written.
     """
-    table = ws.table(table_name)
-    for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
-        if done.action == "refresh":
-            return done  # this command was interrupted before; it is finished now
-    table = ws.table(table_name)
-    current = production(table)
-    if current is None or current.column is None:
-        raise LifecycleError(f"table {table_name!r} has no production yet; promote a column first")
-    if current.version == table.version:
-        raise LifecycleError(f"production of {table_name!r} already is the latest version (v{table.version})")
-    column = ws.resolve_column(table, current.column)
-    _check_healthy(table, column)
-    number = next_number(ws, table)
-    intent = intent_json(
-        "refresh",
-        actor=actor,
-        now=now,
-        from_column=current.column,
-        to_column=column.name,
-        from_version=current.version,
-        tag=production_tag(number),
-        reason=reason,
-    )
-    _publish(table, "refresh", column.name, number, intent=intent, validated=table.version)
-    return _finish(ws, table_name, "refresh", actor=actor, reason=reason, now=now)
+    ws.table(table_name)  # a missing table is named before any lock is taken
+    with move_lock(ws, table_name, "refresh"):
+        for done in finish_moves(ws, table_name, actor=actor, reason=reason, now=now):
+            if done.action == "refresh":
+                return done  # this command was interrupted before; it is finished now
+        table = ws.table(table_name)
+        seen = ledger(table)
+        current = production(table)
+        if current is None or current.column is None:
+            raise LifecycleError(f"table {table_name!r} has no production yet; promote a column first")
+        if current.version == table.version:
+            raise LifecycleError(
+                f"production of {table_name!r} already is the latest version (v{table.version})"
+            )
+        column = ws.resolve_column(table, current.column)
+        _check_healthy(table, column)
+        number = next_number(ws, table)
+        intent = intent_json(
+            "refresh",
+            actor=actor,
+            now=now,
+            from_column=current.column,
+            to_column=column.name,
+            from_version=current.version,
+            tag=production_tag(number),
+            reason=reason,
+        )
+        require_unmoved(table, seen, "refresh")
+        _publish(table, "refresh", column.name, number, intent=intent, validated=table.version)
+        return _finish(ws, table_name, "refresh", actor=actor, reason=reason, now=now)
 
 
 def data_unchanged_since(dataset: LanceDataset, version: int) -> bool:

@@ -18,7 +18,8 @@ production a second time). Nothing here moves production anywhere a claimed comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,9 +32,11 @@ from workbench.contract import (
     production_tag,
     rolled_back_tag,
 )
+from workbench.errors import ConcurrentChangeError
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, append_event, from_intent, history
-from workbench.store.production import active_column_at, ledger
+from workbench.store.locks import hold
+from workbench.store.production import Ledger, active_column_at, ledger
 from workbench.store.workspace import set_tag
 
 if TYPE_CHECKING:
@@ -43,7 +46,59 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["finish_moves", "finish_rollback", "next_number", "recorded_moves"]
+__all__ = [
+    "finish_moves",
+    "finish_rollback",
+    "move_lock",
+    "next_number",
+    "recorded_moves",
+    "require_unmoved",
+]
+
+
+@contextmanager
+def move_lock(ws: Workspace, table_name: str, action: str) -> Iterator[None]:
+    """Hold ``table_name``'s production lock for one whole move (see :mod:`workbench.store.locks`).
+
+    Every command that moves production or finishes a move (promote, rollback, refresh,
+    retire) runs under it, from its first read to its history record. So a second command
+    refuses at once instead of deciding on a production that is about to change, and
+    :func:`finish_moves` only ever meets moves whose command really was interrupted (never one
+    another process is still completing, which it would record a second time).
+
+    Raises:
+        ConcurrentChangeError: another move of this table is running; nothing was read or written.
+    """
+    with hold(
+        ws.state_dir,
+        f"production-{table_name}",
+        what=f"a {action} of {table_name!r}",
+        busy=f"another production move of {table_name!r} is running",
+        fix="Run it again once that one finished, if it still applies (see `workbench status`).",
+    ):
+        yield
+
+
+def require_unmoved(table: Table, seen: Ledger, action: str) -> None:
+    """Refuse to claim a move when production moved after the command read ``seen``.
+
+    The compare-and-set before every claim: with :func:`move_lock` nothing can move in between
+    on this machine; this also catches a writer that does not share the lock (another machine
+    on an object store) up to the claim itself.
+
+    Raises:
+        ConcurrentChangeError: another move was claimed (or undone) since ``seen``.
+    """
+    now = ledger(table)
+    if now.claims == seen.claims:
+        return
+    new = [production_tag(n) for n in sorted(now.numbers - seen.numbers)]
+    new += [rolled_back_tag(n) for n in sorted(set(now.undone) - set(seen.undone))]
+    raise ConcurrentChangeError(
+        f"production of {table.name!r} moved after this {action} read it ({', '.join(new) or 'tags removed'} "
+        f"by another process); this {action} changed nothing. Check `workbench status` and run it again "
+        "if it still applies."
+    )
 
 
 def finish_moves(

@@ -52,7 +52,7 @@ from workbench.contract import (
 from workbench.errors import ConcurrentChangeError, InvalidArgumentError, LifecycleError, NotFoundError
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, append_event, history
-from workbench.production.recovery import finish_moves
+from workbench.production.recovery import finish_moves, move_lock
 from workbench.store.production import active_column_at, columns_at, ledger, production
 from workbench.store.workspace import set_tag
 
@@ -150,33 +150,35 @@ def retire(
         NotFoundError: no such table or column.
         LifecycleError: the column is production, or its grace period is not over.
         InvalidArgumentError: a negative grace.
+        ConcurrentChangeError: a production move (or another retirement) of the table is running.
     """
     if grace < timedelta(0):
         raise InvalidArgumentError(f"grace must not be negative, got {grace}")
     table = ws.table(table_name)
-    finish_moves(ws, table_name, actor=actor, reason=reason, now=now)
-    claimed = _claimed_column(ws, table, column)
-    if claimed is None:
-        done = _already_retired(ws, table, column)
-        if done is not None:
-            return _prune(table, done, grace, deleted=[], resumed=True)
-        target = ws.resolve_column(table, column)
-        current = production(table)
-        events = history(ws, table_name)
-        _check_retirable(table, target, current.column if current else None, events, grace, now)
-        name = target.name
-        try:
-            table.tags.create(retiring_tag(name), table.version)
-        except (RuntimeError, ValueError) as exc:  # "Ref conflict": a concurrent retirement claimed it
-            raise ConcurrentChangeError(
-                f"another retirement of {name} from {table_name!r} is running ({retiring_tag(name)} "
-                "exists); this one changed nothing. Re-run `workbench retire` to finish it if it stopped."
-            ) from exc
-        reached("retire:claimed")
-    else:
-        name = claimed
-    record, deleted = _complete(ws, table_name, name, actor=actor, reason=reason, now=now)
-    return _prune(ws.table(table_name), record, grace, deleted=deleted, resumed=claimed is not None)
+    with move_lock(ws, table_name, "retirement"):  # no production move runs meanwhile
+        finish_moves(ws, table_name, actor=actor, reason=reason, now=now)
+        claimed = _claimed_column(ws, table, column)
+        if claimed is None:
+            done = _already_retired(ws, table, column)
+            if done is not None:
+                return _prune(table, done, grace, deleted=[], resumed=True)
+            target = ws.resolve_column(table, column)
+            current = production(table)
+            events = history(ws, table_name)
+            _check_retirable(table, target, current.column if current else None, events, grace, now)
+            name = target.name
+            try:
+                table.tags.create(retiring_tag(name), table.version)
+            except (RuntimeError, ValueError) as exc:  # "Ref conflict": a concurrent retirement claimed it
+                raise ConcurrentChangeError(
+                    f"another retirement of {name} from {table_name!r} is running ({retiring_tag(name)} "
+                    "exists); this one changed nothing. Re-run `workbench retire` to finish it if it stopped."
+                ) from exc
+            reached("retire:claimed")
+        else:
+            name = claimed
+        record, deleted = _complete(ws, table_name, name, actor=actor, reason=reason, now=now)
+        return _prune(ws.table(table_name), record, grace, deleted=deleted, resumed=claimed is not None)
 
 
 def _claimed_column(ws: Workspace, table: Table, column: str) -> str | None:

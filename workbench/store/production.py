@@ -84,6 +84,16 @@ class Ledger:
         """Every move number a tag still carries."""
         return set(self.live) | set(self.undone)
 
+    @property
+    def claims(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The moves claimed (``production-<n>``) and undone (``rolled-back-<n>``) so far.
+
+        It changes when a command claims a move (or a retirement prunes one), never when a
+        claimed move is finished, so a command that compares it before its own claim knows
+        whether production moved after it read it.
+        """
+        return frozenset(self.numbers), frozenset(self.undone)
+
 
 @dataclass(frozen=True)
 class RollbackTarget:
