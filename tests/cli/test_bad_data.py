@@ -39,3 +39,61 @@ def test_a_nul_byte_in_the_workspace_is_one_line(command: str, tmp_path: Path) -
 def test_a_nul_byte_in_a_path_argument_is_one_line(tmp_path: Path) -> None:
     _one_line_exit_2(["ingest", str(tmp_path / "c\x00.jsonl"), "-w", str(tmp_path / "ws")], "null byte")
     assert not (tmp_path / "ws").exists()
+
+
+# --- damaged workspace data (issue 22, item 9) -----------------------------------------------------
+
+COMMANDS = {
+    "status": ["status"],
+    "check": ["check"],
+    "search": ["search", "how do I roll back"],
+    "compare": ["compare", "--baseline", "minilm-l3", "--candidate", "minilm-l6", "--eval-set", "demo"],
+    "rollback": ["rollback", "--reason", "test"],
+}
+
+
+def _garbage_data(ws: Path) -> None:
+    for data in (ws / "demo.lance" / "data").glob("*.lance"):
+        data.write_bytes(bytes(range(256)) * (data.stat().st_size // 256 + 1))
+
+
+def _junk_tag(ws: Path) -> None:
+    (ws / "demo.lance" / "_refs" / "tags" / "production.json").write_text("junk{{")
+
+
+@pytest.mark.parametrize(
+    ("damage", "command"),
+    [
+        (_garbage_data, "status"),
+        (_garbage_data, "search"),
+        (_garbage_data, "compare"),
+        (_junk_tag, "status"),
+        (_junk_tag, "check"),
+        (_junk_tag, "search"),
+        (_junk_tag, "rollback"),
+    ],
+)
+def test_damaged_data_files_and_tags_are_one_line(demo_ws, damage, command: str) -> None:  # type: ignore[no-untyped-def]
+    ws = Path(demo_ws.uri)
+    damage(ws)
+    _one_line_exit_2([*COMMANDS[command], "-w", str(ws)], "workspace data is missing or damaged")
+
+
+def test_check_reports_garbage_data_without_a_traceback(demo_ws) -> None:  # type: ignore[no-untyped-def]
+    ws = Path(demo_ws.uri)
+    _garbage_data(ws)
+    result = runner.invoke(app, ["check", "-w", str(ws)])
+    assert (result.exit_code in (1, 2) and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert "workspace data is missing or damaged" in result.output
+
+
+@pytest.mark.parametrize("command", ["status", "check", "search", "compare", "rollback"])
+def test_a_config_that_is_a_folder_is_one_line(demo_ws, command: str) -> None:  # type: ignore[no-untyped-def]
+    ws = Path(demo_ws.uri)
+    (ws / "workbench.toml").unlink(missing_ok=True)
+    (ws / "workbench.toml").mkdir()
+    _one_line_exit_2(
+        [*COMMANDS[command], "-w", str(ws)], f"workbench.toml at {ws / 'workbench.toml'} is a folder"
+    )

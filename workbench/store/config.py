@@ -98,6 +98,11 @@ def load_config(path: str | Path) -> WorkspaceConfig:
     path = Path(path)
     if not path.exists():
         return WorkspaceConfig()
+    if path.is_dir():
+        raise ConfigError(
+            f"{path.name} at {path} is a folder, not a TOML file; move it away (the workspace then "
+            "uses the catalog models only) or put the config file there"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -39,6 +39,12 @@ _DAMAGED = (
     "invalid manifest",
     "decode",
     "lanceerror(io)",
+    "does not appear to be a lance file",  # garbage bytes in a data file
+    "invalid magic",
+    "expected value at line",  # a tag or other JSON file Lance keeps, overwritten with junk
+    "eof while parsing",
+    "trailing characters at line",
+    "key must be a string",
 )
 _OTHER_OPERATION = re.compile(r"concurrent transaction (\w+)")
 
