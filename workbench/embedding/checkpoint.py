@@ -15,6 +15,11 @@ loss) finds only whole files; an unreadable one is recomputed.
 
 Both manifests hold ``table_version``, ``rows``, ``batch_size`` and ``fingerprint``, so
 :func:`pending_run` reports an interrupted run of either engine the same way.
+
+One run of a column at a time: :func:`exclusive_run` holds a lock (``locks/embed-…``, see
+:mod:`workbench.store.locks`) for the whole run, so a second ``workbench embed`` of the same
+column refuses at once, naming the first, instead of sharing (and tearing) its checkpoint
+folder. The lock dies with its holder: a killed run never blocks the rerun that resumes it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +39,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from workbench.models.ref import ModelRef
+from workbench.store.locks import hold
 from workbench.store.workspace import Workspace
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "PendingRun",
     "atomic_write",
     "batch_run",
+    "exclusive_run",
     "fragment_run",
     "pending_run",
 ]
@@ -65,6 +73,22 @@ def atomic_write(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def exclusive_run(state_dir: Path, table: str, column: str) -> AbstractContextManager[None]:
+    """Hold the one embedding run of ``column`` on ``table`` (either engine) for a ``with`` block.
+
+    Raises:
+        ConcurrentChangeError: another process is embedding this column now (the message names
+            it); nothing was read or written.
+    """
+    return hold(
+        state_dir,
+        f"embed-{table}-{column}",
+        what=f"an embed of {column} into {table!r}",
+        busy=f"another `workbench embed` of {column} into {table!r} is running",
+        fix="Wait for it to finish (the column is then there), or stop it and run embed again to resume it.",
+    )
 
 
 def batch_run(state_dir: Path, table: str, column: str) -> BatchRun:

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from workbench.contract import META_USAGE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
-from workbench.embedding.checkpoint import BatchRun, batch_run
+from workbench.embedding.checkpoint import BatchRun, batch_run, exclusive_run
 from workbench.embedding.commit import commit_batches
 from workbench.embedding.ray_engine import RayOptions, embed_ray
 from workbench.embedding.result import EmbedResult, existing_column
@@ -96,11 +96,43 @@ def embed(
     Raises:
         DimensionMismatchError: a column of that name exists with another dimension.
         MixedIndexError: ``embedder`` is not the model ``ref`` pins.
+        ConcurrentChangeError: another process is embedding this column now (named in the
+            message; see :func:`~workbench.embedding.checkpoint.exclusive_run`).
     """
     if engine not in ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
+    ws.table(table_name)  # a missing table is named before the run is claimed
+    with exclusive_run(ws.state_dir, table_name, ref.column):  # a second embed of it refuses
+        return _embed_engine(
+            ws,
+            table_name,
+            ref,
+            embedder=embedder,
+            batch_size=batch_size,
+            encode_batch=encode_batch,
+            on_progress=on_progress,
+            engine=engine,
+            ray=ray,
+            on_fragment=on_fragment,
+        )
+
+
+def _embed_engine(
+    ws: Workspace,
+    table_name: str,
+    ref: ModelRef,
+    *,
+    embedder: Embedder | None,
+    batch_size: int,
+    encode_batch: int,
+    on_progress: ProgressFn | None,
+    engine: Engine,
+    ray: RayOptions | None,
+    on_fragment: Callable[[int, int], None] | None,
+) -> EmbedResult:
+    """:func:`embed` once it holds the column's run: the chosen engine."""
     if engine == "ray":
         # The behavioural check runs on the driver before any worker starts: a changed model
         # writes nothing. Workers verify the file pin themselves when they load the model.
