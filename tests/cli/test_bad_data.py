@@ -97,3 +97,14 @@ def test_a_config_that_is_a_folder_is_one_line(demo_ws, command: str) -> None:  
     _one_line_exit_2(
         [*COMMANDS[command], "-w", str(ws)], f"workbench.toml at {ws / 'workbench.toml'} is a folder"
     )
+
+
+def test_a_deeply_nested_json_line_is_a_data_error_naming_the_line(tmp_path: Path) -> None:
+    corpus = tmp_path / "deep.jsonl"
+    deep = '{"_id": "b", "text": "x", "meta": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    corpus.write_text(json.dumps({"_id": "a", "text": "alpha"}) + "\n" + deep + "\n")
+    line = _one_line_exit_2(
+        ["ingest", str(corpus), "-w", str(tmp_path / "ws")], "line 2 is nested too deeply"
+    )
+    assert str(corpus) in line and "restore" not in line.lower()
+    assert not (tmp_path / "ws").exists()

@@ -68,6 +68,11 @@ def jsonl_records(path: Path, on_bytes: Callable[[int], None] | None = None) -> 
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{line_no}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError as exc:  # not a damaged workspace: the input is at fault
+            raise DataError(
+                f"{path}: line {line_no} is nested too deeply (arrays or objects inside one another "
+                "beyond what a JSON parser can follow); flatten that record or remove it"
+            ) from exc
         if not isinstance(record, dict):
             raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
         yield line_no, record
