@@ -69,9 +69,13 @@ class ServedModelError(WorkbenchError, RuntimeError):
 class CanaryMismatchError(FingerprintMismatchError):
     """A model no longer gives its pinned canary vectors: same name, different behaviour."""
 
-    def __init__(self, message: str, *, min_cosine: float) -> None:
+    def __init__(self, message: str, *, min_cosine: float = float("nan")) -> None:
         super().__init__(message)
         self.min_cosine = min_cosine
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # picklable (a Ray worker raises it to the driver): the message, then the measured minimum
+        return type(self), (str(self),), {"min_cosine": self.min_cosine}
 
 
 class UnsafeWeightsError(WorkbenchError, ValueError):

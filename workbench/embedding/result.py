@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.contract import candidate_tag
-from workbench.errors import DimensionMismatchError, MixedIndexError
+from workbench.errors import (
+    CanaryMismatchError,
+    DimensionMismatchError,
+    FingerprintMismatchError,
+    MixedIndexError,
+)
 from workbench.models.ref import VECTOR_SETTINGS, ModelRef
 from workbench.store.workspace import set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
 
-__all__ = ["EmbedResult", "existing_column"]
+__all__ = ["EmbedResult", "discarded", "existing_column"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,15 @@ def _first_version_with(table: Table, column: str) -> int:
             break
         first = info["version"]
     return first
+
+
+def discarded(exc: FingerprintMismatchError, rows: int) -> FingerprintMismatchError:
+    """``exc`` (the model changed mid-run) saying what became of the run: both engines' words.
+
+    The run's checkpoints are discarded and nothing is committed: rows computed by a model
+    that is no longer the pinned one must never reach the column.
+    """
+    message = f"{exc} The run's {rows} checkpointed rows were discarded; nothing was committed."
+    if isinstance(exc, CanaryMismatchError):
+        return CanaryMismatchError(message, min_cosine=exc.min_cosine)
+    return type(exc)(message)

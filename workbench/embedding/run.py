@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
 from workbench.embedding.checkpoint import BatchRun, batch_run, exclusive_run
 from workbench.embedding.commit import commit_batches
 from workbench.embedding.ray_engine import RayOptions, embed_ray
-from workbench.embedding.result import EmbedResult, existing_column
+from workbench.embedding.result import EmbedResult, discarded, existing_column
 from workbench.errors import (
     CanaryMismatchError,
     ConcurrentChangeError,
@@ -136,20 +137,21 @@ def _embed_engine(
     if engine == "ray":
         # The behavioural check runs on the driver before any worker starts: a changed model
         # writes nothing. Workers verify the file pin themselves when they load the model.
-        driver_model = embedder or load_embedder(ref)
-        pinned = canaries_for(ws, ref, driver_model)
-        record_check(ws, ref.column, require_canaries(driver_model, pinned), context="embed")
-        return embed_ray(
-            ws,
-            table_name,
-            ref,
-            options=ray or RayOptions(),
-            batch_size=batch_size,
-            encode_batch=encode_batch,
-            on_progress=on_progress,
-            on_fragment=on_fragment,
-            canaries=pinned.to_json(),
-        )
+        with _loaded(embedder, ref) as driver_model:
+            pinned = canaries_for(ws, ref, driver_model)
+            record_check(ws, ref.column, require_canaries(driver_model, pinned), context="embed")
+            return embed_ray(
+                ws,
+                table_name,
+                ref,
+                options=ray or RayOptions(),
+                batch_size=batch_size,
+                encode_batch=encode_batch,
+                on_progress=on_progress,
+                on_fragment=on_fragment,
+                canaries=pinned.to_json(),
+                before_commit=lambda: _still_the_pinned_model(driver_model, ref, pinned),
+            )
     return _embed_local(
         ws,
         table_name,
@@ -203,7 +205,7 @@ def _embed_local(
     except FingerprintMismatchError as exc:
         rows = run.rows_done()
         run.discard()
-        raise _discarded(exc, rows) from None
+        raise discarded(exc, rows) from None
     table.checkout_latest()
     if table.version != version:
         run.discard()
@@ -222,6 +224,22 @@ def _embed_local(
     return EmbedResult(
         table_name, ref.column, total, new_version, tag, True, resumed, time.perf_counter() - start
     )
+
+
+@contextmanager
+def _loaded(embedder: Embedder | None, ref: ModelRef) -> Iterator[Embedder]:
+    """``embedder``, or the model ``ref`` pins loaded here and closed after (a served client's
+    connections are closed, not left to the garbage collector)."""
+    if embedder is not None:
+        yield embedder
+        return
+    loaded = load_embedder(ref)
+    try:
+        yield loaded
+    finally:
+        close = getattr(loaded, "close", None)
+        if callable(close):
+            close()
 
 
 def _embed_batches(
@@ -273,14 +291,6 @@ def _still_the_pinned_model(embedder: Embedder, ref: ModelRef, canaries: CanaryP
             "NEW_ALIAS …`) and embed it beside the old column.",
             min_cosine=result.min_cosine,
         )
-
-
-def _discarded(exc: FingerprintMismatchError, rows: int) -> FingerprintMismatchError:
-    """``exc`` saying what became of the run: its checkpoints discarded, nothing committed."""
-    message = f"{exc} The run's {rows} checkpointed rows were discarded; nothing was committed."
-    if isinstance(exc, CanaryMismatchError):
-        return CanaryMismatchError(message, min_cosine=exc.min_cosine)
-    return type(exc)(message)
 
 
 def _log_rate(ref: ModelRef, done: int, total: int, resumed: int, start: float, usage: Any) -> None:
