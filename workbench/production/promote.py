@@ -53,6 +53,7 @@ from workbench.contract import (
 )
 from workbench.errors import (
     ConcurrentChangeError,
+    CorruptStateError,
     GateFailedError,
     InvalidArgumentError,
     LifecycleError,
@@ -70,6 +71,7 @@ from workbench.production.recovery import (
     recorded_moves,
     require_unmoved,
 )
+from workbench.store.health import count_problems
 from workbench.store.production import (
     Production,
     RollbackTarget,
@@ -263,6 +265,8 @@ def rollback(
         ConcurrentChangeError: another production move of the table is running, or production
             moved after this command read it (another rollback of the same move included);
             nothing was written.
+        CorruptStateError: a data file of the target version is missing or truncated; nothing
+            was moved.
     """
     ws.table(table_name)  # a missing table is named before any lock is taken
     with move_lock(ws, table_name, "rollback"):
@@ -272,6 +276,7 @@ def rollback(
         table = ws.table(table_name)
         seen = ledger(table)
         target = rollback_target(ws, table_name)
+        _check_servable(ws, table, target)
         claim = rolled_back_tag(target.undo)
         require_unmoved(table, seen, "rollback")
         try:
@@ -409,6 +414,24 @@ def _check_promotable(
             f"`workbench promote {target.name} --initial`"
         )
     _check_healthy(table, target)
+
+
+def _check_servable(ws: Workspace, table: Table, target: RollbackTarget) -> None:
+    """Refuse a rollback onto a version whose data files are gone or truncated (nothing moved).
+
+    Moving the tag would leave production unservable: every file of the target version must be
+    there at the size its manifest records (one ``stat`` per file, see
+    :mod:`workbench.store.health`), and its column readable.
+    """
+    dataset = table.to_lance().checkout_version(target.version)
+    column = ws.resolve_column(table, target.column)
+    try:
+        count_problems(dataset, column, read_vectors=False)
+    except CorruptStateError as exc:
+        raise CorruptStateError(
+            f"cannot roll back {table.name!r} to v{target.version} ({target.column}), production was not "
+            f"moved: {exc}"
+        ) from exc
 
 
 def _check_healthy(table: Table, column: VectorColumn) -> None:
