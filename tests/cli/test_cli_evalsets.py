@@ -64,6 +64,9 @@ def test_compare_on_an_earlier_version(demo_ws: Workspace, preloaded: None) -> N
     add_judgements(demo_ws, "demo", {"q01": {"d0009": 1}}, author="alice")
     args = ["compare", "--baseline", OLD_MODEL, "--candidate", NEW_MODEL, "-w", demo_ws.uri]
 
+    status = runner.invoke(app, ["status", "-w", demo_ws.uri])
+    assert "judged, version 2 (earlier: --eval-set demo@1)" in status.output, status.output
+
     result = runner.invoke(app, [*args, "--eval-set", "demo@1"])
     assert result.exit_code == 0, result.output
     stored = [load_comparison(demo_ws, i).manifest for i in list_comparisons(demo_ws)["id"]]

@@ -195,7 +195,10 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         for note in table.get("unfinished", []):
             echo(f"  unfinished: {note}", fg=typer.colors.YELLOW)
     for es in data["eval_sets"]:
+        version = int(es.get("version", 1))
+        earlier = f" (earlier: --eval-set {es['name']}@1 … @{version - 1})" if version > 2 else ""
+        earlier = f" (earlier: --eval-set {es['name']}@1)" if version == 2 else earlier
         echo(
             f"\neval set {es['name']} (table {es['table']}): {es['n_queries']} queries, "
-            f"{es['n_judged']} judged"
+            f"{es['n_judged']} judged, version {version}{earlier}"
         )
