@@ -58,3 +58,34 @@ def test_an_alias_is_never_re_pinned_in_place() -> None:
     assert config.with_model("old", CATALOG["minilm-l3"]) == config
     with pytest.raises(ConfigError, match="never changed in place"):
         config.with_model("old", CATALOG["minilm-l6"])
+
+
+SECRET = "sk-storage-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        f'secret_access_key = "{SECRET}"',  # the secret itself where only a variable name belongs
+        f'secret_access_key_env = "{SECRET}/x"',
+        f'access_key_id_env = "{SECRET}"\nregion = 5',
+        f'endpoint = "https://key:{SECRET}@minio.internal:9000"',
+        f'allow_http = "{SECRET}"',
+    ],
+)
+def test_a_storage_secret_is_never_echoed_and_the_error_says_storage(tmp_path: Path, storage: str) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text(f"[storage]\n{storage}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert SECRET not in message and "input_value" not in message, message
+    assert "[storage]" in message and "model pin" not in message, message
+
+
+def test_a_secret_in_a_model_pin_is_never_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text(GOOD.format(fp="b" * 64) + f'api_key = "{SECRET}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert SECRET not in str(info.value) and "[models.mine]" in str(info.value), str(info.value)

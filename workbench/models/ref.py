@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
@@ -37,7 +38,9 @@ __all__ = [
     "ServingOptions",
     "Source",
     "check_ollama_tag",
+    "check_url_has_no_credentials",
     "pin_error",
+    "validation_details",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,25 @@ class ServingOptions(BaseModel):
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=0, le=20)
     price_per_million_tokens: float | None = Field(default=None, ge=0)
+
+
+def check_url_has_no_credentials(url: str, *, what: str) -> str:
+    """Refuse a URL that carries credentials (``https://user:KEY@host/v1``), never echoing it.
+
+    A key inside a URL would be stored in ``workbench.toml`` and printed wherever the URL is
+    shown (``workbench models``, connection errors); it belongs in an environment variable.
+    """
+    try:
+        netloc = urllib.parse.urlsplit(url.strip()).netloc
+    except ValueError:
+        netloc = ""
+    if "@" in netloc:
+        raise UnpinnedModelError(
+            f"{what} carries credentials (user:key@host), which would be stored in workbench.toml "
+            "and printed; remove them from the URL and put the key in an environment variable "
+            "named by --api-key-env (api_key_env in workbench.toml)"
+        )
+    return url
 
 
 def check_ollama_tag(name: str) -> str:
@@ -233,6 +255,7 @@ class ModelRef(BaseModel):
     def _served_fields(self) -> ModelRef:
         if self.source not in SERVED_SOURCES:
             return self
+        check_url_has_no_credentials(self.location, what=f"the URL of served model {self.name!r}")
         if not self.location.startswith(("http://", "https://")):
             raise UnpinnedModelError(
                 f"served model {self.name!r}: {self.location!r} is not an http(s) URL; write the "
@@ -309,4 +332,18 @@ def pin_error(exc: ValidationError) -> Exception:
             "every model needs an exact revision and a sha256 fingerprint (never `latest`). "
             "Use `workbench models add ALIAS --path DIR --revision LABEL` to pin a directory."
         )
-    return ConfigError(f"invalid model pin: {exc}")
+    return ConfigError(f"invalid model pin: {validation_details(exc)}")
+
+
+def validation_details(exc: ValidationError, *, skip: int = 0) -> str:
+    """Where and what pydantic refused, without the values it refused.
+
+    pydantic's own text repeats each bad value (``input_value='sk-…'``), and a value in a pin or
+    in ``[storage]`` can be a secret typed in the wrong place: never show it. ``skip`` drops
+    that many leading parts of each location (the section the caller names itself).
+    """
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"][skip:])
+        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(parts)

@@ -30,14 +30,15 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from workbench.errors import ConfigError, ModelNotFoundError
+from workbench.errors import ConfigError, ModelNotFoundError, UnpinnedModelError, WorkbenchError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import ModelRef, pin_error
+from workbench.models.ref import ModelRef, pin_error, validation_details
 from workbench.store.storage import StorageConfig
 
 __all__ = [
     "CONFIG_NAME",
     "WorkspaceConfig",
+    "config_error",
     "load_config",
     "save_config",
 ]
@@ -110,8 +111,45 @@ def load_config(path: str | Path) -> WorkspaceConfig:
     try:
         return WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
-        cause = pin_error(exc)
-        raise type(cause)(f"{path}: {cause}") from exc
+        cause = config_error(exc)
+        # not chained: pydantic's error repeats every refused value, and one may be a secret
+        raise type(cause)(f"{path}: {cause}") from None
+
+
+def config_error(exc: ValidationError) -> WorkbenchError:
+    """The workbench error behind a refused ``workbench.toml``, labelled by its section.
+
+    A model pin's own refusal is kept as it is; everything else names the section
+    (``[storage]``, ``[models.ALIAS]``, ``[prices]``), the key and what is wrong, never the value.
+    """
+    errors = exc.errors(include_input=False, include_url=False)
+    loc = errors[0]["loc"] if errors else ()
+    section = str(loc[0]) if loc else ""
+    label = f"[models.{loc[1]}]" if section == "models" and len(loc) > 1 else f"[{section}]"
+    for error in errors:
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, WorkbenchError):
+            return _labelled(cause, label)
+    if section == "storage":
+        return ConfigError(
+            f"invalid [storage] settings: {validation_details(exc, skip=1)}. Credentials never go "
+            "in workbench.toml: name the environment variables that hold them with "
+            "access_key_id_env / secret_access_key_env / session_token_env"
+        )
+    if section == "models" and len(loc) > 1:
+        missing = pin_error(exc)  # a pin without its revision or fingerprint: say how to pin
+        if isinstance(missing, UnpinnedModelError):
+            return _labelled(missing, label)
+        return ConfigError(f"invalid model pin {label}: {validation_details(exc, skip=2)}")
+    return ConfigError(f"invalid workbench.toml: {validation_details(exc)}")
+
+
+def _labelled(cause: WorkbenchError, label: str) -> WorkbenchError:
+    """``cause`` (a validator's own refusal) with the section it came from in front."""
+    try:
+        return type(cause)(f"{label} {cause}")
+    except TypeError:  # an error class that needs more than a message
+        return cause
 
 
 def save_config(config: WorkspaceConfig, path: str | Path) -> None:

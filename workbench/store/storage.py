@@ -24,15 +24,18 @@ Google/Azure equivalents) are read by LanceDB itself.
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from workbench.errors import ConfigError
 
 __all__ = ["StorageConfig", "is_remote"]
 
 _SECRET_WORDS = ("secret", "password", "token", "key")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class StorageConfig(BaseModel):
@@ -47,6 +50,26 @@ class StorageConfig(BaseModel):
     secret_access_key_env: str | None = None
     session_token_env: str | None = None
     options: dict[str, str] = {}
+
+    @field_validator("access_key_id_env", "secret_access_key_env", "session_token_env")
+    @classmethod
+    def _env_names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ConfigError(
+                f"{info.field_name} must be the NAME of an environment variable (letters, digits, "
+                "underscores), not the credential itself; export the credential in that variable"
+            )
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_without_credentials(cls, value: str | None) -> str | None:
+        if value is not None and "@" in urllib.parse.urlsplit(value.strip()).netloc:
+            raise ConfigError(
+                "endpoint carries credentials (user:key@host); remove them and name the variables "
+                "that hold them with access_key_id_env / secret_access_key_env"
+            )
+        return value
 
     @field_validator("options")
     @classmethod

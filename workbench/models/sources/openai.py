@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, ServedModelError
 from workbench.models.ref import ModelRef, ServingOptions
-from workbench.models.served import ServedEmbedder, Side, pin_served, require_client
+from workbench.models.served import ServedEmbedder, Side, pin_served, redact, require_client
 
 if TYPE_CHECKING:
     from workbench.models.canary import CanaryPin
@@ -119,7 +119,8 @@ class OpenAIEmbedder(ServedEmbedder):
         return ServedModelError(f"{where} failed: {type(exc).__name__}: {self._redact(str(exc))[:300]}")
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key != _NO_KEY else text
+        """``text`` without the key in any case, base64- or URL-encoded (a server may echo it)."""
+        return redact(text, self._key) if self._key != _NO_KEY else text
 
 
 def pin_openai(
