@@ -71,6 +71,7 @@ from workbench.production.recovery import (
     recorded_moves,
     require_unmoved,
 )
+from workbench.store.failures import explain
 from workbench.store.health import count_problems
 from workbench.store.production import (
     Production,
@@ -282,6 +283,8 @@ def rollback(
         try:
             table.tags.create(claim, target.undo_version)
         except (RuntimeError, ValueError) as exc:  # "Ref conflict": another rollback claimed this move
+            if claim not in table.tags.list():  # no claim: a read-only or full disk, damage
+                raise (explain(exc) or exc) from exc
             raise ConcurrentChangeError(
                 f"another rollback of {table_name!r} undid {production_tag(target.undo)} at the same time "
                 f"(its tag {claim} exists); this one changed nothing. See `workbench history`."

@@ -53,6 +53,7 @@ from workbench.errors import ConcurrentChangeError, InvalidArgumentError, Lifecy
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, append_event, history
 from workbench.production.recovery import finish_moves, move_lock
+from workbench.store.failures import explain
 from workbench.store.production import active_column_at, columns_at, ledger, production
 from workbench.store.workspace import set_tag
 
@@ -170,6 +171,8 @@ def retire(
             try:
                 table.tags.create(retiring_tag(name), table.version)
             except (RuntimeError, ValueError) as exc:  # "Ref conflict": a concurrent retirement claimed it
+                if retiring_tag(name) not in table.tags.list():  # no claim: a read-only or full disk, damage
+                    raise (explain(exc) or exc) from exc
                 raise ConcurrentChangeError(
                     f"another retirement of {name} from {table_name!r} is running ({retiring_tag(name)} "
                     "exists); this one changed nothing. Re-run `workbench retire` to finish it if it stopped."
