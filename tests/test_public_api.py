@@ -81,9 +81,7 @@ def test_clients_use_the_public_address_of_public_names() -> None:
     offenders = [
         f"{file}: from {module} import {name}"
         for file, module, name in _client_imports()
-        if module != "workbench"
-        and name in public
-        and not _is_module(module, name)
+        if module != "workbench" and name in public and not _is_module(module, name)
     ]
     assert offenders == []
 

@@ -54,6 +54,7 @@ def compared(demo_ws: Workspace, embedders: dict) -> Workspace:
 # --- the library stays streamlit-free ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_library_does_not_import_streamlit() -> None:
     code = "import sys, workbench, workbench.comparison.run, workbench.production.promote, workbench.comparison.report; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -154,6 +155,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_migrate_embeds_and_resumes_an_interrupted_run(
     ingested: Workspace, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,6 +220,7 @@ def test_migrate_bad_input_shows_an_error_and_writes_nothing(
 # --- Compare -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_runs_and_shows_summary_metrics_charts_and_drilldown(
     demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,6 +327,7 @@ def test_promote_with_confirmation_then_roll_back(
     assert [r.action for r in history(compared, DEMO_TABLE)] == ["promote", "promote", "rollback"]
 
 
+@pytest.mark.slow
 def test_forced_promotion_asks_for_a_reason(
     demo_ws: Workspace, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -346,6 +350,7 @@ def test_forced_promotion_asks_for_a_reason(
     assert production_column(demo_ws.table(DEMO_TABLE)) == demo_ws.model(NEW_MODEL).column
 
 
+@pytest.mark.slow
 def test_first_production_is_one_click_without_a_comparison(
     ingested: Workspace, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,6 +85,7 @@ def test_another_query_in_the_drilldown_reads_only_its_documents_texts(
     assert reads and {tuple(columns or ()) for _, columns in reads} == {("id", "text")}  # no vectors
 
 
+@pytest.mark.slow
 def test_a_write_from_elsewhere_is_seen_on_the_next_rerun(
     compared_ws: Workspace, comparison_id: str, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

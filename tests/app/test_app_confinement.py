@@ -233,5 +233,10 @@ def test_allowed_key_and_url_pin_and_the_key_arrives_only_there(
             model=SERVED_NAME,
             key="WB_APP_KEY",
         )
-    assert not at.error, texts(at.error)
-    assert open_workspace(demo_ws.uri).model("e5").api_key_env == "WB_APP_KEY"
+        assert not at.error, texts(at.error)
+        assert open_workspace(demo_ws.uri).model("e5").api_key_env == "WB_APP_KEY"
+        # The URL is in workbench.toml now: allowed without the operator's list (no key this time).
+        monkeypatch.delenv("WORKBENCH_APP_BASE_URLS")
+        at = _pin_served(at, alias="e5b", url=server.base_url, model=SERVED_NAME, key="")
+        assert not at.error, texts(at.error)
+    assert open_workspace(demo_ws.uri).model("e5b").api_key_env is None

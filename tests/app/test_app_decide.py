@@ -17,6 +17,7 @@ from workbench.store.workspace import Workspace
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
+@pytest.mark.slow
 def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_WORKSPACE", demo_ws.uri)
     at = AppTest.from_file(APP, default_timeout=300).run()

@@ -39,6 +39,7 @@ def compared(demo_ws: Workspace, embedders: dict) -> tuple[Workspace, str]:
     return demo_ws, cmp.id
 
 
+@pytest.mark.slow
 def test_judge_two_documents_then_rerun_on_the_new_eval_set_version(
     compared: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +134,7 @@ def test_the_per_query_chart_is_clickable_and_its_points_are_query_ids(
     assert list(chart.proto.selection_mode) == [0]  # points
 
 
+@pytest.mark.slow
 def test_a_link_opens_that_comparison_at_that_query(
     compared: tuple[Workspace, str], embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

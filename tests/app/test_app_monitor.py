@@ -20,6 +20,7 @@ from workbench.store.workspace import Workspace
 NEW = CATALOG[NEW_MODEL].column
 
 
+@pytest.mark.slow
 def test_monitor_page_shows_series_band_alarms_and_the_promoting_comparison(
     compared_ws: Workspace, comparison_id: str, new_embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,7 @@ def test_the_app_runs_without_a_file_watcher() -> None:
     assert config["server"]["fileWatcherType"] == "none"
 
 
+@pytest.mark.slow
 def test_rollback_has_its_own_reason_and_messages_name_models(
     demo_ws: Workspace, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,6 +59,7 @@ def test_rollback_has_its_own_reason_and_messages_name_models(
     assert "vec__" not in " ".join(texts(at.success))
 
 
+@pytest.mark.slow
 def test_without_production_the_old_model_is_suggested_as_initial(
     tmp_path: Path, embedders: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

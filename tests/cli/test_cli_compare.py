@@ -35,6 +35,7 @@ def invoke(ws: Workspace, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_compare_list_report_and_export_run(demo_ws: Workspace, tmp_path: Path) -> None:
     code, out = invoke(demo_ws, "compare", "--baseline", OLD_MODEL, "--candidate", NEW_MODEL, "--k", "10,100")
     assert code == 0, out
@@ -59,6 +60,7 @@ def test_compare_list_report_and_export_run(demo_ws: Workspace, tmp_path: Path) 
     assert run.read_text().splitlines()[0].endswith(CATALOG[NEW_MODEL].column)
 
 
+@pytest.mark.slow
 def test_compare_json_for_machines_and_no_store(demo_ws: Workspace) -> None:
     code, out = invoke(
         demo_ws, "compare", "-b", OLD_MODEL, "-c", NEW_MODEL, "-e", "demo", "--k", "5", "--json", "--no-store"

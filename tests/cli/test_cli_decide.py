@@ -46,6 +46,7 @@ def invoke_json(ws: Workspace, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_leaderboard_prints_quality_cost_and_advice(demo_ws: Workspace) -> None:
     code, out = invoke(
         demo_ws, "leaderboard", "-e", "demo", "--throughput-sample", "8", "--price", f"{NEW_MODEL}=0.02"
@@ -59,6 +60,7 @@ def test_leaderboard_prints_quality_cost_and_advice(demo_ws: Workspace) -> None:
     assert all(r["price_per_million"] is None for r in data["rows"])  # unknown price: empty, not 0
 
 
+@pytest.mark.slow
 def test_plan_prints_an_estimate(demo_ws: Workspace) -> None:
     data = invoke_json(demo_ws, "plan", "-m", NEW_MODEL, "--sample", "8", "--index", "ivf_pq")
     assert (
@@ -69,6 +71,7 @@ def test_plan_prints_an_estimate(demo_ws: Workspace) -> None:
     )
 
 
+@pytest.mark.slow
 def test_matryoshka_sweep_and_pin(demo_ws: Workspace, tmp_path) -> None:
     html = tmp_path / "curve.html"
     code, out = invoke(
@@ -81,6 +84,7 @@ def test_matryoshka_sweep_and_pin(demo_ws: Workspace, tmp_path) -> None:
     assert "minilm-l6-d128" in open_workspace(demo_ws.uri).config.models and "_d128__" in out
 
 
+@pytest.mark.slow
 def test_adapter_fit_list_evaluate_search(demo_ws: Workspace) -> None:
     manifest = invoke_json(demo_ws, "adapter", "fit", "--new", NEW_MODEL, "--old", OLD_MODEL)
     adapter_id = manifest["id"]
@@ -94,6 +98,7 @@ def test_adapter_fit_list_evaluate_search(demo_ws: Workspace) -> None:
     assert f"via adapter {adapter_id}" in out and "  3. " in out
 
 
+@pytest.mark.slow
 def test_search_through_an_adapter_then_refused_when_production_moves(
     compared_ws: Workspace, comparison_id: str
 ) -> None:

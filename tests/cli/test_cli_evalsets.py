@@ -59,6 +59,7 @@ def test_ingest_refuses_a_name_another_table_holds(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_compare_on_an_earlier_version(demo_ws: Workspace, preloaded: None) -> None:
     first = load_eval_set(demo_ws, "demo")
     add_judgements(demo_ws, "demo", {"q01": {"d0009": 1}}, author="alice")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from workbench.cli.app import app
@@ -29,6 +30,7 @@ def _json_documents(text: str) -> list[dict]:
     return found
 
 
+@pytest.mark.slow
 def test_ok_then_alarm_with_exit_codes_and_json(demo_ws: Workspace) -> None:
     code, out, err = _run(demo_ws)
     assert code == 0, err
@@ -62,6 +64,7 @@ def test_bad_input_exits_2_and_writes_nothing(demo_ws: Workspace, tmp_path: Path
     assert not demo_ws.has_table(MONITOR_TABLE)
 
 
+@pytest.mark.slow
 def test_every_repeats_the_pass(demo_ws: Workspace) -> None:
     code, out, err = _run(demo_ws, "--every", "1s", "--passes", "2", "--json", "--no-maintenance")
     assert code == 0, err

@@ -104,6 +104,7 @@ def test_unknown_metric_in_a_gate_file(compared_ws: Workspace, comparison_id: st
     assert lifecycle_snapshot(compared_ws) == before
 
 
+@pytest.mark.slow
 def test_search_and_check(compared_ws: Workspace) -> None:
     code, out = _run(compared_ws, "search", "cooking rice", "--k", "3")
     assert code == 0, out

@@ -62,6 +62,7 @@ def test_help_imports_no_data_library() -> None:
     assert imported == [], f"--help imported {imported}"
 
 
+@pytest.mark.slow
 def test_status_models_and_history_never_import_lancedb_or_a_model(served_ws: Workspace) -> None:
     for args in (["status", "--json"], ["models", "--json"], ["history", "--json"]):
         code, imported, out = run_cli([*args, "-w", served_ws.uri])

@@ -27,6 +27,7 @@ def _index(ws: Workspace, column: str, spec=None) -> None:
     build_index(table, ws.resolve_column(table, column), spec=spec)
 
 
+@pytest.mark.slow
 def test_compare_measures_each_index_against_the_exact_search(demo_ws: Workspace, embedders) -> None:
     _index(demo_ws, OLD)
     _index(demo_ws, NEW, BAD)
@@ -53,6 +54,7 @@ def test_compare_measures_each_index_against_the_exact_search(demo_ws: Workspace
     assert load_comparison(demo_ws, cmp.id).manifest.index == evidence
 
 
+@pytest.mark.slow
 def test_compare_without_indexes_or_with_index_off_records_no_evidence(demo_ws: Workspace, embedders) -> None:
     plain = compare(
         demo_ws, baseline=OLD_MODEL, candidate=NEW_MODEL, eval_set="demo", embedders=embedders, store=False
@@ -76,6 +78,7 @@ def test_compare_without_indexes_or_with_index_off_records_no_evidence(demo_ws: 
     assert off.manifest.index == {}
 
 
+@pytest.mark.slow
 def test_the_gate_can_require_an_indexed_candidate_with_a_recall_floor(
     compared_ws: Workspace, comparison_id: str, embedders
 ) -> None:
@@ -111,6 +114,7 @@ def test_index_settings_of_the_gate_are_read_and_checked(tmp_path: Path) -> None
         GateConfig(min_index_recall=1.5)
 
 
+@pytest.mark.slow
 def test_index_recall_is_measured_as_serving_meets_it(demo_ws: Workspace, embedders) -> None:
     """A refined search for k results re-ranks k × refine candidates: recall@10 must come from a
     k = 10 search, not from the top 10 of the depth-100 rankings (which refine 10× more)."""

@@ -58,6 +58,7 @@ def test_comparison_records_judged_at_k_per_query_and_side(
     assert (pool["best_rank"] <= 10).all()
 
 
+@pytest.mark.slow
 def test_judgements_make_a_new_version_and_the_old_one_stays_reproducible(
     compared_ws: Workspace, comparison_id: str, embedders: dict
 ) -> None:
@@ -176,6 +177,7 @@ def test_write_pool_writes_trec_lines(tmp_path: Path) -> None:
     assert n == 2 and (tmp_path / "p").read_text() == "q1 0 a -1\nq2 0 b -1\n"
 
 
+@pytest.mark.slow
 def test_comparisons_on_the_new_version_warn_less(compared_ws: Workspace, embedders: dict) -> None:
     # Every unjudged document of both top 10s judged: both sides fully judged, no gap warning.
     cmp = compare(

@@ -28,6 +28,7 @@ def _expected(ws: Workspace, embedders: dict, column: str, k: int) -> list[str]:
     return search_column(table, column, vectors, ["q"], k=k)["doc_id"].tolist()
 
 
+@pytest.mark.slow
 def test_each_side_is_encoded_by_its_own_columns_model(demo_ws: Workspace, embedders: dict) -> None:
     spies = {name: Recording(embedder) for name, embedder in embedders.items()}
     frame = query_both(

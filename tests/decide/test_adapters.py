@@ -86,6 +86,7 @@ def _tampered(adapter) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_evaluation_reports_recovery_gap_and_agreement(demo_ws: Workspace, embedders: dict) -> None:
     adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")
     result = evaluate_adapter(demo_ws, adapter.id, eval_set="demo", embedders=embedders)
@@ -103,6 +104,7 @@ def test_evaluation_reports_recovery_gap_and_agreement(demo_ws: Workspace, embed
     assert "recovery" in result.summary and adapter.kind in result.summary
 
 
+@pytest.mark.slow
 def test_identity_map_agrees_fully_with_the_reembed(demo_ws: Workspace, embedders: dict) -> None:
     """new→new through a Procrustes fit of a column onto itself: the bridge is the re-embed."""
     adapter = fit_adapter(demo_ws, source=NEW_MODEL, target=OLD_MODEL, kind="procrustes")

@@ -44,6 +44,7 @@ def all_embedders(embedders, new_embedder) -> dict:
     return {**embedders, TRUNCATED.column: SentenceTransformerEmbedder(TRUNCATED, new_embedder.model)}
 
 
+@pytest.mark.slow
 def test_three_candidates_ranked_with_intervals_and_holm(three_ws: Workspace, all_embedders: dict) -> None:
     version = three_ws.table(DEMO_TABLE).version
     board = leaderboard(
@@ -64,6 +65,7 @@ def test_three_candidates_ranked_with_intervals_and_holm(three_ws: Workspace, al
     assert three_ws.table(DEMO_TABLE).version == version  # nothing written
 
 
+@pytest.mark.slow
 def test_full_column_agrees_with_compare(demo_ws: Workspace, embedders: dict) -> None:
     board = leaderboard(demo_ws, eval_set="demo", embedders=embedders, throughput_sample=0)
     cmp = compare(
@@ -75,6 +77,7 @@ def test_full_column_agrees_with_compare(demo_ws: Workspace, embedders: dict) ->
     assert math.isnan(by_label.loc[NEW_MODEL, "embed_docs_per_s"])  # not measured when the sample is 0
 
 
+@pytest.mark.slow
 def test_recommendation_follows_the_evidence(demo_ws: Workspace, embedders: dict) -> None:
     board = leaderboard(
         demo_ws, eval_set="demo", models=[OLD_MODEL, NEW_MODEL], embedders=embedders, throughput_sample=0

@@ -84,6 +84,7 @@ def test_truncation_above_the_model_is_refused_at_load() -> None:
         load_embedder(over)
 
 
+@pytest.mark.slow
 def test_pinned_truncation_embeds_the_swept_vectors(
     demo_ws: Workspace, new_embedder: SentenceTransformerEmbedder
 ) -> None:

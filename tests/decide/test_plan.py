@@ -16,6 +16,7 @@ from workbench.store.workspace import Workspace
 REF = CATALOG[NEW_MODEL]
 
 
+@pytest.mark.slow
 def test_plan_counts_tokens_with_the_model_tokenizer(
     demo_ws: Workspace, new_embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -36,6 +37,7 @@ def test_plan_counts_tokens_with_the_model_tokenizer(
     assert demo_ws.table(DEMO_TABLE).version == version  # a plan writes nothing
 
 
+@pytest.mark.slow
 def test_price_workers_and_index_scale_the_estimate(
     demo_ws: Workspace, new_embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -51,6 +53,7 @@ def test_price_workers_and_index_scale_the_estimate(
     assert four.workers == 4 and four.tokens == one.tokens
 
 
+@pytest.mark.slow
 def test_estimate_is_checked_against_a_real_run(
     empty_ws: Workspace, new_embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -80,6 +83,7 @@ class _Counting:
         return self.inner.encode_documents(texts, batch_size=batch_size)
 
 
+@pytest.mark.slow
 def test_a_local_plan_times_the_better_of_two_passes(
     demo_ws: Workspace, new_embedder: SentenceTransformerEmbedder
 ) -> None:

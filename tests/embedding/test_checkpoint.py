@@ -163,6 +163,7 @@ def test_pending_run_reads_either_engines_checkpoints_the_same_way(
     assert not pending_run(empty_ws, "small", REF).valid  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_a_local_run_resumes_from_checkpoints_written_in_the_documented_layout(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -184,6 +185,7 @@ def test_a_local_run_resumes_from_checkpoints_written_in_the_documented_layout(
     assert not folder.exists()
 
 
+@pytest.mark.slow
 def test_a_killed_local_run_leaves_whole_parts_that_the_next_run_resumes_from(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:

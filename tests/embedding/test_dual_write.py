@@ -82,6 +82,7 @@ def test_status_reports_stale_rows_per_column_and_ingest_repairs_them(
     assert column_health(demo_ws.table("demo")) == {OLD: (0, 0), NEW: (0, 0)}
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_load_writes_nothing(empty_ws: Workspace, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(package_model_dir(CATALOG[NEW_MODEL].location), model_dir)

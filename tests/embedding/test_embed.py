@@ -35,6 +35,7 @@ def vectors_by_id(ws: Workspace, table: str, column: str) -> dict[str, np.ndarra
     return dict(zip(data.column("id").to_pylist(), np.array(data.column(column).to_pylist()), strict=True))
 
 
+@pytest.mark.slow
 def test_column_appears_whole_in_one_tagged_version(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -61,6 +62,7 @@ def test_column_appears_whole_in_one_tagged_version(
     assert data.column(REF.src_column).to_pylist() == data.column("content_hash").to_pylist()
 
 
+@pytest.mark.slow
 def test_embedding_the_same_model_twice_is_a_no_op(empty_ws: Workspace, tmp_path: Path, old_embedder) -> None:
     ingest(empty_ws, small_corpus(tmp_path, 10))
     first = embed(empty_ws, "small", REF, embedder=old_embedder)
@@ -69,6 +71,7 @@ def test_embedding_the_same_model_twice_is_a_no_op(empty_ws: Workspace, tmp_path
     assert empty_ws.table("small").version == first.version
 
 
+@pytest.mark.slow
 def test_lost_tag_is_restored_on_the_version_that_added_the_column(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -97,6 +100,7 @@ def test_an_embedder_of_another_model_is_refused(empty_ws: Workspace, tmp_path: 
     assert REF.column not in empty_ws.table("small").schema.names
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_exactly_the_uninterrupted_column(tmp_path: Path, old_embedder) -> None:
     corpus = small_corpus(tmp_path, 50)
     reference_ws = open_workspace(tmp_path / "reference")
@@ -131,6 +135,7 @@ def _interrupt_after(rows: int):
     return stop
 
 
+@pytest.mark.slow
 def test_pending_run_shows_an_interrupted_run_until_it_is_resumed(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -148,6 +153,7 @@ def test_pending_run_shows_an_interrupted_run_until_it_is_resumed(
     assert pending_run(empty_ws, "small", REF) is None  # done: the column exists, checkpoints are gone
 
 
+@pytest.mark.slow
 def test_pending_run_is_invalid_once_the_table_changed(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -164,6 +170,7 @@ def test_pending_run_is_invalid_once_the_table_changed(
     assert result.resumed_rows == 0 and result.rows == 19  # the checkpoints were discarded
 
 
+@pytest.mark.slow
 def test_a_crash_between_commit_and_cleanup_leaves_nothing_behind(
     empty_ws: Workspace, tmp_path: Path, old_embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,6 +193,7 @@ def test_a_crash_between_commit_and_cleanup_leaves_nothing_behind(
     assert empty_ws.table("small").tags.get_version(candidate_tag(REF.column)) == again.version
 
 
+@pytest.mark.slow
 def test_an_unreadable_checkpoint_is_recomputed(empty_ws: Workspace, tmp_path: Path, old_embedder) -> None:
     ingest(empty_ws, small_corpus(tmp_path, 40))
 

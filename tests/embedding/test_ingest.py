@@ -54,6 +54,7 @@ def test_reserved_and_invalid_table_names_are_refused(empty_ws: Workspace, tmp_p
     assert empty_ws.table_names(include_internal=True) == []
 
 
+@pytest.mark.slow
 def test_reingest_updates_only_changed_rows_and_dual_writes(
     empty_ws: Workspace, tmp_path: Path, old_embedder
 ) -> None:
@@ -70,6 +71,7 @@ def test_reingest_updates_only_changed_rows_and_dual_writes(
     assert column_health(empty_ws.table("mini")) == {old_embedder.ref.column: (0, 0)}
 
 
+@pytest.mark.slow
 def test_scifact_slice_ingests_and_embeds(empty_ws: Workspace, tmp_path: Path, old_embedder) -> None:
     source = shared_collection("scifact")
     qrels_lines = (source / "qrels" / "test.tsv").read_text().splitlines()[1:41]

@@ -219,3 +219,23 @@ def test_the_ray_engine_refuses_a_change_in_its_workers_or_before_the_commit(
     with pytest.raises(CanaryMismatchError, match=MID_RUN):
         embed(ws, "mini", ws.model("e5"), engine="ray", ray=RayOptions(workers=1), on_progress=progress)
     assert_nothing_committed(ws, before)
+
+
+def test_an_asymmetric_model_checks_its_query_requests_with_a_document_canary(
+    proxy: FaultProxy,
+) -> None:
+    """Query requests of an input-typed model cannot carry a document canary: one follows each."""
+    from workbench.models.canary import require_canaries
+    from workbench.models.sources.openai import pin_openai
+
+    ref, canaries = pin_openai(
+        proxy.base_url, "e5", query_input_type="query", document_input_type="passage", serving=FAST
+    )
+    with OpenAIEmbedder(ref) as embedder:
+        require_canaries(embedder, canaries)
+        before = proxy.requests
+        embedder.encode_queries(["how long to boil rice"])
+        assert proxy.requests - before == 2  # the query request, then its canary as a document
+        proxy.new_weights_after = proxy.requests  # the query and its canary: the new weights
+        with pytest.raises(CanaryMismatchError, match=MID_RUN):
+            embedder.encode_queries(["what is a tax form"])

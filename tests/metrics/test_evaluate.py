@@ -450,6 +450,7 @@ def test_ten_thousand_queries_are_summarised() -> None:
     assert stats.ci_low < stats.delta < stats.ci_high
 
 
+@pytest.mark.slow
 def test_interval_excludes_zero_exactly_when_the_test_is_significant() -> None:
     # Issue #13: a bootstrap interval excluded 0 while the permutation p was 0.12. Continuous,
     # ties-heavy and tenth-step differences, exact and random sign flips, small and large n.

@@ -43,6 +43,7 @@ def test_the_same_model_passes_and_a_round_trip_keeps_it(old_embedder: SentenceT
     assert len(pin.to_json()) < 40_000
 
 
+@pytest.mark.slow
 def test_another_model_of_the_same_dimension_fails(
     old_embedder: SentenceTransformerEmbedder, new_embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -59,6 +60,7 @@ def test_another_model_of_the_same_dimension_fails(
     )
 
 
+@pytest.mark.slow
 def test_a_runtime_change_the_file_hash_misses_is_caught() -> None:
     ref = CATALOG["minilm-l6"]
     embedder = load_embedder(ref)  # files verified by sha256
@@ -68,6 +70,7 @@ def test_a_runtime_change_the_file_hash_misses_is_caught() -> None:
     assert not result.passed and "minimum canary cosine" in result.problem
 
 
+@pytest.mark.slow
 def test_threshold_is_configurable(old_embedder: SentenceTransformerEmbedder) -> None:
     pin = compute_canaries(old_embedder)
     noisy = CanaryPin(pin.texts_sha256, pin.vectors + np.float32(0.004))

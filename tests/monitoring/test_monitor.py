@@ -81,6 +81,7 @@ def _statuses(run: MonitorRun) -> dict[str, str]:
     return {s.name: s.status for s in run.signals}
 
 
+@pytest.mark.slow
 def test_healthy_passes_raise_no_alarm_and_are_recorded(
     demo_ws: Workspace, old_embedder, clock: Clock
 ) -> None:
@@ -105,6 +106,7 @@ def test_healthy_passes_raise_no_alarm_and_are_recorded(
     assert len(demo_ws.db.open_table(MONITOR_TABLE).list_versions()) >= 3  # one version per pass
 
 
+@pytest.mark.slow
 def test_documents_changed_without_re_embedding_raise_a_stale_alarm(
     demo_ws: Workspace, old_embedder, clock: Clock
 ) -> None:
@@ -125,6 +127,7 @@ def test_documents_changed_without_re_embedding_raise_a_stale_alarm(
     assert "0 missing / 3 stale at the latest" in run.alarms[0] and "re-ingest them" in run.alarms[0]
 
 
+@pytest.mark.slow
 def test_query_log_moving_to_another_topic_raises_a_score_alarm(
     demo_ws: Workspace, old_embedder, clock: Clock
 ) -> None:
@@ -162,6 +165,7 @@ def test_query_log_moving_to_another_topic_raises_a_score_alarm(
         assert scores.values[f"{feature}:ks"] >= 0.2 and scores.values[f"{feature}:p"] < 0.001 / 3
 
 
+@pytest.mark.slow
 def test_an_index_built_with_poor_parameters_raises_recall_and_eval_alarms(
     demo_ws: Workspace, old_embedder, clock: Clock
 ) -> None:
@@ -181,6 +185,7 @@ def test_an_index_built_with_poor_parameters_raises_recall_and_eval_alarms(
     assert run.signal("eval").values["ndcg@10:ci_high"] < 0
 
 
+@pytest.mark.slow
 def test_scheduled_retirement_after_the_grace_period(
     compared_ws: Workspace, comparison_id: str, new_embedder, clock: Clock
 ) -> None:
@@ -199,6 +204,7 @@ def test_scheduled_retirement_after_the_grace_period(
     assert not any(a.startswith("retired") for a in again.actions)  # done once, not again
 
 
+@pytest.mark.slow
 def test_scheduled_retirement_spares_candidates_and_team_tags(
     compared_ws: Workspace, comparison_id: str, demo_ws: Workspace, old_embedder, new_embedder, clock: Clock
 ) -> None:
@@ -213,6 +219,7 @@ def test_scheduled_retirement_spares_candidates_and_team_tags(
     assert not any(a.startswith("retired") for a in run.actions)
 
 
+@pytest.mark.slow
 def test_maintenance_compacts_and_prunes_and_records_it(
     demo_ws: Workspace, old_embedder, clock: Clock
 ) -> None:

@@ -256,6 +256,7 @@ def test_05_provider_silent_update(kernel_env: None, tmp_path: Path, monkeypatch
     assert re.search(r"production is now vec__e5_passage__[0-9a-f]{8}", text)
 
 
+@pytest.mark.slow
 def test_06_choose_and_plan(run_notebook: RunNotebook) -> None:
     nb = run_notebook("06_choose_and_plan.ipynb")
     text = output_text(nb)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import write_corpus
@@ -21,6 +22,7 @@ def run(ws: Workspace, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_check_covers_every_table_and_fails_on_any(demo_ws: Workspace, tmp_path: Path) -> None:
     code, out = run(demo_ws, "check")
     assert code == 0 and "ok: production of 'demo'" in out  # one table: as before

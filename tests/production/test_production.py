@@ -87,7 +87,9 @@ def test_one_history_record_per_move_when_two_finish_it(promoted: Workspace) -> 
     second = finish_rollback(promoted, "demo", 2, actor="b")  # a concurrent finisher, later
     assert first == second
     rows = promoted.db.open_table(PROMOTIONS_TABLE).to_arrow().to_pylist()
-    promoted.db.open_table(PROMOTIONS_TABLE).add(pa.Table.from_pylist([rows[-1]]))  # lost the race: a duplicate row
+    promoted.db.open_table(PROMOTIONS_TABLE).add(
+        pa.Table.from_pylist([rows[-1]])
+    )  # lost the race: a duplicate row
     assert [e.action for e in history(promoted, "demo")] == ["promote", "promote", "rollback"]
     assert finish_moves(promoted, "demo", actor=None) == []
 

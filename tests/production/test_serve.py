@@ -77,6 +77,7 @@ def test_another_model_is_refused(demo_ws: Workspace, embedders) -> None:
         search(demo_ws, QUERY, embedder=embedders[NEW])
 
 
+@pytest.mark.slow
 def test_model_files_that_changed_under_the_pin_are_refused(empty_ws: Workspace, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(package_model_dir(CATALOG[NEW_MODEL].location), model_dir)
@@ -150,6 +151,7 @@ def test_check_passes_and_notes_unserved_documents(demo_ws: Workspace, embedders
     )
 
 
+@pytest.mark.slow
 def test_an_open_index_keeps_its_view_and_follows_on_request(
     compared_ws: Workspace, comparison_id: str, embedders
 ) -> None:
