@@ -21,7 +21,7 @@ from workbench.metrics.shifts import jaccard_at_k, kendall_tau_shared, overlap_a
 from workbench.models.catalog import CATALOG
 from workbench.models.embedder import Embedder
 from workbench.models.ref import ModelRef
-from workbench.retrieval.exact import exact_search, read_vectors, scan_search, search_column
+from workbench.retrieval.exact import exact_search, read_vectors
 from workbench.store.comparisons import Comparison, count_comparisons, list_comparisons, load_comparison
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
 from workbench.store.workspace import Workspace, open_workspace
@@ -119,34 +119,6 @@ def test_each_query_is_encoded_by_its_own_columns_model(
     assert len(merged) == 57 * 10
     assert (merged["doc_id"] == merged["doc_id_np"]).mean() > 0.99  # exact ties may swap
     assert np.abs(merged["score"] - merged["score_np"]).max() < 1e-5
-
-
-def test_lancedb_batched_search_matches_numpy_exact_search(shared_ws: Workspace) -> None:
-    table = shared_ws.table(DEMO_TABLE)
-    ids, matrix = read_vectors(table, NEW_COL)
-    rng = np.random.default_rng(1)
-    vectors = (matrix[:40] + rng.normal(0, 0.05, matrix[:40].shape)).astype(np.float32)
-    query_ids = [f"q{i}" for i in range(40)]
-    lance = search_column(table, NEW_COL, vectors, query_ids, k=20, batch_size=16)
-    numpy = exact_search(ids, matrix, vectors, query_ids, k=20)
-    assert list(lance["query_id"]) == list(numpy["query_id"])
-    assert (lance["doc_id"].to_numpy() == numpy["doc_id"].to_numpy()).mean() > 0.99
-    assert np.allclose(lance["score"], numpy["score"], atol=1e-5)
-
-
-def test_streamed_scan_matches_numpy_and_lancedb(shared_ws: Workspace) -> None:
-    table = shared_ws.table(DEMO_TABLE)
-    ids, matrix = read_vectors(table, OLD_COL)
-    rng = np.random.default_rng(2)
-    vectors = (matrix[:30] + rng.normal(0, 0.05, matrix[:30].shape)).astype(np.float32)
-    query_ids = [f"q{i}" for i in range(30)]
-    scanned = scan_search(table, OLD_COL, vectors, query_ids, k=15, budget_bytes=1)  # blocks of 256 rows
-    numpy = exact_search(ids, matrix, vectors, query_ids, k=15)
-    lance = search_column(table, OLD_COL, vectors, query_ids, k=15)
-    assert len(scanned) == 30 * 15
-    assert (scanned["doc_id"].to_numpy() == numpy["doc_id"].to_numpy()).mean() > 0.99
-    assert (scanned["doc_id"].to_numpy() == lance["doc_id"].to_numpy()).mean() > 0.99
-    assert np.allclose(scanned["score"], numpy["score"], atol=1e-5)
 
 
 def test_metrics_equal_pytrec_eval_on_the_real_run(cmp: Comparison, shared_ws: Workspace) -> None:
