@@ -129,7 +129,7 @@ def config_error(exc: ValidationError) -> WorkbenchError:
     for error in errors:
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, WorkbenchError):
-            return _labelled(cause, label)
+            return _labelled(cause, label) if section == "storage" else _named_pin(cause, label)
     if section == "storage":
         return ConfigError(
             f"invalid [storage] settings: {validation_details(exc, skip=1)}. Credentials never go "
@@ -139,9 +139,17 @@ def config_error(exc: ValidationError) -> WorkbenchError:
     if section == "models" and len(loc) > 1:
         missing = pin_error(exc)  # a pin without its revision or fingerprint: say how to pin
         if isinstance(missing, UnpinnedModelError):
-            return _labelled(missing, label)
+            return missing
         return ConfigError(f"invalid model pin {label}: {validation_details(exc, skip=2)}")
     return ConfigError(f"invalid workbench.toml: {validation_details(exc)}")
+
+
+def _named_pin(cause: WorkbenchError, label: str) -> WorkbenchError:
+    """A pin's refusal as it is (it names the model), or pydantic's with the alias it is about."""
+    generic = "invalid model pin: "
+    if isinstance(cause, ConfigError) and str(cause).startswith(generic):
+        return ConfigError(f"invalid model pin {label}: {str(cause).removeprefix(generic)}")
+    return cause
 
 
 def _labelled(cause: WorkbenchError, label: str) -> WorkbenchError:
