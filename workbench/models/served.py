@@ -29,6 +29,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -333,8 +334,8 @@ class ServedEmbedder:
         self.expect_dim: int | None = ref.dim
         self._watch: tuple[CanaryPin, float] | None = None
         self._rotation = itertools.count()
-        self.sentinels_sent: list[int] = []
-        """The canary (its index in the set) each request carried, in order sent."""
+        self.sentinels_sent: deque[int] = deque(maxlen=1024)
+        """The canary (its index in the set) each recent request carried, in order sent."""
 
     def watch_canaries(self, pin: CanaryPin, *, threshold: float) -> None:
         """From now on every request carries one canary and fails if the model changed.
