@@ -28,6 +28,7 @@ import random
 import re
 import threading
 import time
+import unicodedata
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -78,8 +79,8 @@ MAX_TOKENS_PER_INPUT = 1_000_000
 """More tokens than this for one input text is not a usage count but a broken server."""
 
 _DISTINCT_CHARS = 200
-"""Texts that differ (whitespace and case aside) within this many characters are different to
-every embedding model (all read at least this far), so they must not share one vector."""
+"""Texts whose letters and digits differ (case and accents aside) within this many characters
+are different to every embedding model (all read at least this far): they must not share a vector."""
 
 
 @dataclass
@@ -150,7 +151,7 @@ def check_vectors(
 
     Refused like NaN: zero-norm vectors (no direction: every cosine with them is 0), constant
     vectors (every component equal) and, given the request's ``texts``, one vector returned for
-    texts that differ within their first 200 characters (whitespace and case aside).
+    texts whose letters and digits differ within their first 200 (case and accents aside).
     """
     if len(raw) != n:
         raise ServedModelError(
@@ -198,10 +199,17 @@ def _check_degenerate(vectors: np.ndarray, model: str) -> None:
             )
 
 
+def _text_key(text: str) -> str:
+    """What any tokenizer keeps of ``text``'s start: letters and digits, caseless, unaccented
+    (an uncased model embeds "Café" and "cafe" alike: that is not a faulty server)."""
+    plain = unicodedata.normalize("NFKD", text).casefold()
+    return "".join(ch for ch in plain if ch.isalnum())[:_DISTINCT_CHARS]
+
+
 def _check_distinct(vectors: np.ndarray, texts: Sequence[str], model: str) -> None:
     groups: dict[bytes, set[str]] = {}
     for vector, text in zip(vectors, texts, strict=False):
-        key = " ".join(text.split()).casefold()[:_DISTINCT_CHARS]
+        key = _text_key(text)
         groups.setdefault(np.ascontiguousarray(vector).tobytes(), set()).add(key)
     clashing = sum(len(g) for g in groups.values() if len(g) > 1)
     if clashing:

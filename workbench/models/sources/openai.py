@@ -83,7 +83,7 @@ class OpenAIEmbedder(ServedEmbedder):
             raise self._error(exc) from None
         data = sorted(response.data, key=lambda d: d.index)
         tokens = response.usage.prompt_tokens if response.usage is not None else 0
-        return [d.embedding for d in data], int(tokens or 0), response.model
+        return [d.embedding for d in data], tokens or 0, response.model  # checked by check_usage
 
     def _error(self, exc: Exception) -> Exception:
         """One clear line per failure; the server's own text is redacted of the key."""
