@@ -239,3 +239,21 @@ def test_an_asymmetric_model_checks_its_query_requests_with_a_document_canary(
         proxy.new_weights_after = proxy.requests  # the query and its canary: the new weights
         with pytest.raises(CanaryMismatchError, match=MID_RUN):
             embedder.encode_queries(["what is a tax form"])
+
+
+def test_dual_write_refuses_a_change_after_its_start_check(
+    proxy: FaultProxy, ws: Workspace, tmp_path: Path
+) -> None:
+    """Ingest embeds new rows for every column: each request carries a canary there too."""
+    from tests.conftest import write_corpus
+
+    embed(ws, "mini", ws.model("e5"), batch_size=8)
+    before = committed(ws)
+    changed = write_corpus(
+        tmp_path / "changed.jsonl",
+        {f"new{i}": (f"Title {i}", f"A new document number {i} about rice and tax forms.") for i in range(5)},
+    )
+    proxy.new_weights_after = proxy.requests + 4  # the column's start check passes, its documents do not
+    with pytest.raises(CanaryMismatchError, match=MID_RUN):
+        ingest(ws, changed, table="mini")
+    assert committed(ws) == before
