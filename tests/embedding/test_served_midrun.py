@@ -257,3 +257,19 @@ def test_dual_write_refuses_a_change_after_its_start_check(
     with pytest.raises(CanaryMismatchError, match=MID_RUN):
         ingest(ws, changed, table="mini")
     assert committed(ws) == before
+
+
+def test_verify_canaries_still_reports_rather_than_raises_on_an_armed_embedder(
+    proxy: FaultProxy, ws: Workspace
+) -> None:
+    """Monitoring and `models verify` read a failed result (an alarm), not an exception."""
+    from workbench.models.canary import require_canaries, verify_canaries
+    from workbench.store.canaries import canaries_for
+
+    ref = ws.model("e5")
+    with OpenAIEmbedder(ref) as embedder:
+        pinned = canaries_for(ws, ref, embedder)
+        require_canaries(embedder, pinned)  # armed: every request now carries a canary
+        proxy.new_weights_after = proxy.requests
+        result = verify_canaries(embedder, pinned)
+    assert not result.passed and result.min_cosine < 0.99 and "minimum canary cosine" in result.problem

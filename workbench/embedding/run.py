@@ -287,7 +287,7 @@ def _still_the_pinned_model(embedder: Embedder, ref: ModelRef, canaries: CanaryP
     if not result.passed:
         raise CanaryMismatchError(
             f"model {ref.name!r} ({ref.pin}) changed behind its name mid-run: before the commit "
-            f"{result.problem}. Re-pin what it serves now as a new model (`workbench models add "
+            f"{result.problem}; re-pin what it serves now as a new model (`workbench models add "
             "NEW_ALIAS …`) and embed it beside the old column.",
             min_cosine=result.min_cosine,
         )

@@ -195,10 +195,16 @@ def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | No
         threshold if threshold is not None else getattr(embedder.ref, "canary_threshold", DEFAULT_THRESHOLD)
     )
     start = time.perf_counter()
-    now = compute_canaries(embedder).vectors.astype(np.float64)
+    mismatch: float | None = None
+    try:
+        now = compute_canaries(embedder).vectors.astype(np.float64)
+    except CanaryMismatchError as exc:  # an armed served embedder's own canary failed first
+        now, mismatch = np.empty((0, pin.dim)), exc.min_cosine
     seconds = time.perf_counter() - start
     old = pin.vectors.astype(np.float64)
-    if now.shape != old.shape:
+    if mismatch is not None:
+        min_cos, norm_change = mismatch, (0.0 if mismatch < limit else float("inf"))
+    elif now.shape != old.shape:
         min_cos, norm_change = -1.0, float("inf")
     else:
         old_n, now_n = np.linalg.norm(old, axis=1), np.linalg.norm(now, axis=1)
@@ -208,7 +214,7 @@ def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | No
     return CanaryResult(
         model=embedder.ref.pin,
         min_cosine=min_cos,
-        dim=int(now.shape[1]) if now.ndim == 2 else 0,
+        dim=int(now.shape[1]) if now.ndim == 2 else 0,  # (0, pin.dim) after a mismatch: the pinned dim
         expected_dim=pin.dim,
         max_norm_change=norm_change,
         threshold=float(limit),
