@@ -35,7 +35,7 @@ from workbench.errors import ConfigError
 __all__ = ["StorageConfig", "is_remote"]
 
 _SECRET_WORDS = ("secret", "password", "token", "key")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class StorageConfig(BaseModel):
