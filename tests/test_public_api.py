@@ -156,6 +156,26 @@ def test_app_and_notebooks_use_only_documented_names() -> None:
     assert private == []
 
 
+def test_clients_use_only_public_names_of_the_namespace() -> None:
+    # ``wb.NAME`` in the app and the notebooks must be a name of the public API.
+    sources = [(p.name, p.read_text()) for p in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        sources.append(
+            (path.name, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"))
+        )
+    unknown = [
+        f"{file}: wb.{node.attr}"
+        for file, code in sources
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "wb"
+        and node.attr not in workbench.__all__
+    ]
+    assert unknown == []
+
+
 def test_library_imports_no_private_name_of_another_subpackage() -> None:
     offenders = []
     for path in sorted((ROOT / "workbench").rglob("*.py")):
