@@ -107,7 +107,9 @@ def main() -> None:
         )
         template = open_workspace(root / "template")
         ref, _ = pin_model(
-            template, "e5", PinOptions(source="openai", base_url=server.base_url, model=MODEL, serving=serving)
+            template,
+            "e5",
+            PinOptions(source="openai", base_url=server.base_url, model=MODEL, serving=serving),
         )
         canaries = load_canaries(template, ref)
         assert canaries is not None
