@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow.compute as pc
 
+from workbench.corpus.parsing import control_character
 from workbench.corpus.readers import Qrels, read_qrels
 from workbench.errors import DataError, InvalidArgumentError, WorkbenchError
 from workbench.store.evalsets import EvalSet, load_eval_set, save_eval_set
@@ -162,7 +163,7 @@ def write_pool(pool: pd.DataFrame, path: str | Path) -> int:
     """
     pairs = [(str(q), str(d)) for q, d in zip(pool["query_id"], pool["doc_id"], strict=True)]
     for what, index in (("query id", 0), ("document id", 1)):
-        bad = next((p[index] for p in pairs if _CONTROL.search(p[index])), None)
+        bad = next((p[index] for p in pairs if control_character(p[index])), None)
         if bad is not None:
             raise DataError(
                 f"{what} {bad!r} contains a control character: no qrels line can carry it; fix the id "
@@ -174,7 +175,6 @@ def write_pool(pool: pd.DataFrame, path: str | Path) -> int:
     return len(lines)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s")
 
 

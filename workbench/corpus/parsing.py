@@ -20,6 +20,7 @@ from workbench.errors import DataError
 __all__ = [
     "BATCH_ROWS",
     "check_encodable",
+    "control_character",
     "file_records",
     "jsonl_records",
     "required_str",
@@ -102,6 +103,13 @@ def table_records(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, Reco
             row += 1
 
 
+def control_character(value: str) -> str | None:
+    """The first control character (C0, DEL, C1) in ``value``, or None: an id must not hold one,
+    since no qrels or run line can carry a tab or a line break."""
+    bad = _CONTROL.search(value)
+    return None if bad is None else bad.group()
+
+
 def required_str(record: Record, key: str, path: Path, line: int) -> str:
     """``record[key]`` as a non-empty string (an integer id is accepted and turned into text)."""
     value = record.get(key)
@@ -114,10 +122,10 @@ def required_str(record: Record, key: str, path: Path, line: int) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{path}:{line}: missing or empty {key!r}")
-    bad = _CONTROL.search(value)
+    bad = control_character(value)
     if bad is not None:
         raise DataError(
-            f"{path}:{line}: {key!r} {value!r} contains a control character ({bad.group()!r}); an id "
+            f"{path}:{line}: {key!r} {value!r} contains a control character ({bad!r}); an id "
             "must be printable text (a tab or line break cannot be written in a qrels or run file): "
             "fix the id in the file"
         )
