@@ -106,35 +106,16 @@ def embed(
         require_own_model(embedder, ref, column=ref.column)
     ws.table(table_name)  # a missing table is named before the run is claimed
     with exclusive_run(ws.state_dir, table_name, ref.column):  # a second embed of it refuses
-        return _embed_engine(
-            ws,
-            table_name,
-            ref,
-            embedder=embedder,
-            batch_size=batch_size,
-            encode_batch=encode_batch,
-            on_progress=on_progress,
-            engine=engine,
-            ray=ray,
-            on_fragment=on_fragment,
-        )
-
-
-def _embed_engine(
-    ws: Workspace,
-    table_name: str,
-    ref: ModelRef,
-    *,
-    embedder: Embedder | None,
-    batch_size: int,
-    encode_batch: int,
-    on_progress: ProgressFn | None,
-    engine: Engine,
-    ray: RayOptions | None,
-    on_fragment: Callable[[int, int], None] | None,
-) -> EmbedResult:
-    """:func:`embed` once it holds the column's run: the chosen engine."""
-    if engine == "ray":
+        if engine == "local":
+            return _embed_local(
+                ws,
+                table_name,
+                ref,
+                embedder=embedder,
+                batch_size=batch_size,
+                encode_batch=encode_batch,
+                on_progress=on_progress,
+            )
         # The behavioural check runs on the driver before any worker starts: a changed model
         # writes nothing. Workers verify the file pin themselves when they load the model.
         with _loaded(embedder, ref) as driver_model:
@@ -152,15 +133,6 @@ def _embed_engine(
                 canaries=pinned.to_json(),
                 before_commit=lambda: _still_the_pinned_model(driver_model, ref, pinned),
             )
-    return _embed_local(
-        ws,
-        table_name,
-        ref,
-        embedder=embedder,
-        batch_size=batch_size,
-        encode_batch=encode_batch,
-        on_progress=on_progress,
-    )
 
 
 def _embed_local(
