@@ -53,6 +53,8 @@ __all__ = [
     "QUERY_LOG_TABLE",
     "RECORD_TABLES",
     "RESERVED_PREFIX",
+    "ROLLOUTS_TABLE",
+    "SHADOW_LOG_TABLE",
     "STATE_DIR",
     "VECTOR_COLUMN_IN_TEXT",
     "ColumnName",
@@ -76,6 +78,8 @@ __all__ = [
     "query_log_schema",
     "retiring_tag",
     "rolled_back_tag",
+    "rollouts_schema",
+    "shadow_log_schema",
     "src_column_name",
     "vector_column_name",
     "vector_type",
@@ -108,6 +112,10 @@ CANARY_CHECKS_TABLE = "wb_canary_checks"
 """Record table: the passing re-checks of a column's canaries (:func:`canary_checks_schema`)."""
 ADAPTERS_TABLE = "wb_adapters"
 """Record table: fitted Drift-Adapters, versioned, with their parameters (:func:`adapters_schema`)."""
+ROLLOUTS_TABLE = "wb_rollouts"
+"""Record table: the versioned rollout steps of each table (:func:`rollouts_schema`)."""
+SHADOW_LOG_TABLE = "wb_shadow_log"
+"""Record table: live queries also run against a rollout's candidate (:func:`shadow_log_schema`)."""
 RECORD_TABLES = (
     EVAL_SETS_TABLE,
     EVAL_SET_VERSIONS_TABLE,
@@ -118,6 +126,8 @@ RECORD_TABLES = (
     CANARIES_TABLE,
     CANARY_CHECKS_TABLE,
     ADAPTERS_TABLE,
+    ROLLOUTS_TABLE,
+    SHADOW_LOG_TABLE,
 )
 """Every record table the workbench writes, all named with :data:`RESERVED_PREFIX`."""
 
@@ -431,5 +441,56 @@ def adapters_schema() -> pa.Schema:
             pa.field("created_at", pa.string()),
             pa.field("manifest_json", pa.string()),
             pa.field("params", pa.binary()),
+        ]
+    )
+
+
+def rollouts_schema() -> pa.Schema:
+    """:data:`ROLLOUTS_TABLE`: one row per rollout step of a table, numbered by ``seq``."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string(), nullable=False),
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+            pa.field("actor", pa.string()),
+            pa.field("action", pa.string()),
+            pa.field("candidate", pa.string()),
+            pa.field("version", pa.int64()),
+            pa.field("production_column", pa.string()),
+            pa.field("production_version", pa.int64()),
+            pa.field("percent", pa.float64()),
+            pa.field("sample", pa.float64()),
+            pa.field("reason", pa.string()),
+        ]
+    )
+
+
+def shadow_log_schema() -> pa.Schema:
+    """:data:`SHADOW_LOG_TABLE`: one row per live query answered by production and run in the shadow."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string()),
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+            pa.field("rollout", pa.int64()),
+            pa.field("query", pa.string()),
+            pa.field("query_sha256", pa.string()),
+            pa.field("k", pa.int32()),
+            pa.field("production_column", pa.string()),
+            pa.field("production_version", pa.int64()),
+            pa.field("candidate_column", pa.string()),
+            pa.field("candidate_version", pa.int64()),
+            pa.field("overlap", pa.float64()),
+            pa.field("rbo", pa.float64()),
+            pa.field("kendall_tau", pa.float64()),
+            pa.field("production_ids", pa.list_(pa.string())),
+            pa.field("candidate_ids", pa.list_(pa.string())),
+            pa.field("production_scores", pa.list_(pa.float32())),
+            pa.field("candidate_scores", pa.list_(pa.float32())),
+            pa.field("production_ms", pa.float64()),
+            pa.field("candidate_ms", pa.float64()),
         ]
     )

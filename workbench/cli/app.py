@@ -22,6 +22,7 @@ from workbench.cli import (
     models,
     monitor,
     production,
+    serve,
     serve_app,
 )
 from workbench.cli.common import GlobalConfigOpt, GlobalWorkspaceOpt, echo
@@ -86,7 +87,7 @@ def _root(workspace: GlobalWorkspaceOpt = None, config: GlobalConfigOpt = None) 
     common.set_defaults(workspace=workspace, config=config)
 
 
-for _group in (data, models, compare, decide, gate, index, judge, production, monitor, serve_app):
+for _group in (data, models, compare, decide, gate, index, judge, production, monitor, serve, serve_app):
     _group.register(app)
 
 

@@ -83,6 +83,7 @@ from workbench.store.production import (
     production_column,
     rollback_from_tags,
 )
+from workbench.store.rollouts import close_rollout
 from workbench.store.status import column_problems, corpus_digest
 from workbench.store.workspace import VectorColumn, Workspace
 
@@ -184,7 +185,7 @@ def promote(
         )
         require_unmoved(table, seen, "promote")
         _publish(table, "promote", target.name, number, intent=intent, validated=validated)
-        return _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now)
+        return _end_rollout(ws, _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now))
 
 
 def check_gate(
@@ -290,7 +291,8 @@ def rollback(
                 f"(its tag {claim} exists); this one changed nothing. See `workbench history`."
             ) from exc
         reached("rollback:claimed")
-        return finish_rollback(ws, table_name, target.undo, actor=actor, reason=reason, now=now)
+        done = finish_rollback(ws, table_name, target.undo, actor=actor, reason=reason, now=now)
+        return _end_rollout(ws, done)
 
 
 def rollback_target(ws: Workspace, table_name: str) -> RollbackTarget:
@@ -534,6 +536,13 @@ def _finish(
     if not done:  # another process finished it between our claim and here; it is in the history
         return history(ws, table_name)[-1]
     return _fresh(done[-1])
+
+
+def _end_rollout(ws: Workspace, record: PromotionRecord) -> PromotionRecord:
+    """Close the live rollout this move ends (:func:`workbench.store.rollouts.close_rollout`)."""
+    if record.to_column is not None:
+        close_rollout(ws, record.table, action=record.action, column=record.to_column, actor=record.actor)
+    return record
 
 
 def _fresh(record: PromotionRecord) -> PromotionRecord:

@@ -247,21 +247,69 @@ class ProductionIndex:
         model = verified_embedder(column, known.get(column.name))
         return ProductionIndex(self.ws, handle, column, model, query_log=self.query_log)
 
-    def search(self, query: str, *, k: int = 10) -> SearchResult:
-        """The ``k`` nearest documents to ``query`` in the production column.
+    @classmethod
+    def at_version(
+        cls, ws: Workspace, table: str, column: str, version: int, *, embedder: Embedder | None = None
+    ) -> ProductionIndex:
+        """A serving handle on ``column`` at ``version`` (a rollout's candidate), validated as :meth:`open`.
 
         Raises:
-            InvalidArgumentError: an empty query or ``k`` < 1.
+            NotFoundError: no such table or column at that version.
+            StaleColumnError, MixedIndexError, CanaryMismatchError: as :meth:`open`.
         """
-        check_query(query, k)
+        handle = ws.table(table)
+        try:
+            handle.checkout(version)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise CorruptStateError(
+                f"version {version} of {table!r} cannot be opened ({str(exc).splitlines()[0][:200]}); "
+                "it was cleaned up or damaged. Start the rollout again (`workbench rollout …`)."
+            ) from exc
+        target = ws.resolve_column(handle, column)
+        verify_column(handle, target)
+        return cls(ws, handle, target, verified_embedder(target, embedder))
+
+    def search(self, query: str, *, k: int = 10, where: str | None = None) -> SearchResult:
+        """The ``k`` nearest documents to ``query`` in the production column.
+
+        Args:
+            query: The text to search for.
+            k: How many results.
+            where: A LanceDB SQL filter on the table's scalar columns, applied before the
+                vector search (``"title LIKE '%model%'"``).
+
+        Raises:
+            InvalidArgumentError: an empty query, ``k`` < 1, or a filter LanceDB cannot run.
+        """
+        return self.search_batch([query], k=k, where=where)[0]
+
+    def search_batch(
+        self, queries: Sequence[str], *, k: int = 10, where: str | None = None
+    ) -> list[SearchResult]:
+        """:meth:`search` for many queries, encoded in one batch."""
+        for query in queries:
+            check_query(query, k)
         if self.adapter is not None:
-            vector = adapted_queries(self.adapter, self.embedder, [query])[0]
+            vectors = adapted_queries(self.adapter, self.embedder, list(queries))
         else:
-            vector = encode_queries(self.embedder, self.column, [query])[0]
+            vectors = encode_queries(self.embedder, self.column, list(queries))
+        return [self._search_vector(q, v, k=k, where=where) for q, v in zip(queries, vectors, strict=True)]
+
+    def _search_vector(self, query: str, vector: Any, *, k: int, where: str | None) -> SearchResult:
         spec = self.index.spec if self.index is not None else None
         found = self.table.search(vector, vector_column_name=self.column.name)
         found = found.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
-        rows = search_query(found, spec, k=k).select(["id", "title", "text", "_distance"]).to_list()
+        if where is not None:
+            found = found.where(where, prefilter=True)
+        try:
+            rows = search_query(found, spec, k=k).select(["id", "title", "text", "_distance"]).to_list()
+        except (RuntimeError, ValueError, OSError) as exc:
+            if where is None:
+                raise
+            raise InvalidArgumentError(
+                f"the filter {where!r} cannot be applied ({str(exc).splitlines()[0][:160]}); give a SQL "
+                "condition on the table's columns, e.g. \"title LIKE '%model%'\""
+            ) from exc
         hits = tuple(
             Hit(rank, row["id"], row["title"] or "", row["text"] or "", 1.0 - float(row["_distance"]))
             for rank, row in enumerate(rows, start=1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 
 from workbench.contract import QUERY_LOG_TABLE, query_log_schema
 from workbench.errors import InvalidArgumentError
-from workbench.store.records import append_records
+from workbench.store.buffer import RecordBuffer
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -77,12 +76,11 @@ class QueryLog:
     ) -> None:
         if not 0.0 < sample_rate <= 1.0:
             raise InvalidArgumentError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
-        if max_rows < 1 or flush_every < 1:
-            raise InvalidArgumentError(
-                f"max_rows and flush_every must be at least 1, got {max_rows!r} and {flush_every!r}"
-            )
         if text not in _TEXT_MODES:
             raise InvalidArgumentError(f"text must be one of {', '.join(_TEXT_MODES)}, got {text!r}")
+        self._buffer = RecordBuffer(
+            ws, QUERY_LOG_TABLE, query_log_schema(), max_rows=max_rows, flush_every=flush_every
+        )
         self.ws = ws
         self.sample_rate = sample_rate
         self.max_rows = max_rows
@@ -90,8 +88,6 @@ class QueryLog:
         self.flush_every = flush_every
         self._rng = np.random.default_rng(seed)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._rows: list[dict[str, object]] = []
-        self._lock = threading.Lock()
 
     def __enter__(self) -> QueryLog:
         return self
@@ -114,23 +110,12 @@ class QueryLog:
             else None,
             "scores": [float(s) for s in scores],
         }
-        with self._lock:
-            self._rows.append(row)
-            full = len(self._rows) >= self.flush_every
-        if full:
-            self.flush()
+        self._buffer.add(row)
         return True
 
     def flush(self) -> int:
         """Append the buffered rows (one version) and trim the log to ``max_rows``; rows written."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-        if not rows:
-            return 0
-        append_records(self.ws, QUERY_LOG_TABLE, pa.Table.from_pylist(rows, schema=query_log_schema()))
-        handle = self.ws.db.open_table(QUERY_LOG_TABLE)
-        _trim(handle, self.max_rows)
-        return len(rows)
+        return self._buffer.flush()
 
 
 def read_query_log(
@@ -169,17 +154,3 @@ def read_query_log(
         keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
         data = data.take(pa.array(keep))
     return data.sort_by("at")
-
-
-def _trim(handle: object, max_rows: int) -> None:
-    """Delete the oldest rows beyond ``max_rows`` (reads only the ``at`` column)."""
-    dataset = handle.to_lance()  # type: ignore[attr-defined]
-    total = dataset.count_rows()
-    if total <= max_rows:
-        return
-    times = dataset.to_table(columns=["at"]).column("at")
-    cutoff = pc.array_sort_indices(times)[total - max_rows]
-    oldest_kept = times[cutoff.as_py()].value  # microseconds since the epoch
-    stamp = datetime.fromtimestamp(oldest_kept / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    handle.delete(f"at < TIMESTAMP '{stamp}'")  # type: ignore[attr-defined]
-    log.debug("query log trimmed to %d rows", handle.count_rows())  # type: ignore[attr-defined]
