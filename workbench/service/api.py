@@ -207,8 +207,6 @@ def create_app(state: ServiceState, *, follow: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if follow:
             state.follower.start()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGHUP, lambda *_: state.follower.wake())
         try:
             yield
         finally:
@@ -411,4 +409,7 @@ def app_from_env() -> FastAPI:
 
     settings = ServiceSettings.from_env()
     ws = open_workspace(settings.workspace, create=False)
-    return create_app(ServiceState(ws, settings))
+    state = ServiceState(ws, settings)
+    if threading.current_thread() is threading.main_thread():  # a worker: SIGHUP re-checks production now
+        signal.signal(signal.SIGHUP, lambda *_: state.follower.wake())
+    return create_app(state)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import tempfile
+
+from uvicorn.supervisors import Multiprocess
 
 from workbench.service.settings import ENV_SETTINGS, ServiceSettings
 
@@ -37,16 +40,36 @@ def serve(settings: ServiceSettings) -> None:
     if settings.workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="workbench-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config = uvicorn.Config(
+        "workbench.service.api:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
     try:
-        uvicorn.run(
-            "workbench.service.api:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level="info",
-            timeout_graceful_shutdown=10,
-        )
+        if settings.workers == 1:
+            uvicorn.Server(config).run()
+        else:
+            _Workers(config, sockets=[config.bind_socket()]).run()
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+class _Workers(Multiprocess):
+    """uvicorn's worker processes, with ``SIGHUP`` passed on to each worker.
+
+    uvicorn restarts every worker on ``SIGHUP``; a workbench worker instead re-checks the
+    production tag at once (and re-validates a target that failed), keeping its loaded models
+    and the requests in flight.
+    """
+
+    def handle_hup(self) -> None:
+        logging.getLogger("workbench.service").info("SIGHUP: every worker re-checks production now")
+        for worker in self.processes:
+            pid = worker.process.pid
+            if pid is not None:
+                os.kill(pid, signal.SIGHUP)
