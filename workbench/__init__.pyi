@@ -37,7 +37,9 @@ from .monitoring.monitor import monitor
 from .production.history import PromotionRecord, history
 from .production.promote import check_gate, promote, refresh, rollback
 from .production.retire import retire
+from .production.rollout import abort_rollout, start_canary, start_shadow
 from .production.serving import CheckReport, ProductionIndex, SearchResult, check, search
+from .production.shadow import shadow_report
 from .store.comparisons import Comparison, list_comparisons, load_comparison
 from .store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
 from .store.index import IndexSpec, build_index
@@ -75,6 +77,7 @@ __all__ = [
     "Verdict",
     "WorkbenchError",
     "Workspace",
+    "abort_rollout",
     "add_judgements",
     "build_demo",
     "build_index",
@@ -109,6 +112,9 @@ __all__ = [
     "rollback",
     "save_eval_set",
     "search",
+    "shadow_report",
+    "start_canary",
+    "start_shadow",
     "table_status",
     "truncated_pin",
     "verify_model",

@@ -109,7 +109,7 @@ def shadow(
     actor: ActorOpt = None,
 ) -> None:
     """Run a sample of live queries against CANDIDATE in the shadow; production still answers them all."""
-    from workbench.production.rollout import start_shadow
+    from workbench import start_shadow
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -129,7 +129,7 @@ def canary(
     actor: ActorOpt = None,
 ) -> None:
     """Serve --percent of traffic from CANDIDATE, sticky by request key (X-User-Id); run again to raise it."""
-    from workbench.production.rollout import start_canary
+    from workbench import start_canary
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -149,7 +149,7 @@ def abort(
     actor: ActorOpt = None,
 ) -> None:
     """Return all traffic to production at once (the service follows within its interval)."""
-    from workbench.production.rollout import abort_rollout
+    from workbench import abort_rollout
 
     with handled():
         ws = workspace(workspace_uri, config)
@@ -208,7 +208,8 @@ def report(
     ] = None,
 ) -> None:
     """Label-free live evidence from the shadow: agreement with production (95% CIs), scores, latency."""
-    from workbench.production.shadow import disagreeing_queries, shadow_report
+    from workbench import shadow_report
+    from workbench.production.shadow import disagreeing_queries
 
     with handled():
         ws = workspace(workspace_uri, config)

@@ -7,3 +7,5 @@ queue and its worker), :mod:`~workbench.service.metrics` (Prometheus),
 :mod:`~workbench.service.api` (the FastAPI application) and :mod:`~workbench.service.run`
 (uvicorn, one or several workers).
 """
+
+__all__: list[str] = []  # the API is in the modules; see each module's __all__
