@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import check_gate, promote, rollback
-from workbench_app import lifecycle, resources
+from workbench_app import lifecycle, resources, rollout
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
 from workbench_app.shell import setup_page
@@ -75,6 +75,8 @@ if prod is None:
             st.session_state[DONE_KEY] = short_columns_in(record.message, names)
             st.rerun()
     st.stop()
+
+rollout.rollout_section(ctx, prod.column, lifecycle.model_names(ctx.ws, table))
 
 gate_col, action_col = st.columns([3, 2], gap="large")
 stored = resources.stored_comparisons(ctx.uri, ctx.table)
