@@ -112,6 +112,8 @@ def test_ready_production_and_metrics_describe_what_is_served(demo_ws: Workspace
         metrics = client.get("/metrics").text
         docs = client.get("/openapi.json").json()
     assert ready["ready"] and ready["swap_ready"] and ready["production"]["column"] == OLD
+    assert ready["production"]["canaries"]["passed"] and ready["production"]["canaries"]["min_cosine"] > 0.99
+    assert ready["production"]["index_coverage"] is None  # exact search: the demo has no ANN index
     assert served["production"]["version"] == ready["production"]["version"] and served["rollout"] is None
     assert served["swaps"][0]["ok"] and served["swaps"][0]["kind"] == "production"
     assert f'workbench_search_seconds_count{{column="{OLD}",served_by="production"}} 1.0' in metrics

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.errors import InvalidArgumentError, WorkbenchError
+from workbench.models.canary import last_result
 from workbench.production.rollout import in_canary
 from workbench.production.shadow import ShadowLog
 from workbench.service.follower import Follower, Serving
@@ -298,13 +299,16 @@ def _describe(state: ServiceState, serving: Serving | None) -> dict[str, Any]:
     if serving is None:
         return body
     p = serving.production
+    canary = last_result(p.embedder)
     body["production"] = {
         "column": p.column.name,
         "model": p.model,
         "version": p.version,
         "index": p.searched_with,
-        "pin_verified": True,
+        "pin_verified": True,  # a production that failed any of these checks is never served
         "rows_complete": True,
+        "canaries": None if canary is None else {"passed": canary.passed, "min_cosine": canary.min_cosine},
+        "index_coverage": _coverage(p),
     }
     rollout = serving.rollout
     body["rollout"] = None
@@ -317,6 +321,15 @@ def _describe(state: ServiceState, serving: Serving | None) -> dict[str, Any]:
             "shadow_dropped": state.shadow.dropped,
         }
     return body
+
+
+def _coverage(index: ProductionIndex) -> float | None:
+    """Share of the column's rows in its ANN index (None: exact search, no index)."""
+    info = index.index
+    if info is None:
+        return None
+    total = info.indexed_rows + info.unindexed_rows
+    return info.indexed_rows / total if total else 1.0
 
 
 def _errors(app: FastAPI, state: ServiceState) -> None:
