@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import abort_rollout, shadow_report, start_canary, start_shadow
-from workbench.production.history import MOVES, history
+from workbench import abort_rollout, history, shadow_report, start_canary, start_shadow
+from workbench.production.history import MOVES
 from workbench.production.rollout import current_rollout
 from workbench.production.shadow import read_shadow_log
 from workbench.store.rollouts import rollout_steps
