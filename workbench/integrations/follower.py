@@ -137,6 +137,8 @@ class ProductionFollower:
 
     def _follow(self, index: ProductionIndex) -> None:
         tag = ledger(self.ws.table(self.table)).production
+        if tag == index.version:  # not moved, or moved back to what is served
+            self._refused, self.problem = None, None
         if tag is None or tag == index.version or tag == self._refused:
             return
         try:

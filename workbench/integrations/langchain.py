@@ -69,16 +69,40 @@ class ProductionRetriever(BaseRetriever):
     clock: Callable[[], float] = time.monotonic
     _production: ProductionFollower = PrivateAttr()
 
-    def model_post_init(self, context: Any, /) -> None:
-        self.k = positive_int(self.k)
-        self._production = ProductionFollower(
-            self.workspace,
-            self.table,
-            follow_interval=self.follow_interval,
-            query_log=self.query_log,
-            embedders=self.embedders,
-            clock=self.clock,
+    def __init__(
+        self,
+        workspace: Workspace | str | Path,
+        table: str | None = None,
+        *,
+        k: int = 10,
+        follow_interval: float = DEFAULT_FOLLOW_INTERVAL,
+        query_log: QueryLog | None = None,
+        embedders: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        # Validated and opened before pydantic runs, so a refusal is the workbench's one-line
+        # error rather than a ValidationError wrapping it.
+        k = positive_int(k)
+        production = ProductionFollower(
+            workspace,
+            table,
+            follow_interval=follow_interval,
+            query_log=query_log,
+            embedders=embedders,
+            clock=clock,
         )
+        super().__init__(
+            workspace=workspace,
+            table=production.table,
+            k=k,
+            follow_interval=production.follow_interval,
+            query_log=query_log,
+            embedders=embedders,
+            clock=clock,
+            **kwargs,
+        )
+        self._production = production
 
     @property
     def production(self) -> ProductionFollower:
