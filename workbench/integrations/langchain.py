@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.integrations import missing_extra
 
@@ -32,6 +32,9 @@ from workbench.checks import positive_int
 from workbench.integrations.follower import DEFAULT_FOLLOW_INTERVAL, ProductionFollower, hit_metadata
 from workbench.store.query_log import QueryLog
 from workbench.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from workbench.models.embedder import Embedder
 
 __all__ = ["ProductionRetriever"]
 
@@ -65,7 +68,7 @@ class ProductionRetriever(BaseRetriever):
     k: int = 10
     follow_interval: float = DEFAULT_FOLLOW_INTERVAL
     query_log: QueryLog | None = None
-    embedders: Mapping[str, Any] | None = None
+    embedders: Mapping[str, Any] | None = None  # Embedder is a Protocol pydantic cannot check
     clock: Callable[[], float] = time.monotonic
     _production: ProductionFollower = PrivateAttr()
 
@@ -77,7 +80,7 @@ class ProductionRetriever(BaseRetriever):
         k: int = 10,
         follow_interval: float = DEFAULT_FOLLOW_INTERVAL,
         query_log: QueryLog | None = None,
-        embedders: Mapping[str, Any] | None = None,
+        embedders: Mapping[str, Embedder] | None = None,
         clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
@@ -92,16 +95,16 @@ class ProductionRetriever(BaseRetriever):
             embedders=embedders,
             clock=clock,
         )
-        super().__init__(
-            workspace=workspace,
-            table=production.table,
-            k=k,
-            follow_interval=production.follow_interval,
-            query_log=query_log,
-            embedders=embedders,
-            clock=clock,
-            **kwargs,
-        )
+        fields: dict[str, Any] = {  # pydantic's own __init__ sets (and checks the types of) the fields
+            "workspace": workspace,
+            "table": production.table,
+            "k": k,
+            "follow_interval": production.follow_interval,
+            "query_log": query_log,
+            "embedders": embedders,
+            "clock": clock,
+        }
+        super().__init__(**fields, **kwargs)
         self._production = production
 
     @property
