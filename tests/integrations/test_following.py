@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,51 @@ def test_an_empty_query_is_refused(framework: Framework, demo_ws: Workspace, emb
     retriever = framework.make(demo_ws, "demo", embedders=embedders)
     with pytest.raises(InvalidArgumentError, match=r"the query is empty"):
         framework.retrieve(retriever, "  ")
+
+
+@pytest.mark.slow
+def test_concurrent_queries_each_come_from_one_column_while_production_moves(
+    framework: Framework, compared_ws: Workspace, comparison_id: str, embedders
+) -> None:
+    retriever = framework.make(compared_ws, "demo", k=5, follow_interval=0, embedders=embedders)
+    truth = {OLD: [row[0] for row in answered(framework, retriever)]}
+    answers: list[list[tuple]] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        for _ in range(400):  # bounded: stops by itself even if the main thread fails
+            if stop.is_set():
+                return
+            try:
+                answers.append(answered(framework, retriever))
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    workers = [threading.Thread(target=ask) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for move, column in [("promote", NEW), ("rollback", OLD), ("promote", NEW)]:
+            if move == "promote":
+                promote(compared_ws, "demo", NEW, comparison=comparison_id)
+            else:
+                rollback(compared_ws, "demo")
+            seen = [answered(framework, retriever)[0][3]["column"] for _ in range(50)]
+            assert column in seen  # followed (a query may still end on the old index while one thread swaps)
+            if column == NEW:
+                truth[NEW] = ProductionIndex.open(compared_ws, "demo", embedder=embedders[NEW]).search(
+                    QUERY, k=5
+                )
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+    assert errors == []
+    new_ids = [hit.id for hit in truth[NEW].hits]
+    assert new_ids != truth[OLD]
+    for answer in answers:
+        ((column, _version),) = {(row[3]["column"], row[3]["version"]) for row in answer}  # one index per answer
+        assert [row[0] for row in answer] == (new_ids if column == NEW else truth[OLD])
+    assert {row[3]["column"] for answer in answers for row in answer} >= {OLD}

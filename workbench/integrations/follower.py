@@ -50,7 +50,7 @@ class ProductionFollower:
     """The validated production index of one table, following the tag between searches.
 
     Thread-safe: one thread re-checks the tag while the others keep searching the index they
-    hold; a search always finishes on the version it started on.
+    hold (they never wait for a validation); a search always finishes on the version it started on.
 
     Args:
         workspace: The workspace, or its folder or URI (opened without creating anything).
@@ -114,19 +114,29 @@ class ProductionFollower:
         return self.current().search(query, k=k)
 
     def current(self) -> ProductionIndex:
-        """The index to search now: followed if the interval has passed since the last check.
+        """The index to search now: followed first if the interval has passed since the last check.
+
+        One thread follows (re-checks the tag, validates a new production, loads its model); the
+        others keep answering from the index they have meanwhile instead of waiting for it.
 
         Raises:
             LifecycleError: nothing is in production yet.
         """
-        with self._lock:
+        index = self._index
+        if index is not None:
+            if self._clock() - self._checked < self.follow_interval or not self._lock.acquire(blocking=False):
+                return index
+        else:
+            self._lock.acquire()
+        try:
             if self._index is None:
                 self._index = self._open()  # raises the one-line "nothing in production" error
-                self._checked = self._clock()
-            elif self._clock() - self._checked >= self.follow_interval:
+            elif self._clock() - self._checked >= self.follow_interval:  # not just followed by another
                 self._follow(self._index)
-                self._checked = self._clock()
+            self._checked = self._clock()
             return self._index
+        finally:
+            self._lock.release()
 
     def _open(self) -> ProductionIndex:
         current = production(self.ws.table(self.table))
@@ -136,17 +146,28 @@ class ProductionFollower:
         )
 
     def _follow(self, index: ProductionIndex) -> None:
-        tag = ledger(self.ws.table(self.table)).production
-        if tag == index.version:  # not moved, or moved back to what is served
-            self._refused, self.problem = None, None
-        if tag is None or tag == index.version or tag == self._refused:
-            return
+        tag: int | None = None
         try:
+            tag = ledger(self.ws.table(self.table)).production
+            if tag == index.version:  # not moved, or moved back to what is served
+                self._refused, self.problem = None, None
+            if tag is None or tag == index.version or tag == self._refused:
+                return
             followed = index.follow(self._embedders)
         except WorkbenchError as exc:
             self._refused, self.problem = tag, str(exc)
             log.warning(
-                "production v%d of %r is not served (still v%d): %s", tag, self.table, index.version, exc
+                "production v%s of %r is not served (still v%d): %s", tag, self.table, index.version, exc
+            )
+            return
+        except (OSError, RuntimeError) as exc:
+            # A concurrent promote or rollback renames tag files while they are listed (LanceDB
+            # then reports a tag file "Not found"): not a verdict on production, so retry.
+            log.warning(
+                "could not check production of %r (%s); still serving v%d, retrying at the next check",
+                self.table,
+                str(exc).splitlines()[0][:200],
+                index.version,
             )
             return
         self._refused, self.problem = None, None
