@@ -152,6 +152,8 @@ def test_concurrent_queries_each_come_from_one_column_while_production_moves(
     new_ids = [hit.id for hit in truth[NEW].hits]
     assert new_ids != truth[OLD]
     for answer in answers:
-        ((column, _version),) = {(row[3]["column"], row[3]["version"]) for row in answer}  # one index per answer
+        ((column, _version),) = {
+            (row[3]["column"], row[3]["version"]) for row in answer
+        }  # one index per answer
         assert [row[0] for row in answer] == (new_ids if column == NEW else truth[OLD])
     assert {row[3]["column"] for answer in answers for row in answer} >= {OLD}
