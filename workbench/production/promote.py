@@ -185,7 +185,7 @@ def promote(
         )
         require_unmoved(table, seen, "promote")
         _publish(table, "promote", target.name, number, intent=intent, validated=validated)
-        return _end_rollout(ws, _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now))
+        return _finish(ws, table_name, "promote", actor=actor, reason=reason, now=now)
 
 
 def check_gate(
@@ -535,7 +535,7 @@ def _finish(
     done = [r for r in finished if r.action == action]
     if not done:  # another process finished it between our claim and here; it is in the history
         return history(ws, table_name)[-1]
-    return _fresh(done[-1])
+    return _end_rollout(ws, _fresh(done[-1]))
 
 
 def _end_rollout(ws: Workspace, record: PromotionRecord) -> PromotionRecord:
