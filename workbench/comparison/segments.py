@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from workbench.store.comparisons import Comparison
     from workbench.store.evalsets import EvalSet
 
-__all__ = ["SegmentSource", "describe_segments", "query_segments", "segment_findings", "segment_view"]
+__all__ = [
+    "MAX_DEFAULT_SEGMENTS",
+    "SegmentSource",
+    "describe_segments",
+    "query_segments",
+    "segment_findings",
+    "segment_view",
+]
+
+MAX_DEFAULT_SEGMENTS = 20
+"""A metadata key with more distinct values (an id, a free-text note) is not segmented by default."""
 
 SegmentSource = Literal["metadata", "automatic", ""]
 """Where a comparison's segments came from: the eval set's query metadata, automatic, or none."""
@@ -37,8 +47,9 @@ def query_segments(
         eval_set: The eval set; its ``metadata`` keys are the segments when it has any.
         baseline_ranking: The baseline's ranking (query_id, rank, score), for the automatic
             segment by top-1 score.
-        segment_by: Keys to segment by (default: every metadata key, or the automatic
-            ``length`` and ``baseline_score`` without metadata); ``[]`` for none.
+        segment_by: Keys to segment by (default: every metadata key with at most
+            :data:`MAX_DEFAULT_SEGMENTS` values, or the automatic ``length`` and
+            ``baseline_score`` without such keys); ``[]`` for none.
 
     Raises:
         InvalidArgumentError: a key in ``segment_by`` is neither a metadata key nor automatic.
@@ -51,6 +62,8 @@ def query_segments(
                 f"segment key {unknown[0]!r} is not in eval set {eval_set.name!r}: its queries' "
                 f"metadata keys are {', '.join(available) or 'none'}; automatic: {', '.join(AUTOMATIC_KEYS)}"
             )
+    if segment_by is None:
+        available = [k for k in available if _distinct(eval_set, k) <= MAX_DEFAULT_SEGMENTS]
     wanted = list(segment_by) if segment_by is not None else (available or list(AUTOMATIC_KEYS))
     if not wanted:
         return {}, ""
@@ -65,6 +78,10 @@ def query_segments(
             found[key] = automatic[key]
     source: SegmentSource = "metadata" if all(k in available for k in wanted) else "automatic"
     return found, source
+
+
+def _distinct(eval_set: EvalSet, key: str) -> int:
+    return len({m[key] for m in eval_set.metadata.values() if key in m})
 
 
 def segment_findings(cmp: Comparison, metric: str | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -120,7 +137,8 @@ def describe_segments(cmp: Comparison, metric: str | None = None, *, alpha: floa
 def _listed(rows: pd.DataFrame, metric: str, most: int = 3) -> str:
     """The first ``most`` findings in words, and how many more there are."""
     text = ", ".join(_finding(row, metric) for _, row in rows.head(most).iterrows())
-    return text + (f" (and {len(rows) - most} more segments)" if len(rows) > most else "")
+    more = len(rows) - most
+    return text + (f" (and {more} more segment{'s' if more > 1 else ''})" if more > 0 else "")
 
 
 def _overall_word(delta: float, low: float, high: float) -> str:

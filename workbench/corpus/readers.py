@@ -235,9 +235,10 @@ def read_queries(path: Path) -> dict[str, str]:
 def read_queries_with_metadata(path: Path) -> tuple[dict[str, str], QueryMetadata]:
     """Queries and their segments: ``{query_id: text}`` and ``{query_id: {key: value}}``.
 
-    A JSONL query may carry ``"metadata": {"language": "de", "topic": "health"}``: an object
-    of scalar values (strings, numbers, booleans; kept as strings), the segments ``compare``
-    reports separately. Queries without it are simply absent from the second dict.
+    A JSONL query may carry ``"metadata": {"language": "de", "topic": "health"}``: its scalar
+    values (strings, numbers, booleans; kept as strings) are the segments ``compare`` reports
+    separately; lists, objects and nulls there are ignored. Queries without any are absent
+    from the second dict.
     """
     records = file_records(path)
     queries: dict[str, str] = {}
@@ -264,23 +265,21 @@ def read_queries_with_metadata(path: Path) -> tuple[dict[str, str], QueryMetadat
 
 
 def _query_metadata(value: object, qid: str, path: Path, line: int) -> dict[str, str]:
-    if value is None or value == "":
-        return {}
+    """The scalar entries of a query's ``metadata`` object, as strings.
+
+    Anything else is left out, not refused: BEIR collections carry other things there (SciFact
+    maps document ids to lists of evidence sentences), and those are not segments.
+    """
     if not isinstance(value, dict):
-        raise DataError(
-            f"{path}:{line}: query {qid!r}: 'metadata' must be an object such as "
-            f'{{"language": "de"}}, got {wrong_type(value)}'
-        )
+        return {}
     segments: dict[str, str] = {}
     for key, item in value.items():
-        if item is None:
+        if isinstance(item, bool):
+            segments[str(key)] = str(item).lower()
+        elif isinstance(item, str | int | float) and str(item).strip():
+            segments[str(key)] = str(item)
+        else:
             continue
-        if isinstance(item, dict | list):
-            raise DataError(
-                f"{path}:{line}: query {qid!r}: metadata {key!r} must be a string, number or boolean "
-                f"(one segment per key), got {wrong_type(item)}"
-            )
-        segments[str(key)] = str(item).lower() if isinstance(item, bool) else str(item)
         check_encodable(segments[str(key)], f"metadata.{key}", path, line)
     return segments
 

@@ -140,9 +140,13 @@ def automatic_segments(queries: Mapping[str, str], top_scores: pd.Series) -> dic
     words = pd.Series([len(queries[q].split()) for q in ids], index=ids, dtype=float)
     scores = top_scores.reindex(ids).astype(float)
     return {
-        "length": _terciles(words, lambda lo, hi: f"{lo:.0f}–{hi:.0f} words"),
-        "baseline_score": _terciles(scores, lambda lo, hi: f"score {lo:.2f}–{hi:.2f}"),
+        "length": _terciles(words, lambda lo, hi: f"{_span(lo, hi, '.0f')} words"),
+        "baseline_score": _terciles(scores, lambda lo, hi: f"score {_span(lo, hi, '.2f')}"),
     }
+
+
+def _span(low: float, high: float, spec: str) -> str:
+    return format(low, spec) if format(low, spec) == format(high, spec) else f"{low:{spec}}–{high:{spec}}"
 
 
 def _terciles(values: pd.Series, label: object) -> pd.Series:
@@ -150,7 +154,10 @@ def _terciles(values: pd.Series, label: object) -> pd.Series:
     known = values.dropna()
     if known.empty:
         return pd.Series(dtype=object)
-    codes = pd.qcut(known.rank(method="min"), 3, labels=False, duplicates="drop")
+    if known.nunique() == 1:
+        codes = pd.Series(0, index=known.index)
+    else:
+        codes = pd.qcut(known.rank(method="min"), 3, labels=False, duplicates="drop")
     names = {}
     for code in pd.unique(codes):
         inside = known[codes == code]
