@@ -220,11 +220,11 @@ def _steps(
         ),
         RunbookStep(
             "Shadow traffic: serve production, also query the candidate on a 20% sample",
-            f"workbench rollout shadow {m.candidate_column} --sample 0.2",
+            f"workbench rollout shadow {m.candidate_column} --sample 0.2 {t}",
         ),
         RunbookStep(
             "Read the shadow report (overlap, score drift, latency)",
-            "workbench rollout report",
+            f"workbench rollout report {m.candidate_column} {t}",
             "no alarm before the canary",
         ),
     ]
@@ -232,7 +232,7 @@ def _steps(
         steps.append(
             RunbookStep(
                 f"Canary: {percent}% of the traffic to the candidate",
-                f"workbench rollout canary {m.candidate_column} --percent {percent}",
+                f"workbench rollout canary {m.candidate_column} --percent {percent} {t}",
                 "`workbench rollout report` and `workbench monitor` clean before raising the share",
             )
         )
