@@ -52,6 +52,7 @@ __all__ = [
     "render_json",
     "render_markdown",
     "runbook_command",
+    "write_output",
     "write_report",
     "write_trec_run",
 ]
