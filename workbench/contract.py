@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADAPTERS_TABLE",
+    "ADDED_COLUMNS",
     "CANARIES_TABLE",
     "CANARY_CHECKS_TABLE",
     "COMPARISONS_TABLE",
@@ -116,6 +117,12 @@ ROLLOUTS_TABLE = "wb_rollouts"
 """Record table: the versioned rollout steps of each table (:func:`rollouts_schema`)."""
 SHADOW_LOG_TABLE = "wb_shadow_log"
 """Record table: live queries also run against a rollout's candidate (:func:`shadow_log_schema`)."""
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    EVAL_SETS_TABLE: ("metadata_json",),
+    EVAL_SET_VERSIONS_TABLE: ("metadata_json",),
+}
+"""Record-table columns added after the table's first release (nullable strings): a table made
+before them gets them, null, before its next write."""
 RECORD_TABLES = (
     EVAL_SETS_TABLE,
     EVAL_SET_VERSIONS_TABLE,
@@ -264,7 +271,11 @@ def content_hash(title: str, text: str) -> str:
 
 
 def eval_sets_schema() -> pa.Schema:
-    """:data:`EVAL_SETS_TABLE`: an eval set's queries and qrels as JSON, plus counts for listing."""
+    """:data:`EVAL_SETS_TABLE`: an eval set's queries, qrels and query metadata as JSON, plus counts.
+
+    ``metadata_json`` (query id → {key: value}) was added later: a table written before it gets
+    the column (null) on its next write (:data:`ADDED_COLUMNS`).
+    """
     import pyarrow as pa
 
     return pa.schema(
@@ -277,6 +288,7 @@ def eval_sets_schema() -> pa.Schema:
             pa.field("n_judged", pa.int64()),
             pa.field("queries_json", pa.string()),
             pa.field("qrels_json", pa.string()),
+            pa.field("metadata_json", pa.string()),
         ]
     )
 
@@ -299,6 +311,7 @@ def eval_set_versions_schema() -> pa.Schema:
             pa.field("n_judgements", pa.int64()),
             pa.field("queries_json", pa.string()),
             pa.field("qrels_json", pa.string()),
+            pa.field("metadata_json", pa.string()),
         ]
     )
 

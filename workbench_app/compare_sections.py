@@ -28,6 +28,7 @@ from workbench_app.comparison_view import (
 )
 from workbench_app.context import SELECT_TABLE_KEY
 from workbench_app.judging import judge_box
+from workbench_app.segments import segment_filter, segment_table
 from workbench_app.tables import render_side_by_side
 from workbench_app.ui import SidesProgress, column_pair, reported
 
@@ -231,6 +232,7 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
             "documents in the drill-down below."
         )
     st.plotly_chart(resources.figure(ctx.uri, cmp.id, "metric_deltas"), width="stretch")
+    segment_table(cmp)
     query_chart(cmp)
 
 
@@ -348,7 +350,7 @@ def drilldown(ctx: Context, cmp: Comparison) -> str:
     """One query: metrics, judged@k, both top lists, judging and the rank-shift chart."""
     base_label, cand_label = sides(cmp)
     head, k = headline(cmp), cmp.manifest.shift_k
-    queries = ordered_queries(cmp)
+    queries = segment_filter(cmp, ordered_queries(cmp))
     qids = queries["query_id"].tolist()
     qlabels = {r["query_id"]: query_label(r, head) for _, r in queries.iterrows()}
     if st.session_state.get(QUERY_KEY) not in qids:

@@ -22,6 +22,7 @@ from workbench.cli import (
     models,
     monitor,
     production,
+    runbook,
     serve,
     serve_app,
 )
@@ -87,7 +88,20 @@ def _root(workspace: GlobalWorkspaceOpt = None, config: GlobalConfigOpt = None) 
     common.set_defaults(workspace=workspace, config=config)
 
 
-for _group in (data, models, compare, decide, gate, index, judge, production, monitor, serve, serve_app):
+for _group in (
+    data,
+    models,
+    compare,
+    decide,
+    gate,
+    index,
+    judge,
+    production,
+    runbook,
+    monitor,
+    serve,
+    serve_app,
+):
     _group.register(app)
 
 

@@ -80,6 +80,14 @@ def compare_cmd(
     index: Annotated[
         bool, typer.Option("--index/--no-index", help="Also measure each ANN index (recall, latency).")
     ] = True,
+    segment_by: Annotated[
+        str | None,
+        typer.Option(
+            "--segment-by",
+            help="Segment keys, comma-separated: query metadata keys (language, topic, …) or the automatic "
+            "length, baseline_score (default: every metadata key, else the automatic ones; '' for none).",
+        ),
+    ] = None,
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
     table: TableOpt = None,
@@ -105,6 +113,7 @@ def compare_cmd(
                 store=store,
                 allow_stale=allow_stale,
                 index=index,
+                segment_by=None if segment_by is None else _split(segment_by),
             )
     if as_json:
         emit_json(comparison_dict(result, per_query=False))
@@ -248,6 +257,7 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
             f"primary metric ({DEFAULT_PRIMARY}) as is, the others Holm-adjusted"
         )
         lines.append("")
+    lines += _segment_lines(result)
     shifts = rank_shift_means(result)
     lines.append("rank shifts (mean): " + ", ".join(f"{k} {v:.3f}" for k, v in shifts.items()))
     lines.append(f"score distributions: KS distance {result.ks.statistic:.3f} (p={result.ks.p:.2g})")
@@ -265,6 +275,26 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     )
     lines.append(f"stored as {result.id}" if stored else f"not stored (id would be {result.id})")
     return lines
+
+
+def _segment_lines(result: Comparison) -> list[str]:
+    """The headline metric per segment and the sentence on where the candidate loses."""
+    from workbench.comparison.segments import describe_segments, segment_view
+
+    if result.segments.empty:
+        return []
+    view = segment_view(result)[
+        ["key", "segment", "n", "baseline", "candidate", "delta", "ci_low", "ci_high", "p (Holm)"]
+    ]
+    text = view.to_string(index=False, float_format="{:.3f}".format, formatters={"p (Holm)": "{:.2g}".format})
+    metric = result.manifest.headline_metric
+    source = result.manifest.segment_source
+    return [
+        f"{metric} per segment ({source}; p Holm-adjusted across segments):",
+        *text.splitlines(),
+        describe_segments(result),
+        "",
+    ]
 
 
 def _headline(row: Any) -> str:

@@ -110,7 +110,10 @@ def add_judgements(
         1 for q, j in clean.items() if any(current.qrels.get(q, {}).get(d) != g for d, g in j.items())
     )
     saved = save_eval_set(
-        ws, EvalSet(current.name, current.table, current.queries, qrels), author=author.strip(), note=note
+        ws,
+        EvalSet(current.name, current.table, current.queries, qrels, metadata=current.metadata),
+        author=author.strip(),
+        note=note,
     )
     log.info("eval set %s v%d: +%d judgements by %s", saved.name, saved.version, added, author)
     return JudgementResult(saved, added, changed, touched)

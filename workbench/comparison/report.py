@@ -24,6 +24,7 @@ import pandas as pd
 
 from workbench.checks import positive_int
 from workbench.comparison import charts
+from workbench.comparison.segments import describe_segments, segment_view
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
@@ -50,6 +51,8 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "runbook_command",
+    "write_output",
     "write_report",
     "write_trec_run",
 ]
@@ -69,6 +72,10 @@ _DELTA_VIEW = [
     "losses",
 ]
 _P_COLUMNS = frozenset({"p", "p (Holm)", "p_adjusted", "p_permutation", "p_ttest", "p_value"})
+_SEGMENTS_NOTE = (
+    "headline metric per segment of the queries; p (Holm): adjusted across all the segments; "
+    "every metric per segment is in `workbench report --format json`"
+)
 _STATS_NOTE = (
     "95% interval: inversion of the paired sign-flip test, so it excludes 0 exactly when p < 0.05; "
     "p: that test; p (Holm): {primary} (the gate's pre-registered primary metric) as is, the other "
@@ -114,6 +121,9 @@ def comparison_dict(cmp: Comparison, *, per_query: bool = True, n_worst: int = 1
         "thresholds": _records(cmp.thresholds),
         "histograms": _records(cmp.histograms()),
         "worst_regressions": _records(cmp.worst_regressions(n_worst)),
+        "segments": _records(cmp.segments),
+        "segment_summary": describe_segments(cmp),
+        "runbook": runbook_command(cmp),
     }
     if per_query:
         data["per_query"] = _records(cmp.per_query)
@@ -200,6 +210,16 @@ def render_markdown(
     if len(cmp.deltas):
         lines += ["#### Metrics", "", f"_{_STATS_NOTE.format(primary=primary)}._", ""]
         lines += _md_table(_delta_view(cmp.deltas, primary).reset_index())
+    if not cmp.segments.empty:
+        lines += [
+            "",
+            f"#### Segments ({_own(cmp.manifest.segment_source)})",
+            "",
+            f"> {_md(describe_segments(cmp))}",
+            "",
+        ]
+        lines += [f"_{_SEGMENTS_NOTE}._", ""]
+        lines += _md_table(segment_view(cmp))
     lines += ["", "#### Rank shifts (mean over all queries)", ""]
     lines += _md_table(pd.DataFrame([rank_shift_means(cmp)]))
     lines += ["", f"#### Threshold translation (KS distance {cmp.ks.statistic:.3f})", ""]
@@ -208,7 +228,15 @@ def render_markdown(
     if len(worst):
         lines += ["", "#### Worst regressions", ""]
         lines += _md_table(worst)
+    lines += ["", f"Migration runbook: `{_own(runbook_command(cmp))}`"]
     return "\n".join(lines) + "\n"
+
+
+def runbook_command(cmp: Comparison) -> str:
+    """The command that writes the migration runbook for this comparison's candidate."""
+    return (
+        f"workbench runbook {cmp.manifest.candidate_column} --comparison {cmp.id} --out runbook-{cmp.id}.md"
+    )
 
 
 def escape_markdown(text: object) -> str:
@@ -342,6 +370,13 @@ def render_html(
             _html_table(_delta_view(cmp.deltas, primary).reset_index()),
             plots.pop(0),
         ]
+    if not cmp.segments.empty:
+        parts += [
+            f"<h2>Segments ({_e(m.segment_source)})</h2>",
+            f'<p class="summary">{_e(describe_segments(cmp))}</p>',
+            f"<p><small>{_e(_SEGMENTS_NOTE)}.</small></p>",
+            _html_table(segment_view(cmp)),
+        ]
     parts += ["<h2>Similarity scores</h2>", plots.pop(0)]
     parts += [
         f"<p>Two-sample KS distance {cmp.ks.statistic:.3f} (p = {cmp.ks.p:.3g}). Threshold translation "
@@ -354,6 +389,7 @@ def render_html(
     if len(worst):
         parts += ["<h2>Worst regressions</h2>", _html_table(worst), plots.pop(0)]
         parts += [_side_by_side(cmp, str(qid), k) for qid in worst["query_id"]]
+    parts.append(f"<p>Migration runbook: <code>{_e(runbook_command(cmp))}</code></p>")
     parts.append(_manifest_html(cmp))
     title = f"Comparison {_e(cmp.id)}"
     return (

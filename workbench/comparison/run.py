@@ -31,10 +31,12 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from workbench.comparison.index_eval import describe_evidence, measure_index
+from workbench.comparison.segments import query_segments
 from workbench.errors import DataError, InvalidArgumentError
 from workbench.metrics.judged import judged_at_k, judged_gap_warning
 from workbench.metrics.labelled import parse_metric, per_query_metrics
 from workbench.metrics.paired import DeltaStats, describe_delta, paired_deltas
+from workbench.metrics.segments import segment_column, segment_deltas
 from workbench.metrics.shifts import ks_distance, rank_shift_table, translate_thresholds
 from workbench.models.embedder import Embedder
 from workbench.progress import ProgressFn
@@ -61,6 +63,7 @@ __all__ = ["DEFAULT_CUTOFFS", "FAMILIES", "compare"]
 log = logging.getLogger(__name__)
 
 FAMILIES = ("ndcg", "recall", "mrr", "map", "precision", "hit_rate")
+_NO_RANKING = pd.DataFrame({"query_id": pd.Series(dtype=str), "rank": pd.Series(dtype="int64"), "score": []})
 DEFAULT_CUTOFFS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.9)
 
 
@@ -77,6 +80,7 @@ class _Plan:
     depth: int
     corpus_digest: str
     warnings: list[str]
+    segment_by: list[str] | None = None
 
 
 def compare(
@@ -95,6 +99,7 @@ def compare(
     cutoffs: Sequence[float] | None = None,
     index: bool = True,
     clock: Callable[[], datetime] | None = None,
+    segment_by: Sequence[str] | None = None,
 ) -> Comparison:
     """Compare two vector columns on an eval set and (by default) store the result.
 
@@ -121,16 +126,22 @@ def compare(
             the exact search (k = the smallest cut-off), the metrics through the index and
             single-query latency p50/p95 both ways (``manifest.index``, and a line in the summary).
         clock: Returns the current UTC time (injected by tests).
+        segment_by: Report every metric per segment of these keys: the eval set's query
+            metadata keys (``language``, ``topic``, …) or the automatic ``length`` and
+            ``baseline_score`` (default: every metadata key, or the automatic two when the
+            queries carry no metadata; ``[]`` for none). Per segment: both sides, the delta's
+            interval and p Holm-adjusted across segments (``Comparison.segments``).
 
     Raises:
         NotFoundError: the eval set, table or a column does not exist.
-        InvalidArgumentError: k <= 0, an unknown metric, or baseline and candidate are one column.
+        InvalidArgumentError: k <= 0, an unknown metric, an unknown segment key, or baseline and
+            candidate are one column.
         DataError: the table is empty, or no judged document of the eval set is in it.
         StaleColumnError: a column has missing or stale rows and ``allow_stale`` is False.
         MixedIndexError: an injected embedder is not the column's pinned model.
     """
     started = time.perf_counter()
-    plan = _plan(ws, baseline, candidate, eval_set, table, k, metrics, allow_stale)
+    plan = _plan(ws, baseline, candidate, eval_set, table, k, metrics, allow_stale, segment_by)
     loaded = {side: embedder_for(plan.columns[side], embedders) for side in SIDES}
     retrieved, timings = _retrieve(plan, loaded, on_progress)
     rankings = {side: r.rankings for side, r in retrieved.items()}
@@ -173,6 +184,7 @@ def _plan(
     k: Sequence[int],
     metrics: Sequence[str] | None,
     allow_stale: bool,
+    segment_by: Sequence[str] | None = None,
 ) -> _Plan:
     k_values = _check_k(k)
     metric_names = _check_metrics(metrics, k_values)
@@ -193,7 +205,9 @@ def _plan(
     warnings += _qrels_warnings(eval_set, table)
     depth = max([*k_values, *(parse_metric(m)[1] for m in metric_names)])
     digest = corpus_digest(table)
-    return _Plan(eval_set, table, columns, labels, k_values, metric_names, depth, digest, warnings)
+    keys = None if segment_by is None else [segment_by] if isinstance(segment_by, str) else list(segment_by)
+    query_segments(eval_set, _NO_RANKING, keys)  # an unknown key is refused before any search
+    return _Plan(eval_set, table, columns, labels, k_values, metric_names, depth, digest, warnings, keys)
 
 
 def _check_k(k: Sequence[int]) -> list[int]:
@@ -298,6 +312,8 @@ class _Analysis:
     thresholds: pd.DataFrame
     ks: KS
     warnings: list[str]
+    segments: list[dict[str, Any]]
+    segment_source: str
 
 
 def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[float] | None) -> _Analysis:
@@ -312,6 +328,10 @@ def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[f
     top = long[long["rank"] <= shift_k]
     scores = {side: top.loc[top["side"] == side, "score"].to_numpy() for side in SIDES}
     headline = _headline(plan.metrics, plan.k_values) if judged else None
+    assigned, source = query_segments(plan.eval_set, rankings["baseline"], plan.segment_by)
+    for key, values in assigned.items():
+        per_query[segment_column(key)] = per_query["query_id"].map(values).astype("str")
+    segments = _segments(plan.metrics, metric_frames, assigned) if judged else []
     return _Analysis(
         stats=stats,
         headline=headline,
@@ -324,7 +344,20 @@ def _analyse(plan: _Plan, rankings: dict[str, pd.DataFrame], cutoffs: Sequence[f
         warnings=plan.warnings
         + _power_warning(stats.get(headline or ""))
         + _judged_warning(per_query, shift_k),
+        segments=segments,
+        segment_source=source if assigned else "",
     )
+
+
+def _segments(
+    metrics: list[str], frames: dict[str, pd.DataFrame], assigned: dict[str, pd.Series]
+) -> list[dict[str, Any]]:
+    """Per-segment statistics as JSON-ready records (NaN as None, so a stored copy compares equal)."""
+    if not assigned:
+        return []
+    frame = segment_deltas(frames["baseline"][metrics], frames["candidate"][metrics], assigned)
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{str(k): v for k, v in r.items()} for r in records]
 
 
 def _manifest(
@@ -357,6 +390,8 @@ def _manifest(
         shift_k=plan.k_values[0],
         timings=timings,
         index=index,
+        segments=result.segments,
+        segment_source=result.segment_source,
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "BeirLayout",
     "Collection",
     "Qrels",
+    "QueryMetadata",
     "beir_layout",
     "check_empty_policy",
     "collection_name",
@@ -32,10 +33,13 @@ __all__ = [
     "read_corpus",
     "read_qrels",
     "read_queries",
+    "read_queries_with_metadata",
     "validate_qrels",
 ]
 
 Qrels = dict[str, dict[str, int]]
+QueryMetadata = dict[str, dict[str, str]]
+"""Query id → segment key → value (``{"q1": {"language": "de"}}``)."""
 log = logging.getLogger(__name__)
 
 QUERY_ID_FIELDS = ("_id", "id", "query_id", "qid")
@@ -55,6 +59,8 @@ class Collection:
     """Ids of documents whose empty text was replaced by their title (``on_empty="title"``)."""
     qrels_dropped: int = 0
     """Judgements dropped because they named a skipped document."""
+    query_metadata: QueryMetadata = field(default_factory=dict)
+    """Segments of the queries that carry ``metadata`` (see :func:`read_queries_with_metadata`)."""
 
     @property
     def report(self) -> str:
@@ -121,6 +127,7 @@ def read_beir(
         skipped=skipped,
         titled=titled,
         qrels_dropped=dropped,
+        query_metadata=layout.query_metadata,
     )
 
 
@@ -132,6 +139,7 @@ class BeirLayout:
     queries: dict[str, str]
     qrels: Qrels
     qrels_file: Path | None
+    query_metadata: QueryMetadata = field(default_factory=dict)
 
     @property
     def judged_documents(self) -> set[str]:
@@ -153,10 +161,11 @@ def beir_layout(folder: Path, *, split: str = "test") -> BeirLayout:
     if corpus_file is None:
         raise DataError(f"{folder}: no corpus.jsonl (BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
     queries: dict[str, str] = {}
+    metadata: QueryMetadata = {}
     qrels: Qrels = {}
     queries_file = _first_existing(folder, ("queries.jsonl", "queries.csv", "queries.tsv"))
     if queries_file is not None:
-        queries = read_queries(queries_file)
+        queries, metadata = read_queries_with_metadata(queries_file)
     if not split or Path(split).name != split or split.startswith("."):
         raise InvalidArgumentError(f"split {split!r} is not a name; give a file name of qrels/ without .tsv")
     qrels_file = _first_existing(folder / "qrels", tuple(f"{split}{ext}" for ext in _QRELS_SUFFIXES))
@@ -166,7 +175,7 @@ def beir_layout(folder: Path, *, split: str = "test") -> BeirLayout:
         if not queries:
             raise DataError(f"{qrels_file}: qrels given but {folder} has no queries.jsonl")
         qrels = read_qrels(qrels_file)
-    return BeirLayout(corpus_file, queries, qrels, qrels_file)
+    return BeirLayout(corpus_file, queries, qrels, qrels_file, metadata)
 
 
 _QRELS_SUFFIXES = (".tsv", ".txt", ".qrels")
@@ -220,8 +229,20 @@ def _read_corpus(
 
 def read_queries(path: Path) -> dict[str, str]:
     """Queries as ``{query_id: text}`` from JSONL (BEIR), CSV or TSV (``id``, ``text``)."""
+    return read_queries_with_metadata(path)[0]
+
+
+def read_queries_with_metadata(path: Path) -> tuple[dict[str, str], QueryMetadata]:
+    """Queries and their segments: ``{query_id: text}`` and ``{query_id: {key: value}}``.
+
+    A JSONL query may carry ``"metadata": {"language": "de", "topic": "health"}``: its scalar
+    values (strings, numbers, booleans; kept as strings) are the segments ``compare`` reports
+    separately; lists, objects and nulls there are ignored. Queries without any are absent
+    from the second dict.
+    """
     records = file_records(path)
     queries: dict[str, str] = {}
+    metadata: QueryMetadata = {}
     for line, record in records:
         qid_field = next((f for f in QUERY_ID_FIELDS if f in record), None)
         if qid_field is None:
@@ -237,7 +258,30 @@ def read_queries(path: Path) -> dict[str, str]:
         check_encodable(text, "text", path, line)
         check_encodable(qid, qid_field, path, line)
         queries[qid] = text
-    return queries
+        segments = _query_metadata(record.get("metadata"), qid, path, line)
+        if segments:
+            metadata[qid] = segments
+    return queries, metadata
+
+
+def _query_metadata(value: object, qid: str, path: Path, line: int) -> dict[str, str]:
+    """The scalar entries of a query's ``metadata`` object, as strings.
+
+    Anything else is left out, not refused: BEIR collections carry other things there (SciFact
+    maps document ids to lists of evidence sentences), and those are not segments.
+    """
+    if not isinstance(value, dict):
+        return {}
+    segments: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            segments[str(key)] = str(item).lower()
+        elif isinstance(item, str | int | float) and str(item).strip():
+            segments[str(key)] = str(item)
+        else:
+            continue
+        check_encodable(segments[str(key)], f"metadata.{key}", path, line)
+    return segments
 
 
 def read_qrels(path: Path) -> Qrels:

@@ -170,7 +170,10 @@ def ingest_collection(
         total = corpus.num_rows
     n_judged = 0
     if set_name is not None:
-        saved = save_eval_set(ws, EvalSet(set_name, name, collection.queries, collection.qrels))
+        metadata = collection.query_metadata
+        saved = save_eval_set(
+            ws, EvalSet(set_name, name, collection.queries, collection.qrels, metadata=metadata)
+        )
         n_judged = len(saved.judged_queries)
     return IngestResult(
         name,
@@ -242,7 +245,8 @@ def _create_streamed(
     qrels, dropped = checked[-1] if checked else ({}, 0)
     n_judged = 0
     if set_name is not None:
-        saved = save_eval_set(ws, EvalSet(set_name, name, queries, qrels))
+        metadata = layout.query_metadata if layout is not None else {}
+        saved = save_eval_set(ws, EvalSet(set_name, name, queries, qrels, metadata=metadata))
         n_judged = len(saved.judged_queries)
     return IngestResult(
         name,

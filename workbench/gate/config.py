@@ -15,6 +15,11 @@ min_queries = 50
 "recall@100" = -0.005  # guard rails on other metrics
 "mrr@10" = -0.01
 ```
+
+A segment of the queries can be a guard rail of its own: ``segments = { language = "de" }``
+(a value or a list of values per query-metadata key) holds the primary metric on each named
+segment to ``segment_margin`` (default 0.05: the segment's interval low end at least −0.05),
+read off the comparison's per-segment statistics.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ class GateConfig(BaseModel):
             by the comparison (production serves through the index).
         min_index_recall: Lowest allowed recall@k of the candidate's index against the exact
             search (with ``require_index``).
+        segments: Query-metadata key → segment value (or list of values) that must each pass
+            the primary metric's non-inferiority at ``segment_margin`` (``{"language": "de"}``).
+        segment_margin: How much worse the primary metric may be on a guarded segment
+            (positive; the segment's interval low end must be at least its negative).
 
     Raises:
         InvalidArgumentError: an unknown setting or metric name, a non-finite threshold, no metric
@@ -69,6 +78,8 @@ class GateConfig(BaseModel):
     min_queries: int = 30
     require_index: bool = False
     min_index_recall: float = 0.95
+    segments: dict[str, str | list[str]] = {}
+    segment_margin: float = 0.05
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -82,6 +93,35 @@ class GateConfig(BaseModel):
         if not 0.0 <= value <= 1.0:
             raise InvalidArgumentError(f"gate min_index_recall must be between 0 and 1, got {value}")
         return value
+
+    @field_validator("segment_margin")
+    @classmethod
+    def _margin_positive(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0.0):
+            raise InvalidArgumentError(
+                f"gate segment_margin must be a finite number >= 0 (0.05: not worse by more "
+                f"than 0.05), got {value}"
+            )
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_named(cls, rules: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for key, values in rules.items():
+            if not key or (isinstance(values, list) and not values):
+                raise InvalidArgumentError(
+                    f"gate segments: {key!r} needs a segment value or a list of them, "
+                    'e.g. segments = { language = "de" } or { language = ["de", "fr"] }'
+                )
+        return rules
+
+    @property
+    def guarded_segments(self) -> list[tuple[str, str]]:
+        """Every (key, value) pair of ``segments``, in order."""
+        pairs = []
+        for key, values in self.segments.items():
+            pairs += [(key, str(v)) for v in (values if isinstance(values, list) else [values])]
+        return pairs
 
     @field_validator("primary")
     @classmethod

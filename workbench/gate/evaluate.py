@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
 from workbench.gate.config import GateConfig
+from workbench.gate.segments import segment_checks
 from workbench.gate.verdict import (
     GateCheck,
     Verdict,
@@ -148,6 +149,7 @@ def evaluate_gate(config: GateConfig, comparison: Comparison, context: GateConte
         checks.append(_index_check(comparison, config.min_index_recall))
     checks.append(_queries_check(config, comparison.manifest))
     checks += metric_checks(config, comparison.deltas, comparison_id=comparison.id)
+    checks += segment_checks(config, comparison.segments, comparison_id=comparison.id)
     verdict, needed = combine(checks)
     return GateResult(
         comparison_id=comparison.id,

@@ -18,6 +18,7 @@ import pyarrow as pa
 from workbench.contract import COMPARISON_FRAMES, COMPARISONS_TABLE, comparisons_schema
 from workbench.errors import InvalidArgumentError, NotFoundError
 from workbench.metrics.paired import TIE_TOLERANCE
+from workbench.metrics.segments import segments_from_records
 from workbench.metrics.shifts import moved_documents, score_histogram, separation_auc
 from workbench.store.records import append_records, read_records
 
@@ -93,6 +94,10 @@ class Manifest:
     ``index`` holds, per side whose column has an ANN index, the index evidence
     (:class:`workbench.comparison.index_eval.IndexEvidence` as a dict: recall@k vs exact,
     metrics through the index, latencies); empty when neither column is indexed.
+    ``segments`` holds one record per (key, segment, metric) with the paired statistics
+    (:data:`workbench.metrics.segments.SEGMENT_COLUMNS`; NaN stored as null), read as a frame
+    through :attr:`Comparison.segments`; ``segment_source`` says where the segments came from
+    (``metadata``, ``automatic``, or ``""`` for a comparison without segments).
     """
 
     table: str
@@ -119,6 +124,8 @@ class Manifest:
     shift_k: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     index: dict[str, dict[str, Any]] = field(default_factory=dict)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    segment_source: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
@@ -179,6 +186,15 @@ class Comparison:
         return same and all(getattr(self, f).equals(getattr(other, f)) for f in COMPARISON_FRAMES)
 
     __hash__ = None  # type: ignore[assignment]  # holds DataFrames
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """Every metric per segment, both sides, the delta's interval and Holm-adjusted p.
+
+        Columns :data:`workbench.metrics.segments.SEGMENT_COLUMNS`; empty for a comparison
+        stored before segments were recorded or made with none.
+        """
+        return segments_from_records(self.manifest.segments)
 
     @property
     def scores(self) -> pd.DataFrame:

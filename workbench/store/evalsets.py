@@ -66,7 +66,12 @@ class EvalSetSummary(TypedDict):
 
 @dataclass(frozen=True)
 class EvalSet:
-    """Queries (``{id: text}``) and graded qrels (``{qid: {doc_id: grade}}``) for one table."""
+    """Queries (``{id: text}``) and graded qrels (``{qid: {doc_id: grade}}``) for one table.
+
+    ``metadata`` maps a query id to its segments (``{"language": "de", "topic": "health"}``),
+    read from ``queries.jsonl``'s ``metadata`` objects; ``compare`` reports every metric per
+    segment of each key.
+    """
 
     name: str
     table: str
@@ -75,12 +80,23 @@ class EvalSet:
     created_at: str = ""
     version: int = 1
     """1 for an eval set as ingested; each recorded change adds one."""
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Query id → segment key → value (queries without metadata are absent)."""
 
     @property
     def content_hash(self) -> str:
-        """sha256 over the canonical queries and qrels: identifies exactly what was evaluated."""
-        blob = json.dumps([self.queries, self.qrels], sort_keys=True, ensure_ascii=False)
+        """sha256 over the canonical queries, qrels (and metadata, when there is some): identifies
+        exactly what was evaluated; an eval set without metadata keeps the hash it always had."""
+        parts: list[object] = [self.queries, self.qrels]
+        if self.metadata:
+            parts.append(self.metadata)
+        blob = json.dumps(parts, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    @property
+    def segment_keys(self) -> list[str]:
+        """The metadata keys any query carries, sorted."""
+        return sorted({key for values in self.metadata.values() for key in values})
 
     @property
     def n_judgements(self) -> int:
@@ -108,7 +124,8 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
         raise InvalidArgumentError(f"eval set {eval_set.name!r} has no queries")
     check_eval_set_table(ws, eval_set.name, eval_set.table)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    stamped = EvalSet(eval_set.name, eval_set.table, eval_set.queries, eval_set.qrels, now)
+    metadata = {q: dict(m) for q, m in eval_set.metadata.items() if q in eval_set.queries and m}
+    stamped = EvalSet(eval_set.name, eval_set.table, eval_set.queries, eval_set.qrels, now, metadata=metadata)
     previous = _latest(ws, eval_set.name)
     version = 1
     if previous is not None and previous.content_hash != stamped.content_hash:
@@ -124,6 +141,7 @@ def save_eval_set(ws: Workspace, eval_set: EvalSet, *, author: str = "", note: s
             "n_judged": [len(stamped.judged_queries)],
             "queries_json": [json.dumps(stamped.queries, ensure_ascii=False)],
             "qrels_json": [json.dumps(stamped.qrels, ensure_ascii=False)],
+            "metadata_json": [_metadata_json(stamped)],
         },
         schema=eval_sets_schema(),
     )
@@ -209,7 +227,12 @@ def _history_row(es: EvalSet, *, author: str, note: str) -> dict[str, object]:
         "n_judgements": es.n_judgements,
         "queries_json": json.dumps(es.queries, ensure_ascii=False),
         "qrels_json": json.dumps(es.qrels, ensure_ascii=False),
+        "metadata_json": _metadata_json(es),
     }
+
+
+def _metadata_json(es: EvalSet) -> str | None:
+    return json.dumps(es.metadata, ensure_ascii=False) if es.metadata else None
 
 
 def list_eval_sets(ws: Workspace, *, table: str | None = None) -> list[EvalSetSummary]:
@@ -309,4 +332,5 @@ def _eval_set(row: dict[str, object]) -> EvalSet:
         queries=json.loads(str(row["queries_json"])),
         qrels={q: {d: int(g) for d, g in j.items()} for q, j in json.loads(str(row["qrels_json"])).items()},
         created_at=str(row["created_at"]),
+        metadata=json.loads(str(row["metadata_json"])) if row.get("metadata_json") else {},
     )

@@ -10,11 +10,12 @@ built from user input.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.contract import ADDED_COLUMNS
 from workbench.errors import ConcurrentChangeError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ __all__ = ["append_records", "read_records", "record_version", "upsert_records"]
 def append_records(ws: Workspace, name: str, rows: pa.Table) -> None:
     """Append ``rows`` to record table ``name``, creating it whole (one LanceDB version)."""
     if ws.has_table(name):
-        ws.db.open_table(name).add(rows)
+        _open_current(ws, name, rows).add(rows)
         return
     try:
         ws.create_table(name, rows)
@@ -39,8 +40,21 @@ def upsert_records(ws: Workspace, name: str, rows: pa.Table, *, key: str) -> Non
     if not ws.has_table(name):
         append_records(ws, name, rows)
         return
-    table = ws.db.open_table(name)
+    table = _open_current(ws, name, rows)
     table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(rows)
+
+
+def _open_current(ws: Workspace, name: str, rows: pa.Table) -> Any:
+    """Open record table ``name``, first adding (null) the columns of ``rows`` released after it
+    was made (:data:`workbench.contract.ADDED_COLUMNS`), so an older workspace takes new rows."""
+    table = ws.db.open_table(name)
+    have = set(table.schema.names)
+    missing = [
+        rows.schema.field(c) for c in ADDED_COLUMNS.get(name, ()) if c in rows.schema.names and c not in have
+    ]
+    if missing:
+        table.add_columns(missing)
+    return table
 
 
 def record_version(ws: Workspace, name: str) -> int:
