@@ -65,7 +65,7 @@ from workbench.store.canaries import record_check
 from workbench.store.index import IndexInfo, describe_indexes, search_query
 from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
-from workbench.store.workspace import VectorColumn, Workspace, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace, read_tags, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -233,7 +233,7 @@ class ProductionIndex:
             embedders: Already-loaded models by column name, for the column production may
                 have moved to (this index's own model is reused when its column is still active).
         """
-        tag = self.ws.table(self.table.name).tags.list().get(PRODUCTION_TAG)
+        tag = read_tags(self.ws.table(self.table.name)).get(PRODUCTION_TAG)
         if tag is not None and tag["version"] == self.version:
             return self
         if self.adapter is not None:  # re-validated: refuses if production moved to another column

@@ -29,6 +29,7 @@ from workbench.contract import PRODUCTION_TAG
 from workbench.errors import FingerprintMismatchError, WorkbenchError
 from workbench.production.rollout import current_rollout
 from workbench.production.serving import ProductionIndex
+from workbench.store.workspace import read_tags
 
 if TYPE_CHECKING:
     from workbench.models.embedder import Embedder
@@ -129,7 +130,7 @@ class Follower:
         with self._lock:
             self.checked_at = time.monotonic()
             serving = self.current
-            tag = self.ws.table(self.table).tags.list().get(PRODUCTION_TAG)
+            tag = read_tags(self.ws.table(self.table)).get(PRODUCTION_TAG)
             version = tag["version"] if tag is not None else None
             production = serving.production if serving is not None else None
             targets: list[tuple[str, Any]] = [("production", version)]

@@ -36,7 +36,7 @@ from workbench.contract import (
     production_tag,
 )
 from workbench.errors import CorruptStateError, LifecycleError
-from workbench.store.workspace import VectorColumn, vector_columns
+from workbench.store.workspace import VectorColumn, read_tags, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
@@ -108,7 +108,7 @@ class RollbackTarget:
 
 def ledger(table: ReadableTable) -> Ledger:
     """The ``production`` tag and the numbered lifecycle tags of ``table`` (one tag listing)."""
-    tags = {name: info["version"] for name, info in table.tags.list().items()}
+    tags = {name: info["version"] for name, info in read_tags(table).items()}
     live, undone, retiring = {}, {}, {}
     for name, version in tags.items():
         if (n := parse_production_tag(name)) is not None:

@@ -14,10 +14,11 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.cache import cache_dir
 from workbench.contract import (
@@ -57,6 +58,7 @@ __all__ = [
     "column_metadata",
     "library_versions",
     "open_workspace",
+    "read_tags",
     "set_tag",
     "table_metadata",
     "vector_columns",
@@ -414,6 +416,23 @@ def table_metadata(table: ReadableTable) -> dict[str, str]:
     """The table-level (schema) metadata at the checked-out version, decoded."""
     meta = table.schema.metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items()}
+
+
+def read_tags(table: ReadableTable, *, attempts: int = 5) -> dict[str, dict[str, Any]]:
+    """``table.tags.list()``, retried while another process moves tags.
+
+    Listing reads every tag file; a promotion or rollback in another process can replace one
+    between the listing and the read (``Not found: …/_refs/tags/production-8.json``). That is
+    not damage: the read is repeated (a few times, a few milliseconds apart).
+    """
+    for attempt in range(attempts):
+        try:
+            return dict(table.tags.list())
+        except (RuntimeError, OSError) as exc:
+            if "not found" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def set_tag(table: Table, tag: str, version: int) -> None:
