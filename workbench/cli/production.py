@@ -64,7 +64,10 @@ your own in <workspace>/gate.toml (or --gate FILE):
 
 --force --reason TEXT overrides NO-GO, INCONCLUSIVE or a missing comparison; the verdict and the
 reason are recorded in the history.
---initial makes the first production of a table that has none (no comparison needed).
+
+--initial records the first production of a table that has none (no comparison needed): the
+column search serves today, usually the old model's. Then compare the new model against it and
+promote the new one through the gate.
 """
 
 
