@@ -68,7 +68,15 @@ GlobalConfigOpt = Annotated[
         "--config", envvar="WORKBENCH_CONFIG", help="Config TOML (default: <workspace>/workbench.toml)."
     ),
 ]
-TableOpt = Annotated[str | None, typer.Option("--table", "-t", help="Corpus table (default: the only one).")]
+TableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        "-t",
+        help="Corpus table (default: the only one, else default_table in workbench.toml, else the "
+        "only one with the named column).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 DEFAULT: str | None = None
@@ -139,8 +147,18 @@ def workspace(uri: str | None, config: str | None, *, create: bool = False) -> W
     return open_workspace(target, config_path=config or _defaults.config, create=create)
 
 
-def table_name(ws: Workspace, table: str | None) -> str:
-    return table or ws.default_table()
+def table_name(ws: Workspace, table: str | None, *, column: str | None = None) -> str:
+    """``--table``, else the table the workspace means (:meth:`Workspace.pick_table`).
+
+    When several tables exist and one was picked (the configured ``default_table``, or the only
+    one with ``column``), one line on stderr says which and why.
+    """
+    if table is not None:
+        return table
+    name, why = ws.pick_table(column=column)
+    if why:
+        echo(f"table {name!r} ({why}; --table NAME to choose)", err=True)
+    return name
 
 
 @contextmanager

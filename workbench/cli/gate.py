@@ -67,7 +67,9 @@ def gate(
     with handled():
         ws = workspace(workspace_uri, config)
         thresholds = load_gate_config(gate_file) if gate_file is not None else None
-        result = check_gate(ws, table_name(ws, table), column, comparison=comparison, gate=thresholds)
+        result = check_gate(
+            ws, table_name(ws, table, column=column), column, comparison=comparison, gate=thresholds
+        )
     if as_json:
         emit_json({**result.model_dump(mode="json"), "exit_code": result.exit_code})
     else:

@@ -100,7 +100,7 @@ def promote(
         ws = workspace(workspace_uri, config)
         record = run_promote(
             ws,
-            table_name(ws, table),
+            table_name(ws, table, column=column),
             column,
             comparison=comparison,
             gate=load_gate_config(gate) if gate is not None else None,
@@ -282,7 +282,12 @@ def retire(
     with handled():
         ws = workspace(workspace_uri, config)
         result = run_retire(
-            ws, table_name(ws, table), column, grace=parse_duration(grace), actor=actor, reason=reason
+            ws,
+            table_name(ws, table, column=column),
+            column,
+            grace=parse_duration(grace),
+            actor=actor,
+            reason=reason,
         )
     if as_json:
         emit_json({**asdict(result), "record": result.record.to_dict()})
