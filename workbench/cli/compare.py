@@ -123,24 +123,21 @@ def report_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Export a stored comparison: HTML (self-contained), Markdown, JSON or per-query CSV."""
-    from workbench import load_comparison, write_report
+    from workbench import load_comparison
     from workbench.comparison.report import FORMATS
 
     with handled():
         if format not in FORMATS:
             raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-        from workbench.gate.config import workspace_gate
-        from workbench.production.promote import gate_for_report
+        from workbench.production.report import write_comparison_report
 
         ws = workspace(workspace_uri, config)
         result = load_comparison(ws, comparison_id)
-        thresholds = workspace_gate(ws)
-        path = write_report(
+        path = write_comparison_report(
+            ws,
             result,
             out or Path(f"{result.id}.{format}"),
             format=format,  # type: ignore[arg-type]
-            primary=thresholds.primary,
-            gate=gate_for_report(ws, result, gate=thresholds),
         )
     echo(f"wrote {path}")
 

@@ -50,6 +50,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "render_report",
     "write_report",
     "write_trec_run",
 ]
@@ -144,8 +145,13 @@ def rank_shift_means(cmp: Comparison) -> dict[str, float]:
 # --- renderers -----------------------------------------------------------------------------
 
 
-def render_json(cmp: Comparison) -> str:
-    return json.dumps(comparison_dict(cmp), indent=2, ensure_ascii=False, allow_nan=False)
+def render_json(cmp: Comparison, *, gate: GateVerdict | None = None) -> str:
+    """:func:`comparison_dict` as JSON, with the gate's verdict and checks when ``gate`` is given."""
+    data = comparison_dict(cmp)
+    if gate is not None:
+        checks = [{"outcome": c.outcome, "detail": c.detail} for c in gate.checks]
+        data["gate"] = {"verdict": gate.verdict, "summary": gate.summary, "checks": checks}
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def render_csv(cmp: Comparison) -> str:
@@ -430,8 +436,6 @@ def _manifest_html(cmp: Comparison) -> str:
 
 # --- files ---------------------------------------------------------------------------------
 
-_RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json, "csv": render_csv}
-
 
 def write_report(
     cmp: Comparison,
@@ -444,16 +448,27 @@ def write_report(
     """Write a comparison as HTML, Markdown, JSON or CSV (default: from the file suffix)."""
     path = Path(path)
     chosen = format or path.suffix.lstrip(".").lower()
-    if chosen not in _RENDERERS:
-        raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    if chosen == "html":
-        text = render_html(cmp, primary=primary, gate=gate)
-    elif chosen == "md":
-        text = render_markdown(cmp, primary=primary, gate=gate)
-    else:
-        text = _RENDERERS[chosen](cmp)
-    write_output(path, text)
+    write_output(path, render_report(cmp, format=chosen, primary=primary, gate=gate))  # type: ignore[arg-type]
     return path
+
+
+def render_report(
+    cmp: Comparison, *, format: ReportFormat, primary: str = DEFAULT_PRIMARY, gate: GateVerdict | None = None
+) -> str:
+    """The report of ``cmp`` in ``format``; ``gate`` (the verdict) goes into HTML, Markdown and JSON.
+
+    CSV is one row per query, with no place for a verdict. The CLI and the app both reach this
+    through :func:`workbench.production.report.comparison_report`, which adds the workspace's gate.
+    """
+    if format not in FORMATS:
+        raise InvalidArgumentError(f"report format {format!r} is not one of {', '.join(FORMATS)}")
+    if format == "html":
+        return render_html(cmp, primary=primary, gate=gate)
+    if format == "md":
+        return render_markdown(cmp, primary=primary, gate=gate)
+    if format == "json":
+        return render_json(cmp, gate=gate)
+    return render_csv(cmp)
 
 
 def write_output(path: Path, text: str) -> None:
