@@ -228,6 +228,7 @@ def default_eval_set(ws: Workspace, table: str | None) -> str:
 def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     """The human summary of a comparison: sentence, metric table, shifts, warnings, id."""
     from workbench.comparison.report import rank_shift_means
+    from workbench.formatting import number, p_text, p_value
 
     m = result.manifest
     lines = [result.summary, ""]
@@ -236,8 +237,9 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
 
         view = result.deltas[["baseline", "candidate", "delta", "ci_low", "ci_high", "p_permutation"]]
         view = view.assign(p_holm=adjusted_p(result.deltas))
+        signed = {c: lambda x: number(x, signed=True) for c in ("delta", "ci_low", "ci_high")}
         text = view.rename(columns={"p_permutation": "p"}).to_string(
-            float_format="{:.3f}".format, formatters={"p": "{:.2g}".format, "p_holm": "{:.2g}".format}
+            float_format=number, formatters={**signed, "p": p_value, "p_holm": p_value}
         )
         lines += text.splitlines()
         lines.append(
@@ -247,7 +249,7 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
         lines.append("")
     shifts = rank_shift_means(result)
     lines.append("rank shifts (mean): " + ", ".join(f"{k} {v:.3f}" for k, v in shifts.items()))
-    lines.append(f"score distributions: KS distance {result.ks.statistic:.3f} (p={result.ks.p:.2g})")
+    lines.append(f"score distributions: KS distance {number(result.ks.statistic)} ({p_text(result.ks.p)})")
     for side, e in m.index.items():
         lines.append(
             f"index ({side}) {e['index']}: recall@{e['k']} {e['recall']:.3f}, "
@@ -267,4 +269,7 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
 def _headline(row: Any) -> str:
     if row.delta is None or (isinstance(row.delta, float) and math.isnan(row.delta)):
         return f"{row.headline_metric}: n/a"
-    return f"{row.headline_metric} {row.delta:+.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] p={row.p_value:.3g}"
+    from workbench.formatting import interval, number, p_text
+
+    delta = number(row.delta, signed=True)
+    return f"{row.headline_metric} {delta} {interval(row.ci_low, row.ci_high)} {p_text(row.p_value)}"

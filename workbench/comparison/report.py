@@ -25,6 +25,7 @@ import pandas as pd
 from workbench.checks import positive_int
 from workbench.comparison import charts
 from workbench.errors import DataError, InvalidArgumentError
+from workbench.formatting import MISSING, number, p_text, p_value
 from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
 from workbench.retrieval.encode import embedder_for
@@ -256,16 +257,18 @@ def _md_table(frame: pd.DataFrame) -> list[str]:
     return [header, "|" + "---|" * len(frame.columns), *rows]
 
 
+_SIGNED_COLUMNS = frozenset({"delta", "ci_low", "ci_high"})
+
+
 def _fmt(value: object, *, column: object = None) -> str:
-    """Every number with three decimals (p-values below 0.001 as ``<0.001``), so columns line up."""
+    """Every number by :mod:`workbench.formatting`: three decimals, deltas and their intervals
+    signed, no negative zero, p-values below 0.001 as ``<0.001``; so columns line up."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞" if value > 0 else "−∞"
+        return MISSING
     if isinstance(value, float):
-        if str(column) in _P_COLUMNS and value < 0.001:
-            return "<0.001"
-        return f"{value:.3f}"
+        if str(column) in _P_COLUMNS:
+            return p_value(value)
+        return number(value, signed=str(column) in _SIGNED_COLUMNS)
     return str(value)
 
 
@@ -350,7 +353,7 @@ def render_html(
         ]
     parts += ["<h2>Similarity scores</h2>", plots.pop(0)]
     parts += [
-        f"<p>Two-sample KS distance {cmp.ks.statistic:.3f} (p = {cmp.ks.p:.3g}). Threshold translation "
+        f"<p>Two-sample KS distance {number(cmp.ks.statistic)} ({p_text(cmp.ks.p)}). Threshold translation "
         "(quantile mapping: the new cut-off keeps the same share of top-k results):</p>",
         _html_table(meaningful_thresholds(cmp.thresholds)),
         "<h2>Rank shifts</h2>",
