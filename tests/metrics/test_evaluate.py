@@ -166,7 +166,9 @@ def test_matches_pytrec_eval_on_graded_random_run(random_collection: tuple[dict,
 
 def test_matches_pytrec_eval_on_cranfield() -> None:
     if not (CRANFIELD / "corpus.jsonl").is_file():
-        pytest.skip(f"{CRANFIELD} is absent (the shared IR collections are not on this machine)")
+        from tests.conftest import SHARED_HINT
+
+        pytest.skip(f"{CRANFIELD} is absent: {SHARED_HINT}")
     corpus, queries, qrels = load_cranfield()
     run = overlap_run(corpus, queries)
     metrics = ["ndcg@10", "recall@100", "mrr@10", "map@100", "precision@5", "hit_rate@10"]

@@ -172,7 +172,10 @@ def history(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason."""
+    """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason.
+
+    Each line starts with its table and the move's number in that table (``demo #3``).
+    """
     from workbench import history as read_history
 
     with handled():
@@ -185,8 +188,8 @@ def history(
         return
     if not records:
         echo("no promotions recorded yet")
-    for record in records:
-        echo(f"#{record.seq} {record.at} {record.actor}: {record.message}")
+    for record in records:  # numbered per table: each table has its own sequence of moves
+        echo(f"{record.table} #{record.seq} {record.at} {record.actor}: {record.message}")
 
 
 def search(
