@@ -28,14 +28,14 @@ __all__ = ["GATE_HELP", "gate", "print_checks", "register"]
 GATE_HELP = """The gate's verdict on promoting COLUMN with a stored comparison; nothing is written.
 
 \b
-GO            exit 0: every check passes (hard checks, enough judged
-              queries, the primary metric shown not worse than its
-              margin, the guard rails on other metrics)
-NO-GO         exit 1: a hard check fails (wrong table, columns or data),
-              or the evidence shows the candidate worse beyond a margin
-INCONCLUSIVE  exit 3: neither can be shown; says about how many more
-              judged queries would decide
-error         exit 2
+    GO            exit 0: every check passes (hard checks, enough judged
+                  queries, the primary metric shown not worse than its
+                  margin, the guard rails on other metrics)
+    NO-GO         exit 1: a hard check fails (wrong table, columns or data),
+                  or the evidence shows the candidate worse beyond a margin
+    INCONCLUSIVE  exit 3: neither can be shown; says about how many more
+                  judged queries would decide
+    error         exit 2
 
 The thresholds come from <workspace>/gate.toml (or --gate FILE); see `workbench promote --help`.
 """
