@@ -251,7 +251,7 @@ def distributions_tab(ctx: Context, cmp: Comparison) -> None:
         b.metric(
             f"Separation AUC · {cand_label}",
             f"{auc['candidate']:.2f}",
-            f"{auc['candidate'] - auc['baseline']:+.2f}",
+            number(auc["candidate"] - auc["baseline"], 2, signed=True),
             help="ROC AUC of relevant vs other top-k results by score: 1 = a threshold separates "
             "them perfectly, 0.5 = chance. Can you still threshold this model's scores?",
         )
