@@ -222,7 +222,8 @@ def search(
     with handled():
         ws = workspace(workspace_uri, config)
         query_log = QueryLog(ws, text=log_query) if log_query is not None else None  # type: ignore[arg-type]
-        result = run_search(ws, query, table=table, k=k, query_log=query_log, adapter=adapter)
+        name = table_name(ws, table)
+        result = run_search(ws, query, table=name, k=k, query_log=query_log, adapter=adapter)
     if as_json:
         emit_json(result.to_dict())
         return
