@@ -27,3 +27,9 @@ def test_no_work_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     with progress_bar("comparing"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_scaled_counts_read_like_the_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    with progress_bar("uploading", unit="B", scale=True) as update:
+        update(3 * 1024 * 1024, 3 * 1024 * 1024)
+    assert capsys.readouterr().err.startswith("uploading: 3.00MB/3.00MB (100%)")

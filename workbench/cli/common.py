@@ -176,7 +176,7 @@ def progress_bar(
     :data:`PLAIN_EVERY` seconds instead.
     """
     if not _is_terminal(sys.stderr):
-        plain = PlainProgress(terminal_text(description), unit=unit, usage_of=usage_of)
+        plain = PlainProgress(terminal_text(description), unit=unit, scale=scale, usage_of=usage_of)
         try:
             yield plain.update
         finally:
@@ -236,11 +236,13 @@ class PlainProgress:
     seconds in between, and at the end; nothing when there was no work.
     """
 
-    def __init__(self, description: str, *, unit: str = "rows", usage_of: Any = None) -> None:
+    def __init__(
+        self, description: str, *, unit: str = "rows", scale: bool = False, usage_of: Any = None
+    ) -> None:
         import time
 
         self._clock = time.monotonic
-        self.description, self.unit, self.usage_of = description, unit, usage_of
+        self.description, self.unit, self.scale, self.usage_of = description, unit, scale, usage_of
         self._start = self._last = self._clock()
         self._done, self._total, self._quarter = 0, 0, -1
 
@@ -260,11 +262,24 @@ class PlainProgress:
     def _line(self, now: float) -> None:
         elapsed = now - self._start
         share = f" ({self._done / self._total:.0%})" if self._total > 0 else ""
-        rate = f", {self._done / elapsed:.1f} {self.unit}/s" if elapsed > 0 and self._done else ""
+        rate = f", {self._amount(self._done / elapsed)}/s" if elapsed > 0 and self._done else ""
         usage = getattr(self.usage_of, "usage", None)
         if usage is not None:
             rate += f", {usage.tokens} tokens" + ("" if usage.cost is None else f", cost {usage.cost:.4f}")
-        typer.echo(f"{self.description}: {self._done}/{self._total} {self.unit}{share}{rate}", err=True)
+        typer.echo(f"{self.description}: {self._counts()}{share}{rate}", err=True)
+
+    def _counts(self) -> str:
+        """``216/432 rows``; with ``scale``, k/M (1024-based for bytes) as the bar shows them."""
+        if not self.scale:
+            return f"{self._done}/{self._total} {self.unit}"
+        return f"{self._amount(self._done)}/{self._amount(self._total)}"
+
+    def _amount(self, value: float) -> str:
+        if not self.scale:
+            return f"{value:.1f} {self.unit}"
+        from tqdm import tqdm
+
+        return tqdm.format_sizeof(value, self.unit, 1024 if self.unit == "B" else 1000)
 
 
 _ESCAPES = re.compile(
