@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.formatting import p_value, without_negative_zero
 from workbench_app import resources
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
@@ -46,10 +47,13 @@ for col, (fmt, (name, mime, icon, help_text)) in zip(cols, FORMATS.items(), stri
         )
 
 with st.expander(f"All {len(stored)} stored comparisons of {ctx.table}", icon=":material/list:"):
-    st.dataframe(
+    listed = without_negative_zero(
         stored[
             ["id", "created_at", "baseline", "candidate", "eval_set", "headline_metric", "delta", "p_value"]
-        ],
+        ]
+    )
+    st.dataframe(
+        listed.assign(p_value=listed["p_value"].map(p_value)),
         hide_index=True,
         width="stretch",
         column_config={
@@ -60,7 +64,7 @@ with st.expander(f"All {len(stored)} stored comparisons of {ctx.table}", icon=":
             "eval_set": st.column_config.TextColumn("Eval set"),
             "headline_metric": st.column_config.TextColumn("Metric"),
             "delta": st.column_config.NumberColumn("Δ", format="%+.3f"),
-            "p_value": st.column_config.NumberColumn("p", format="%.2g"),
+            "p_value": st.column_config.TextColumn("p"),
         },
     )
 

@@ -23,13 +23,17 @@ pytest_plugins = ["tests.scaleout_servers", "tests.servers"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_HINT = (
+    "set WORKBENCH_SHARED_DATA to the folder that holds the BEIR collections (scifact/, cranfield/) "
+    "to run it; see CONTRIBUTING.md"
+)
 
 
 def shared_collection(name: str) -> Path:
     """A BEIR collection from ../shared/data, or skip the test cleanly when it is absent."""
     path = SHARED_DATA / name
     if not (path / "corpus.jsonl").is_file():
-        pytest.skip(f"{path} is absent (the shared IR collections are not on this machine)")
+        pytest.skip(f"{path} is absent: {SHARED_HINT}")
     return path
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 from workbench import compare, load_eval_set
 from workbench.comparison import charts
 from workbench.comparison.report import escape_markdown
+from workbench.formatting import interval, number, p_text, p_value
 from workbench_app import resources
 from workbench_app.comparison_view import (
     alias_or_column,
@@ -140,14 +141,15 @@ def headline_tiles(cmp: Comparison) -> None:
         row = cmp.deltas.loc[head]
         cols[0].metric(
             f"{head} · {cand_label}",
-            f"{row['candidate']:.3f}",
-            f"{row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]",
-            help=f"{base_label}: {row['baseline']:.3f}. Δ with its 95% interval (inverted sign-flip test).",
+            number(row["candidate"]),
+            f"{number(row['delta'], signed=True)} {interval(row['ci_low'], row['ci_high'])}",
+            help=f"{base_label}: {number(row['baseline'])}. Δ with its 95% interval "
+            "(inverted sign-flip test).",
         )
         cols[1].metric(
             "p-value (permutation)",
-            f"{row['p_permutation']:.2g}",
-            help=f"Paired t-test: p = {row['p_ttest']:.2g}",
+            p_value(row["p_permutation"]),
+            help=f"Paired t-test: {p_text(row['p_ttest'])}",
         )
         cols[2].metric(
             "Better / worse",
@@ -179,13 +181,13 @@ def metrics_tab(ctx: Context, cmp: Comparison) -> None:
     st.dataframe(
         view.style.map(style_delta, subset=["delta"]).format(
             {
-                "baseline": "{:.3f}",
-                "candidate": "{:.3f}",
-                "delta": "{:+.3f}",
-                "mde": "±{:.3f}",
-                "p_ttest": "{:.3f}",
-                "p_permutation": "{:.3f}",
-                "p_holm": "{:.3f}",
+                "baseline": number,
+                "candidate": number,
+                "delta": lambda x: number(x, signed=True),
+                "mde": lambda x: f"±{number(x)}",
+                "p_ttest": p_value,
+                "p_permutation": p_value,
+                "p_holm": p_value,
             }
         ),
         hide_index=True,
@@ -251,7 +253,7 @@ def distributions_tab(ctx: Context, cmp: Comparison) -> None:
         b.metric(
             f"Separation AUC · {cand_label}",
             f"{auc['candidate']:.2f}",
-            f"{auc['candidate'] - auc['baseline']:+.2f}",
+            number(auc["candidate"] - auc["baseline"], 2, signed=True),
             help="ROC AUC of relevant vs other top-k results by score: 1 = a threshold separates "
             "them perfectly, 0.5 = chance. Can you still threshold this model's scores?",
         )
@@ -368,10 +370,10 @@ def drilldown(ctx: Context, cmp: Comparison) -> str:
             flat = abs(r["delta"]) < 1e-9
             next(slots).metric(
                 r["metric"],
-                f"{r['candidate']:.3f}",
-                "±0" if flat else f"{r['delta']:+.3f}",
+                number(r["candidate"]),
+                "±0" if flat else number(r["delta"], signed=True),
                 delta_color="off" if flat else "normal",
-                help=f"{base_label}: {r['baseline']:.3f} → {cand_label}: {r['candidate']:.3f}",
+                help=f"{base_label}: {number(r['baseline'])} → {cand_label}: {number(r['candidate'])}",
             )
         if judged[0] is not None and judged[0] == judged[0]:
             next(slots).metric(

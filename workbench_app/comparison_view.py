@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import Comparison, Workspace
+from workbench.formatting import interval, number
 from workbench.metrics.multiple import adjusted_p
 from workbench.store.workspace import VectorColumn
 from workbench_app.ui import model_short
@@ -33,9 +34,13 @@ def list_label(row: pd.Series) -> str:
     """One line per stored comparison for a picker."""
     head = row["headline_metric"]
     delta = row["delta"]
-    number = f" · {head} {delta:+.3f}" if head and isinstance(delta, float) and math.isfinite(delta) else ""
+    shown = (
+        f" · {head} {number(delta, signed=True)}"
+        if head and isinstance(delta, float) and math.isfinite(delta)
+        else ""
+    )
     when = str(row["created_at"]).replace("T", " ")[:16]
-    return f"{when} · {row['baseline']} → {row['candidate']} · {row['eval_set']}{number}"
+    return f"{when} · {row['baseline']} → {row['candidate']} · {row['eval_set']}{shown}"
 
 
 def comparison_picker(stored: pd.DataFrame, *, key: str, label: str = "Comparison") -> str:
@@ -62,7 +67,7 @@ def metric_table(cmp: Comparison) -> pd.DataFrame:
             "baseline": d["baseline"].to_numpy(),
             "candidate": d["candidate"].to_numpy(),
             "delta": d["delta"].to_numpy(),
-            "ci": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(d["ci_low"], d["ci_high"], strict=True)],
+            "ci": [interval(lo, hi) for lo, hi in zip(d["ci_low"], d["ci_high"], strict=True)],
             "p_ttest": d["p_ttest"].to_numpy(),
             "p_permutation": d["p_permutation"].to_numpy(),
             "p_holm": adjusted_p(d).to_numpy(),
@@ -85,7 +90,7 @@ def query_label(row: pd.Series, head: str | None) -> str:
     text = text if len(text) <= 70 else text[:67] + "…"
     delta = row.get(f"{head}_delta") if head else None
     if delta is not None and not pd.isna(delta):
-        return f"{text}  ({head} {delta:+.3f})"
+        return f"{text}  ({head} {number(delta, signed=True)})"
     return f"{text}  (RBO {row['rbo']:.2f})"
 
 

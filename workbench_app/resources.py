@@ -134,18 +134,23 @@ def figure(uri: str, comparison_id: str, name: str) -> go.Figure:
     return getattr(charts, name)(comparison(uri, comparison_id))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def report(uri: str, comparison_id: str, fmt: str) -> str:
-    """A stored comparison rendered by :mod:`workbench.comparison.report` (html, md, json, csv)."""
-    from workbench.comparison.report import render_csv, render_html, render_json, render_markdown
+    """:func:`workbench.production.report.comparison_report`: the report ``workbench report`` writes.
 
-    renderers = {
-        "html": render_html,
-        "md": render_markdown,
-        "json": render_json,
-        "csv": render_csv,
-    }
-    return renderers[fmt](comparison(uri, comparison_id))
+    Cached per the comparison's table version and tag positions: the gate's verdict in it
+    follows production (a promotion or a rollback changes it).
+    """
+    table = comparison(uri, comparison_id).manifest.table
+    ws = workspace(uri)
+    key = (latest_version(ws, table), tags_key(uri, table)) if ws.has_table(table) else None
+    return _report(uri, comparison_id, fmt, key)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _report(uri: str, comparison_id: str, fmt: str, table_key: tuple[int, str] | None) -> str:
+    from workbench.production.report import comparison_report
+
+    return comparison_report(workspace(uri), comparison(uri, comparison_id), format=fmt)  # type: ignore[arg-type]
 
 
 def records_key(uri: str, *names: str) -> tuple[int, ...]:

@@ -84,7 +84,7 @@ def test_result_holds_metrics_deltas_and_a_sentence(cmp: Comparison) -> None:
     assert row["n"] == 52 and row["wins"] + row["ties"] + row["losses"] == 52
     assert row["ci_low"] <= row["delta"] <= row["ci_high"]
     assert row["delta"] == pytest.approx(row["candidate"] - row["baseline"])
-    assert re.match(r"nDCG@10 [+-]\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\], p[<=]", cmp.summary)
+    assert re.match(r"nDCG@10 [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\], p[<=]", cmp.summary)
     assert f"better on {int(row['wins'])} queries, worse on {int(row['losses'])}" in cmp.summary
 
 

@@ -62,11 +62,11 @@ def test_markdown_table_has_holm_column_marks_the_primary_and_one_number_format(
     assert "| metric | baseline | candidate | delta | ci_low | ci_high | p | p (Holm) |" in text
     primary = next(line for line in text.splitlines() if line.startswith("| ndcg@10 (primary)"))
     assert "0.0005769" not in text
-    # delta 0.001 (three decimals like every row); p and p (Holm) of the primary: <0.001 (escaped).
-    assert primary.split(" | ")[3] == "0.001" and primary.count("&lt;0.001") == 2
+    # delta +0.001 (signed, three decimals like every row); p and p (Holm) of the primary: <0.001 (escaped).
+    assert primary.split(" | ")[3] == "+0.001" and primary.count("&lt;0.001") == 2
     assert "Holm-adjusted" in text and "inversion of the paired sign-flip test" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "(primary)" not in line]
-    numbers = re.findall(r"\|\s(-?\d+\.\d+)\s(?=\|)", "\n".join(table))
+    numbers = re.findall(r"\|\s([+-]?\d+\.\d+)\s(?=\|)", "\n".join(table))
     assert numbers and all(len(n.split(".")[1]) == 3 for n in numbers)
 
 

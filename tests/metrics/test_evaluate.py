@@ -166,7 +166,9 @@ def test_matches_pytrec_eval_on_graded_random_run(random_collection: tuple[dict,
 
 def test_matches_pytrec_eval_on_cranfield() -> None:
     if not (CRANFIELD / "corpus.jsonl").is_file():
-        pytest.skip(f"{CRANFIELD} is absent (the shared IR collections are not on this machine)")
+        from tests.conftest import SHARED_HINT
+
+        pytest.skip(f"{CRANFIELD} is absent: {SHARED_HINT}")
     corpus, queries, qrels = load_cranfield()
     run = overlap_run(corpus, queries)
     metrics = ["ndcg@10", "recall@100", "mrr@10", "map@100", "precision@5", "hit_rate@10"]
@@ -672,7 +674,7 @@ def _stats(**changes: object) -> DeltaStats:
 
 def test_describe_significant_result() -> None:
     assert describe_delta(_stats()) == (
-        "nDCG@10 +0.041 [0.018, 0.064], p=0.001: "
+        "nDCG@10 +0.041 [+0.018, +0.064], p=0.001: "
         "the candidate is better on 61 queries, worse on 22 (17 ties)."
     )
 
@@ -680,7 +682,7 @@ def test_describe_significant_result() -> None:
 def test_describe_non_significant_result() -> None:
     stats = _stats(n=40, delta=-0.012, ci_low=-0.05, ci_high=0.02, p_permutation=0.42, mde=0.063)
     assert describe_delta(stats) == (
-        "nDCG@10 -0.012 [-0.050, 0.020], p=0.420: the candidate is better on 61 queries, "
+        "nDCG@10 -0.012 [-0.050, +0.020], p=0.420: the candidate is better on 61 queries, "
         "worse on 22 (17 ties) — not significant; with 40 queries only differences larger "
         "than ±0.063 would be reliably detected."
     )

@@ -349,6 +349,10 @@ def test_first_promotion_needs_initial(demo_ws: Workspace, tmp_path: Path) -> No
     embed(demo_ws, "fresh", CATALOG[OLD_MODEL])
     with pytest.raises(LifecycleError, match=r"no production column yet; .*--initial"):
         promote(demo_ws, "fresh", OLD)
+    embed(demo_ws, "fresh", CATALOG[NEW_MODEL])
+    # the hint records today's (old) column, never the new one: an initial promotion skips the gate
+    with pytest.raises(LifecycleError, match=rf"serves today .*`workbench promote {OLD} --initial -t fresh`"):
+        promote(demo_ws, "fresh", NEW)
     record = promote(demo_ws, "fresh", OLD, initial=True)
     assert record.initial and record.tag == "production-1" and record.gate is None
 

@@ -31,6 +31,14 @@ def test_round_trip_and_catalog_aliases(tmp_path: Path) -> None:
     assert load_config(tmp_path / "copy.toml") == config
 
 
+def test_the_default_table_survives_a_new_pin(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.toml"
+    path.write_text('default_table = "docs"\n' + GOOD.format(fp="b" * 64))
+    config = load_config(path).with_model("other", CATALOG["minilm-l3"])
+    save_config(config, path)
+    assert load_config(path).default_table == "docs" and "other" in load_config(path).models
+
+
 def test_latest_in_the_config_is_refused_with_the_file_named(tmp_path: Path) -> None:
     path = tmp_path / "workbench.toml"
     path.write_text(GOOD.format(fp="b" * 64).replace("2024-05-01", "latest"))

@@ -74,6 +74,7 @@ app = typer.Typer(
     name="workbench",
     help="Embedding migration workbench: pin models, embed side by side, compare, promote, roll back.",
     no_args_is_help=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
 )

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT",
+    "PLAIN_EVERY",
     "ConfigOpt",
     "GlobalConfigOpt",
     "GlobalWorkspaceOpt",
     "JsonOpt",
+    "PlainProgress",
     "TableOpt",
     "WorkspaceOpt",
     "echo",
@@ -68,7 +70,15 @@ GlobalConfigOpt = Annotated[
         "--config", envvar="WORKBENCH_CONFIG", help="Config TOML (default: <workspace>/workbench.toml)."
     ),
 ]
-TableOpt = Annotated[str | None, typer.Option("--table", "-t", help="Corpus table (default: the only one).")]
+TableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        "-t",
+        help="Corpus table (default: the only one, else default_table in workbench.toml, else the "
+        "only one with the named column).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 DEFAULT: str | None = None
@@ -139,19 +149,39 @@ def workspace(uri: str | None, config: str | None, *, create: bool = False) -> W
     return open_workspace(target, config_path=config or _defaults.config, create=create)
 
 
-def table_name(ws: Workspace, table: str | None) -> str:
-    return table or ws.default_table()
+def table_name(ws: Workspace, table: str | None, *, column: str | None = None) -> str:
+    """``--table``, else the table the workspace means (:meth:`Workspace.pick_table`).
+
+    When several tables exist and one was picked (the configured ``default_table``, or the only
+    one with ``column``), one line on stderr says which and why.
+    """
+    if table is not None:
+        return table
+    name, why = ws.pick_table(column=column)
+    if why:
+        echo(f"table {name!r} ({why}; --table NAME to choose)", err=True)
+    return name
 
 
 @contextmanager
 def progress_bar(
     description: str, *, unit: str = "rows", scale: bool = False, usage_of: Any = None
 ) -> Iterator[ProgressFn]:
-    """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``.
+    """A tqdm bar (rows/s, ETA) on stderr, as a ``ProgressFn``; plain lines when stderr is no terminal.
 
     With ``scale``, counts are shown as k/M (bytes in KiB/MiB with ``unit="B"``). With
-    ``usage_of`` (a served embedder), the bar also shows tokens and cost so far.
+    ``usage_of`` (a served embedder), the bar also shows tokens and cost so far. Redirected to a
+    file or a pipe (a log, CI, ``2>&1 | tail``), a bar's carriage-return redraws would pile up on
+    one line, so :class:`PlainProgress` writes a whole line every quarter of the work or
+    :data:`PLAIN_EVERY` seconds instead.
     """
+    if not _is_terminal(sys.stderr):
+        plain = PlainProgress(terminal_text(description), unit=unit, scale=scale, usage_of=usage_of)
+        try:
+            yield plain.update
+        finally:
+            plain.close()
+        return
     from tqdm import tqdm
 
     bars: list[tqdm] = []  # created on the first update, so a step with no work prints nothing
@@ -186,6 +216,70 @@ def progress_bar(
     finally:
         for bar in bars:
             bar.close()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+PLAIN_EVERY = 10.0
+"""Seconds between two progress lines when stderr is not a terminal (also at every quarter)."""
+
+
+class PlainProgress:
+    """Progress as whole lines (``embedding with minilm-l6: 216/432 rows (50%), 21.4 rows/s``).
+
+    A line at the first update, at each quarter of the total, at most every :data:`PLAIN_EVERY`
+    seconds in between, and at the end; nothing when there was no work.
+    """
+
+    def __init__(
+        self, description: str, *, unit: str = "rows", scale: bool = False, usage_of: Any = None
+    ) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.description, self.unit, self.scale, self.usage_of = description, unit, scale, usage_of
+        self._start = self._last = self._clock()
+        self._done, self._total, self._quarter = 0, 0, -1
+
+    def update(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
+        now = self._clock()
+        quarter = 4 * done // total if total > 0 else 0
+        if quarter > self._quarter or now - self._last >= PLAIN_EVERY:
+            self._quarter, self._last = max(quarter, self._quarter), now
+            if done < total:
+                self._line(now)
+
+    def close(self) -> None:
+        if self._total > 0 or self._done > 0:
+            self._line(self._clock())
+
+    def _line(self, now: float) -> None:
+        elapsed = now - self._start
+        share = f" ({self._done / self._total:.0%})" if self._total > 0 else ""
+        rate = f", {self._amount(self._done / elapsed)}/s" if elapsed > 0 and self._done else ""
+        usage = getattr(self.usage_of, "usage", None)
+        if usage is not None:
+            rate += f", {usage.tokens} tokens" + ("" if usage.cost is None else f", cost {usage.cost:.4f}")
+        typer.echo(f"{self.description}: {self._counts()}{share}{rate}", err=True)
+
+    def _counts(self) -> str:
+        """``216/432 rows``; with ``scale``, k/M (1024-based for bytes) as the bar shows them."""
+        if not self.scale:
+            return f"{self._done}/{self._total} {self.unit}"
+        return f"{self._amount(self._done)}/{self._amount(self._total)}"
+
+    def _amount(self, value: float) -> str:
+        if not self.scale:
+            return f"{value:.1f} {self.unit}"
+        from tqdm import tqdm
+
+        return tqdm.format_sizeof(value, self.unit, 1024 if self.unit == "B" else 1000)
 
 
 _ESCAPES = re.compile(

@@ -132,24 +132,21 @@ def report_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Export a stored comparison: HTML (self-contained), Markdown, JSON or per-query CSV."""
-    from workbench import load_comparison, write_report
+    from workbench import load_comparison
     from workbench.comparison.report import FORMATS
 
     with handled():
         if format not in FORMATS:
             raise InvalidArgumentError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-        from workbench.gate.config import workspace_gate
-        from workbench.production.promote import gate_for_report
+        from workbench.production.report import write_comparison_report
 
         ws = workspace(workspace_uri, config)
         result = load_comparison(ws, comparison_id)
-        thresholds = workspace_gate(ws)
-        path = write_report(
+        path = write_comparison_report(
+            ws,
             result,
             out or Path(f"{result.id}.{format}"),
             format=format,  # type: ignore[arg-type]
-            primary=thresholds.primary,
-            gate=gate_for_report(ws, result, gate=thresholds),
         )
     echo(f"wrote {path}")
 
@@ -240,6 +237,7 @@ def default_eval_set(ws: Workspace, table: str | None) -> str:
 def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     """The human summary of a comparison: sentence, metric table, shifts, warnings, id."""
     from workbench.comparison.report import rank_shift_means
+    from workbench.formatting import number, p_text, p_value
 
     m = result.manifest
     lines = [result.summary, ""]
@@ -248,8 +246,9 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
 
         view = result.deltas[["baseline", "candidate", "delta", "ci_low", "ci_high", "p_permutation"]]
         view = view.assign(p_holm=adjusted_p(result.deltas))
+        signed = {c: lambda x: number(x, signed=True) for c in ("delta", "ci_low", "ci_high")}
         text = view.rename(columns={"p_permutation": "p"}).to_string(
-            float_format="{:.3f}".format, formatters={"p": "{:.2g}".format, "p_holm": "{:.2g}".format}
+            float_format=number, formatters={**signed, "p": p_value, "p_holm": p_value}
         )
         lines += text.splitlines()
         lines.append(
@@ -260,7 +259,7 @@ def summary_lines(result: Comparison, *, stored: bool) -> list[str]:
     lines += _segment_lines(result)
     shifts = rank_shift_means(result)
     lines.append("rank shifts (mean): " + ", ".join(f"{k} {v:.3f}" for k, v in shifts.items()))
-    lines.append(f"score distributions: KS distance {result.ks.statistic:.3f} (p={result.ks.p:.2g})")
+    lines.append(f"score distributions: KS distance {number(result.ks.statistic)} ({p_text(result.ks.p)})")
     for side, e in m.index.items():
         lines.append(
             f"index ({side}) {e['index']}: recall@{e['k']} {e['recall']:.3f}, "
@@ -300,4 +299,7 @@ def _segment_lines(result: Comparison) -> list[str]:
 def _headline(row: Any) -> str:
     if row.delta is None or (isinstance(row.delta, float) and math.isnan(row.delta)):
         return f"{row.headline_metric}: n/a"
-    return f"{row.headline_metric} {row.delta:+.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] p={row.p_value:.3g}"
+    from workbench.formatting import interval, number, p_text
+
+    delta = number(row.delta, signed=True)
+    return f"{row.headline_metric} {delta} {interval(row.ci_low, row.ci_high)} {p_text(row.p_value)}"

@@ -130,7 +130,7 @@ def embed(
         if engine not in ENGINES:
             raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
         ws = workspace(workspace_uri, config)
-        name = table_name(ws, table)
+        name = table_name(ws, table, column=model)
         ref = ws.model(model)
         embedder = None
         if ref.is_served:  # a client is cheap; its usage feeds the progress line

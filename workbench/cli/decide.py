@@ -27,6 +27,7 @@ from workbench.cli.common import (
     workspace,
 )
 from workbench.errors import InvalidArgumentError
+from workbench.formatting import interval, number, p_text
 
 if TYPE_CHECKING:
     from workbench import Workspace
@@ -134,8 +135,8 @@ def leaderboard_cmd(
     for pair in board.pairs.to_dict("records"):
         mark = "*" if pair["significant"] else " "
         echo(
-            f"  {mark} {pair['b']} − {pair['a']} {pair['metric']}: {pair['delta']:+.3f} "
-            f"[{pair['ci_low']:.3f}, {pair['ci_high']:.3f}] p={pair['p']:.4f} Holm p={pair['p_holm']:.4f}"
+            f"  {mark} {pair['b']} − {pair['a']} {pair['metric']}: {number(pair['delta'], signed=True)} "
+            f"{interval(pair['ci_low'], pair['ci_high'])} {p_text(pair['p'])} Holm {p_text(pair['p_holm'])}"
         )
     for warning in board.warnings:
         echo(f"warning: {warning}")
@@ -225,8 +226,9 @@ def matryoshka_sweep_cmd(
     for p in curve.points.to_dict("records"):
         echo(
             f"  d={p['dim']:<5} {p['bytes_per_vector']:>5} B  {head} {p[head]:.3f} "
-            f"[{p[f'{head}_ci_low']:.3f}, {p[f'{head}_ci_high']:.3f}]  vs full {p[f'{head}_delta']:+.3f} "
-            f"(p={p[f'{head}_p']:.4f})  retained {p['retained']:.0%}  [{p['source']}]"
+            f"[{p[f'{head}_ci_low']:.3f}, {p[f'{head}_ci_high']:.3f}]  vs full "
+            f"{number(p[f'{head}_delta'], signed=True)} ({p_text(p[f'{head}_p'])})  "
+            f"retained {p['retained']:.0%}  [{p['source']}]"
         )
     for note in curve.notes:
         echo(f"note: {note}")

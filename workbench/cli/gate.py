@@ -28,12 +28,14 @@ __all__ = ["GATE_HELP", "gate", "print_checks", "register"]
 GATE_HELP = """The gate's verdict on promoting COLUMN with a stored comparison; nothing is written.
 
 \b
-GO            exit 0: every check passes (hard checks, enough judged queries, the primary
-              metric shown not worse than its margin, the guard rails on other metrics)
-NO-GO         exit 1: a hard check fails (wrong table, columns or data) or the evidence shows
-              the candidate worse beyond a margin
-INCONCLUSIVE  exit 3: neither can be shown; says about how many more judged queries would decide
-error         exit 2
+    GO            exit 0: every check passes (hard checks, enough judged
+                  queries, the primary metric shown not worse than its
+                  margin, the guard rails on other metrics)
+    NO-GO         exit 1: a hard check fails (wrong table, columns or data),
+                  or the evidence shows the candidate worse beyond a margin
+    INCONCLUSIVE  exit 3: neither can be shown; says about how many more
+                  judged queries would decide
+    error         exit 2
 
 The thresholds come from <workspace>/gate.toml (or --gate FILE); see `workbench promote --help`.
 """
@@ -65,7 +67,9 @@ def gate(
     with handled():
         ws = workspace(workspace_uri, config)
         thresholds = load_gate_config(gate_file) if gate_file is not None else None
-        result = check_gate(ws, table_name(ws, table), column, comparison=comparison, gate=thresholds)
+        result = check_gate(
+            ws, table_name(ws, table, column=column), column, comparison=comparison, gate=thresholds
+        )
     if as_json:
         emit_json({**result.model_dump(mode="json"), "exit_code": result.exit_code})
     else:

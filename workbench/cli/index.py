@@ -87,7 +87,7 @@ def index_cmd(
                 f"unknown index type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}"
             )
         ws = workspace(workspace_uri, config)
-        handle = ws.table(table_name(ws, table))
+        handle = ws.table(table_name(ws, table, column=column))
         target = ws.resolve_column(handle, column)
         if tune:
             info = tune_index(handle, target, nprobes=nprobes, refine_factor=refine, ef=ef)

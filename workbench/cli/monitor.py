@@ -41,7 +41,7 @@ Thresholds and the retirement schedule live in <workspace>/monitor.toml (or --mo
     metrics = ["ndcg@10", "recall@10"]
     baseline_passes = 3
     min_metric_drop = 0.02      # and the 95% CI of the drop excludes 0
-    score_alpha = 0.001         # KS p-value (Bonferroni over 3 score features)
+    score_alpha = 0.001         # KS p-value, Bonferroni over 3 features
     score_min_effect = 0.2      # KS statistic
     max_stale_rows = 0
     min_index_recall = 0.9

@@ -64,7 +64,10 @@ your own in <workspace>/gate.toml (or --gate FILE):
 
 --force --reason TEXT overrides NO-GO, INCONCLUSIVE or a missing comparison; the verdict and the
 reason are recorded in the history.
---initial makes the first production of a table that has none (no comparison needed).
+
+--initial records the first production of a table that has none (no comparison needed): the
+column search serves today, usually the old model's. Then compare the new model against it and
+promote the new one through the gate.
 """
 
 
@@ -97,7 +100,7 @@ def promote(
         ws = workspace(workspace_uri, config)
         record = run_promote(
             ws,
-            table_name(ws, table),
+            table_name(ws, table, column=column),
             column,
             comparison=comparison,
             gate=load_gate_config(gate) if gate is not None else None,
@@ -169,7 +172,10 @@ def history(
     table: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason."""
+    """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason.
+
+    Each line starts with its table and the move's number in that table (``demo #3``).
+    """
     from workbench import history as read_history
 
     with handled():
@@ -182,8 +188,8 @@ def history(
         return
     if not records:
         echo("no promotions recorded yet")
-    for record in records:
-        echo(f"#{record.seq} {record.at} {record.actor}: {record.message}")
+    for record in records:  # numbered per table: each table has its own sequence of moves
+        echo(f"{record.table} #{record.seq} {record.at} {record.actor}: {record.message}")
 
 
 def search(
@@ -216,7 +222,8 @@ def search(
     with handled():
         ws = workspace(workspace_uri, config)
         query_log = QueryLog(ws, text=log_query) if log_query is not None else None  # type: ignore[arg-type]
-        result = run_search(ws, query, table=table, k=k, query_log=query_log, adapter=adapter)
+        name = table_name(ws, table)
+        result = run_search(ws, query, table=name, k=k, query_log=query_log, adapter=adapter)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -279,7 +286,12 @@ def retire(
     with handled():
         ws = workspace(workspace_uri, config)
         result = run_retire(
-            ws, table_name(ws, table), column, grace=parse_duration(grace), actor=actor, reason=reason
+            ws,
+            table_name(ws, table, column=column),
+            column,
+            grace=parse_duration(grace),
+            actor=actor,
+            reason=reason,
         )
     if as_json:
         emit_json({**asdict(result), "record": result.record.to_dict()})

@@ -26,6 +26,7 @@ from workbench.checks import positive_int
 from workbench.comparison import charts
 from workbench.comparison.segments import describe_segments, segment_view
 from workbench.errors import DataError, InvalidArgumentError
+from workbench.formatting import MISSING, number, p_text, p_value
 from workbench.metrics.multiple import DEFAULT_PRIMARY, adjusted_p
 from workbench.progress import ProgressFn
 from workbench.retrieval.encode import embedder_for
@@ -51,6 +52,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "render_report",
     "runbook_command",
     "write_output",
     "write_report",
@@ -154,8 +156,13 @@ def rank_shift_means(cmp: Comparison) -> dict[str, float]:
 # --- renderers -----------------------------------------------------------------------------
 
 
-def render_json(cmp: Comparison) -> str:
-    return json.dumps(comparison_dict(cmp), indent=2, ensure_ascii=False, allow_nan=False)
+def render_json(cmp: Comparison, *, gate: GateVerdict | None = None) -> str:
+    """:func:`comparison_dict` as JSON, with the gate's verdict and checks when ``gate`` is given."""
+    data = comparison_dict(cmp)
+    if gate is not None:
+        checks = [{"outcome": c.outcome, "detail": c.detail} for c in gate.checks]
+        data["gate"] = {"verdict": gate.verdict, "summary": gate.summary, "checks": checks}
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def render_csv(cmp: Comparison) -> str:
@@ -278,16 +285,18 @@ def _md_table(frame: pd.DataFrame) -> list[str]:
     return [header, "|" + "---|" * len(frame.columns), *rows]
 
 
+_SIGNED_COLUMNS = frozenset({"delta", "ci_low", "ci_high"})
+
+
 def _fmt(value: object, *, column: object = None) -> str:
-    """Every number with three decimals (p-values below 0.001 as ``<0.001``), so columns line up."""
+    """Every number by :mod:`workbench.formatting`: three decimals, deltas and their intervals
+    signed, no negative zero, p-values below 0.001 as ``<0.001``; so columns line up."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞" if value > 0 else "−∞"
+        return MISSING
     if isinstance(value, float):
-        if str(column) in _P_COLUMNS and value < 0.001:
-            return "<0.001"
-        return f"{value:.3f}"
+        if str(column) in _P_COLUMNS:
+            return p_value(value)
+        return number(value, signed=str(column) in _SIGNED_COLUMNS)
     return str(value)
 
 
@@ -379,7 +388,7 @@ def render_html(
         ]
     parts += ["<h2>Similarity scores</h2>", plots.pop(0)]
     parts += [
-        f"<p>Two-sample KS distance {cmp.ks.statistic:.3f} (p = {cmp.ks.p:.3g}). Threshold translation "
+        f"<p>Two-sample KS distance {number(cmp.ks.statistic)} ({p_text(cmp.ks.p)}). Threshold translation "
         "(quantile mapping: the new cut-off keeps the same share of top-k results):</p>",
         _html_table(meaningful_thresholds(cmp.thresholds)),
         "<h2>Rank shifts</h2>",
@@ -466,8 +475,6 @@ def _manifest_html(cmp: Comparison) -> str:
 
 # --- files ---------------------------------------------------------------------------------
 
-_RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json, "csv": render_csv}
-
 
 def write_report(
     cmp: Comparison,
@@ -480,16 +487,27 @@ def write_report(
     """Write a comparison as HTML, Markdown, JSON or CSV (default: from the file suffix)."""
     path = Path(path)
     chosen = format or path.suffix.lstrip(".").lower()
-    if chosen not in _RENDERERS:
-        raise InvalidArgumentError(f"report format {chosen!r} is not one of {', '.join(FORMATS)}")
-    if chosen == "html":
-        text = render_html(cmp, primary=primary, gate=gate)
-    elif chosen == "md":
-        text = render_markdown(cmp, primary=primary, gate=gate)
-    else:
-        text = _RENDERERS[chosen](cmp)
-    write_output(path, text)
+    write_output(path, render_report(cmp, format=chosen, primary=primary, gate=gate))  # type: ignore[arg-type]
     return path
+
+
+def render_report(
+    cmp: Comparison, *, format: ReportFormat, primary: str = DEFAULT_PRIMARY, gate: GateVerdict | None = None
+) -> str:
+    """The report of ``cmp`` in ``format``; ``gate`` (the verdict) goes into HTML, Markdown and JSON.
+
+    CSV is one row per query, with no place for a verdict. The CLI and the app both reach this
+    through :func:`workbench.production.report.comparison_report`, which adds the workspace's gate.
+    """
+    if format not in FORMATS:
+        raise InvalidArgumentError(f"report format {format!r} is not one of {', '.join(FORMATS)}")
+    if format == "html":
+        return render_html(cmp, primary=primary, gate=gate)
+    if format == "md":
+        return render_markdown(cmp, primary=primary, gate=gate)
+    if format == "json":
+        return render_json(cmp, gate=gate)
+    return render_csv(cmp)
 
 
 def write_output(path: Path, text: str) -> None:

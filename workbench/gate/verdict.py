@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
+from workbench.formatting import interval, number, p_value
 from workbench.gate.config import GateConfig
 from workbench.metrics.multiple import adjusted_p
 
@@ -155,8 +156,8 @@ def secondary_notes(config: GateConfig, deltas: pd.DataFrame) -> list[str]:
         if metric == config.primary:
             continue
         lines.append(
-            f"{metric}: {row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}], "
-            f"Holm-adjusted p {p_holm:.3f} (reported, not part of the verdict)"
+            f"{metric}: {number(row['delta'], signed=True)} {interval(row['ci_low'], row['ci_high'])}, "
+            f"Holm-adjusted p {p_value(p_holm)} (reported, not part of the verdict)"
         )
     return lines
 
@@ -169,23 +170,28 @@ def _primary_check(config: GateConfig, deltas: pd.DataFrame, comparison_id: str 
         return missing
     delta, low, high = (float(deltas.loc[metric, c]) for c in ("delta", "ci_low", "ci_high"))
     bound = max(floor, 0.0) if config.superiority else floor
-    interval = f"{metric} {delta:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}] (inverted sign-flip test)"
+    shown_ci = f"{metric} {_s4(delta)}, 95% interval {interval(low, high, 4)} (inverted sign-flip test)"
     claim = _claim(floor) + (" and better" if config.superiority and floor < 0 else "")
     if math.isfinite(low) and low >= bound and (not config.superiority or low > 0):
-        return GateCheck(name=name, outcome="pass", detail=f"{interval}: shown {claim}")
+        return GateCheck(name=name, outcome="pass", detail=f"{shown_ci}: shown {claim}")
     if high < floor:
         shown = f"worse by more than the margin {-floor:.4f}" if floor < 0 else f"not {_claim(floor)}"
-        return GateCheck(name=name, outcome="fail", detail=f"{interval}: shown {shown}")
+        return GateCheck(name=name, outcome="fail", detail=f"{shown_ci}: shown {shown}")
     if config.superiority and high <= 0:
         return GateCheck(
-            name=name, outcome="fail", detail=f"{interval}: shown not better (superiority required)"
+            name=name, outcome="fail", detail=f"{shown_ci}: shown not better (superiority required)"
         )
     return GateCheck(
         name=name,
         outcome="undecided",
-        detail=f"{interval}: shown neither {claim} nor the opposite",
+        detail=f"{shown_ci}: shown neither {claim} nor the opposite",
         queries_needed=_needed(deltas.loc[metric], bound if delta >= bound else floor),
     )
+
+
+def _s4(value: float) -> str:
+    """A gate figure: four decimals, signed, never a negative zero."""
+    return number(value, 4, signed=True)
 
 
 def _claim(floor: float) -> str:
@@ -210,20 +216,22 @@ def _rule_check(
     what = "CI lower bound of the delta" if stat == "ci_low" else "delta"
     if math.isfinite(value) and value >= threshold:
         return GateCheck(
-            name=name, outcome="pass", detail=f"{metric}: {what} {value:+.4f} ≥ {threshold:+.4f}"
+            name=name,
+            outcome="pass",
+            detail=f"{metric}: {what} {_s4(value)} ≥ {_s4(threshold)}",
         )
     if high < threshold:
         return GateCheck(
             name=name,
             outcome="fail",
-            detail=f"{metric}: {what} {value:+.4f} is below {threshold:+.4f}, and so is the whole 95% "
-            f"interval (high end {high:+.4f})",
+            detail=f"{metric}: {what} {_s4(value)} is below {_s4(threshold)}, "
+            f"and so is the whole 95% interval (high end {_s4(high)})",
         )
     return GateCheck(
         name=name,
         outcome="undecided",
-        detail=f"{metric}: {what} {value:+.4f} is below {threshold:+.4f}, but the 95% interval reaches "
-        f"{high:+.4f}: not shown either way",
+        detail=f"{metric}: {what} {_s4(value)} is below {_s4(threshold)}, "
+        f"but the 95% interval reaches {_s4(high)}: not shown either way",
         queries_needed=_needed(row, threshold),
     )
 

@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from workbench.errors import InvalidArgumentError
+from workbench.formatting import interval, number, p_text
 from workbench.metrics.labelled import metric_label
 
 __all__ = ["DeltaStats", "describe_delta", "paired_delta", "paired_deltas"]
@@ -214,7 +215,7 @@ def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
         alpha: Significance level, in (0, 1).
 
     Returns:
-        E.g. ``"nDCG@10 +0.041 [0.018, 0.064], p=0.001: the candidate is better on 61
+        E.g. ``"nDCG@10 +0.041 [+0.018, +0.064], p=0.001: the candidate is better on 61
         queries, worse on 22 (17 ties)."``
 
     Raises:
@@ -224,9 +225,10 @@ def describe_delta(stats: DeltaStats, *, alpha: float = 0.05) -> str:
         raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}; 0.05 is usual")
     ci = ""
     if math.isfinite(stats.ci_low) and math.isfinite(stats.ci_high):
-        ci = f" [{stats.ci_low:.3f}, {stats.ci_high:.3f}]"
+        ci = " " + interval(stats.ci_low, stats.ci_high)
+    delta = number(stats.delta, signed=True)
     head = (
-        f"{metric_label(stats.metric)} {stats.delta:+.3f}{ci}, {_format_p(stats.p_permutation)}: "
+        f"{metric_label(stats.metric)} {delta}{ci}, {p_text(stats.p_permutation)}: "
         f"the candidate is better on {_plural(stats.wins, 'query', 'queries')}, "
         f"worse on {stats.losses} ({_plural(stats.ties, 'tie', 'ties')})"
     )
@@ -403,12 +405,6 @@ def _mde(diff: np.ndarray, constant: np.ndarray, *, alpha: float, power: float =
 
 
 # --- wording -------------------------------------------------------------------------------
-
-
-def _format_p(p: float) -> str:
-    if math.isnan(p):
-        return "p=n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 def _plural(count: int, one: str, many: str) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
+from workbench.formatting import interval, number
 from workbench.metrics.paired import paired_delta
 from workbench.monitoring.config import MonitorConfig
 from workbench.monitoring.signals import FEATURES
@@ -86,7 +87,7 @@ def judge_eval(current: Signal, baseline: Sequence[MonitorRun], config: MonitorC
         if stats.delta <= -config.min_metric_drop and stats.ci_high < 0:
             drops.append(
                 f"{metric} fell from {stats.baseline_mean:.3f} to {stats.candidate_mean:.3f} "
-                f"(Δ {stats.delta:+.3f}, 95% CI [{stats.ci_low:+.3f}, {stats.ci_high:+.3f}], "
+                f"(Δ {number(stats.delta, signed=True)}, 95% CI {interval(stats.ci_low, stats.ci_high)}, "
                 f"{stats.losses} queries worse, {stats.wins} better)"
             )
     base = f"against {len(previous)} baseline pass{'es' if len(previous) > 1 else ''}"

@@ -85,7 +85,7 @@ from workbench.store.production import (
 )
 from workbench.store.rollouts import close_rollout
 from workbench.store.status import column_problems, corpus_digest
-from workbench.store.workspace import VectorColumn, Workspace
+from workbench.store.workspace import VectorColumn, Workspace, vector_columns
 
 if TYPE_CHECKING:
     from lance import LanceDataset
@@ -105,6 +105,7 @@ _MAX_TRANSACTIONS = 64
 __all__ = [
     "check_gate",
     "data_unchanged_since",
+    "first_production_hint",
     "gate_for_report",
     "known_healthy",
     "promote",
@@ -221,8 +222,8 @@ def check_gate(
     current = production(table)
     if current is None or current.column is None:
         raise LifecycleError(
-            f"table {table_name!r} has no production column yet, so there is no gate to pass; make the "
-            f"first one with `workbench promote {target.name} --initial`"
+            f"table {table_name!r} has no production column yet, so there is no gate to pass; "
+            + first_production_hint(table, target.name)
         )
     baseline = columns_at(table, current.version).get(current.column)
     if baseline is None:
@@ -415,10 +416,23 @@ def _check_promotable(
         )
     if not initial and current is None:
         raise LifecycleError(
-            f"table {table.name!r} has no production column yet; make the first one with "
-            f"`workbench promote {target.name} --initial`"
+            f"table {table.name!r} has no production column yet; " + first_production_hint(table, target.name)
         )
     _check_healthy(table, target)
+
+
+def first_production_hint(table: Table, candidate: str) -> str:
+    """How to record what search serves today (usually the old model), never ``candidate``.
+
+    An initial promotion skips the gate, so the hint names the table's other column when there
+    is exactly one, and says to compare and promote ``candidate`` through the gate afterwards.
+    """
+    others = [c.name for c in vector_columns(table) if c.name != candidate]
+    today = others[0] if len(others) == 1 else "OLD_COLUMN"
+    return (
+        f"record what search serves today (usually the old model) with `workbench promote {today} "
+        f"--initial -t {table.name}`, then compare {candidate} against it and promote it through the gate"
+    )
 
 
 def _check_servable(ws: Workspace, table: Table, target: RollbackTarget) -> None:

@@ -50,6 +50,7 @@ from workbench.contract import (
     retiring_tag,
 )
 from workbench.errors import ConcurrentChangeError, InvalidArgumentError, LifecycleError, NotFoundError
+from workbench.formatting import duration
 from workbench.killpoints import reached
 from workbench.production.history import PromotionRecord, append_event, history
 from workbench.production.recovery import finish_moves, move_lock
@@ -154,7 +155,7 @@ def retire(
         ConcurrentChangeError: a production move (or another retirement) of the table is running.
     """
     if grace < timedelta(0):
-        raise InvalidArgumentError(f"grace must not be negative, got {grace}")
+        raise InvalidArgumentError(f"grace must not be negative, got {duration(grace)}")
     table = ws.table(table_name)
     with move_lock(ws, table_name, "retirement"):  # no production move runs meanwhile
         finish_moves(ws, table_name, actor=actor, reason=reason, now=now)
@@ -301,8 +302,8 @@ def _check_retirable(
     if (now or datetime.now(UTC)) < ends:
         raise LifecycleError(
             f"{target.name} has been out of production only since {since.isoformat(timespec='seconds')}; "
-            f"its grace period of {grace} ends at {ends.isoformat(timespec='seconds')}. Retire it then, "
-            "or pass a shorter --grace if no one can need a rollback to it."
+            f"its grace period of {duration(grace)} ends at {ends.isoformat(timespec='seconds')}. Retire it "
+            "then, or pass a shorter --grace if no one can need a rollback to it."
         )
 
 

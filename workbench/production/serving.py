@@ -444,8 +444,8 @@ def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
     current = production(table)
     if current is None:
         raise LifecycleError(
-            f"table {name!r} has no {PRODUCTION_TAG!r} tag: nothing is in production yet. Promote a "
-            "column first (`workbench promote COLUMN --initial`)."
+            f"table {name!r} has no {PRODUCTION_TAG!r} tag: nothing is in production yet. Record what "
+            f"search serves today, usually the old model: `workbench promote OLD_COLUMN --initial -t {name}`."
         )
     handle = ws.table(name)
     try:

@@ -10,6 +10,13 @@ fingerprint = "91f7d483…"
 dim = 384
 ```
 
+A workspace with several corpus tables may name the one commands use when none is named
+(``--table``); put it first, above the ``[models…]`` sections:
+
+```toml
+default_table = "docs"
+```
+
 Aliases of the built-in catalog (``workbench models``) work without being listed here.
 Prices (USD per 1M tokens, for ``workbench plan`` and ``workbench leaderboard``) are optional;
 a model without one has an unknown cost, never a zero one:
@@ -51,6 +58,7 @@ class WorkspaceConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    default_table: str | None = None
     models: dict[str, ModelRef] = {}
     storage: StorageConfig | None = None
     prices: dict[str, float] = {}
@@ -91,7 +99,7 @@ class WorkspaceConfig(BaseModel):
                 f"alias {alias!r} is already pinned to {current.pin}; pins are never changed in "
                 "place. Choose a new alias for the new model."
             )
-        return WorkspaceConfig(models={**self.models, alias: ref}, storage=self.storage, prices=self.prices)
+        return self.model_copy(update={"models": {**self.models, alias: ref}})
 
 
 def load_config(path: str | Path) -> WorkspaceConfig:
@@ -164,9 +172,8 @@ def save_config(config: WorkspaceConfig, path: str | Path) -> None:
     """Write the config atomically (temporary file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, object] = {
-        "models": {a: m.model_dump(exclude_none=True) for a, m in config.models.items()}
-    }
+    data: dict[str, object] = {} if config.default_table is None else {"default_table": config.default_table}
+    data |= {"models": {a: m.model_dump(exclude_none=True) for a, m in config.models.items()}}
     if config.storage is not None:  # only variable names: credentials are never written
         data["storage"] = config.storage.model_dump(exclude_none=True, exclude_defaults=True)
     if config.prices:

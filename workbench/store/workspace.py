@@ -220,17 +220,41 @@ class Workspace:
             raise NotFoundError(f"no table {name!r} in workspace {self.uri!r}; tables: {have}")
         return self.db.open_table(name)
 
-    def default_table(self) -> str:
-        """The only corpus table, or an error asking to name one."""
+    def default_table(self, *, column: str | None = None) -> str:
+        """The table a command means when none is named (see :meth:`pick_table`)."""
+        return self.pick_table(column=column)[0]
+
+    def pick_table(self, *, column: str | None = None) -> tuple[str, str]:
+        """The table a command means when none is named, and why (``""`` when it is the only one).
+
+        In order: the only corpus table; the workspace's ``default_table`` (``workbench.toml``);
+        the only table that has ``column`` (a vector column name or a model alias). Anything
+        else is ambiguous: an error listing the tables, asking to name one.
+        """
         names = self.table_names()
         if len(names) == 1:
-            return names[0]
+            return names[0], ""
         if not names:
             raise NotFoundError(
                 f"workspace {self.uri!r} has no corpus table yet; run `workbench ingest PATH` "
                 "or `workbench demo`"
             )
-        raise InvalidArgumentError(f"workspace has several tables ({', '.join(names)}): name one")
+        if self.config.default_table is not None:
+            return self.config.default_table, f"default_table in {CONFIG_NAME}"
+        having = [n for n in names if self._has_column(n, column)] if column is not None else []
+        if len(having) == 1:
+            return having[0], f"the only table with {column}"
+        hint = f"; {column!r} is in {len(having)} of them" if having else ""
+        raise InvalidArgumentError(
+            f"workspace has several tables ({', '.join(names)}){hint}: name one with --table NAME, "
+            f'or set default_table = "NAME" in {CONFIG_NAME}'
+        )
+
+    def _has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column``, a vector column name or a model alias's column."""
+        names = {c.name for c in vector_columns(self.db.open_table(table))}
+        ref = self.config.all_models().get(column)
+        return column in names or (ref is not None and ref.column in names)
 
     def model(self, alias: str) -> ModelRef:
         return self.config.model(alias)
