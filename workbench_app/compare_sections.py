@@ -381,10 +381,10 @@ def drilldown(ctx: Context, cmp: Comparison) -> str:
             )
     else:
         st.caption("Unjudged query: rank changes only.")
+    with st.expander("Rank-shift chart", expanded=False, icon=":material/swap_vert:"):
+        st.plotly_chart(charts.rank_shift(cmp, qid), width="stretch", key="compare.slope")
     render_side_by_side(
         cmp.drilldown(qid), k=k, baseline_label=base_label, candidate_label=cand_label, key="compare.drill"
     )
     judge_box(ctx, cmp, qid, selected_key=NEXT_KEY)
-    with st.expander("Rank-shift chart", expanded=False, icon=":material/swap_vert:"):
-        st.plotly_chart(charts.rank_shift(cmp, qid), width="stretch", key="compare.slope")
     return qid
