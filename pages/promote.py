@@ -181,4 +181,4 @@ with action_col:
             )
 
 st.subheader("Audit history")
-lifecycle.history_section(ctx, key="promote.history")
+lifecycle.history_section(ctx)
