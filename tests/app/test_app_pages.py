@@ -49,6 +49,7 @@ def test_rollback_has_its_own_reason_and_messages_name_models(
     assert not at.exception, at.exception
     message = " ".join(texts(at.success))
     assert "all-MiniLM-L6-v2" in message and "vec__" not in message
+    assert not at.text_area(key="promote.reason").value  # the promotion's reason is not the next one's
     at.text_area(key="promote.rollback_reason").input("latency regression, incident 42").run()
     at.button(key="promote.rollback").click().run()
     at.button(key="promote.rollback_confirm").click().run()
