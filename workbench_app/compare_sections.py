@@ -95,7 +95,8 @@ def new_comparison(
         st.session_state["compare.production_seen"] = production
     by_name = {c.name: c for c in columns}
     with st.form("compare.form", border=False):
-        c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
+        c1, c2 = st.columns(2)  # half a row each: a model name with its fingerprint is not cut at 1280 px
+        c3, c4 = st.columns(2)
         baseline, candidate = column_pair(
             (c1, c2), columns, production, keys=PICKS, labels=("Baseline (current)", "Candidate (new)")
         )

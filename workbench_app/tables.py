@@ -111,14 +111,15 @@ def render_side_by_side(
     left = int((frame["status"] == "left").sum())
     has_grades = bool(frame["grade"].notna().any())
     config = {
-        "#": st.column_config.NumberColumn("#", width=40),
-        "Document": st.column_config.TextColumn("Document", width="medium"),
+        # Fixed narrow columns; the title takes what is left (half of ~920 px at a 1280 px screen).
+        "#": st.column_config.NumberColumn("#", width=34),
+        "Document": st.column_config.TextColumn("Document", help="Title (the full texts are below)"),
         "Rel": st.column_config.TextColumn(
-            "Rel", width=64, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
+            "Rel", width=44, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
         ),
-        "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=64),
-        "Candidate": st.column_config.TextColumn("In candidate", width=104),
-        "Δ": st.column_config.TextColumn("Δ rank", width=96),
+        "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=58),
+        "Candidate": st.column_config.TextColumn("Candidate", width=90, help="Where the candidate ranks it"),
+        "Δ": st.column_config.TextColumn("Δ rank", width=84),
     }
     hidden = [] if has_grades else ["Rel"]
     height = 35 * (min(k, len(frame)) + 1) + 3
