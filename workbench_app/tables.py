@@ -111,9 +111,13 @@ def render_side_by_side(
     left = int((frame["status"] == "left").sum())
     has_grades = bool(frame["grade"].notna().any())
     config = {
-        # Fixed narrow columns; the title takes what is left (half of ~920 px at a 1280 px screen).
         "#": st.column_config.NumberColumn("#", width=34),
-        "Document": st.column_config.TextColumn("Document", help="Title (the full texts are below)"),
+        # 200 px fits beside the others in half of a 1280 px screen; wider screens stretch it.
+        "Document": st.column_config.TextColumn(
+            "Document",
+            width=200,
+            help="Title; the full titles and texts are under “Texts of the … documents”",
+        ),
         "Rel": st.column_config.TextColumn(
             "Rel", width=44, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
         ),
