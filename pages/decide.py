@@ -120,7 +120,7 @@ if board is not None and board.table == ctx.table:
 
 st.subheader("Matryoshka sweep")
 with st.form("decide.sweep", border=False):
-    c1, c2, c3 = st.columns([3, 3, 2])
+    c1, c2, c3 = st.columns([4, 3, 2])
     trained = [name for name in by_name if matryoshka_trained(by_name[name].ref)]
     order = trained + [name for name in by_name if name not in trained]  # Matryoshka-trained first
     column = c1.selectbox("Column", order, format_func=labels.get, key="decide.sweep_column")

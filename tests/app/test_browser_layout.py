@@ -41,6 +41,13 @@ PAGES = [
 CUT = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const cut = [];
+  const pen = document.createElement('canvas').getContext('2d');
+  for (const e of main.querySelectorAll('input[role="combobox"]')) {  // a selectbox shows its value in one
+    const style = getComputedStyle(e);
+    pen.font = style.font;
+    const room = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (e.value && pen.measureText(e.value).width > room + 1) cut.push(`picker: ${e.value}`);
+  }
   for (const e of main.querySelectorAll('*')) {
     if (e.children.length || e instanceof SVGElement || ['INPUT', 'TEXTAREA'].includes(e.tagName)) continue;
     if (!e.clientWidth || e.scrollWidth <= e.clientWidth + 1 || !e.textContent.trim()) continue;
@@ -103,6 +110,7 @@ def fill(page: object, title: str) -> None:
             page.get_by_role("button", name="Rank candidates").click()  # type: ignore[attr-defined]
         expect(main.locator('[data-testid="stDataFrame"]')).to_have_count(2)
         expect(main.get_by_text("Migrate to minilm-l6 (all-MiniLM-L6-v2)", exact=False)).to_be_visible()
+        expect(page.get_by_role("button", name="Sweep")).to_be_visible()  # type: ignore[attr-defined]
     elif title == "Compare":
         expect(main.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
     elif title == "Live query":
