@@ -52,7 +52,6 @@ def named(column: str, *, mark: str = " · production") -> str:
 
 
 labels = {name: named(name) for name in by_name}
-rows_named = {name: named(name, mark=" ●") for name in by_name}  # narrower, for table cells
 chips = {  # narrower still: several fit in one multiselect
     name: (aliases[name] if aliases[name] != name else model_short(by_name[name].ref.name))
     + (" (production)" if name == production else "")

@@ -58,7 +58,9 @@ def leaderboard_view(
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """One row per candidate: model, each metric with its interval, then size and speed."""
     data: dict[str, list[object]] = {"Model": [names.get(c, c) for c in rows["column"]]}
-    config: dict[str, object] = {"Model": _text("Model", "Alias · model; ● serves production")}
+    config: dict[str, object] = {
+        "Model": _text("Model", "Alias · model (the one search serves today marked production)")
+    }
     for metric in metrics:
         label = f"{metric_label(metric)} (95% CI)"
         data[label] = [

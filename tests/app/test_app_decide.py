@@ -29,7 +29,10 @@ def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch
     assert not at.exception, at.exception
     rows = at.dataframe[0].value
     assert len(rows) == 2 and {"Model", "nDCG@10 (95% CI)", "Bytes / vector", "Query ms"} <= set(rows.columns)
-    assert set(rows["Model"]) == {"minilm-l3 · paraphrase-MiniLM-L3-v2 ●", "minilm-l6 · all-MiniLM-L6-v2"}
+    assert set(rows["Model"]) == {
+        "minilm-l3 · paraphrase-MiniLM-L3-v2 · production",
+        "minilm-l6 · all-MiniLM-L6-v2",
+    }
     assert all(re.fullmatch(r"0\.\d{3} \[0\.\d{3}, [01]\.\d{3}\]", cell) for cell in rows["nDCG@10 (95% CI)"])
     pairs = at.dataframe[1].value
     assert list(pairs.columns) == ["Pair", "Metric", "Δ (95% CI)", "p", "p (Holm)", "Significant"]

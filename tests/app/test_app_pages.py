@@ -95,7 +95,7 @@ def test_the_timeline_says_a_rollback_version_is_not_production(
     metrics = {m.label: m.value for m in at.metric}
     # A rollback moves tags only (it writes no table version): the head is the rolled-back promotion.
     assert metrics["Latest version"] == "5" and metrics["Production"] == "paraphrase-MiniLM-L3-v2 · v4"
-    versions = at.dataframe[1].value.set_index("version")
+    versions = at.dataframe[2].value.set_index("version")  # after the columns and their pins
     assert versions.loc[5, "change"] == "production → all-MiniLM-L6-v2"
     assert versions.loc[5, "production"] != "● production"
     assert versions["production"].tolist().count("● production") == 1
