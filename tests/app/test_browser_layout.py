@@ -46,6 +46,7 @@ CUT = """() => {
     const style = getComputedStyle(e);
     pen.font = style.font;
     const room = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (!e.clientWidth) continue;  // in a tab not shown
     if (e.value && pen.measureText(e.value).width > room + 1) cut.push(`picker: ${e.value}`);
   }
   for (const e of main.querySelectorAll('*')) {
