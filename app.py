@@ -69,40 +69,42 @@ else:
         f"{index} · {unindexed:,} unindexed" if index else "none (exact search)"
         for index, unindexed in zip(frame["index"], frame["unindexed_rows"], strict=True)
     ]
+    identity = {
+        "role": st.column_config.TextColumn("Role", width=105),
+        "model": st.column_config.TextColumn("Model", width=190),
+    }
     st.dataframe(
-        frame[
-            [
-                "role",
-                "model",
-                "revision",
-                "fingerprint",
-                "dim",
-                "health",
-                "ann",
-                "verified",
-                "min_cosine",
-                "created_at",
-                "name",
-            ]
-        ],
+        frame[["role", "model", "revision", "dim", "health", "ann", "verified"]],
         hide_index=True,
         width="stretch",
+        key="workspace.columns",
         column_config={
-            "role": st.column_config.TextColumn("Role", width=110),
-            "model": st.column_config.TextColumn("Model"),
-            "revision": st.column_config.TextColumn("Revision", width="small"),
-            "fingerprint": st.column_config.TextColumn("sha256", help="Fingerprint of the weight files"),
-            "dim": st.column_config.NumberColumn("Dim", width="small"),
-            "health": st.column_config.TextColumn("Rows"),
-            "verified": st.column_config.TextColumn(
-                "Canaries verified", help="Last passing re-check of the model's canary vectors"
-            ),
-            "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f"),
+            **identity,
+            "revision": st.column_config.TextColumn("Revision", width=75),
+            "dim": st.column_config.NumberColumn("Dim", width=50),
+            "health": st.column_config.TextColumn("Rows", width=120),
             "ann": st.column_config.TextColumn("ANN index", help="`workbench index COLUMN` builds one"),
-            "created_at": st.column_config.TextColumn("Embedded at"),
-            "name": st.column_config.TextColumn("Column", width="large"),
+            "verified": st.column_config.TextColumn(
+                "Canaries verified", width=150, help="Last passing re-check of the model's canary vectors"
+            ),
         },
     )
+    with st.expander("Pins: column names, fingerprints, canary cosines", icon=":material/fingerprint:"):
+        st.dataframe(
+            frame[["role", "model", "name", "fingerprint", "min_cosine", "created_at"]],
+            hide_index=True,
+            width="stretch",
+            key="workspace.pins",
+            column_config={
+                **identity,
+                "name": st.column_config.TextColumn("Column", help="The vector column's name in the table"),
+                "fingerprint": st.column_config.TextColumn(
+                    "sha256", width=120, help="Fingerprint of the weights"
+                ),
+                "min_cosine": st.column_config.NumberColumn("Min cosine", format="%.5f", width=90),
+                "created_at": st.column_config.TextColumn("Embedded at", width=150),
+            },
+        )
     if unhealthy:
         st.warning(
             f"{unhealthy} column(s) have missing or stale rows: the text changed after embedding "
@@ -131,14 +133,17 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=min(35 * (len(versions) + 1) + 3, 388),
+    key="workspace.versions",
     column_order=["version", "production", "timestamp", "change", "rows", "tags"],
     column_config={
-        "version": st.column_config.NumberColumn("Version", width=70),
+        "version": st.column_config.NumberColumn("Version", width=62),
         "production": st.column_config.TextColumn("Serves", width=100, help="The version search serves"),
-        "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm:ss", width=160),
-        "change": st.column_config.TextColumn("Change", width="large"),
-        "rows": st.column_config.NumberColumn("Rows", width=70),
-        "tags": st.column_config.TextColumn("Tags"),
+        "timestamp": st.column_config.DatetimeColumn("Committed", format="YYYY-MM-DD HH:mm", width=135),
+        "change": st.column_config.TextColumn("Change", width=300),
+        "rows": st.column_config.NumberColumn("Rows", width=60),
+        "tags": st.column_config.TextColumn(
+            "Tags", help="production: what search serves; candidate: where a column first appeared"
+        ),
     },
 )
 

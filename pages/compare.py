@@ -38,7 +38,11 @@ require(
 
 with st.expander("New comparison", expanded=stored.empty, icon=":material/add_chart:"):
     sections.new_comparison(ctx, columns, production, eval_sets)
-require(not stored.empty, "No comparison of this table yet: open **New comparison** above and run one.")
+require(
+    not stored.empty,
+    "No comparison of this table yet: choose the two columns and the eval set in **New comparison** "
+    "above, then **Run comparison**.",
+)
 
 sections.follow_url(stored["id"].tolist())
 cmp = resources.comparison(ctx.uri, comparison_picker(stored, key=sections.SELECTED_KEY))

@@ -48,10 +48,10 @@ sets = [str(s["name"]) for s in list_eval_sets(ctx.ws, table=ctx.table)]
 eval_set = load_eval_set(ctx.ws, sets[0]) if sets else None
 samples = list(eval_set.queries.values())[:40] if eval_set else []
 
-q_col, k_col = st.columns([5, 1])
+q_col, c3, k_col = st.columns([3, 2, 1])
 query = q_col.text_input("Query", key=QUERY_KEY, placeholder="e.g. how do I roll back a bad deploy?")
 k = k_col.number_input("k", min_value=1, max_value=100, value=10, step=1, key="live.k")
-c1, c2, c3 = st.columns([2, 2, 2])
+c1, c2 = st.columns(2)  # half a row each: a model name with its fingerprint is not cut at 1280 px
 baseline, candidate = column_pair((c1, c2), columns, production, keys=("live.baseline", "live.candidate"))
 if samples:
     c3.selectbox(

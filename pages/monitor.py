@@ -70,6 +70,10 @@ if last.alarms:
         st.caption("This column became production without a comparison (initial or forced promotion).")
 
 st.plotly_chart(monitor_figure(runs, events, window), key="monitor.chart")
+st.caption(
+    "Shaded: each series' range over the baseline window; ✕: an alarm; dotted lines: production "
+    "moves (promotions, rollbacks, refreshes, retirements)."
+)
 
 with st.expander("Signals of the last pass", expanded=bool(last.alarms)):
     for signal in last.signals:

@@ -30,6 +30,8 @@ st.caption(
 )
 if DONE_KEY in st.session_state:
     st.success(st.session_state.pop(DONE_KEY), icon=":material/task_alt:")
+    for used in ("promote.reason", "promote.force", "promote.rollback_reason"):  # that move's, not the next's
+        st.session_state.pop(used, None)
 
 c1, c2, c3 = st.columns([2, 1, 1])
 c1.metric("Production model", prod_model, help=prod.column if prod else None)
@@ -181,4 +183,4 @@ with action_col:
             )
 
 st.subheader("Audit history")
-lifecycle.history_section(ctx, key="promote.history")
+lifecycle.history_section(ctx)

@@ -97,7 +97,8 @@ def new_comparison(
         st.session_state["compare.production_seen"] = production
     by_name = {c.name: c for c in columns}
     with st.form("compare.form", border=False):
-        c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
+        c1, c2 = st.columns(2)  # half a row each: a model name with its fingerprint is not cut at 1280 px
+        c3, c4 = st.columns(2)
         baseline, candidate = column_pair(
             (c1, c2), columns, production, keys=PICKS, labels=("Baseline (current)", "Candidate (new)")
         )
@@ -385,10 +386,10 @@ def drilldown(ctx: Context, cmp: Comparison) -> str:
             )
     else:
         st.caption("Unjudged query: rank changes only.")
+    with st.expander("Rank-shift chart", expanded=False, icon=":material/swap_vert:"):
+        st.plotly_chart(charts.rank_shift(cmp, qid), width="stretch", key="compare.slope")
     render_side_by_side(
         cmp.drilldown(qid), k=k, baseline_label=base_label, candidate_label=cand_label, key="compare.drill"
     )
     judge_box(ctx, cmp, qid, selected_key=NEXT_KEY)
-    with st.expander("Rank-shift chart", expanded=False, icon=":material/swap_vert:"):
-        st.plotly_chart(charts.rank_shift(cmp, qid), width="stretch", key="compare.slope")
     return qid

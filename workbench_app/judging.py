@@ -32,7 +32,7 @@ def judge_box(ctx: Context, cmp: Comparison, query_id: str, *, selected_key: str
     if saved and saved["comparison"] == cmp.id:
         _rerun_offer(ctx, cmp, saved, selected_key=selected_key)
     label = f"Judge the {len(pool)} unjudged document(s) of this query"
-    with st.expander(label, expanded=bool(len(pool)) and not saved, icon=":material/gavel:"):
+    with st.expander(label, expanded=False, icon=":material/gavel:"):  # long: open when asked
         if pool.empty:
             st.caption("Every document in both top lists of this query has a judgement.")
             return

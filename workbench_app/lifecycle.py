@@ -110,28 +110,30 @@ def model_names(ws: Workspace, table: Table) -> dict[str, str]:
     return {c.name: model_short(c.ref.name) for c in ws.vector_columns(table)}
 
 
-def history_section(ctx: Context, *, key: str = "history") -> None:
+HISTORY_ROWS = 25
+HISTORY_HEADERS = {
+    "seq": "#",
+    "action": "Action",
+    "at": "When",
+    "actor": "Who",
+    "change": "Production",
+    "gate": "Gate",
+    "reason": "Reason",
+}
+
+
+def history_section(ctx: Context) -> None:
     """The audit trail of production moves of the context's table."""
     records = resources.history(ctx.uri, ctx.table)
     if not records:
         st.caption("No promotion yet: make a column production on the **Promote** page.")
         return
     names = model_names(ctx.ws, ctx.ws.table(ctx.table))
-    st.dataframe(
-        history_frame(records, names),
-        hide_index=True,
-        width="stretch",
-        key=key,
-        column_config={
-            "seq": st.column_config.NumberColumn("#", width=36),
-            "action": st.column_config.TextColumn("Action", width=90),
-            "at": st.column_config.TextColumn("When", width=160),
-            "actor": st.column_config.TextColumn("Who", width=60),
-            "change": st.column_config.TextColumn("Production", width=280),
-            "gate": st.column_config.TextColumn("Gate", width=180),
-            "reason": st.column_config.TextColumn("Reason", width="large"),
-        },
-    )
+    frame = history_frame(records, names).head(HISTORY_ROWS)
+    # A static table: its cells wrap, so a long production move, gate id or reason is never cut.
+    st.table(frame.rename(columns=HISTORY_HEADERS).set_index("#"))
+    if len(records) > HISTORY_ROWS:
+        st.caption(f"The latest {HISTORY_ROWS} of {len(records)} events; `workbench history` lists them all.")
 
 
 def annotate_timeline(

@@ -35,6 +35,12 @@ __all__ = ["NAVIGATION", "PAGE_TITLE", "NavLink", "setup_page"]
 
 PAGE_TITLE = "Embedding migration workbench"
 
+# Streamlit's wide layout keeps 5rem each side of the main column: at 1280 px beside the sidebar
+# that leaves ~820 px, too few for a history or top-k table. 2rem keeps ~920 px.
+LAYOUT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; max-width: 100%; }
+</style>"""
+
 
 @dataclass(frozen=True)
 class NavLink:
@@ -79,6 +85,7 @@ def setup_page() -> None:
         layout="wide",
         initial_sidebar_state="expanded",
     )
+    st.html(LAYOUT_CSS)
     navigation()
     workspace, build = sidebar()
     if workspace is None:

@@ -111,14 +111,19 @@ def render_side_by_side(
     left = int((frame["status"] == "left").sum())
     has_grades = bool(frame["grade"].notna().any())
     config = {
-        "#": st.column_config.NumberColumn("#", width=40),
-        "Document": st.column_config.TextColumn("Document", width="medium"),
-        "Rel": st.column_config.TextColumn(
-            "Rel", width=64, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
+        "#": st.column_config.NumberColumn("#", width=34),
+        # 200 px fits beside the others in half of a 1280 px screen; wider screens stretch it.
+        "Document": st.column_config.TextColumn(
+            "Document",
+            width=200,
+            help="Title; the full titles and texts are under “Texts of the … documents”",
         ),
-        "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=64),
-        "Candidate": st.column_config.TextColumn("In candidate", width=104),
-        "Δ": st.column_config.TextColumn("Δ rank", width=96),
+        "Rel": st.column_config.TextColumn(
+            "Rel", width=44, help="★ judged relevant (★★ highly relevant); empty = not judged relevant"
+        ),
+        "Score": st.column_config.NumberColumn("Cosine", format="%.3f", width=58),
+        "Candidate": st.column_config.TextColumn("Candidate", width=90, help="Where the candidate ranks it"),
+        "Δ": st.column_config.TextColumn("Δ rank", width=84),
     }
     hidden = [] if has_grades else ["Rel"]
     height = 35 * (min(k, len(frame)) + 1) + 3

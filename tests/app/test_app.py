@@ -78,9 +78,11 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
     assert set(columns["dim"]) == {384}
     assert (columns["health"] == "✓ complete").all()
     assert (columns["ann"] == "none (exact search)").all()  # the demo has no ANN index
-    prod = columns[columns["role"].str.contains("production")]
+    assert "name" not in columns and "fingerprint" not in columns  # pins: in their expander
+    pins = at.dataframe[1].value
+    prod = pins[pins["role"].str.contains("production")]
     assert prod["name"].tolist() == [demo_ws.model(OLD_MODEL).column]
-    versions = at.dataframe[1].value
+    versions = at.dataframe[2].value
     assert any("production" in tags for tags in versions["tags"])
     assert any("candidate: all_minilm_l6_v2" in tags for tags in versions["tags"])
     assert versions["change"].tolist() == [  # column names shown as their models' names
@@ -89,8 +91,8 @@ def test_workspace_page_shows_columns_pins_production_and_versions(
         "added column paraphrase-MiniLM-L3-v2",
         "created: 432 rows",
     ]
-    audit = at.dataframe[-1].value
-    assert audit["gate"].tolist() == ["initial (no gate)"]
+    audit = at.table[-1].value  # a static table: its cells wrap, never cut
+    assert audit["Gate"].tolist() == ["initial (no gate)"]
 
 
 def test_workspace_page_is_never_stale_after_a_new_version(
@@ -318,7 +320,7 @@ def test_promote_with_confirmation_then_roll_back(
     assert not at.exception, at.exception
     assert production_column(compared.table(DEMO_TABLE)) == compared.model(NEW_MODEL).column
     assert any("production of 'demo'" in s for s in texts(at.success))
-    assert at.dataframe[-1].value["action"].iloc[0] == "↑ promote"
+    assert at.table[-1].value["Action"].iloc[0] == "↑ promote"
 
     at.button(key="promote.rollback").click().run()
     at.button(key="promote.rollback_confirm").click().run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +28,27 @@ def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch
     at.button[0].click().run()  # "Rank candidates"
     assert not at.exception, at.exception
     rows = at.dataframe[0].value
-    assert len(rows) == 2 and {"ndcg@10", "ndcg@10_ci_low", "bytes_per_vector", "query_ms"} <= set(
-        rows.columns
-    )
+    assert len(rows) == 2 and {"Model", "nDCG@10 (95% CI)", "Bytes / vector", "Query ms"} <= set(rows.columns)
+    assert set(rows["Model"]) == {
+        "minilm-l3 · paraphrase-MiniLM-L3-v2 · production",
+        "minilm-l6 · all-MiniLM-L6-v2",
+    }
+    assert all(re.fullmatch(r"0\.\d{3} \[0\.\d{3}, [01]\.\d{3}\]", cell) for cell in rows["nDCG@10 (95% CI)"])
     pairs = at.dataframe[1].value
-    assert {"p", "p_holm", "significant"} <= set(pairs.columns)
+    assert list(pairs.columns) == ["Pair", "Metric", "Δ (95% CI)", "p", "p (Holm)", "Significant"]
+    assert all(cell.startswith(("+", "-")) and "-0.000" not in cell for cell in pairs["Δ (95% CI)"])
     advice = [e.value for e in (*at.success, *at.info)]
     assert any(text.startswith(("Migrate to", "Stay put")) for text in advice)
+    assert not any("vec__" in text for text in advice)  # the model's name, not its column id
+    assert any("minilm-l6 (all-MiniLM-L6-v2)" in text for text in advice)
+    assert any("not a known Matryoshka-trained model" in c.value for c in at.caption)
     at.selectbox(key="decide.sweep_column").select(CATALOG[NEW_MODEL].column)
     at.multiselect(key="decide.dims").set_value([32, 128])
     at.button[1].click().run()  # "Sweep"
     assert not at.exception, at.exception
     points = at.dataframe[2].value
-    assert points["dim"].tolist() == [32, 128, 384]
+    assert points["Dimensions"].tolist() == [32, 128, 384]
+    assert points["Δ vs full"].iloc[-1] == 0.0 and str(points["Δ vs full"].iloc[-1]) == "0.0"  # not -0.0
     x = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]
     if isinstance(x, dict):  # plotly 6 sends arrays as typed base64
         x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist()

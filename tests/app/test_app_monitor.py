@@ -12,7 +12,7 @@ from workbench.contract import content_hash
 from workbench.demo import NEW_MODEL
 from workbench.models.catalog import CATALOG
 from workbench.monitoring.monitor import monitor
-from workbench.monitoring.view import monitor_frame, promoting_comparison
+from workbench.monitoring.view import PALETTE, _event_levels, monitor_frame, promoting_comparison
 from workbench.production.promote import promote
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.workspace import Workspace
@@ -43,12 +43,34 @@ def test_monitor_page_shows_series_band_alarms_and_the_promoting_comparison(
     assert at.session_state["compare.selected"] == comparison_id
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t.get("name") for t in chart["data"]]
-    assert "eval: ndcg@10" in names and "scores: top1" in names and "integrity: stale_latest" in names
-    stale_alarm = next(t for t in chart["data"] if t.get("name") == "alarm: stale_latest")
+    assert "ndcg@10" in names and "top-1 score" in names and "stale rows" in names and "missing rows" in names
+    stale_alarm = next(t for t in chart["data"] if t.get("name") == "alarm: stale rows")
     assert len(stale_alarm["x"]) == 1  # one alarm marker, on pass 3
-    shapes = chart["layout"]["shapes"]
-    assert any(s.get("fillcolor") == "seagreen" for s in shapes)  # the baseline band
+    lines = [t for t in chart["data"] if t.get("mode") == "lines+markers"]
+    colours = [t["line"]["color"] for t in lines]
+    assert len(set(colours)) == len(colours) and set(colours) <= set(PALETTE)  # distinct, colour-blind-safe
+    layout = chart["layout"]
+    integrity = layout[f"yaxis{len([a for a in layout if a.startswith('yaxis')])}"]
+    assert integrity["tickformat"] == ",d" and integrity["dtick"] >= 1  # counts: an integer axis
+    assert integrity["range"][0] <= 0 < 1 <= integrity["range"][1]
+    shapes = layout["shapes"]
+    assert any(s.get("type") == "rect" and s.get("fillcolor") in PALETTE for s in shapes)  # the baseline band
     assert any(s.get("line", {}).get("dash") == "dot" for s in shapes)  # production moves
     frame = monitor_frame(list_monitor_runs(compared_ws, "demo"))
     assert set(frame["seq"]) == {1, 2, 3}
     assert promoting_comparison([], NEW) is None
+
+
+def test_close_production_moves_get_their_own_label_rows() -> None:
+    """Labels of moves close in time are staggered (no "promotibaack"); far ones share the first row."""
+    from workbench.production.history import PromotionRecord
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def move(action: str, minutes: float) -> PromotionRecord:
+        at = (start + timedelta(minutes=minutes)).isoformat()
+        return PromotionRecord("demo", 1, action, at, "me", None, None, None, None)  # type: ignore[arg-type]
+
+    frame = monitor_frame([])
+    events = [move("promote", 0), move("rollback", 1), move("promote", 2), move("promote", 100)]
+    assert _event_levels(events, frame) == [0, 1, 2, 0]

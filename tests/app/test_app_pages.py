@@ -49,6 +49,7 @@ def test_rollback_has_its_own_reason_and_messages_name_models(
     assert not at.exception, at.exception
     message = " ".join(texts(at.success))
     assert "all-MiniLM-L6-v2" in message and "vec__" not in message
+    assert not at.text_area(key="promote.reason").value  # the promotion's reason is not the next one's
     at.text_area(key="promote.rollback_reason").input("latency regression, incident 42").run()
     at.button(key="promote.rollback").click().run()
     at.button(key="promote.rollback_confirm").click().run()
@@ -94,7 +95,7 @@ def test_the_timeline_says_a_rollback_version_is_not_production(
     metrics = {m.label: m.value for m in at.metric}
     # A rollback moves tags only (it writes no table version): the head is the rolled-back promotion.
     assert metrics["Latest version"] == "5" and metrics["Production"] == "paraphrase-MiniLM-L3-v2 · v4"
-    versions = at.dataframe[1].value.set_index("version")
+    versions = at.dataframe[2].value.set_index("version")  # after the columns and their pins
     assert versions.loc[5, "change"] == "production → all-MiniLM-L6-v2"
     assert versions.loc[5, "production"] != "● production"
     assert versions["production"].tolist().count("● production") == 1

@@ -425,6 +425,7 @@ def test_onboarding_own_data_upload_ingest_embed_compare(
     expect(judging).to_be_visible()
     judging.scroll_into_view_if_needed()
     shot(page, "27-onboarding-drilldown")
+    judging.locator("summary").click()  # collapsed until asked: the abstracts are long
 
     # 6. Judge two unjudged documents, save them as the eval set's next version
     grades = judging.get_by_role("radiogroup", name="Grade")  # one per document, in pool order

@@ -45,6 +45,8 @@ def test_sweep_curve_has_full_dim_last_and_intervals(demo_ws: Workspace, embedde
     np.testing.assert_allclose(points["ndcg@10_delta"], points["ndcg@10"] - full["ndcg@10"], atol=1e-12)
     figure = matryoshka_figure(curve)
     assert list(figure.data[0].x) == [128, 512, 1536]
+    assert list(figure.layout.xaxis.tickvals) == [128, 512, 1536]  # ticks at the swept dims only
+    assert [t.split("<br>")[1] for t in figure.layout.xaxis.ticktext] == ["d=32", "d=128", "d=384"]
     assert demo_ws.table(DEMO_TABLE).version == version  # nothing written
 
 

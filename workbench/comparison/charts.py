@@ -38,9 +38,11 @@ __all__ = [
 SIDE_COLOURS = {"baseline": "#999999", "candidate": "#0072B2"}
 LABEL_COLOURS = {"all": None, "relevant": "#0072B2", "non-relevant": "#E69F00"}
 LABEL_DASHES = {"relevant": "solid", "non-relevant": "dash"}
-STATUS_COLOURS = {"kept": "#7f7f7f", "entered": "#2ca02c", "left": "#d62728"}
+STATUS_COLOURS = {"kept": "#999999", "entered": "#009E73", "left": "#D55E00"}
 OUTCOME_COLOURS = {"better": "#0072B2", "worse": "#D55E00", "tied": "#999999"}
 SIGNIFICANT, BEFORE_HOLM, NOT_SIGNIFICANT = "#1f77b4", "#9ecae1", "#bbbbbb"
+TITLE_CHARS = 30
+"""Characters of a document title shown beside its point in the rank-shift chart (the id is in the hover)."""
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
 
@@ -192,7 +194,8 @@ def rank_shift(cmp: Comparison, query_id: str | None = None, *, k: int | None = 
     fig = go.Figure()
     for row in frame.itertuples(index=False):
         ranks = [_clip(row.baseline_rank, beyond), _clip(row.candidate_rank, beyond)]
-        label = html.escape(str(row.doc_id))
+        label = html.escape(short_title(row.title, row.doc_id))
+        doc = html.escape(str(row.doc_id))
         relevant = not pd.isna(row.grade) and row.grade > 0
         fig.add_trace(
             go.Scatter(
@@ -206,14 +209,14 @@ def rank_shift(cmp: Comparison, query_id: str | None = None, *, k: int | None = 
                 name=f"{row.status}{' · relevant' if relevant else ''}",
                 legendgroup=f"{row.status}{relevant}",
                 showlegend=False,
-                hovertemplate=f"{label}: {row.status}, grade "
+                hovertemplate=f"{html.escape(str(row.title or row.doc_id))}<br>{doc}: {row.status}, grade "
                 f"{'–' if pd.isna(row.grade) else row.grade}<extra></extra>",
             )
         )
     titles = _side_titles(cmp)
     fig.update_layout(
         title=f"Rank shift in the top {k} for query {html.escape(query_id)} (★ relevant)",
-        xaxis={"tickvals": [0, 1], "ticktext": titles, "range": [-0.4, 1.4]},
+        xaxis={"tickvals": [0, 1], "ticktext": titles, "range": [-0.75, 1.75]},
         yaxis={
             "autorange": "reversed",
             "tickvals": [*range(1, k + 1), beyond],
@@ -224,6 +227,15 @@ def rank_shift(cmp: Comparison, query_id: str | None = None, *, k: int | None = 
         **_LAYOUT,
     )
     return fig
+
+
+def short_title(title: object, doc_id: object, *, width: int = TITLE_CHARS) -> str:
+    """A document's title cut at a word to about ``width`` characters (its id when it has none)."""
+    text = " ".join(str(title).split()) if isinstance(title, str) and title.strip() else str(doc_id)
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0] if " " in text[: width - 1] else text[: width - 1]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def query_deltas(cmp: Comparison) -> go.Figure:

@@ -174,8 +174,14 @@ def _points(frames: dict[int, pd.DataFrame], metrics: list[str], full: int) -> p
     return points
 
 
-def matryoshka_figure(curve: MatryoshkaCurve, *, metric: str | None = None) -> go.Figure:
-    """Quality (with its 95% interval) against bytes per vector, one point per dimension."""
+def matryoshka_figure(
+    curve: MatryoshkaCurve, *, metric: str | None = None, label: str | None = None
+) -> go.Figure:
+    """Quality (with its 95% interval) against bytes per vector, one point per dimension.
+
+    The x axis is logarithmic with one tick per swept dimension (bytes and ``d``), nothing
+    between; ``label`` names the model in the title (default: the column name).
+    """
     import plotly.graph_objects as go
 
     name = metric or curve.metrics[0]
@@ -184,9 +190,12 @@ def matryoshka_figure(curve: MatryoshkaCurve, *, metric: str | None = None) -> g
         go.Scatter(
             x=points["bytes_per_vector"],
             y=points[name],
-            mode="lines+markers+text",
-            text=[f"d={d}" for d in points["dim"]],
-            textposition="top left",
+            mode="lines+markers",
+            customdata=points[["dim", f"{name}_ci_low", f"{name}_ci_high"]].to_numpy(),
+            hovertemplate=(
+                f"d=%{{customdata[0]}} · %{{x:,}} bytes<br>{name} %{{y:.3f}} "
+                "[%{customdata[1]:.3f}, %{customdata[2]:.3f}]<extra></extra>"
+            ),
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -196,9 +205,16 @@ def matryoshka_figure(curve: MatryoshkaCurve, *, metric: str | None = None) -> g
         )
     )
     figure.update_layout(
-        title=f"{name} vs bytes per vector — {curve.column} on {curve.eval_set}",
-        xaxis={"title": "bytes per vector (float32)", "type": "log"},
-        yaxis={"title": name},
+        title=f"{name} vs bytes per vector — {label or curve.column} on {curve.eval_set}",
+        xaxis={
+            "title": "bytes per vector (float32)",
+            "type": "log",
+            "tickvals": points["bytes_per_vector"].tolist(),
+            "ticktext": [
+                f"{b:,} B<br>d={d}" for b, d in zip(points["bytes_per_vector"], points["dim"], strict=True)
+            ],
+        },
+        yaxis={"title": name, "tickformat": ".2f"},
         template="plotly_white",
     )
     return figure
