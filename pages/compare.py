@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench_app import compare_sections as sections
-from workbench_app import resources
+from workbench_app import resources, rollout
 from workbench_app.comparison_view import comparison_picker
 from workbench_app.context import current
 from workbench_app.shell import setup_page
@@ -47,6 +47,7 @@ require(
 sections.follow_url(stored["id"].tolist())
 cmp = resources.comparison(ctx.uri, comparison_picker(stored, key=sections.SELECTED_KEY))
 sections.headline_tiles(cmp)
+rollout.live_evidence(ctx, cmp.manifest.candidate_column)
 metrics_tab, dist_tab, shift_tab = st.tabs(
     [
         ":material/table_chart: Metrics",

@@ -23,7 +23,7 @@ from workbench_app.ui import reported, short_column, short_columns_in
 if TYPE_CHECKING:
     from workbench_app.context import Context
 
-__all__ = ["rollout_section", "shadow_chart"]
+__all__ = ["live_evidence", "rollout_section", "shadow_chart"]
 
 _DONE = "rollout.done"
 
@@ -174,3 +174,17 @@ def _recent(ctx: Context, names: dict[str, str]) -> None:
             width="stretch",
             column_config={"what": st.column_config.TextColumn(width="large")},
         )
+
+
+def live_evidence(ctx: Context, candidate: str) -> None:
+    """One line of the shadow's live evidence on ``candidate``, when it ran in the shadow."""
+    report = shadow_report(ctx.ws, ctx.table, candidate=candidate)
+    if not report.queries:
+        return
+    overlap, rbo = report.agreement["overlap"], report.agreement["rbo"]
+    st.info(
+        f"**Live evidence (shadow):** on {report.queries:,} live queries the candidate's top k overlaps "
+        f"production's by {overlap['mean']:.3f} [{overlap['ci_low']:.3f}, {overlap['ci_high']:.3f}], "
+        f"RBO {rbo['mean']:.3f} — label-free agreement, not quality; see the Promote page.",
+        icon=":material/sensors:",
+    )
