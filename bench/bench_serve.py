@@ -54,6 +54,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -69,6 +70,19 @@ def load() -> str:
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its children (uvicorn's workers)."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def free_port() -> int:
@@ -103,8 +117,8 @@ def prepare(ws_path: Path, rows: int, data: dict[str, Any], *, reuse: bool) -> d
 
 
 @contextmanager
-def server(ws_path: Path, *, workers: int = 1, interval: float = 2.0, log: Path) -> Iterator[str]:
-    """``workbench serve`` in a subprocess; yields its base URL once every worker is ready."""
+def server(ws_path: Path, *, workers: int = 1, interval: float = 2.0, log: Path) -> Iterator[tuple[str, int]]:
+    """``workbench serve`` in a subprocess; yields its base URL and pid once every worker is ready."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "-w", str(ws_path),
@@ -127,7 +141,7 @@ def server(ws_path: Path, *, workers: int = 1, interval: float = 2.0, log: Path)
             except httpx.HTTPError:
                 ready = 0
             time.sleep(0.05 if ready else 0.5)
-        yield url
+        yield url, proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -146,15 +160,18 @@ def post(client: httpx.Client, query: str) -> tuple[float, dict[str, Any]]:
     return ms, response.json()
 
 
-def timed_block(url: str, queries: list[str]) -> dict[str, list[float]]:
-    """Sequential ``/search`` on one keep-alive connection: wall ms and the service's ``took_ms``."""
+def timed_block(url: str, pid: int, queries: list[str]) -> dict[str, Any]:
+    """Sequential ``/search`` on one keep-alive connection: wall ms, the service's ``took_ms``,
+    and the server's CPU ms per request (over the block)."""
     wall, took = [], []
     with httpx.Client(base_url=url, timeout=120) as client:
+        cpu = cpu_s(pid)
         for query in queries:
             ms, body = post(client, query)
             wall.append(ms)
             took.append(body["took_ms"])
-    return {"wall": wall, "took": took}
+        cpu = cpu_s(pid) - cpu
+    return {"wall": wall, "took": took, "cpu_ms": cpu * 1000.0 / len(queries)}
 
 
 def production_of(url: str) -> dict[str, Any]:
@@ -172,14 +189,14 @@ def wait(condition: Callable[[], bool], what: str, timeout: float = 300.0) -> No
 # --- the measurements ---------------------------------------------------------------------
 
 
-def latency(url: str, ws_path: Path, queries: list[str], rounds: int) -> dict[str, Any]:
+def latency(url: str, pid: int, ws_path: Path, queries: list[str], rounds: int) -> dict[str, Any]:
     """HTTP vs in-process, query by query alternating, ``rounds`` passes over the queries."""
     from workbench.production.serving import ProductionIndex
     from workbench.store.workspace import open_workspace
 
     index = ProductionIndex.open(open_workspace(ws_path), TABLE)
     per_round = []
-    pooled: dict[str, list[float]] = {"http": [], "inproc": [], "gap": []}
+    pooled: dict[str, list[float]] = {"http": [], "inproc": [], "gap": [], "cpu_server": [], "cpu_inproc": []}
     differ = 0
     with httpx.Client(base_url=url, timeout=120) as client:
         for query in queries[:10]:  # warm-up both paths
@@ -187,11 +204,15 @@ def latency(url: str, ws_path: Path, queries: list[str], rounds: int) -> dict[st
             post(client, query)
         for _ in range(rounds):
             http, inproc, gap = [], [], []
+            cpu_inproc = cpu_server = 0.0
             for query in queries:
-                tick = time.perf_counter()
+                tick, cpu = time.perf_counter(), time.process_time()
                 found = index.search(query, k=K)
                 inproc.append((time.perf_counter() - tick) * 1000.0)
+                cpu_inproc += time.process_time() - cpu
+                cpu = cpu_s(pid)
                 ms, body = post(client, query)
+                cpu_server += cpu_s(pid) - cpu
                 http.append(ms)
                 gap.append(ms - body["took_ms"])
                 differ += [r["id"] for r in body["results"]] != [h.id for h in found.hits]
@@ -200,12 +221,16 @@ def latency(url: str, ws_path: Path, queries: list[str], rounds: int) -> dict[st
                 "inproc_p50": pct(inproc, 50), "inproc_p99": pct(inproc, 99),
                 "overhead_p50": pct(http, 50) - pct(inproc, 50),
                 "http_minus_took_p50": pct(gap, 50),
+                "cpu_ms_server": cpu_server * 1000.0 / len(queries),
+                "cpu_ms_inproc": cpu_inproc * 1000.0 / len(queries),
             }  # fmt: skip
             per_round.append({k: round(v, 2) for k, v in one.items()})
             print(f"    latency round: {json.dumps(per_round[-1])}  load {load()}", flush=True)
             pooled["http"] += http
             pooled["inproc"] += inproc
             pooled["gap"] += gap
+            pooled["cpu_server"].append(one["cpu_ms_server"])
+            pooled["cpu_inproc"].append(one["cpu_ms_inproc"])
     return {
         "index": index.searched_with,
         "queries": len(queries),
@@ -218,12 +243,15 @@ def latency(url: str, ws_path: Path, queries: list[str], rounds: int) -> dict[st
             "inproc_p99": round(pct(pooled["inproc"], 99), 2),
             "overhead_p50": round(pct(pooled["http"], 50) - pct(pooled["inproc"], 50), 2),
             "http_minus_took_p50": round(pct(pooled["gap"], 50), 2),
+            "cpu_ms_server_per_request": [round(v, 2) for v in pooled["cpu_server"]],
+            "cpu_ms_inproc_per_search": [round(v, 2) for v in pooled["cpu_inproc"]],
         },
     }
 
 
-def throughput(url: str, queries: list[str], threads: int, requests: int) -> float:
-    """Requests/s of ``requests`` searches sent by ``threads`` threads, a new connection each."""
+def throughput(url: str, pid: int, queries: list[str], threads: int, requests: int) -> tuple[float, float]:
+    """Requests/s of ``requests`` searches sent by ``threads`` threads, a new connection each,
+    and the server's CPU ms per request (all its workers)."""
     counter = iter(range(requests))
     lock = threading.Lock()
     failures: list[str] = []
@@ -242,18 +270,20 @@ def throughput(url: str, queries: list[str], threads: int, requests: int) -> flo
                     failures.append(response.text[:200])
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
+    cpu = cpu_s(pid)
     tick = time.perf_counter()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
     seconds = time.perf_counter() - tick
+    cpu = cpu_s(pid) - cpu
     if failures:
         raise SystemExit(f"{len(failures)} failed requests: {failures[0]}")
-    return requests / seconds
+    return requests / seconds, cpu * 1000.0 / requests
 
 
-def shadow_overhead(url: str, ws_path: Path, queries: list[str], rounds: int) -> dict[str, Any]:
+def shadow_overhead(url: str, pid: int, ws_path: Path, queries: list[str], rounds: int) -> dict[str, Any]:
     """p50 of production answers without and with a 20 % shadow rollout, blocks alternating."""
     from workbench.models.catalog import CATALOG
     from workbench.models.loading import load_embedder
@@ -265,11 +295,11 @@ def shadow_overhead(url: str, ws_path: Path, queries: list[str], rounds: int) ->
     model = load_embedder(ref)
     reps = []
     for _ in range(rounds):
-        base = timed_block(url, queries)
+        base = timed_block(url, pid, queries)
         start_shadow(ws, TABLE, ref.column, sample=0.2, reason="bench", embedder=model)
         wait(lambda: (production_of(url).get("rollout") or {}).get("action") == "shadow", "the shadow")
-        timed_block(url, queries[:10])  # warm-up: the candidate's first searches
-        shadow = timed_block(url, queries)
+        timed_block(url, pid, queries[:10])  # warm-up: the candidate's first searches
+        shadow = timed_block(url, pid, queries)
         state = production_of(url)["rollout"]
         abort_rollout(ws, TABLE, reason="bench")
         wait(lambda: production_of(url).get("rollout") is None, "the abort")
@@ -278,6 +308,7 @@ def shadow_overhead(url: str, ws_path: Path, queries: list[str], rounds: int) ->
             "ratio_p50": pct(shadow["wall"], 50) / pct(base["wall"], 50),
             "base_p99": pct(base["wall"], 99), "shadow_p99": pct(shadow["wall"], 99),
             "took_ratio_p50": pct(shadow["took"], 50) / pct(base["took"], 50),
+            "cpu_ms_base": base["cpu_ms"], "cpu_ms_shadow": shadow["cpu_ms"],
             "shadow_recorded": state.get("shadow_recorded"), "shadow_dropped": state.get("shadow_dropped"),
         }  # fmt: skip
         reps.append({k: round(v, 3) if isinstance(v, float) else v for k, v in one.items()})
@@ -334,9 +365,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("/tmp/bench_serve"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_scale_cache"))
     parser.add_argument("--rounds", type=int, default=3, help="Repetitions of every measurement.")
-    parser.add_argument("--queries", type=int, default=300, help="SciFact test queries per block.")
+    parser.add_argument("--queries", type=int, default=100, help="SciFact test queries per block.")
     parser.add_argument("--threads", type=int, default=4, help="Client threads for the throughput.")
-    parser.add_argument("--requests", type=int, default=300, help="Requests per throughput round.")
+    parser.add_argument("--requests", type=int, default=100, help="Requests per throughput round.")
     parser.add_argument("--swaps", type=int, default=6, help="Promotions per interval.")
     parser.add_argument("--small-interval", type=float, default=0.2)
     parser.add_argument(
@@ -360,31 +391,39 @@ def main() -> None:
         print(f"  table: {json.dumps(found['prepare'])}", flush=True)
         logs = args.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with server(ws_path, workers=1, log=logs / f"serve{rows}-1.log") as one:
+        with server(ws_path, workers=1, log=logs / f"serve{rows}-1.log") as (one, one_pid):
             if "latency" in args.parts:
-                found["latency"] = latency(one, ws_path, queries, args.rounds)
+                found["latency"] = latency(one, one_pid, ws_path, queries, args.rounds)
                 print(f"  latency: {json.dumps(found['latency']['pooled'])}", flush=True)
             if "throughput" in args.parts:
-                with server(ws_path, workers=2, log=logs / f"serve{rows}-2.log") as two:
+                with server(ws_path, workers=2, log=logs / f"serve{rows}-2.log") as (two, two_pid):
                     rps: dict[str, list[float]] = {"1": [], "2": []}
-                    throughput(two, queries, args.threads, 20)  # warm-up
+                    cpu: dict[str, list[float]] = {"1": [], "2": []}
+                    throughput(two, two_pid, queries, args.threads, 20)  # warm-up
                     for _ in range(args.rounds):
-                        for workers, url in (("1", one), ("2", two)):
-                            rps[workers].append(throughput(url, queries, args.threads, args.requests))
+                        for workers, url, pid in (("1", one, one_pid), ("2", two, two_pid)):
+                            r, c = throughput(url, pid, queries, args.threads, args.requests)
+                            rps[workers].append(r)
+                            cpu[workers].append(c)
                         print(f"    throughput: 1 worker {rps['1'][-1]:.1f}/s, 2 workers {rps['2'][-1]:.1f}/s"
                               f"  load {load()}", flush=True)  # fmt: skip
                 found["throughput"] = {
                     "rps_1": [round(v, 1) for v in rps["1"]],
                     "rps_2": [round(v, 1) for v in rps["2"]],
                     "ratio_2_over_1": [round(b / a, 2) for a, b in zip(rps["1"], rps["2"], strict=True)],
+                    "cpu_ms_per_request_1": [round(v, 1) for v in cpu["1"]],
+                    "cpu_ms_per_request_2": [round(v, 1) for v in cpu["2"]],
                 }
                 print(f"  throughput: {json.dumps(found['throughput'])}", flush=True)
             if "shadow" in args.parts:
-                found["shadow"] = shadow_overhead(one, ws_path, queries, args.rounds)
+                found["shadow"] = shadow_overhead(one, one_pid, ws_path, queries, args.rounds)
             if "swap" in args.parts:
                 found["swap_interval_2"] = swap_times(one, ws_path, args.swaps)
         if "swap" in args.parts:
-            with server(ws_path, interval=args.small_interval, log=logs / f"serve{rows}-small.log") as fast:
+            with server(ws_path, interval=args.small_interval, log=logs / f"serve{rows}-small.log") as (
+                fast,
+                _,
+            ):
                 found["swap_interval_small"] = swap_times(fast, ws_path, args.swaps)
             for key in ("swap_interval_2", "swap_interval_small"):
                 print(f"  {key}: swap {summary([s['swap_s'] for s in found[key]])} s;"
@@ -395,7 +434,8 @@ def main() -> None:
             shutil.rmtree(ws_path, ignore_errors=True)
     out = args.root / "serve_results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
+    earlier = json.loads(out.read_text()) if out.is_file() else {}  # other sizes' runs are kept
+    out.write_text(json.dumps({**earlier, **{str(k): v for k, v in results.items()}}, indent=2, default=str))
     print(f"\nresults in {out}")
 
 
