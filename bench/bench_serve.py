@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -324,8 +325,12 @@ def shadow_overhead(url: str, pid: int, ws_path: Path, queries: list[str], round
     }
 
 
-def swap_times(url: str, ws_path: Path, swaps: int) -> list[dict[str, Any]]:
-    """Seconds from ``promote`` returning to ``/production`` naming the new column, ``swaps`` times."""
+def swap_times(url: str, ws_path: Path, swaps: int, interval: float) -> list[dict[str, Any]]:
+    """Seconds from ``promote`` returning to ``/production`` naming the new column, ``swaps`` times.
+
+    Each promotion waits a random time in [0, interval) first: promoting right after the last
+    swap was seen would always land just after the follower's check (a full interval's wait).
+    """
     from workbench.models.catalog import CATALOG
     from workbench.production.promote import promote
     from workbench.store.workspace import open_workspace
@@ -333,8 +338,10 @@ def swap_times(url: str, ws_path: Path, swaps: int) -> list[dict[str, Any]]:
     ws = open_workspace(ws_path)
     cols = [CATALOG[a].column for a in ALIASES]
     out = []
+    rng = random.Random(0)
     for i in range(swaps):
         target = cols[(i + 1) % 2]
+        time.sleep(rng.uniform(0, interval))
         tick = time.perf_counter()
         promote(ws, TABLE, target, force=True, reason="bench swap")
         returned = time.perf_counter()
@@ -423,13 +430,13 @@ def main() -> None:
             if "shadow" in args.parts:
                 found["shadow"] = shadow_overhead(one, one_pid, ws_path, queries, args.rounds)
             if "swap" in args.parts:
-                found["swap_interval_2"] = swap_times(one, ws_path, args.swaps)
+                found["swap_interval_2"] = swap_times(one, ws_path, args.swaps, 2.0)
         if "swap" in args.parts:
             with server(ws_path, interval=args.small_interval, log=logs / f"serve{rows}-small.log") as (
                 fast,
                 _,
             ):
-                found["swap_interval_small"] = swap_times(fast, ws_path, args.swaps)
+                found["swap_interval_small"] = swap_times(fast, ws_path, args.swaps, args.small_interval)
             for key in ("swap_interval_2", "swap_interval_small"):
                 print(f"  {key}: swap {summary([s['swap_s'] for s in found[key]])} s;"
                       f" validation {summary([s['validation_s'] for s in found[key]])} s", flush=True)  # fmt: skip
