@@ -138,6 +138,7 @@ def test_not_ready_without_production(empty_ws: Workspace, tmp_path) -> None:
 def test_follows_a_promotion_and_a_rollback(compared_ws: Workspace, comparison_id: str) -> None:
     with running(compared_ws) as (client, state):
         assert client.post("/search", json={"query": QUERY}).json()["column"] == OLD
+        first_model = state.follower.current.production.embedder
         promote(compared_ws, "demo", NEW, comparison=comparison_id)
         wait_for(
             lambda: client.post("/search", json={"query": QUERY}).json()["column"] == NEW, "the promotion"
@@ -147,5 +148,7 @@ def test_follows_a_promotion_and_a_rollback(compared_ws: Workspace, comparison_i
             lambda: client.post("/search", json={"query": QUERY}).json()["column"] == OLD, "the rollback"
         )
         swaps = [s for s in state.follower.swaps if s.kind == "production"]
+        rolled_back_model = state.follower.current.production.embedder
+    assert rolled_back_model is first_model  # the rollback reused the verified model: nothing loaded
     assert [s.ok for s in swaps] == [True, True, True]
     assert swaps[1].after.endswith(NEW) and swaps[2].after.endswith(OLD)

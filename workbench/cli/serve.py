@@ -60,6 +60,9 @@ def serve(
     query_log: Annotated[
         float, typer.Option("--query-log", min=0.0, max=1.0, help="Share of queries logged for monitoring.")
     ] = 0.0,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (uvicorn's access log).")
+    ] = False,
     shadow_text: Annotated[
         str,
         typer.Option(help="Query text in the shadow log: hashed, plain (needed to judge them) or none."),
@@ -88,6 +91,7 @@ def serve(
             max_k=max_k,
             query_log_rate=query_log,
             shadow_text=shadow_text,
+            access_log=access_log,
         )
         settings.token()
     from workbench.service.run import serve as run_service

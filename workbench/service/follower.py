@@ -38,9 +38,12 @@ if TYPE_CHECKING:
     from workbench.store.rollouts import RolloutStep
     from workbench.store.workspace import Workspace
 
-__all__ = ["Follower", "Serving", "Swap"]
+__all__ = ["KEEP_MODELS", "Follower", "Serving", "Swap"]
 
 log = logging.getLogger("workbench.service")
+
+KEEP_MODELS = 4
+"""Verified models a worker keeps loaded: production's, the candidate's and the last ones served."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Follower:
         self.swaps: deque[Swap] = deque(maxlen=50)
         self.checked_at: float | None = None
         self._failed: dict[tuple[str, Any], str] = {}
+        self._models: dict[str, Embedder] = {}  # column -> verified model, oldest first
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -207,14 +211,20 @@ class Follower:
         return candidate
 
     def _known(self) -> dict[str, Embedder]:
-        """Models already loaded and verified, by column: reused when production or a rollout moves."""
+        """Models loaded and verified here, by column: reused when production or a rollout moves.
+
+        The last few columns served stay loaded (:data:`KEEP_MODELS`), so a rollback, or a
+        promotion of the canary's candidate, validates without loading a model again.
+        """
         serving = self.current
-        if serving is None:
-            return {}
-        known = {serving.production.column.name: serving.production.embedder}
-        if serving.candidate is not None:
-            known[serving.candidate.column.name] = serving.candidate.embedder
-        return known
+        if serving is not None:
+            for index in (serving.production, serving.candidate):
+                if index is not None:
+                    self._models.pop(index.column.name, None)
+                    self._models[index.column.name] = index.embedder
+        while len(self._models) > KEEP_MODELS:
+            self._models.pop(next(iter(self._models)))
+        return dict(self._models)
 
     def _publish(self, before: Serving | None, after: Serving) -> None:
         self.current = after  # one reference assignment: a request sees the old or the new state

@@ -47,6 +47,7 @@ def serve(settings: ServiceSettings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        access_log=settings.access_log,
         timeout_graceful_shutdown=10,
     )
     try:

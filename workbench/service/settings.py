@@ -42,6 +42,8 @@ class ServiceSettings:
     """How the shadow log keeps query text: ``hashed``, ``plain`` (needed to judge them) or ``none``."""
     query_log_rate: float = 0.0
     """Share of answered queries logged for monitoring (0: no query log)."""
+    access_log: bool = False
+    """uvicorn's line per request (off: ``/metrics`` counts requests, and each line costs latency)."""
 
     def __post_init__(self) -> None:
         for name in (

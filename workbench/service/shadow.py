@@ -11,6 +11,7 @@ flushed in batches and when the queue is idle.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -88,6 +89,7 @@ class ShadowRunner:
         self.log.flush()
 
     def _run(self) -> None:
+        _lower_priority()
         while True:
             try:
                 job = self._queue.get(timeout=_IDLE_FLUSH)
@@ -135,3 +137,11 @@ class ShadowRunner:
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
             self.metrics.shadow.labels(outcome=outcome).inc()
+
+
+def _lower_priority() -> None:
+    """Let request threads go first: this thread's nice value +10 (Linux sets it per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the shadow still runs
+        log.debug("could not lower the shadow thread's priority")
