@@ -115,6 +115,7 @@ def test_rollout_commands(compared_ws: Workspace, comparison_id: str) -> None:
     report = runner.invoke(app, ["rollout", "report", *ws])
     abort = runner.invoke(app, ["rollout", "abort", *ws])
     again = runner.invoke(app, ["rollout", "abort", *ws])
+    history = runner.invoke(app, ["history", *ws])
     assert shadow.exit_code == 0 and "#1 shadow" in shadow.output and "25% of queries" in shadow.output
     assert canary.exit_code == 0 and "#2 canary" in canary.output and "5% of traffic" in canary.output
     assert bad.exit_code == 2 and bad.output.startswith("error: --percent must be in (0, 100)")
@@ -122,3 +123,5 @@ def test_rollout_commands(compared_ws: Workspace, comparison_id: str) -> None:
     assert report.exit_code == 0 and "no shadow queries recorded" in report.output
     assert abort.exit_code == 0 and "#3 rollout aborted" in abort.output
     assert again.exit_code == 0 and "nothing to abort" in again.output
+    rollout_lines = [line for line in history.output.splitlines() if " rollout " in line]
+    assert [line.split()[3] for line in rollout_lines] == ["#1", "#2", "#3"]  # in time order, with the moves

@@ -174,7 +174,8 @@ def history(
 ) -> None:
     """Every promotion, rollback, refresh and retirement: who, when, from → to, evidence, reason.
 
-    Each line starts with its table and the move's number in that table (``demo #3``).
+    Each line starts with its table and the move's number in that table (``demo #3``); the
+    live rollout steps (``workbench rollout``) are listed in time order among them.
     """
     from workbench import history as read_history
 
@@ -186,10 +187,21 @@ def history(
     if as_json:
         emit_json([r.to_dict() for r in records])
         return
-    if not records:
+    from workbench.store.rollouts import rollout_steps
+
+    tables = [table] if table is not None else sorted({r.table for r in records} | set(ws.table_names()))
+    steps = [step for name in tables for step in rollout_steps(ws, name)]
+    if not records and not steps:
         echo("no promotions recorded yet")
-    for record in records:  # numbered per table: each table has its own sequence of moves
-        echo(f"{record.table} #{record.seq} {record.at} {record.actor}: {record.message}")
+    lines = [  # numbered per table: each table has its own sequence of moves (and of rollout steps)
+        (record.at, f"{record.table} #{record.seq} {record.at} {record.actor}: {record.message}")
+        for record in records
+    ]
+    for step in steps:
+        at = step.at.isoformat()
+        lines.append((at, f"{step.table} rollout {at} {step.message}"))
+    for _, line in sorted(lines, key=lambda pair: pair[0]):
+        echo(terminal_text(line))
 
 
 def search(
