@@ -70,6 +70,7 @@ def _fake_comparison(**changes: object) -> SimpleNamespace:
         id="cmp-test",
         manifest=SimpleNamespace(**manifest),
         deltas=deltas if deltas_change is None else deltas_change,
+        segments=pd.DataFrame(),  # no per-segment statistics (no segment guard rail here)
     )
 
 
