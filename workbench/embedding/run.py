@@ -43,7 +43,7 @@ from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
 from workbench.progress import ProgressFn
 from workbench.store.canaries import canaries_for, record_check
-from workbench.store.workspace import Workspace, set_tag
+from workbench.store.workspace import Workspace, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -104,7 +104,8 @@ def embed(
         raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
-    ws.table(table_name)  # a missing table is named before the run is claimed
+    if _is_progressive(ws.table(table_name), ref):  # a missing table is named before the run
+        return _complete_progressive(ws, table_name, ref, embedder, batch_size, encode_batch, on_progress)
     with exclusive_run(ws.state_dir, table_name, ref.column):  # a second embed of it refuses
         if engine == "local":
             return _embed_local(
@@ -133,6 +134,47 @@ def embed(
                 canaries=pinned.to_json(),
                 before_commit=lambda: _still_the_pinned_model(driver_model, ref, pinned),
             )
+
+
+def _is_progressive(table: Table, ref: ModelRef) -> bool:
+    if ref.column not in table.schema.names:
+        return False
+    return any(c.name == ref.column and c.is_progressive for c in vector_columns(table))
+
+
+def _complete_progressive(
+    ws: Workspace,
+    table_name: str,
+    ref: ModelRef,
+    embedder: Embedder | None,
+    batch_size: int,
+    encode_batch: int,
+    on_progress: ProgressFn | None,
+) -> EmbedResult:
+    """A progressive column's remaining rows, embedded in batches; then it is a whole column."""
+    from workbench.embedding.progressive import embed_progressive
+
+    done = embed_progressive(
+        ws,
+        table_name,
+        ref,
+        embedder=embedder,
+        batch_size=batch_size,
+        encode_batch=encode_batch,
+        on_progress=on_progress,
+    )
+    table = ws.table(table_name)
+    tag = candidate_tag(ref.column)
+    return EmbedResult(
+        table_name,
+        ref.column,
+        done.total,
+        table.version,
+        tag,
+        True,
+        done.total - done.rows_embedded,
+        done.seconds,
+    )
 
 
 def _embed_local(
