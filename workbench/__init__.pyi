@@ -8,6 +8,7 @@ address: the module that defines it (errors in :mod:`workbench.errors`).
 from .comparison.index_eval import index_recall
 from .comparison.judging import add_judgements, rerun_comparison
 from .comparison.live import query_both
+from .comparison.progressive import coverage_curve
 from .comparison.report import write_report
 from .comparison.run import compare
 from .corpus.readers import read_collection
@@ -40,6 +41,7 @@ from .production.retire import retire
 from .production.rollout import abort_rollout, start_canary, start_shadow
 from .production.serving import CheckReport, ProductionIndex, SearchResult, check, search
 from .production.shadow import shadow_report
+from .production.transition import TransitionIndex
 from .store.comparisons import Comparison, list_comparisons, load_comparison
 from .store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
 from .store.index import IndexSpec, build_index
@@ -74,6 +76,7 @@ __all__ = [
     "SearchResult",
     "ServingOptions",
     "StorageConfig",
+    "TransitionIndex",
     "Verdict",
     "WorkbenchError",
     "Workspace",
@@ -86,6 +89,7 @@ __all__ = [
     "check_gate",
     "check_plan",
     "compare",
+    "coverage_curve",
     "embed",
     "evaluate_adapter",
     "fit_adapter",

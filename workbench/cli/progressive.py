@@ -57,7 +57,7 @@ def curve_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """nDCG@10, recall@100 and MRR@10 of transition search at each coverage (simulated by masking)."""
-    from workbench.comparison.progressive import coverage_curve, coverage_figure
+    from workbench import coverage_curve
     from workbench.errors import InvalidArgumentError
 
     with handled():
@@ -79,7 +79,7 @@ def curve_cmd(
             old_column=old_column,
         )
         if html is not None:
-            coverage_figure(result).write_html(str(html), include_plotlyjs=True)
+            result.figure().write_html(str(html), include_plotlyjs=True)
     if as_json:
         emit_json(result.to_dict())
         return

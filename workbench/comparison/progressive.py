@@ -92,6 +92,10 @@ class CoverageCurve:
         wins = part[part["delta_low"] > 0]
         return float(wins["coverage"].min()) if not wins.empty else None
 
+    def figure(self, *, metric: str = "ndcg@10") -> go.Figure:
+        """The curve as a plotly figure (see :func:`coverage_figure`)."""
+        return coverage_figure(self, metric=metric)
+
     def to_dict(self) -> dict[str, Any]:
         wins = {
             f"{p}/{m}": self.first_win(p, m)

@@ -38,7 +38,7 @@ import pyarrow as pa
 from workbench.contract import META_PROGRESSIVE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
 from workbench.embedding.checkpoint import exclusive_run
-from workbench.embedding.run import _still_the_pinned_model
+from workbench.embedding.pin_check import still_the_pinned_model
 from workbench.errors import InvalidArgumentError
 from workbench.killpoints import reached
 from workbench.models.canary import CanaryPin, require_canaries
@@ -289,7 +289,7 @@ def _commit_batch(
         return 0
     schema = vector_schema(column.ref)
     embedded = embed_batch(model, rows, schema, encode_batch=encode_batch)
-    _still_the_pinned_model(model, column.ref, pinned)  # never commit another model's vectors
+    still_the_pinned_model(model, column.ref, pinned)  # never commit another model's vectors
     reached("progressive:embedded")
     data = pa.Table.from_batches([embedded]).rename_columns(["id", column.name, column.src_column])
     # Only rows still null whose text is the text embedded: a concurrent ingest's vector wins.

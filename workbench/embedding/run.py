@@ -29,15 +29,15 @@ from workbench.contract import META_USAGE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
 from workbench.embedding.checkpoint import BatchRun, batch_run, exclusive_run
 from workbench.embedding.commit import commit_batches
+from workbench.embedding.pin_check import still_the_pinned_model as _still_the_pinned_model
 from workbench.embedding.ray_engine import RayOptions, embed_ray
 from workbench.embedding.result import EmbedResult, discarded, existing_column
 from workbench.errors import (
-    CanaryMismatchError,
     ConcurrentChangeError,
     FingerprintMismatchError,
     InvalidArgumentError,
 )
-from workbench.models.canary import CanaryPin, require_canaries, verify_canaries
+from workbench.models.canary import require_canaries
 from workbench.models.embedder import Embedder, require_own_model
 from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
@@ -285,26 +285,6 @@ def _embed_batches(
         if on_progress is not None:
             on_progress(done, total)
     return resumed
-
-
-def _still_the_pinned_model(embedder: Embedder, ref: ModelRef, canaries: CanaryPin) -> None:
-    """Just before the commit: the canaries again (all of them) and a local model's file pin.
-
-    Raises:
-        FingerprintMismatchError: the model changed since the run started.
-    """
-    if not ref.is_served:
-        from workbench.models.sources.local import resolve_model_dir, verify_model_dir
-
-        verify_model_dir(ref, resolve_model_dir(ref))
-    result = verify_canaries(embedder, canaries)
-    if not result.passed:
-        raise CanaryMismatchError(
-            f"model {ref.name!r} ({ref.pin}) changed behind its name mid-run: before the commit "
-            f"{result.problem}; re-pin what it serves now as a new model (`workbench models add "
-            "NEW_ALIAS …`) and embed it beside the old column.",
-            min_cosine=result.min_cosine,
-        )
 
 
 def _log_rate(ref: ModelRef, done: int, total: int, resumed: int, start: float, usage: Any) -> None:
