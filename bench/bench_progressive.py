@@ -1,6 +1,6 @@
 """Progressive migration: the coverage curve on real collections, and transition-search latency.
 
-``curve``: :func:`workbench.coverage_curve` on a workspace whose old (production) and new columns
+``curve``: :func:`workbench.comparison.progressive.coverage_curve` on a workspace whose old (production) and new columns
 are complete; prints nDCG@10 per coverage, priority and merge, and the first coverage where
 transition search beats the old column with a 95 % interval above 0.
 
@@ -35,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def curve(args: argparse.Namespace) -> None:
     import workbench as wb
+    from workbench.comparison.progressive import coverage_curve
 
     ws = wb.open_workspace(args.workspace)
     start = time.perf_counter()
-    result = wb.coverage_curve(ws, None, args.new, eval_set=args.eval_set)
+    result = coverage_curve(ws, None, args.new, eval_set=args.eval_set)
     seconds = time.perf_counter() - start
     frame = result.frame[result.frame["metric"] == "ndcg@10"]
     print(f"{result.table}: {result.rows} rows, {result.n_queries} judged queries, {seconds:.0f}s")

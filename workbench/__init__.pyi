@@ -8,7 +8,6 @@ address: the module that defines it (errors in :mod:`workbench.errors`).
 from .comparison.index_eval import index_recall
 from .comparison.judging import add_judgements, rerun_comparison
 from .comparison.live import query_both
-from .comparison.progressive import coverage_curve
 from .comparison.report import write_report
 from .comparison.run import compare
 from .corpus.readers import read_collection
@@ -41,7 +40,6 @@ from .production.retire import retire
 from .production.rollout import abort_rollout, start_canary, start_shadow
 from .production.serving import CheckReport, ProductionIndex, SearchResult, check, search
 from .production.shadow import shadow_report
-from .production.transition import TransitionIndex
 from .store.comparisons import Comparison, list_comparisons, load_comparison
 from .store.evalsets import EvalSet, list_eval_sets, load_eval_set, save_eval_set
 from .store.index import IndexSpec, build_index
@@ -76,7 +74,6 @@ __all__ = [
     "SearchResult",
     "ServingOptions",
     "StorageConfig",
-    "TransitionIndex",
     "Verdict",
     "WorkbenchError",
     "Workspace",
@@ -89,7 +86,6 @@ __all__ = [
     "check_gate",
     "check_plan",
     "compare",
-    "coverage_curve",
     "embed",
     "evaluate_adapter",
     "fit_adapter",

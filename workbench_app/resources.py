@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from lancedb.table import Table
 
-    from workbench import Comparison, PromotionRecord, TransitionIndex
+    from workbench import Comparison, PromotionRecord
     from workbench.comparison.progressive import CoverageCurve
+    from workbench.production.transition import TransitionIndex
     from workbench.store.evalsets import EvalSetSummary
     from workbench.store.workspace import VectorColumn
 
@@ -113,8 +114,8 @@ def live_query(
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def transition_index(uri: str, name: str, version: int, new_column: str, merge: str) -> TransitionIndex:
-    """A :class:`workbench.TransitionIndex` at one table version (models cached)."""
-    from workbench import TransitionIndex
+    """A :class:`~workbench.production.transition.TransitionIndex` at one table version (models cached)."""
+    from workbench.production.transition import TransitionIndex
 
     ws = workspace(uri)
     table = table_at(uri, name, version)
@@ -124,8 +125,8 @@ def transition_index(uri: str, name: str, version: int, new_column: str, merge: 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def coverage_curve(uri: str, name: str, version: int, new_column: str, eval_set: str) -> CoverageCurve:
-    """:func:`workbench.coverage_curve` at one table version (every priority and merge)."""
-    from workbench import coverage_curve as measure
+    """:func:`~workbench.comparison.progressive.coverage_curve` at one table version."""
+    from workbench.comparison.progressive import coverage_curve as measure
 
     return measure(workspace(uri), name, new_column, eval_set=eval_set)
 

@@ -262,8 +262,8 @@ def _transition_search(
     old_scope: str,
     as_json: bool,
 ) -> None:
-    from workbench import TransitionIndex
     from workbench.production.serving import check_query
+    from workbench.production.transition import TransitionIndex
 
     with handled():
         check_query(query, k)

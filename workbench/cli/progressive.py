@@ -57,7 +57,7 @@ def curve_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """nDCG@10, recall@100 and MRR@10 of transition search at each coverage (simulated by masking)."""
-    from workbench import coverage_curve
+    from workbench.comparison.progressive import coverage_curve
     from workbench.errors import InvalidArgumentError
 
     with handled():

@@ -193,4 +193,3 @@ def _add_ids_column(handle: object) -> None:
     if "ids" in handle.schema.names:  # type: ignore[attr-defined]
         return
     handle.add_columns(pa.schema([pa.field("ids", pa.list_(pa.string()))]))  # type: ignore[attr-defined]
-
