@@ -7,14 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import shared_collection
 from tests.progressive_helpers import small_progressive_ws
 from workbench.demo import DEMO_TABLE, NEW_MODEL, OLD_MODEL
+from workbench.embedding.ingest import ingest
 from workbench.embedding.progressive import embed_progressive
 from workbench.embedding.run import embed
 from workbench.errors import InvalidArgumentError
+from workbench.production.promote import promote
 from workbench.production.transition import TransitionIndex
 from workbench.retrieval.fusion import RRF_K, Calibration, fuse
-from workbench.store.workspace import Workspace
+from workbench.store.evalsets import load_eval_set
+from workbench.store.workspace import Workspace, open_workspace
 
 QUERIES = ["how do I roll back a release", "bike gears skipping", "bread dough rising", "git commit message"]
 
@@ -53,12 +57,12 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
-def numpy_transition(ws: Workspace, embedders, query: str, *, k: int) -> list[tuple[str, str]]:
+def numpy_transition(
+    ws: Workspace, embedders, query: str, *, k: int, table: str = DEMO_TABLE
+) -> list[tuple[str, str]]:
     """An independent RRF merge from both columns with numpy: ``[(id, "new"|"old")]``."""
     old, new = ws.model(OLD_MODEL), ws.model(NEW_MODEL)
-    rows = ws.dataset(DEMO_TABLE).to_table(
-        columns=["id", "content_hash", old.column, new.column, new.src_column]
-    )
+    rows = ws.dataset(table).to_table(columns=["id", "content_hash", old.column, new.column, new.src_column])
     ids = np.array(rows.column("id").to_pylist())
     covered = np.array(
         [
@@ -127,3 +131,24 @@ def test_transition_refuses_the_same_column_twice_and_a_bad_scope(demo_ws: Works
         TransitionIndex.open(demo_ws, DEMO_TABLE, OLD_MODEL, embedders=embedders)
     with pytest.raises(InvalidArgumentError, match="unknown old scope 'some'"):
         TransitionIndex.open(demo_ws, DEMO_TABLE, NEW_MODEL, old_scope="some", embedders=embedders)
+
+
+@pytest.mark.slow
+def test_transition_search_equals_a_numpy_merge_on_scifact_at_50_percent(
+    tmp_path: Path, embedders, old_embedder, new_embedder
+) -> None:
+    """SciFact (5,183 documents): old column whole in production, the new one embedded to 50 %."""
+    source = shared_collection("scifact")
+    ws = open_workspace(tmp_path / "ws")
+    ingest(ws, source, table="scifact")
+    embed(ws, "scifact", ws.model(OLD_MODEL), embedder=old_embedder, batch_size=512)
+    promote(ws, "scifact", OLD_MODEL, initial=True)
+    half = ws.table("scifact").count_rows() // 2
+    embed_progressive(
+        ws, "scifact", ws.model(NEW_MODEL), embedder=new_embedder, budget_rows=half, batch_size=512
+    )
+    index = TransitionIndex.open(ws, "scifact", NEW_MODEL, embedders=embedders)
+    assert index.coverage.embedded == half
+    queries = list(load_eval_set(ws, "scifact").queries.values())[:50]
+    for query in queries:  # same ids, same order
+        assert _served(index, query, 10) == numpy_transition(ws, embedders, query, k=10, table="scifact")
