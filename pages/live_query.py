@@ -63,8 +63,42 @@ if samples:
         help=f"Queries of eval set {sets[0]!r}",
     )
 
+transition = st.toggle(
+    "Transition search",
+    key="live.transition",
+    help="Serve as during a progressive migration: the candidate column over the rows it covers, "
+    "production's column over the others, merged without comparing cosines across models; each "
+    "hit says which model ranked it.",
+)
 require(query.strip(), "Type a query above to see both columns' results side by side.")
 require(baseline != candidate, "Pick two different columns.")
+
+if transition:
+    merge = st.radio("Merge", ["rrf", "calibrated"], horizontal=True, key="live.merge")
+    with reported("Transition search"):
+        index = resources.transition_index(ctx.uri, ctx.table, ctx.version, candidate, merge)
+        result = index.search(query, k=int(k))
+        t1, t2, t3 = st.columns(3)
+        t1.metric("Coverage", f"{result.coverage:.0%}", help="Rows of the candidate column with a vector.")
+        t2.metric("Answered by the new model", f"{result.new_share:.0%}", help="Share of these hits.")
+        t3.metric("Old column", column_label(by_name[result.old_column], production))
+        st.dataframe(
+            [
+                {
+                    "rank": h.rank,
+                    "id": h.id,
+                    "title": h.title,
+                    "model": "new" if h.column == result.column else "old",
+                    "cosine (own space)": round(h.cosine, 4),
+                    "merged score": round(h.score, 4),
+                }
+                for h in result.hits
+            ],
+            hide_index=True,
+            width="stretch",
+            key="live.transition_results",
+        )
+    st.stop()
 
 with reported("Search"):
     started = time.perf_counter()

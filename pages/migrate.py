@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from workbench import PinOptions, ServingOptions, embed, pin_model, verify_model
+from workbench import PinOptions, ServingOptions, embed, list_eval_sets, pin_model, verify_model
 from workbench.embedding.checkpoint import pending_run
+from workbench.embedding.progressive import embed_progressive
 from workbench.errors import InvalidArgumentError
 from workbench.models.pin_options import PinOptionError, pin_source
 from workbench.store.paths import require_inside
@@ -35,6 +36,42 @@ INTRO = (
     "old one, so search never mixes two embedding spaces. Runs are streamed and checkpointed; "
     "the column appears in one new table version, whole, or not at all."
 )
+
+
+def _coverage_section() -> None:
+    """Quality against coverage: transition search simulated at each coverage of a new column."""
+    st.markdown("##### Quality against coverage")
+    st.caption(
+        "What a half-done migration is worth: transition search (new column over the rows it "
+        "covers, production's over the others) at 0–100 % coverage, simulated by masking two "
+        "complete columns, for each priority order and merge. Needs the new column complete."
+    )
+    candidates = [c["name"] for c in status["columns"] if not c["production"]]
+    sets = [str(e["name"]) for e in list_eval_sets(ws, table=ctx.table)]
+    if not candidates or not sets or status["active_column"] is None:
+        st.info("Needs a production column, a second column and a labelled eval set.", icon=":material/info:")
+        return
+    c1, c2 = st.columns(2)
+    column = c1.selectbox("New column", candidates, key="migrate.curve_column")
+    eval_set = c2.selectbox("Eval set", sets, key="migrate.curve_set")
+    if st.button("Measure the curve", key="migrate.curve", icon=":material/show_chart:"):
+        with reported("Measuring"), st.spinner("Encoding the eval queries with both models…"):
+            st.session_state["migrate.curve_result"] = resources.coverage_curve(
+                ctx.uri, ctx.table, ctx.version, column, eval_set
+            )
+    curve = st.session_state.get("migrate.curve_result")
+    if curve is not None:
+        st.plotly_chart(curve.figure(), key="migrate.curve_chart")
+        wins = {
+            f"{p} · {m}": curve.first_win(p, m)
+            for p in ("random", "new-first", "query-log")
+            for m in ("rrf", "calibrated")
+        }
+        st.caption(
+            "First coverage beating the old column on nDCG@10 (95 % interval above 0): "
+            + "; ".join(f"{k}: {'never' if v is None else f'{v:g} %'}" for k, v in wins.items())
+        )
+
 
 setup_page()
 if not open_or_stop().table_names():
@@ -90,7 +127,15 @@ with embed_tab:
         st.caption(
             f"sha256 `{ref.fingerprint}`  \nsource: {ref.source} `{ref.location}`  \n→ column `{ref.column}`"
         )
-        if ref.column in existing:
+        if ref.column in existing and existing[ref.column].get("progressive"):
+            column_status = existing[ref.column]
+            st.info(
+                f"**Progressive** column: {column_status['embedded_rows']:,} of {status['rows']:,} rows "
+                f"embedded ({column_status['embedded_rows'] / max(status['rows'], 1):.0%}). Continue it "
+                "progressively, or complete it into a whole column (untick *Progressive*).",
+                icon=":material/hourglass_top:",
+            )
+        elif ref.column in existing:
             st.success(
                 f"Table **{ctx.table}** already has this column "
                 f"(embedded {when(existing[ref.column]['created_at'])}).",
@@ -116,15 +161,59 @@ with embed_tab:
                 "If the run is interrupted, starting it again resumes from the last checkpoint.",
                 icon=":material/info:",
             )
+    is_progressive = ref.column in existing and bool(existing[ref.column].get("progressive"))
+    whole = ref.column in existing and not is_progressive
+    p1, p2, p3 = st.columns([1, 1, 1])
+    progressive = p1.checkbox(
+        "Progressive",
+        value=is_progressive,
+        key="migrate.progressive",
+        disabled=whole or resuming,
+        help="Fill the column batch by batch (one table version each) while production keeps "
+        "serving; serve it meanwhile with transition search (Live query).",
+    )
+    priority = p2.selectbox(
+        "Priority", ["random", "new-first", "query-log"], key="migrate.priority", disabled=not progressive
+    )
+    budget = p3.number_input(
+        "Budget (rows, 0 = all)",
+        min_value=0,
+        value=0,
+        step=256,
+        key="migrate.budget",
+        disabled=not progressive,
+    )
     if resuming:
         label, icon = (
             f"Resume ({pending.rows_done:,} of {pending.rows_total:,} rows done)",
             ":material/resume:",
         )
+    elif is_progressive:
+        label, icon = (
+            ("Continue progressively" if progressive else "Complete the column"),
+            ":material/resume:",
+        )
     else:
         label, icon = "Start re-embedding", ":material/play_arrow:"
-    start = st.button(label, key="migrate.start", type="primary", icon=icon, disabled=ref.column in existing)
-    if start:
+    start = st.button(label, key="migrate.start", type="primary", icon=icon, disabled=whole)
+    if start and progressive:
+        with reported("Embedding"):
+            model = resources.embedder(ref.model_dump_json())
+            progress = RateProgress(f"Embedding {ctx.table} with {alias} (progressive, {priority})")
+            done = embed_progressive(
+                ws,
+                ctx.table,
+                ref,
+                embedder=model,
+                priority=priority,
+                budget_rows=int(budget) or None,
+                batch_size=batch_size,
+                on_progress=progress,
+            )
+            progress.done(f"Done: {done.rows_embedded:,} rows in {done.seconds:.1f} s")
+            st.session_state["migrate.last"] = done.message
+            st.rerun()
+    elif start:
         with reported("Embedding"):
             model = resources.embedder(ref.model_dump_json())
             progress = RateProgress(f"Embedding {ctx.table} with {alias}")
@@ -159,6 +248,8 @@ with embed_tab:
             "state": st.column_config.TextColumn(f"In {ctx.table}", width="small"),
         },
     )
+
+    _coverage_section()
 
 with pin_tab:
     st.caption(

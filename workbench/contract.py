@@ -44,6 +44,7 @@ __all__ = [
     "META_CREATED",
     "META_INDEX",
     "META_MODEL",
+    "META_PROGRESSIVE",
     "META_PROMOTION",
     "META_SRC",
     "META_USAGE",
@@ -153,6 +154,9 @@ META_CANARIES = "workbench:canaries"
 """Field metadata of a vector column: the canary vectors its model gave when pinned (JSON)."""
 META_USAGE = "workbench:usage"
 """Field metadata of a vector column of a served model: requests, tokens spent, estimated cost."""
+META_PROGRESSIVE = "workbench:progressive"
+"""Field metadata of a vector column being filled progressively (JSON: priority, coverage at the
+last run's end). Absent on a whole column; rows not embedded yet are null in such a column."""
 META_INDEX = "workbench:index"
 """Field metadata of a vector column: how its ANN index was built and is searched (JSON)."""
 META_ACTIVE = "workbench:active_column"
@@ -402,6 +406,7 @@ def query_log_schema() -> pa.Schema:
             pa.field("query", pa.string()),
             pa.field("query_sha256", pa.string()),
             pa.field("scores", pa.list_(pa.float32())),
+            pa.field("ids", pa.list_(pa.string())),
         ]
     )
 

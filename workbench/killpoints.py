@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["ENV", "STEPS", "reached"]
+__all__ = ["ENV", "PROGRESSIVE_STEPS", "STEPS", "reached"]
 
 ENV = "WORKBENCH_KILL_AT"
 
@@ -35,6 +35,16 @@ STEPS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest:staged", "ingest:created"),
 }
 """Every step boundary, by command, in the order the command passes them."""
+
+PROGRESSIVE_STEPS: tuple[str, ...] = (
+    "progressive:created",
+    "progressive:embedded",
+    "progressive:committed",
+    "progressive:completed",
+)
+"""The step boundaries of ``workbench embed --progressive`` (``embedded`` and ``committed`` are
+passed once per batch; the kill happens at the first). Exercised by
+``tests/embedding/test_progressive_kill.py``, apart from the production harness above."""
 
 
 def reached(step: str) -> None:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from lancedb.table import Table
 
     from workbench import Comparison, PromotionRecord
+    from workbench.comparison.progressive import CoverageCurve
+    from workbench.production.transition import TransitionIndex
     from workbench.store.evalsets import EvalSetSummary
     from workbench.store.workspace import VectorColumn
 
@@ -108,6 +110,25 @@ def live_query(
     columns = [ws.resolve_column(table, column) for column in (baseline, candidate)]
     embedders = {column.name: embedder_for(column) for column in columns}
     return query_both(ws, name, query, baseline=baseline, candidate=candidate, k=k, embedders=embedders)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def transition_index(uri: str, name: str, version: int, new_column: str, merge: str) -> TransitionIndex:
+    """A :class:`~workbench.production.transition.TransitionIndex` at one table version (models cached)."""
+    from workbench.production.transition import TransitionIndex
+
+    ws = workspace(uri)
+    table = table_at(uri, name, version)
+    models = {c.name: embedder_for(c) for c in ws.vector_columns(table)}
+    return TransitionIndex.open(ws, name, new_column, merge=merge, version=version, embedders=models)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def coverage_curve(uri: str, name: str, version: int, new_column: str, eval_set: str) -> CoverageCurve:
+    """:func:`~workbench.comparison.progressive.coverage_curve` at one table version."""
+    from workbench.comparison.progressive import coverage_curve as measure
+
+    return measure(workspace(uri), name, new_column, eval_set=eval_set)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -42,6 +42,7 @@ def test_the_numbered_notebooks_exist() -> None:
         "04_your_own_data.ipynb",
         "05_provider_silent_update.ipynb",
         "06_choose_and_plan.ipynb",
+        "07_progressive_migration.ipynb",
     ):
         assert name in NAMES
 
@@ -266,3 +267,16 @@ def test_06_choose_and_plan(run_notebook: RunNotebook) -> None:
     assert "vec__all_minilm_l6_v2_d128__91f7d483" in text
     assert len(re.findall(r"adapter on demo: ndcg@10 old→old", text)) == 3, "three adapter kinds measured"
     assert "via adapter procrustes-" in text and "refused: adapter procrustes-" in text
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_07_progressive_migration(run_notebook: RunNotebook) -> None:
+    nb = run_notebook("07_progressive_migration.ipynb")
+    text = output_text(nb)
+    assert plotly_figures(nb) >= 1
+    assert "random · calibrated beats the old column from:" in text
+    assert "progressive 144 of 432 rows" in text
+    assert re.search(r"coverage 33%; hits answered by the new model: \d+%", text)
+    assert "refused: cannot promote" in text and "transition mode" in text
+    assert "432 rows" in text.split("refused:")[1]

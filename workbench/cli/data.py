@@ -119,9 +119,31 @@ def embed(
     workers: Annotated[int, typer.Option(min=1, help="Ray engine: model-holding workers.")] = 2,
     cpus_per_worker: Annotated[float, typer.Option(min=0.01, help="Ray engine: CPUs per worker.")] = 1.0,
     gpus_per_worker: Annotated[float, typer.Option(min=0, help="Ray engine: GPUs per worker.")] = 0.0,
+    progressive: Annotated[
+        bool,
+        typer.Option(
+            "--progressive",
+            help="Fill the column batch by batch, one version each (rows not embedded yet stay null; "
+            "serve it with transition search). Without the flag, a progressive column is completed.",
+        ),
+    ] = False,
+    priority: Annotated[
+        str, typer.Option(help="--progressive: which rows first: random, new-first, query-log.")
+    ] = "random",
+    budget: Annotated[
+        int | None, typer.Option("--budget", min=0, help="--progressive: stop after this many rows.")
+    ] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(
+            "--budget-usd",
+            min=0,
+            help="--progressive: stop before this estimated cost (priced served model).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add the model's vector column: streamed, resumable, committed in one version."""
+    """Add the model's vector column: streamed, resumable, committed in one version (or progressively)."""
     from workbench import embed as run_embed
     from workbench.embedding.run import ENGINES, Engine
     from workbench.errors import InvalidArgumentError
@@ -129,6 +151,7 @@ def embed(
     with handled():
         if engine not in ENGINES:
             raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
+        _check_progressive_options(progressive, priority, budget, budget_usd, engine)
         ws = workspace(workspace_uri, config)
         name = table_name(ws, table, column=model)
         ref = ws.model(model)
@@ -137,6 +160,25 @@ def embed(
             from workbench import load_embedder
 
             embedder = load_embedder(ref)
+        if progressive:
+            from workbench.embedding.progressive import Priority, embed_progressive
+
+            with progress_bar(
+                f"embedding {name} with {model} (progressive, {priority})", usage_of=embedder
+            ) as bar:
+                done = embed_progressive(
+                    ws,
+                    name,
+                    ref,
+                    embedder=embedder,
+                    priority=cast(Priority, priority),
+                    budget_rows=budget,
+                    budget_usd=budget_usd,
+                    batch_size=batch_size,
+                    on_progress=bar,
+                )
+            emit_json({**asdict(done), "coverage": done.coverage}) if as_json else echo(done.message)
+            return
         options = None
         if engine == "ray":
             from workbench import RayOptions
@@ -164,6 +206,23 @@ def embed(
         emit_json(asdict(result)) if as_json else echo(result.message)
 
 
+def _check_progressive_options(
+    progressive: bool, priority: str, budget: int | None, budget_usd: float | None, engine: str
+) -> None:
+    """Refuse progressive options without --progressive, or with the Ray engine."""
+    from workbench.embedding.progressive import PRIORITIES
+    from workbench.errors import InvalidArgumentError
+
+    if priority not in PRIORITIES:
+        raise InvalidArgumentError(f"unknown --priority {priority!r}; priorities: {', '.join(PRIORITIES)}")
+    if not progressive and (priority != "random" or budget is not None or budget_usd is not None):
+        raise InvalidArgumentError("--priority, --budget and --budget-usd need --progressive")
+    if progressive and engine != "local":
+        raise InvalidArgumentError("--progressive runs on the local engine only; drop --engine ray")
+    if budget is not None and budget_usd is not None:
+        raise InvalidArgumentError("give --budget ROWS or --budget-usd X, not both")
+
+
 def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Tables, rows, vector columns with their pins and ANN indexes, versions, tags, stale/missing rows."""
     from workbench import workspace_status
@@ -182,6 +241,12 @@ def status(workspace_uri: WorkspaceOpt = DEFAULT, config: ConfigOpt = None, as_j
         for col in table["columns"]:
             mark = " [production]" if col["production"] else ""
             health = f"missing {col['missing_rows']}, stale {col['stale_rows']}"
+            if col.get("progressive"):
+                share = col["embedded_rows"] / table["rows"] if table["rows"] else 1.0
+                health = (
+                    f"progressive: {col['embedded_rows']} of {table['rows']} rows embedded "
+                    f"({100 * share:.1f}%), stale {col['stale_rows']}"
+                )
             if col["index"]:
                 health += f"; index {col['index']}, {col['unindexed_rows']} rows unindexed"
             else:

@@ -225,12 +225,27 @@ def search(
             "column (refused unless both pins match; see `workbench adapter list`).",
         ),
     ] = None,
+    transition: Annotated[
+        str | None,
+        typer.Option(
+            "--transition",
+            help="Transition search: merge this (progressive) column, over the rows it covers, with "
+            "production's column over the others; every hit names the model that ranked it.",
+        ),
+    ] = None,
+    merge: Annotated[str, typer.Option(help="--transition: merge by rrf or calibrated.")] = "rrf",
+    old_scope: Annotated[
+        str, typer.Option(help="--transition: search the old column over uncovered rows or all rows.")
+    ] = "uncovered",
     as_json: JsonOpt = False,
 ) -> None:
     """Search production: the active column only, queries encoded by its own verified model."""
     from workbench import search as run_search
     from workbench.store.query_log import QueryLog
 
+    if transition is not None:
+        _transition_search(query, k, workspace_uri, config, table, transition, merge, old_scope, as_json)
+        return
     with handled():
         ws = workspace(workspace_uri, config)
         query_log = QueryLog(ws, text=log_query) if log_query is not None else None  # type: ignore[arg-type]
@@ -246,6 +261,40 @@ def search(
     for hit in result.hits:
         title, snippet = " ".join(hit.title.split()), terminal_text(" ".join(hit.text.split()))[:100]
         echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}  {title}\n       {snippet}")
+
+
+def _transition_search(
+    query: str,
+    k: int,
+    workspace_uri: str | None,
+    config: str | None,
+    table: str | None,
+    new_column: str,
+    merge: str,
+    old_scope: str,
+    as_json: bool,
+) -> None:
+    from workbench.production.serving import check_query
+    from workbench.production.transition import TransitionIndex
+
+    with handled():
+        check_query(query, k)
+        ws = workspace(workspace_uri, config)
+        index = TransitionIndex.open(ws, table, new_column, merge=merge, old_scope=old_scope)
+        result = index.search(query, k=k)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    echo(
+        f"transition v{result.version} of {result.table!r}: {result.column} ({100 * result.coverage:.1f}% "
+        f"covered) + {result.old_column}, merged by {result.merge}, searched {result.index}"
+    )
+    for hit in result.hits:
+        title, snippet = " ".join(hit.title.split()), terminal_text(" ".join(hit.text.split()))[:100]
+        which = "new" if hit.column == result.column else "old"
+        echo(
+            f"{hit.rank:>3}. {hit.score:.4f} [{which} {hit.cosine:.3f}]  {hit.id}  {title}\n       {snippet}"
+        )
 
 
 def check(

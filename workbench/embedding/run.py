@@ -29,21 +29,21 @@ from workbench.contract import META_USAGE, candidate_tag
 from workbench.embedding.batch import READ_COLUMNS, embed_batch, vector_schema
 from workbench.embedding.checkpoint import BatchRun, batch_run, exclusive_run
 from workbench.embedding.commit import commit_batches
+from workbench.embedding.pin_check import still_the_pinned_model as _still_the_pinned_model
 from workbench.embedding.ray_engine import RayOptions, embed_ray
 from workbench.embedding.result import EmbedResult, discarded, existing_column
 from workbench.errors import (
-    CanaryMismatchError,
     ConcurrentChangeError,
     FingerprintMismatchError,
     InvalidArgumentError,
 )
-from workbench.models.canary import CanaryPin, require_canaries, verify_canaries
+from workbench.models.canary import require_canaries
 from workbench.models.embedder import Embedder, require_own_model
 from workbench.models.loading import load_embedder
 from workbench.models.ref import ModelRef
 from workbench.progress import ProgressFn
 from workbench.store.canaries import canaries_for, record_check
-from workbench.store.workspace import Workspace, set_tag
+from workbench.store.workspace import Workspace, set_tag, vector_columns
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -104,7 +104,8 @@ def embed(
         raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
-    ws.table(table_name)  # a missing table is named before the run is claimed
+    if _is_progressive(ws.table(table_name), ref):  # a missing table is named before the run
+        return _complete_progressive(ws, table_name, ref, embedder, batch_size, encode_batch, on_progress)
     with exclusive_run(ws.state_dir, table_name, ref.column):  # a second embed of it refuses
         if engine == "local":
             return _embed_local(
@@ -133,6 +134,47 @@ def embed(
                 canaries=pinned.to_json(),
                 before_commit=lambda: _still_the_pinned_model(driver_model, ref, pinned),
             )
+
+
+def _is_progressive(table: Table, ref: ModelRef) -> bool:
+    if ref.column not in table.schema.names:
+        return False
+    return any(c.name == ref.column and c.is_progressive for c in vector_columns(table))
+
+
+def _complete_progressive(
+    ws: Workspace,
+    table_name: str,
+    ref: ModelRef,
+    embedder: Embedder | None,
+    batch_size: int,
+    encode_batch: int,
+    on_progress: ProgressFn | None,
+) -> EmbedResult:
+    """A progressive column's remaining rows, embedded in batches; then it is a whole column."""
+    from workbench.embedding.progressive import embed_progressive
+
+    done = embed_progressive(
+        ws,
+        table_name,
+        ref,
+        embedder=embedder,
+        batch_size=batch_size,
+        encode_batch=encode_batch,
+        on_progress=on_progress,
+    )
+    table = ws.table(table_name)
+    tag = candidate_tag(ref.column)
+    return EmbedResult(
+        table_name,
+        ref.column,
+        done.total,
+        table.version,
+        tag,
+        True,
+        done.total - done.rows_embedded,
+        done.seconds,
+    )
 
 
 def _embed_local(
@@ -243,26 +285,6 @@ def _embed_batches(
         if on_progress is not None:
             on_progress(done, total)
     return resumed
-
-
-def _still_the_pinned_model(embedder: Embedder, ref: ModelRef, canaries: CanaryPin) -> None:
-    """Just before the commit: the canaries again (all of them) and a local model's file pin.
-
-    Raises:
-        FingerprintMismatchError: the model changed since the run started.
-    """
-    if not ref.is_served:
-        from workbench.models.sources.local import resolve_model_dir, verify_model_dir
-
-        verify_model_dir(ref, resolve_model_dir(ref))
-    result = verify_canaries(embedder, canaries)
-    if not result.passed:
-        raise CanaryMismatchError(
-            f"model {ref.name!r} ({ref.pin}) changed behind its name mid-run: before the commit "
-            f"{result.problem}; re-pin what it serves now as a new model (`workbench models add "
-            "NEW_ALIAS …`) and embed it beside the old column.",
-            min_cosine=result.min_cosine,
-        )
 
 
 def _log_rate(ref: ModelRef, done: int, total: int, resumed: int, start: float, usage: Any) -> None:

@@ -83,6 +83,7 @@ from workbench.store.production import (
     production_column,
     rollback_from_tags,
 )
+from workbench.store.progressive import refuse_progressive
 from workbench.store.rollouts import close_rollout
 from workbench.store.status import column_problems, corpus_digest
 from workbench.store.workspace import VectorColumn, Workspace, vector_columns
@@ -219,6 +220,7 @@ def check_gate(
     """
     table = ws.table(table_name)
     target = ws.resolve_column(table, column)
+    refuse_progressive(target, action="gate")
     current = production(table)
     if current is None or current.column is None:
         raise LifecycleError(
@@ -418,6 +420,7 @@ def _check_promotable(
         raise LifecycleError(
             f"table {table.name!r} has no production column yet; " + first_production_hint(table, target.name)
         )
+    refuse_progressive(target, action="promote")
     _check_healthy(table, target)
 
 

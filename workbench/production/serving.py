@@ -321,6 +321,7 @@ class ProductionIndex:
                 version=self.version,
                 column=self.column.name,
                 scores=[hit.score for hit in hits],
+                ids=[hit.id for hit in hits],
             )
         return SearchResult(
             query, self.table.name, self.version, self.column.name, self.model, hits, self.searched_with

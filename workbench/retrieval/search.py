@@ -90,16 +90,27 @@ def retrieve(
 def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: bool = False) -> list[str]:
     """Refuse (or, with ``allow_stale``, warn about) columns with missing or stale rows.
 
+    A progressive column's rows not embedded yet are expected, not a problem: it is accepted
+    with a note of its coverage (its rankings cover the embedded rows only).
+
     Returns:
-        One warning per unhealthy column when ``allow_stale`` is True; else an empty list.
+        One note per progressive column, then one warning per unhealthy column when
+        ``allow_stale`` is True.
 
     Raises:
         StaleColumnError: a column has rows without a vector, or vectors computed from text
             that has changed since (counted inside Lance by :func:`workbench.store.status.column_problems`).
     """
-    problems = []
+    problems, notes = [], []
     for column in columns:
         missing, stale = column_problems(table, column, read_vectors=False)
+        if column.is_progressive and not stale:
+            total = table.count_rows()
+            notes.append(
+                f"column {column.name} is progressive: {total - missing} of {total} rows embedded "
+                f"({100 * (total - missing) / max(total, 1):.1f}% coverage); it ranks only those rows"
+            )
+            continue
         if missing or stale:
             problems.append(
                 f"column {column.name} has {missing} rows without a vector and {stale} stale rows "
@@ -111,4 +122,4 @@ def check_fresh(table: Table, columns: Sequence[VectorColumn], *, allow_stale: b
             "the changed documents (dual-write re-embeds them) or pass allow_stale / --allow-stale "
             "to go ahead anyway"
         )
-    return [f"{problem}; compared anyway" for problem in problems]
+    return notes + [f"{problem}; compared anyway" for problem in problems]

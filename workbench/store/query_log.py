@@ -34,7 +34,7 @@ from workbench.store.buffer import RecordBuffer
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["QueryLog", "TextMode", "read_query_log"]
+__all__ = ["QueryLog", "TextMode", "read_query_log", "returned_counts"]
 
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class QueryLog:
         self._buffer = RecordBuffer(
             ws, QUERY_LOG_TABLE, query_log_schema(), max_rows=max_rows, flush_every=flush_every
         )
+        if ws.has_table(QUERY_LOG_TABLE):  # a log written before ids were recorded
+            _add_ids_column(ws.db.open_table(QUERY_LOG_TABLE))
         self.ws = ws
         self.sample_rate = sample_rate
         self.max_rows = max_rows
@@ -95,8 +97,21 @@ class QueryLog:
     def __exit__(self, *exc: object) -> None:
         self.flush()
 
-    def record(self, table: str, *, query: str, version: int, column: str, scores: Sequence[float]) -> bool:
-        """Offer one answered query; True if the sample kept it. Flushes when the buffer is full."""
+    def record(
+        self,
+        table: str,
+        *,
+        query: str,
+        version: int,
+        column: str,
+        scores: Sequence[float],
+        ids: Sequence[str] | None = None,
+    ) -> bool:
+        """Offer one answered query; True if the sample kept it. Flushes when the buffer is full.
+
+        ``ids`` are the returned document ids in rank order (a progressive run with
+        ``--priority query-log`` embeds the most often returned documents first).
+        """
         if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
             return False
         row = {
@@ -109,6 +124,7 @@ class QueryLog:
             if self.text != "none"
             else None,
             "scores": [float(s) for s in scores],
+            "ids": [str(i) for i in ids] if ids is not None else None,
         }
         self._buffer.add(row)
         return True
@@ -154,3 +170,26 @@ def read_query_log(
         keep = np.sort(np.random.default_rng(seed).choice(data.num_rows, size=limit, replace=False))
         data = data.take(pa.array(keep))
     return data.sort_by("at")
+
+
+def returned_counts(ws: Workspace, table: str, *, limit: int = 100_000) -> dict[str, float]:
+    """How often each document was returned by the logged queries of ``table``, rank-weighted.
+
+    A document at rank r of an answer counts 1/r (the top hit matters most). Rows logged
+    before the log recorded ids count nothing. Reads at most ``limit`` logged queries.
+    """
+    if not ws.has_table(QUERY_LOG_TABLE) or "ids" not in ws.dataset(QUERY_LOG_TABLE).schema.names:
+        return {}
+    rows = read_query_log(ws, table, limit=limit)
+    counts: dict[str, float] = {}
+    for answer in rows.column("ids").to_pylist():
+        for rank, doc in enumerate(answer or (), start=1):
+            counts[doc] = counts.get(doc, 0.0) + 1.0 / rank
+    return counts
+
+
+def _add_ids_column(handle: object) -> None:
+    """A log written before ids were recorded gets the (all-null) ``ids`` column first."""
+    if "ids" in handle.schema.names:  # type: ignore[attr-defined]
+        return
+    handle.add_columns(pa.schema([pa.field("ids", pa.list_(pa.string()))]))  # type: ignore[attr-defined]

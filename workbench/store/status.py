@@ -51,6 +51,10 @@ class ColumnStatus:
     """The ANN index and its search parameters (``IVF_PQ nprobes=16 refine_factor=10``), or None."""
     unindexed_rows: int = 0
     """Rows written since the index was built, searched exactly beside it until it is updated."""
+    progressive: bool = False
+    """Filled progressively: ``missing_rows`` are the rows not embedded yet (expected)."""
+    embedded_rows: int = 0
+    """Rows with a vector (of ``TableStatus.rows``)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def table_status(table: ReadableTable) -> TableStatus:
     active = current.column if current else None
     health = column_health(table, read_vectors=False)
     indexes = describe_indexes(table)
+    rows = table.count_rows()
     columns = [
         ColumnStatus(
             name=c.name,
@@ -103,6 +108,8 @@ def table_status(table: ReadableTable) -> TableStatus:
             production=c.name == active,
             index=indexes[c.name].describe() if c.name in indexes else None,
             unindexed_rows=indexes[c.name].unindexed_rows if c.name in indexes else 0,
+            progressive=c.is_progressive,
+            embedded_rows=rows - health[c.name][0],
         )
         for c in vector_columns(table)
     ]
@@ -110,7 +117,7 @@ def table_status(table: ReadableTable) -> TableStatus:
     n_versions = len(table.list_versions())
     return TableStatus(
         table.name,
-        table.count_rows(),
+        rows,
         table.version,
         n_versions,
         columns,

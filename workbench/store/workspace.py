@@ -26,6 +26,7 @@ from workbench.contract import (
     META_CANARIES,
     META_CREATED,
     META_MODEL,
+    META_PROGRESSIVE,
     META_SRC,
     META_USAGE,
     META_VERSIONS,
@@ -78,10 +79,17 @@ class VectorColumn:
     library_versions: dict[str, str]
     canaries: str = ""
     usage: dict[str, float] | None = None
+    progressive: dict[str, object] | None = None
+    """Set while the column is filled progressively (rows not embedded yet are null): the
+    priority order and the coverage recorded at the last run's end. None: a whole column."""
 
     @property
     def dim(self) -> int:
         return self.ref.dim
+
+    @property
+    def is_progressive(self) -> bool:
+        return self.progressive is not None
 
 
 class Workspace:
@@ -392,9 +400,21 @@ def vector_columns(table: ReadableTable) -> list[VectorColumn]:
                 library_versions=json.loads(meta.get(META_VERSIONS.encode(), b"{}")),
                 canaries=meta.get(META_CANARIES.encode(), b"").decode(),
                 usage=json.loads(meta[META_USAGE.encode()]) if META_USAGE.encode() in meta else None,
+                progressive=_progressive(meta),
             )
         )
     return columns
+
+
+def _progressive(meta: dict[bytes, bytes]) -> dict[str, object] | None:
+    raw = meta.get(META_PROGRESSIVE.encode())
+    if not raw:  # absent, or cleared (an empty value) when the column was completed
+        return None
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def column_metadata(ref: ModelRef, *, canaries: str | None = None) -> dict[str, str]:
