@@ -45,6 +45,7 @@ __all__ = [
     "CanaryResult",
     "canary_texts",
     "canary_texts_sha256",
+    "canary_threshold",
     "compute_canaries",
     "last_result",
     "require_canaries",
@@ -138,6 +139,8 @@ class CanaryResult:
         threshold: The minimum cosine required.
         seconds: Time the check took (one batch of canaries).
         checked_at: When (ISO 8601, UTC).
+        remembered: True if this is the memo of an earlier passing check of the same local
+            model files with the same libraries (:mod:`workbench.models.verified`), not redone now.
     """
 
     model: str
@@ -148,6 +151,7 @@ class CanaryResult:
     threshold: float
     seconds: float
     checked_at: str
+    remembered: bool = False
 
     @property
     def passed(self) -> bool:
@@ -175,6 +179,12 @@ def compute_canaries(embedder: Embedder) -> CanaryPin:
     return CanaryPin(canary_texts_sha256(), np.ascontiguousarray(vectors, dtype=np.float32))
 
 
+def canary_threshold(ref: object) -> float:
+    """The minimum cosine a pin asks for (its ``canary_threshold``, else :data:`DEFAULT_THRESHOLD`)."""
+    value = getattr(ref, "canary_threshold", None)
+    return float(value) if value is not None else DEFAULT_THRESHOLD
+
+
 def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | None = None) -> CanaryResult:
     """Re-embed the canaries and compare them with ``pin``; never raises on a mismatch.
 
@@ -191,9 +201,7 @@ def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | No
             "the stored canaries were computed from another canary set than this workbench "
             "ships; re-pin the model with this version"
         )
-    limit = (
-        threshold if threshold is not None else getattr(embedder.ref, "canary_threshold", DEFAULT_THRESHOLD)
-    )
+    limit = threshold if threshold is not None else canary_threshold(embedder.ref)
     start = time.perf_counter()
     mismatch: float | None = None
     try:
@@ -227,7 +235,9 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     """:func:`verify_canaries` once per loaded embedder; raise if the model changed.
 
     The result is remembered on the embedder object, so a process that keeps one embedder
-    (a server, the app) checks once, and every newly loaded embedder checks again.
+    (a server, the app) checks once. A newly loaded local model whose files and libraries are
+    unchanged since a check that passed reuses that check (:mod:`workbench.models.verified`);
+    every other newly loaded embedder, and every served one, checks again.
 
     Raises:
         CanaryMismatchError: (a ``FingerprintMismatchError``) the model no longer gives its
@@ -237,6 +247,16 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     if isinstance(memo, CanaryResult) and memo.expected_dim == pin.dim:
         _watch(embedder, pin, memo.threshold)
         return memo
+    state = getattr(embedder, "verified_state", None)  # set only by a local model's loader
+    if state is not None:  # same files, same libraries as a check that passed: not redone
+        from workbench.models.verified import recall_canaries
+
+        limit = threshold if threshold is not None else canary_threshold(embedder.ref)
+        recalled = recall_canaries(state, pin, limit)
+        if recalled is not None:
+            with contextlib.suppress(AttributeError):
+                setattr(embedder, _MEMO_ATTR, recalled)
+            return recalled
     result = verify_canaries(embedder, pin, threshold=threshold)
     if not result.passed:
         raise CanaryMismatchError(
@@ -249,6 +269,10 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
         )
     with contextlib.suppress(AttributeError):  # an embedder with __slots__ is checked every time
         setattr(embedder, _MEMO_ATTR, result)
+    if state is not None:
+        from workbench.models.verified import remember_canaries
+
+        remember_canaries(state, pin, result)
     _watch(embedder, pin, result.threshold)
     log.info(
         "canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds

@@ -108,6 +108,8 @@ def canaries_for(ws: Workspace, ref: ModelRef, embedder: Embedder) -> CanaryPin:
 def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: str) -> str | None:
     """Append a passing re-check of ``column``'s model (failures raise and write nothing).
 
+    A remembered result (:mod:`workbench.models.verified`) is no new check and is not appended.
+
     Best-effort: the record is history, not the check. On a read-only or full disk nothing is
     written and a one-line note saying so is returned (and logged), so ``check`` and
     ``models verify`` still verify there.
@@ -115,7 +117,7 @@ def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: s
     Returns:
         None when recorded (or nothing to record); else the note.
     """
-    if not result.passed:
+    if not result.passed or result.remembered:  # a remembered check was not run again
         return None
     row = pa.table(
         {
