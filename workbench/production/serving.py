@@ -63,7 +63,7 @@ from workbench.production.history import MOVES, history
 from workbench.production.promote import data_unchanged_since
 from workbench.retrieval.encode import embedder_for, encode_queries
 from workbench.store.canaries import record_check
-from workbench.store.index import IndexInfo, describe_indexes, search_query
+from workbench.store.index import IndexInfo, describe_indexes, served_search
 from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
 from workbench.store.workspace import VectorColumn, Workspace, read_tags, vector_columns
@@ -302,12 +302,8 @@ class ProductionIndex:
 
     def _search_vector(self, query: str, vector: Any, *, k: int, where: str | None) -> SearchResult:
         spec = self.index.spec if self.index is not None else None
-        found = self.table.search(vector, vector_column_name=self.column.name)
-        found = found.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
-        if where is not None:
-            found = found.where(where, prefilter=True)
         try:
-            rows = search_query(found, spec, k=k).select(["id", "title", "text", "_distance"]).to_list()
+            rows = served_search(self.table, self.column.name, vector, spec, k=k, where=where)
         except (RuntimeError, ValueError, OSError) as exc:
             if where is None:
                 raise
