@@ -371,7 +371,7 @@ def served_search(
     if where is not None:
         query = query.where(where, prefilter=True)
     query = query.bypass_vector_index().limit(k) if exact else search_query(query, spec, k=k)
-    return query.select(list(SERVED_COLUMNS)).to_list()  # type: ignore[no-any-return]
+    return query.select(list(SERVED_COLUMNS)).to_list()
 
 
 def _lance_config(spec: IndexSpec) -> Any:
