@@ -89,13 +89,15 @@ def test_a_served_model_is_never_recalled(pin: CanaryPin) -> None:
     assert served.is_served and recalled_check(served, pin) is None
 
 
-def test_check_reuses_a_passing_check_without_recording_a_new_one(
+def test_check_reuses_a_passing_check_and_records_it_as_remembered(
     demo_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     first = check(demo_ws, "demo")
     assert first.ok and first.canaries == "re-embedded"
-    recorded = last_checks(demo_ws)
+    column = first.column
+    checked_at = last_checks(demo_ws)[column]["checked_at"]
     second = check(demo_ws, "demo")
-    assert second.ok and second.canaries.startswith("remembered: passed at ")
-    assert last_checks(demo_ws) == recorded
+    assert second.ok and second.canaries.startswith(f"remembered: passed at {checked_at}")
+    latest = last_checks(demo_ws)[column]
+    assert latest["checked_at"] == checked_at and latest["context"] == "check, remembered"

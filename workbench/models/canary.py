@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import CanaryMismatchError, CorruptStateError
+from workbench.models.verified import recall_canaries, remember_canaries
 
 if TYPE_CHECKING:
     from workbench.models.embedder import Embedder
@@ -48,6 +49,7 @@ __all__ = [
     "canary_threshold",
     "compute_canaries",
     "last_result",
+    "recalled_result",
     "require_canaries",
     "verify_canaries",
 ]
@@ -248,15 +250,12 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
         _watch(embedder, pin, memo.threshold)
         return memo
     state = getattr(embedder, "verified_state", None)  # set only by a local model's loader
-    if state is not None:  # same files, same libraries as a check that passed: not redone
-        from workbench.models.verified import recall_canaries
-
-        limit = threshold if threshold is not None else canary_threshold(embedder.ref)
-        recalled = recall_canaries(state, pin, limit)
-        if recalled is not None:
-            with contextlib.suppress(AttributeError):
-                setattr(embedder, _MEMO_ATTR, recalled)
-            return recalled
+    limit = threshold if threshold is not None else canary_threshold(embedder.ref)
+    recalled = recalled_result(state, pin, limit)
+    if recalled is not None:  # same files, same libraries as a check that passed: not redone
+        with contextlib.suppress(AttributeError):
+            setattr(embedder, _MEMO_ATTR, recalled)
+        return recalled
     result = verify_canaries(embedder, pin, threshold=threshold)
     if not result.passed:
         raise CanaryMismatchError(
@@ -270,14 +269,30 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     with contextlib.suppress(AttributeError):  # an embedder with __slots__ is checked every time
         setattr(embedder, _MEMO_ATTR, result)
     if state is not None:
-        from workbench.models.verified import remember_canaries
-
-        remember_canaries(state, pin, result)
+        remember_canaries(state, _pin_key(pin, result.threshold), {**asdict(result), "remembered": False})
     _watch(embedder, pin, result.threshold)
     log.info(
         "canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds
     )
     return result
+
+
+def recalled_result(state: str | None, pin: CanaryPin, threshold: float) -> CanaryResult | None:
+    """The remembered passing check of the local model whose files are in ``state``, against
+    ``pin`` at ``threshold`` (see :mod:`workbench.models.verified`), or None."""
+    fields = recall_canaries(state, _pin_key(pin, threshold))
+    if fields is None:
+        return None
+    try:
+        result = replace(CanaryResult(**fields), remembered=True)
+    except TypeError:
+        return None
+    return result if result.passed and result.expected_dim == pin.dim else None
+
+
+def _pin_key(pin: CanaryPin, threshold: float) -> str:
+    digest = hashlib.sha256(pin.vectors.tobytes()).hexdigest()
+    return f"{pin.texts_sha256}|{digest}|{threshold!r}"
 
 
 def _watch(embedder: Embedder, pin: CanaryPin, threshold: float) -> None:

@@ -27,17 +27,14 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.cache import cache_dir
-from workbench.models.canary import CanaryResult
 from workbench.models.fingerprint import fingerprinted_files
 
 if TYPE_CHECKING:
-    from workbench.models.canary import CanaryPin
     from workbench.models.ref import ModelRef
 
 __all__ = [
@@ -96,32 +93,30 @@ def remember_fingerprint(state: str | None) -> None:
         _write(_path("fingerprint", state), "{}")
 
 
-def recall_canaries(state: str | None, pin: CanaryPin, threshold: float) -> CanaryResult | None:
-    """The passing canary result of the model in ``state`` against ``pin``, if one is remembered."""
+def recall_canaries(state: str | None, pin_key: str) -> dict[str, Any] | None:
+    """The fields of the passing canary result remembered for the model in ``state`` and the pin
+    ``pin_key`` names (its canary vectors and threshold), or None."""
     if state is None:
         return None
-    path = _path("canaries", _canary_key(state, pin, threshold))
+    path = _path("canaries", _canary_key(state, pin_key))
     try:
         data = json.loads(path.read_text())
-        result = replace(CanaryResult(**data), remembered=True)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         log.debug("ignoring an unreadable canary memo %s: %s", path, exc)
         return None
-    return result if result.passed and result.expected_dim == pin.dim else None
+    return data if isinstance(data, dict) else None
 
 
-def remember_canaries(state: str | None, pin: CanaryPin, result: CanaryResult) -> None:
-    """Remember a passing canary result of the model in ``state`` (a failure is never remembered)."""
-    if state is not None and result.passed:
-        key = _canary_key(state, pin, result.threshold)
-        _write(_path("canaries", key), json.dumps({**asdict(result), "remembered": False}))
+def remember_canaries(state: str | None, pin_key: str, fields: dict[str, Any]) -> None:
+    """Remember the fields of a passing canary result of the model in ``state`` against ``pin_key``."""
+    if state is not None:
+        _write(_path("canaries", _canary_key(state, pin_key)), json.dumps(fields))
 
 
-def _canary_key(state: str, pin: CanaryPin, threshold: float) -> str:
-    digest = hashlib.sha256(pin.vectors.tobytes()).hexdigest()
-    return hashlib.sha256(f"{state}|{pin.texts_sha256}|{digest}|{threshold!r}".encode()).hexdigest()
+def _canary_key(state: str, pin_key: str) -> str:
+    return hashlib.sha256(f"{state}|{pin_key}".encode()).hexdigest()
 
 
 def _path(kind: str, key: str) -> Path:

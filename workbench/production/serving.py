@@ -394,6 +394,9 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
         problems.append(str(exc))
     recalled = _recalled(column) if embedder is None else None
     if recalled is not None:  # same files and libraries as a passing check: the model is not loaded
+        note = record_check(ws, column.name, recalled, context="check")
+        if note is not None:
+            unrecorded.append(note)
         how = (
             f"remembered: passed at {recalled.checked_at}, the model's files and libraries are "
             "unchanged (`workbench models verify ALIAS` re-embeds them)"

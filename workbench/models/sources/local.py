@@ -17,12 +17,12 @@ from workbench.errors import (
     ModelNotFoundError,
     WorkbenchError,
 )
-from workbench.models.canary import CanaryPin, CanaryResult, canary_threshold
+from workbench.models.canary import CanaryPin, CanaryResult, canary_threshold, recalled_result
 from workbench.models.fingerprint import check_weights_safe, fingerprint_dir
 from workbench.models.ref import ModelRef
 from workbench.models.sources.hub import hub_snapshot
 from workbench.models.sources.package import installed_version, package_model_dir
-from workbench.models.verified import model_state, recall_canaries, recall_fingerprint, remember_fingerprint
+from workbench.models.verified import model_state, recall_fingerprint, remember_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -99,7 +99,7 @@ def recalled_check(ref: ModelRef, pin: CanaryPin) -> CanaryResult | None:
     state = model_state(ref, path)
     if not recall_fingerprint(state):
         return None
-    return recall_canaries(state, pin, canary_threshold(ref))
+    return recalled_result(state, pin, canary_threshold(ref))
 
 
 class SentenceTransformerEmbedder:
