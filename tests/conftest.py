@@ -58,13 +58,15 @@ def new_embedder(embedders: dict[str, SentenceTransformerEmbedder]) -> SentenceT
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace, built once per test session with the real models.
+def demo_template(
+    tmp_path_factory: pytest.TempPathFactory, embedders: dict[str, SentenceTransformerEmbedder]
+) -> Path:
+    """The demo workspace, built once per test session with the real models (the session's own).
 
     Without the demo's stored comparison: tests make the comparisons they need.
     """
     path = tmp_path_factory.mktemp("demo-template") / "ws"
-    build_demo(open_workspace(path), with_comparison=False)
+    build_demo(open_workspace(path), with_comparison=False, embedders=embedders)
     return path
 
 

@@ -129,3 +129,39 @@ def test_index_recall_is_measured_as_serving_meets_it(demo_ws: Workspace, embedd
     served = index_recall(demo_ws.table("demo"), NEW, vectors, 10)
     assert cmp.manifest.index["candidate"]["recall"] == pytest.approx(served, abs=1e-9)
     assert served < 1.0  # 8 PQ codes of 48 dimensions each mis-order neighbours without a refine
+
+
+def test_latencies_are_timed_on_the_query_serving_runs(
+    demo_ws: Workspace, embedders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both latency figures time :func:`served_search`, the call ``ProductionIndex.search`` makes:
+    through the index with its pinned parameters, and exact as LanceDB's flat search."""
+    import numpy as np
+
+    from workbench.comparison import index_eval
+    from workbench.production import serving
+    from workbench.store import index as store_index
+
+    _index(demo_ws, NEW, BAD)
+    calls: list[tuple[str, bool]] = []
+
+    def spy(table, column, vector, spec, *, k, exact=False):  # the real search, recorded
+        calls.append((spec.describe() if spec is not None else "none", exact))
+        return store_index.served_search(table, column, vector, spec, k=k, exact=exact)
+
+    assert serving.served_search is store_index.served_search  # serving runs this very function
+    monkeypatch.setattr(index_eval, "served_search", spy)
+    table = demo_ws.table("demo")
+    vectors = embedders[NEW].encode_queries(["rollback", "vector index", "canary check", "drift"])
+    evidence, _ = index_eval.measure_index(
+        table, NEW, vectors, ["a", "b", "c", "d"], _exact(table, vectors), k=3, depth=3, exact_sample=2
+    )
+    assert calls.count(("IVF_FLAT nprobes=1", False)) == 4  # each query alone through the index
+    assert calls.count(("none", True)) == 2  # the exact sample: the flat search, index bypassed
+    assert evidence.exact_latency_queries == 2 and np.isfinite(evidence.exact_latency_ms_p50)
+
+
+def _exact(table, vectors):
+    from workbench.retrieval.exact import scan_search
+
+    return scan_search(table, NEW, vectors, ["a", "b", "c", "d"], k=3)

@@ -159,14 +159,14 @@ def test_index_recall_against_exact_search(demo_ws: Workspace, embedders) -> Non
 
 
 def test_exact_latency_stops_at_its_time_budget(demo_ws: Workspace, embedders) -> None:
-    from workbench.comparison.index_eval import EXACT_LATENCY_MIN, scan_latency
+    from workbench.comparison.index_eval import EXACT_LATENCY_MIN, exact_search_latency
 
     vectors = embedders[NEW].encode_queries(QUERIES)
     ids = [f"q{i}" for i in range(len(QUERIES))]
     table = demo_ws.table("demo")
-    everything = scan_latency(table, NEW, vectors, ids, k=10)
+    everything = exact_search_latency(table, NEW, vectors, ids, k=10)
     assert len(everything) == len(QUERIES) > EXACT_LATENCY_MIN and (everything > 0).all()
-    spent = scan_latency(table, NEW, vectors, ids, k=10, budget_s=0.0)
+    spent = exact_search_latency(table, NEW, vectors, ids, k=10, budget_s=0.0)
     assert len(spent) == EXACT_LATENCY_MIN  # the budget is gone at once: only the minimum is timed
 
 

@@ -322,6 +322,8 @@ def check(
         echo(f"{'ok' if report.ok else 'FAILED'}: production of {report.table!r}: {where}")
         for problem in report.problems:
             echo(f"  problem: {problem}", fg=typer.colors.RED, err=True)
+        if report.canaries.startswith("remembered"):
+            echo(f"  canaries: {report.canaries}")
         for note in report.notes:
             echo(f"  note: {note}")
     if not ok:

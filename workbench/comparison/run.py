@@ -100,6 +100,7 @@ def compare(
     index: bool = True,
     clock: Callable[[], datetime] | None = None,
     segment_by: Sequence[str] | None = None,
+    before_scan: Callable[[], object] | None = None,
 ) -> Comparison:
     """Compare two vector columns on an eval set and (by default) store the result.
 
@@ -131,6 +132,9 @@ def compare(
             ``baseline_score`` (default: every metadata key, or the automatic two when the
             queries carry no metadata; ``[]`` for none). Per segment: both sides, the delta's
             interval and p Holm-adjusted across segments (``Comparison.segments``).
+        before_scan: Called before each exact scan, once the queries it searches are encoded
+            (the CLI turns on its one-malloc-arena mode there, so the scan's peak memory is low
+            and encoding does not pay for it).
 
     Raises:
         NotFoundError: the eval set, table or a column does not exist.
@@ -143,7 +147,7 @@ def compare(
     started = time.perf_counter()
     plan = _plan(ws, baseline, candidate, eval_set, table, k, metrics, allow_stale, segment_by)
     loaded = {side: embedder_for(plan.columns[side], embedders) for side in SIDES}
-    retrieved, timings = _retrieve(plan, loaded, on_progress)
+    retrieved, timings = _retrieve(plan, loaded, on_progress, before_scan)
     rankings = {side: r.rankings for side, r in retrieved.items()}
     tick = time.perf_counter()
     result = _analyse(plan, rankings, cutoffs)
@@ -253,7 +257,10 @@ def _qrels_warnings(eval_set: EvalSet, table: Table) -> list[str]:
 
 
 def _retrieve(
-    plan: _Plan, loaded: dict[str, Embedder], on_progress: ProgressFn | None
+    plan: _Plan,
+    loaded: dict[str, Embedder],
+    on_progress: ProgressFn | None,
+    before_scan: Callable[[], object] | None,
 ) -> tuple[dict[str, Retrieval], dict[str, float]]:
     """Each side's top ``depth`` for every query, each side encoded by its own model."""
     n = len(plan.eval_set.queries)
@@ -261,7 +268,15 @@ def _retrieve(
     for offset, side in enumerate(SIDES):
         progress = None if on_progress is None else _shifted(on_progress, offset * n, 2 * n)
         column, queries = plan.columns[side], plan.eval_set.queries
-        result = retrieve(plan.table, column, loaded[side], queries, k=plan.depth, on_progress=progress)
+        result = retrieve(
+            plan.table,
+            column,
+            loaded[side],
+            queries,
+            k=plan.depth,
+            on_progress=progress,
+            before_scan=before_scan,
+        )
         rankings[side] = result
         timings["encode_s"] += result.encode_s
         timings["search_s"] += result.search_s

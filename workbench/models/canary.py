@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import CanaryMismatchError, CorruptStateError
+from workbench.models.verified import recall_canaries, remember_canaries
 
 if TYPE_CHECKING:
     from workbench.models.embedder import Embedder
@@ -45,8 +46,10 @@ __all__ = [
     "CanaryResult",
     "canary_texts",
     "canary_texts_sha256",
+    "canary_threshold",
     "compute_canaries",
     "last_result",
+    "recalled_result",
     "require_canaries",
     "verify_canaries",
 ]
@@ -138,6 +141,8 @@ class CanaryResult:
         threshold: The minimum cosine required.
         seconds: Time the check took (one batch of canaries).
         checked_at: When (ISO 8601, UTC).
+        remembered: True if this is the memo of an earlier passing check of the same local
+            model files with the same libraries (:mod:`workbench.models.verified`), not redone now.
     """
 
     model: str
@@ -148,6 +153,7 @@ class CanaryResult:
     threshold: float
     seconds: float
     checked_at: str
+    remembered: bool = False
 
     @property
     def passed(self) -> bool:
@@ -175,6 +181,12 @@ def compute_canaries(embedder: Embedder) -> CanaryPin:
     return CanaryPin(canary_texts_sha256(), np.ascontiguousarray(vectors, dtype=np.float32))
 
 
+def canary_threshold(ref: object) -> float:
+    """The minimum cosine a pin asks for (its ``canary_threshold``, else :data:`DEFAULT_THRESHOLD`)."""
+    value = getattr(ref, "canary_threshold", None)
+    return float(value) if value is not None else DEFAULT_THRESHOLD
+
+
 def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | None = None) -> CanaryResult:
     """Re-embed the canaries and compare them with ``pin``; never raises on a mismatch.
 
@@ -191,9 +203,7 @@ def verify_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | No
             "the stored canaries were computed from another canary set than this workbench "
             "ships; re-pin the model with this version"
         )
-    limit = (
-        threshold if threshold is not None else getattr(embedder.ref, "canary_threshold", DEFAULT_THRESHOLD)
-    )
+    limit = threshold if threshold is not None else canary_threshold(embedder.ref)
     start = time.perf_counter()
     mismatch: float | None = None
     try:
@@ -227,7 +237,9 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     """:func:`verify_canaries` once per loaded embedder; raise if the model changed.
 
     The result is remembered on the embedder object, so a process that keeps one embedder
-    (a server, the app) checks once, and every newly loaded embedder checks again.
+    (a server, the app) checks once. A newly loaded local model whose files and libraries are
+    unchanged since a check that passed reuses that check (:mod:`workbench.models.verified`);
+    every other newly loaded embedder, and every served one, checks again.
 
     Raises:
         CanaryMismatchError: (a ``FingerprintMismatchError``) the model no longer gives its
@@ -237,6 +249,13 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
     if isinstance(memo, CanaryResult) and memo.expected_dim == pin.dim:
         _watch(embedder, pin, memo.threshold)
         return memo
+    state = getattr(embedder, "verified_state", None)  # set only by a local model's loader
+    limit = threshold if threshold is not None else canary_threshold(embedder.ref)
+    recalled = recalled_result(state, pin, limit)
+    if recalled is not None:  # same files, same libraries as a check that passed: not redone
+        with contextlib.suppress(AttributeError):
+            setattr(embedder, _MEMO_ATTR, recalled)
+        return recalled
     result = verify_canaries(embedder, pin, threshold=threshold)
     if not result.passed:
         raise CanaryMismatchError(
@@ -249,11 +268,31 @@ def require_canaries(embedder: Embedder, pin: CanaryPin, *, threshold: float | N
         )
     with contextlib.suppress(AttributeError):  # an embedder with __slots__ is checked every time
         setattr(embedder, _MEMO_ATTR, result)
+    if state is not None:
+        remember_canaries(state, _pin_key(pin, result.threshold), {**asdict(result), "remembered": False})
     _watch(embedder, pin, result.threshold)
     log.info(
         "canaries of %s verified: min cosine %.5f in %.2fs", result.model, result.min_cosine, result.seconds
     )
     return result
+
+
+def recalled_result(state: str | None, pin: CanaryPin, threshold: float) -> CanaryResult | None:
+    """The remembered passing check of the local model whose files are in ``state``, against
+    ``pin`` at ``threshold`` (see :mod:`workbench.models.verified`), or None."""
+    fields = recall_canaries(state, _pin_key(pin, threshold))
+    if fields is None:
+        return None
+    try:
+        result = replace(CanaryResult(**fields), remembered=True)
+    except TypeError:
+        return None
+    return result if result.passed and result.expected_dim == pin.dim else None
+
+
+def _pin_key(pin: CanaryPin, threshold: float) -> str:
+    digest = hashlib.sha256(pin.vectors.tobytes()).hexdigest()
+    return f"{pin.texts_sha256}|{digest}|{threshold!r}"
 
 
 def _watch(embedder: Embedder, pin: CanaryPin, threshold: float) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.errors import ModelNotFoundError, UnsafeWeightsError
 
-__all__ = ["check_weights_safe", "fingerprint_dir"]
+__all__ = ["check_weights_safe", "fingerprint_dir", "fingerprinted_files"]
 
 _FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".pt", ".pth")
 _FINGERPRINT_NAMES = frozenset(
@@ -46,17 +46,25 @@ def fingerprint_dir(path: str | Path) -> str:
         raise ModelNotFoundError(f"model directory {str(root)!r} does not exist")
     lines = []
     has_weights = False
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+    for file in fingerprinted_files(root):
         rel = file.relative_to(root).as_posix()
-        if file.suffix in _FINGERPRINT_SUFFIXES or file.name in _FINGERPRINT_NAMES:
-            has_weights |= file.suffix in _FINGERPRINT_SUFFIXES
-            lines.append(f"{rel} {_sha256_file(file)}")
+        has_weights |= file.suffix in _FINGERPRINT_SUFFIXES
+        lines.append(f"{rel} {_sha256_file(file)}")
     if not has_weights:
         raise ModelNotFoundError(
             f"{str(root)!r} holds no weight file (*.safetensors, *.bin, *.onnx): "
             "is it a sentence-transformers model directory?"
         )
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def fingerprinted_files(root: Path) -> list[Path]:
+    """The files under ``root`` that the fingerprint covers (weights, configs, tokenizer), sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if (p.suffix in _FINGERPRINT_SUFFIXES or p.name in _FINGERPRINT_NAMES) and p.is_file()
+    )
 
 
 def _sha256_file(path: Path) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.models.canary import CanaryPin, CanaryResult
     from workbench.models.embedder import Embedder
     from workbench.models.ref import ModelRef
     from workbench.models.served import ServedEmbedder
 
-__all__ = ["load_embedder", "load_served"]
+__all__ = ["load_embedder", "load_served", "recalled_check"]
 
 
 def load_embedder(ref: ModelRef) -> Embedder:
@@ -49,3 +50,16 @@ def load_served(ref: ModelRef) -> ServedEmbedder:
     embedder = OllamaEmbedder(ref)
     embedder.verify_digest()
     return embedder
+
+
+def recalled_check(ref: ModelRef, pin: CanaryPin) -> CanaryResult | None:
+    """A local model's remembered passing canary check against ``pin``, without loading the model.
+
+    None for a served model (always re-checked) and whenever the model's files or libraries
+    changed since (see :mod:`workbench.models.verified`).
+    """
+    if ref.is_served:
+        return None
+    from workbench.models.sources.local import recalled_check as local_check
+
+    return local_check(ref, pin)

@@ -57,12 +57,13 @@ from workbench.errors import (
     StaleColumnError,
     WorkbenchError,
 )
-from workbench.models.canary import last_result
+from workbench.models.canary import CanaryPin, CanaryResult, last_result
+from workbench.models.loading import recalled_check
 from workbench.production.history import MOVES, history
 from workbench.production.promote import data_unchanged_since
 from workbench.retrieval.encode import embedder_for, encode_queries
 from workbench.store.canaries import record_check
-from workbench.store.index import IndexInfo, describe_indexes, search_query
+from workbench.store.index import IndexInfo, describe_indexes, served_search
 from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
 from workbench.store.workspace import VectorColumn, Workspace, read_tags, vector_columns
@@ -130,6 +131,10 @@ class CheckReport:
     model: str | None
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    canaries: str = ""
+    """How the model's canaries were checked: ``re-embedded`` or ``remembered`` (a local model
+    whose files and libraries are unchanged since a check that passed; see
+    :mod:`workbench.models.verified`); empty when the check did not get that far."""
 
     @property
     def ok(self) -> bool:
@@ -297,12 +302,8 @@ class ProductionIndex:
 
     def _search_vector(self, query: str, vector: Any, *, k: int, where: str | None) -> SearchResult:
         spec = self.index.spec if self.index is not None else None
-        found = self.table.search(vector, vector_column_name=self.column.name)
-        found = found.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
-        if where is not None:
-            found = found.where(where, prefilter=True)
         try:
-            rows = search_query(found, spec, k=k).select(["id", "title", "text", "_distance"]).to_list()
+            rows = served_search(self.table, self.column.name, vector, spec, k=k, where=where)
         except (RuntimeError, ValueError, OSError) as exc:
             if where is None:
                 raise
@@ -387,17 +388,31 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
         handle, column = resolve_production(ws, name)
     except WorkbenchError as exc:
         return CheckReport(name, None, None, None, (str(exc),), ())
-    problems, unrecorded = [], []
-    for step in (lambda: verify_column(handle, column), lambda: verified_embedder(column, embedder)):
+    problems, unrecorded, how = [], [], ""
+    try:
+        verify_column(handle, column)
+    except WorkbenchError as exc:
+        problems.append(str(exc))
+    recalled = _recalled(column) if embedder is None else None
+    if recalled is not None:  # same files and libraries as a passing check: the model is not loaded
+        note = record_check(ws, column.name, recalled, context="check")
+        if note is not None:
+            unrecorded.append(note)
+        how = (
+            f"remembered: passed at {recalled.checked_at}, the model's files and libraries are "
+            "unchanged (`workbench models verify ALIAS` re-embeds them)"
+        )
+    else:
         try:
-            model = step()
+            model = verified_embedder(column, embedder)
         except WorkbenchError as exc:
             problems.append(str(exc))
         else:
-            canary = last_result(model) if model is not None else None
+            canary = last_result(model)
             note = record_check(ws, column.name, canary, context="check") if canary is not None else None
             if note is not None:  # a read-only or full disk: the check ran, its record did not
                 unrecorded.append(note)
+            how = "remembered" if canary is not None and canary.remembered else "re-embedded"
     return CheckReport(
         name,
         handle.version,
@@ -405,7 +420,15 @@ def check(ws: Workspace, table: str | None = None, *, embedder: Embedder | None 
         column.ref.pin,
         tuple(problems),
         (*_notes(ws, name, handle.version), *unrecorded),
+        how,
     )
+
+
+def _recalled(column: VectorColumn) -> CanaryResult | None:
+    """The remembered passing check of the column's local model (never for a served model)."""
+    if not column.canaries:
+        return None
+    return recalled_check(column.ref, CanaryPin.from_json(column.canaries))
 
 
 def check_tables(

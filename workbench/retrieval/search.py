@@ -9,7 +9,7 @@ exact scan of :mod:`workbench.retrieval.exact`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,7 @@ def retrieve(
     k: int,
     chunk: int = SEARCH_BATCH,
     on_progress: ProgressFn | None = None,
+    before_scan: Callable[[], object] | None = None,
 ) -> Retrieval:
     """Encode ``queries`` with the column's own model and search them, ``chunk`` at a time.
 
@@ -61,6 +62,9 @@ def retrieve(
         k: Documents per query.
         chunk: Queries encoded and searched per step (bounds memory).
         on_progress: Called with ``(queries_done, queries_total)``.
+        before_scan: Called before each scan of the column, after the chunk's queries are
+            encoded (the CLI switches to its low-peak malloc mode there: see
+            :func:`workbench.cli.common.lean_memory`).
 
     Returns:
         Rankings as :func:`search_column` gives them, the query vectors, encode and search seconds.
@@ -77,6 +81,8 @@ def retrieve(
         vectors = encode_queries(embedder, column, texts[start : start + chunk])
         encoded.append(vectors)
         encode_s += time.perf_counter() - tick
+        if before_scan is not None:
+            before_scan()
         tick = time.perf_counter()
         parts.append(scan_search(table, column.name, vectors, ids[start : start + chunk], k=k))
         search_s += time.perf_counter() - tick

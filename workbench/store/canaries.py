@@ -108,6 +108,9 @@ def canaries_for(ws: Workspace, ref: ModelRef, embedder: Embedder) -> CanaryPin:
 def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: str) -> str | None:
     """Append a passing re-check of ``column``'s model (failures raise and write nothing).
 
+    A remembered result (:mod:`workbench.models.verified`: same files and libraries as a check
+    that passed) is appended with that check's time and ``context`` marked ``remembered``.
+
     Best-effort: the record is history, not the check. On a read-only or full disk nothing is
     written and a one-line note saying so is returned (and logged), so ``check`` and
     ``models verify`` still verify there.
@@ -125,7 +128,7 @@ def record_check(ws: Workspace, column: str, result: CanaryResult, *, context: s
             "min_cosine": [result.min_cosine],
             "dim": [result.dim],
             "seconds": [result.seconds],
-            "context": [context],
+            "context": [f"{context}, remembered" if result.remembered else context],
         },
         schema=canary_checks_schema(),
     )

@@ -12,7 +12,8 @@ rollback restores both.
 :func:`describe_indexes` reads each column's index and its coverage (rows written since the
 build are searched exactly beside the index until :func:`update_indexes` folds them in; ingest
 calls it after a dual-write). :func:`search_query` applies a column's recorded parameters to a
-LanceDB query.
+LanceDB query; :func:`served_search` is the one query serving runs (through the index, or
+LanceDB's flat search when there is none), which a comparison times to report latencies.
 
 Example:
     >>> info = build_index(ws.table("demo"), ws.resolve_column(table, "minilm-l6"))  # doctest: +SKIP
@@ -37,6 +38,7 @@ from workbench.errors import DataError, InvalidArgumentError, NotFoundError
 from workbench.progress import ProgressFn
 
 if TYPE_CHECKING:
+    import numpy as np
     from lancedb.query import LanceVectorQueryBuilder
     from lancedb.table import Table
 
@@ -53,6 +55,7 @@ __all__ = [
     "describe_indexes",
     "index_name",
     "search_query",
+    "served_search",
     "tune_index",
     "update_indexes",
 ]
@@ -340,6 +343,35 @@ def search_query(
     if spec.ef is not None:
         query = query.ef(max(spec.ef, k * (spec.refine_factor or 1)))
     return query.limit(k)
+
+
+SERVED_COLUMNS = ("id", "title", "text", "_distance")
+"""What a served search returns per hit."""
+
+
+def served_search(
+    table: Table,
+    column: str,
+    vector: np.ndarray,
+    spec: IndexSpec | None,
+    *,
+    k: int,
+    exact: bool = False,
+    where: str | None = None,
+) -> list[dict[str, Any]]:
+    """One query exactly as serving runs it: the top ``k`` rows (``SERVED_COLUMNS``) of ``column``.
+
+    Through the column's index with ``spec`` (its recorded parameters); with ``spec=None`` (no
+    index) LanceDB's flat search, the exact path serving takes. ``exact=True`` bypasses an
+    index: the flat search a deployment without the index would run. ``where``: a SQL filter
+    applied before the vector search.
+    """
+    query = table.search(vector, vector_column_name=column)
+    query = query.distance_type("cosine")  # type: ignore[attr-defined]  # search() gives the vector builder
+    if where is not None:
+        query = query.where(where, prefilter=True)
+    query = query.bypass_vector_index().limit(k) if exact else search_query(query, spec, k=k)
+    return query.select(list(SERVED_COLUMNS)).to_list()
 
 
 def _lance_config(spec: IndexSpec) -> Any:

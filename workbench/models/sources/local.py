@@ -11,11 +11,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.errors import DimensionMismatchError, FingerprintMismatchError, ModelNotFoundError
+from workbench.errors import (
+    DimensionMismatchError,
+    FingerprintMismatchError,
+    ModelNotFoundError,
+    WorkbenchError,
+)
+from workbench.models.canary import CanaryPin, CanaryResult, canary_threshold, recalled_result
 from workbench.models.fingerprint import check_weights_safe, fingerprint_dir
 from workbench.models.ref import ModelRef
 from workbench.models.sources.hub import hub_snapshot
 from workbench.models.sources.package import installed_version, package_model_dir
+from workbench.models.verified import model_state, recall_fingerprint, remember_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,6 +31,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "load_local",
     "pin_directory",
+    "recalled_check",
     "resolve_model_dir",
     "verify_model_dir",
 ]
@@ -50,9 +58,19 @@ def resolve_model_dir(ref: ModelRef) -> Path:
     return hub_snapshot(ref)
 
 
-def verify_model_dir(ref: ModelRef, path: Path) -> None:
-    """Refuse pickle weights and any fingerprint other than the pinned one."""
+def verify_model_dir(ref: ModelRef, path: Path) -> str | None:
+    """Refuse pickle weights and any fingerprint other than the pinned one.
+
+    The hash is skipped when files in exactly this state (one ``stat`` each) hashed to the pin
+    before (:mod:`workbench.models.verified`).
+
+    Returns:
+        The files' state (the memo key of this verification), or None if it cannot be read.
+    """
     check_weights_safe(path, allow_pickle=ref.allow_pickle)
+    state = model_state(ref, path)
+    if recall_fingerprint(state):
+        return state
     actual = fingerprint_dir(path)
     if actual != ref.fingerprint:
         raise FingerprintMismatchError(
@@ -61,14 +79,40 @@ def verify_model_dir(ref: ModelRef, path: Path) -> None:
             "name. If the change is intended, pin it as a new model (new alias and column) "
             "with `workbench models add`; never overwrite a pin in place."
         )
+    remember_fingerprint(state)
+    return state
+
+
+def recalled_check(ref: ModelRef, pin: CanaryPin) -> CanaryResult | None:
+    """The remembered passing canary check of local ``ref`` against ``pin``, without loading it.
+
+    None (run the full check) for a served model, when the files or the libraries changed since
+    the check, or when the model cannot be found (the full check then says why).
+    """
+    if ref.is_served:
+        return None
+    try:
+        path = resolve_model_dir(ref)
+        check_weights_safe(path, allow_pickle=ref.allow_pickle)
+    except WorkbenchError:
+        return None
+    state = model_state(ref, path)
+    if not recall_fingerprint(state):
+        return None
+    return recalled_result(state, pin, canary_threshold(ref))
 
 
 class SentenceTransformerEmbedder:
     """An :class:`~workbench.models.embedder.Embedder` over a verified sentence-transformers model."""
 
-    def __init__(self, ref: ModelRef, model: SentenceTransformer) -> None:
+    def __init__(
+        self, ref: ModelRef, model: SentenceTransformer, *, verified_state: str | None = None
+    ) -> None:
         self.ref = ref
         self.model = model
+        self.verified_state = verified_state
+        """The state of the files this model was loaded from (set by :func:`load_local` only):
+        the key of the verified-pin memo. None (always re-checked) for a model built otherwise."""
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         return self._encode([self.ref.document_prefix + t for t in texts], batch_size)
@@ -96,7 +140,7 @@ def load_local(ref: ModelRef) -> SentenceTransformerEmbedder:
             message names the model and what to fix.
     """
     path = resolve_model_dir(ref)
-    verify_model_dir(ref, path)
+    state = verify_model_dir(ref, path)
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -115,7 +159,7 @@ def load_local(ref: ModelRef) -> SentenceTransformerEmbedder:
             f"fix dim in the pin (or truncate_dim for a Matryoshka model)."
         )
     log.info("loaded %s from %s", ref.pin, path)
-    return SentenceTransformerEmbedder(ref, model)
+    return SentenceTransformerEmbedder(ref, model, verified_state=state)
 
 
 def pin_directory(
