@@ -481,6 +481,8 @@ def rollouts_schema() -> pa.Schema:
             pa.field("percent", pa.float64()),
             pa.field("sample", pa.float64()),
             pa.field("reason", pa.string()),
+            pa.field("merge", pa.string()),
+            pa.field("old_scope", pa.string()),
         ]
     )
 

@@ -144,6 +144,31 @@ def canary(
     )
 
 
+@rollout_app.command("progressive")
+def progressive(
+    new: Annotated[str, typer.Argument(help="The new (usually progressive) column: name or model alias.")],
+    merge: Annotated[str, typer.Option(help="Merge both models' results: rrf or calibrated.")] = "rrf",
+    old_scope: Annotated[
+        str, typer.Option(help="Search the old column over the rows NEW does not cover (uncovered) or all.")
+    ] = "uncovered",
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+) -> None:
+    """Serve every query by transition search while NEW fills: both models merged; hits name their model."""
+    from workbench.production.rollout import start_progressive
+
+    with handled():
+        ws = workspace(workspace_uri, config)
+        step = start_progressive(
+            ws, table_name(ws, table), new, merge=merge, old_scope=old_scope, reason=reason, actor=actor
+        )
+    echo(terminal_text(step.message))
+    echo("`workbench serve` re-opens the latest version as the column fills; promote NEW once it is whole")
+
+
 @rollout_app.command("abort")
 def abort(
     workspace_uri: WorkspaceOpt = DEFAULT,

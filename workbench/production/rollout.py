@@ -37,6 +37,7 @@ from workbench.store.rollouts import RolloutStep, append_step, rollout_steps
 
 if TYPE_CHECKING:
     from workbench.models.embedder import Embedder
+    from workbench.store.production import Production
     from workbench.store.workspace import Workspace
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "current_rollout",
     "in_canary",
     "start_canary",
+    "start_progressive",
     "start_shadow",
 ]
 
@@ -153,6 +155,55 @@ def start_canary(
     )
 
 
+def start_progressive(
+    ws: Workspace,
+    table: str,
+    new: str,
+    *,
+    merge: str = "rrf",
+    old_scope: str = "uncovered",
+    reason: str = "",
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> RolloutStep:
+    """Serve every query by transition search while ``new`` fills (progressive migration).
+
+    Each query is encoded by both pinned models; ``new`` is searched over the rows it covers,
+    production's column over the others (``old_scope="uncovered"``) or all rows, and the two
+    lists are merged (``merge``: reciprocal rank fusion or calibrated quantiles;
+    :class:`workbench.production.transition.TransitionIndex`). The service re-opens the latest
+    version as the column fills. Promote ``new`` once it is whole; ``abort`` returns to production.
+
+    Raises:
+        InvalidArgumentError: an unknown merge or scope.
+        LifecycleError: no production, or ``new`` is production.
+        NotFoundError, StaleColumnError, MixedIndexError: as :class:`TransitionIndex`'s ``open``.
+    """
+    from workbench.production.transition import TransitionIndex
+
+    handle = ws.table(table)
+    column = ws.resolve_column(handle, new)
+    with move_lock(ws, table, "rollout progressive"):
+        current = _production_of(ws, table, column.name)
+        index = TransitionIndex.open(
+            ws, table, column.name, old_column=current.column, merge=merge, old_scope=old_scope
+        )
+        return append_step(
+            ws,
+            table,
+            "progressive",
+            actor=actor or default_actor(),
+            candidate=column.name,
+            version=index.version,
+            production_column=current.column,
+            production_version=current.version,
+            reason=reason,
+            merge=merge,
+            old_scope=old_scope,
+            now=now,
+        )
+
+
 def abort_rollout(
     ws: Workspace, table: str, *, reason: str = "", actor: str | None = None, now: datetime | None = None
 ) -> RolloutStep | None:
@@ -202,17 +253,11 @@ def _step(
     column = ws.resolve_column(handle, candidate)
     with move_lock(ws, table, f"rollout {action}"):
         handle = ws.table(table)
-        current = production(handle)
-        if current is None:
-            raise LifecycleError(
-                f"table {table!r} has no production yet: a rollout compares a candidate with production. "
-                "Promote today's column first (`workbench promote COLUMN --initial`)."
-            )
-        if current.column == column.name:
-            raise LifecycleError(f"{column.name} is already production of {table!r}; roll out another column")
+        current = _production_of(ws, table, column.name)
         active = current_rollout(ws, table)
-        if active is not None and active.candidate == column.name and active.version is not None:
+        if active is not None and active.action != "progressive" and active.candidate == column.name:
             version = active.version  # same candidate: only the share changes
+            assert version is not None
         else:
             verify_column(handle, column)
             verified_embedder(column, embedder)
@@ -231,3 +276,15 @@ def _step(
             reason=reason,
             now=now,
         )
+
+
+def _production_of(ws: Workspace, table: str, candidate: str) -> Production:
+    current = production(ws.table(table))
+    if current is None:
+        raise LifecycleError(
+            f"table {table!r} has no production yet: a rollout compares a candidate with production. "
+            "Promote today's column first (`workbench promote COLUMN --initial`)."
+        )
+    if current.column == candidate:
+        raise LifecycleError(f"{candidate} is already production of {table!r}; roll out another column")
+    return current

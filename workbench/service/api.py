@@ -44,6 +44,7 @@ from workbench.service.shadow import ShadowRunner
 
 if TYPE_CHECKING:
     from workbench.production.serving import ProductionIndex, SearchResult
+    from workbench.production.transition import TransitionIndex, TransitionResult
     from workbench.store.workspace import Workspace
 
 __all__ = ["ServiceState", "app_from_env", "create_app"]
@@ -79,9 +80,13 @@ class BatchRequest(_Strict):
 class Result(BaseModel):
     rank: int
     id: str
-    score: float = Field(description="Cosine similarity in the answering column's space.")
+    score: float = Field(
+        description="Cosine similarity in the answering column's space (transition mode: the fused score)."
+    )
     title: str
     text: str
+    column: str = Field(description="The vector column that ranked this document.")
+    model: str = Field(description="That column's pinned model.")
 
 
 class SearchResponse(BaseModel):
@@ -92,8 +97,14 @@ class SearchResponse(BaseModel):
     model: str = Field(description="That column's pinned model.")
     version: int = Field(description="The table version searched.")
     index: str = Field(description="`exact`, or the ANN index and its search parameters.")
-    served_by: str = Field(description="`production`, or `canary` when the rollout's candidate answered.")
+    served_by: str = Field(
+        description="`production`; `canary` when the rollout's candidate answered; `transition` when both "
+        "models answered and their results were merged (progressive migration)."
+    )
     took_ms: float
+    coverage: float | None = Field(
+        default=None, description="Transition mode: share of rows the new column covers."
+    )
 
 
 class BatchResponse(BaseModel):
@@ -186,7 +197,16 @@ def _response(result: SearchResult, served_by: str, took_ms: float) -> SearchRes
     return SearchResponse(
         query=result.query,
         results=[
-            Result(rank=h.rank, id=h.id, score=h.score, title=h.title, text=h.text) for h in result.hits
+            Result(
+                rank=h.rank,
+                id=h.id,
+                score=h.score,
+                title=h.title,
+                text=h.text,
+                column=result.column,
+                model=result.model,
+            )
+            for h in result.hits
         ],
         table=result.table,
         column=result.column,
@@ -266,11 +286,55 @@ def create_app(state: ServiceState, *, follow: bool = True) -> FastAPI:
     return app
 
 
+def _transition_response(result: TransitionResult, took_ms: float) -> SearchResponse:
+    return SearchResponse(
+        query=result.query,
+        results=[
+            Result(
+                rank=h.rank,
+                id=h.id,
+                score=h.score,
+                title=h.title,
+                text=h.text,
+                column=h.column,
+                model=h.model,
+            )
+            for h in result.hits
+        ],
+        table=result.table,
+        column=result.column,
+        model=result.model,
+        version=result.version,
+        index=result.index,
+        served_by="transition",
+        took_ms=took_ms,
+        coverage=result.coverage,
+    )
+
+
+def _answer_transition(
+    state: ServiceState, index: TransitionIndex, queries: list[str], k: int, where: str | None, endpoint: str
+) -> list[SearchResponse]:
+    if where is not None:
+        raise InvalidArgumentError(
+            "filters are not applied in transition mode (progressive migration); search without one, "
+            "or `workbench rollout abort` to serve production alone"
+        )
+    started = time.perf_counter()
+    results = [index.search(query, k=k) for query in queries]
+    took = (time.perf_counter() - started) * 1000.0
+    state.metrics.latency.labels(column=index.new.name, served_by="transition").observe(took / 1000.0)
+    state.metrics.requests.labels(endpoint=endpoint, status="200").inc()
+    return [_transition_response(result, took / len(queries)) for result in results]
+
+
 def _answer(
     state: ServiceState, queries: list[str], k: int, where: str | None, key: str | None, endpoint: str
 ) -> list[SearchResponse]:
     state.check_limits(queries, k)
     serving = state.serving()
+    if serving.transition is not None:
+        return _answer_transition(state, serving.transition, queries, k, where, endpoint)
     index, served_by = state.route(serving, key)
     started = time.perf_counter()
     results = index.search_batch(queries, k=k, where=where)
@@ -312,7 +376,16 @@ def _describe(state: ServiceState, serving: Serving | None) -> dict[str, Any]:
     }
     rollout = serving.rollout
     body["rollout"] = None
-    if rollout is not None and serving.candidate is not None:
+    if rollout is not None and serving.transition is not None:
+        t = serving.transition
+        body["rollout"] = {
+            **rollout.to_dict(),
+            "model": f"{t.new.ref.pin} + {t.old.ref.pin}",
+            "index": t.searched_with,
+            "version": t.version,
+            "coverage": t.coverage.share,
+        }
+    elif rollout is not None and serving.candidate is not None:
         body["rollout"] = {
             **rollout.to_dict(),
             "model": serving.candidate.model,

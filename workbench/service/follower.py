@@ -29,6 +29,7 @@ from workbench.contract import PRODUCTION_TAG
 from workbench.errors import FingerprintMismatchError, WorkbenchError
 from workbench.production.rollout import current_rollout
 from workbench.production.serving import ProductionIndex
+from workbench.production.transition import TransitionIndex
 from workbench.store.workspace import read_tags
 
 if TYPE_CHECKING:
@@ -48,11 +49,16 @@ KEEP_MODELS = 4
 
 @dataclass(frozen=True)
 class Serving:
-    """One consistent state: production's index and, during a rollout, the candidate's."""
+    """One consistent state: production's index and, during a rollout, the candidate's.
+
+    In a progressive rollout ``transition`` answers every query (both models, merged), and
+    ``candidate`` is None.
+    """
 
     production: ProductionIndex
     rollout: RolloutStep | None = None
     candidate: ProductionIndex | None = None
+    transition: TransitionIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,17 @@ class Follower:
                 production = self._swap_production(production, version) or production
             if production is not None:
                 rollout = current_rollout(self.ws, self.table)
-                if rollout is not None:
+                if rollout is not None and rollout.action == "progressive":
+                    latest = self.ws.table(self.table).version
+                    targets.append(("rollout", (rollout.candidate, rollout.seq, latest)))
+                elif rollout is not None:
                     targets.append(("rollout", (rollout.candidate, rollout.version)))
-                candidate = self._candidate(serving, production, rollout)
-                new = Serving(production, rollout if candidate is not None else None, candidate)
+                if rollout is not None and rollout.action == "progressive":
+                    transition = self._transition(serving, production, rollout)
+                    new = Serving(production, rollout if transition is not None else None, None, transition)
+                else:
+                    candidate = self._candidate(serving, production, rollout)
+                    new = Serving(production, rollout if candidate is not None else None, candidate)
                 if serving is None or new != serving:
                     self._publish(serving, new)
             problems = [self._failed[key] for key in targets if key in self._failed]
@@ -209,6 +222,43 @@ class Follower:
             "rollout", "production only", f"{rollout.candidate} v{rollout.version}", started, ok=True
         )
         return candidate
+
+    def _transition(
+        self, serving: Serving | None, production: ProductionIndex, rollout: RolloutStep
+    ) -> TransitionIndex | None:
+        """The transition index at the table's latest version: re-opened as the new column fills."""
+        latest = self.ws.table(self.table).version
+        old = serving.transition if serving is not None else None
+        if (
+            old is not None
+            and old.version == latest
+            and old.new.name == rollout.candidate
+            and old.old.name == production.column.name
+            and (old.merge, old.old_scope) == (rollout.merge, rollout.old_scope)
+        ):
+            return old
+        key = ("rollout", (rollout.candidate, rollout.seq, latest))
+        if key in self._failed or rollout.candidate is None:
+            return None
+        started = time.perf_counter()
+        try:
+            index = TransitionIndex.open(
+                self.ws,
+                self.table,
+                rollout.candidate,
+                old_column=production.column.name,
+                merge=rollout.merge or "rrf",
+                old_scope=rollout.old_scope or "uncovered",
+                embedders=self._known(),
+            )
+        except WorkbenchError as exc:
+            self._fail(key, f"transition search over {rollout.candidate} is not served: {exc}")
+            self._record("rollout", "production only", rollout.candidate, started, ok=False, problem=str(exc))
+            return None
+        for column, model in index.embedders.items():
+            self._models[column] = model
+        self._record("rollout", "transition", f"{index!r}", started, ok=True)
+        return index
 
     def _known(self) -> dict[str, Embedder]:
         """Models loaded and verified here, by column: reused when production or a rollout moves.

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "RolloutAction", "RolloutStep", "append_step", "close_rollout", "rollout_steps"]
 
-RolloutAction = Literal["shadow", "canary", "abort", "end"]
-ACTIONS: tuple[RolloutAction, ...] = ("shadow", "canary", "abort", "end")
+RolloutAction = Literal["shadow", "canary", "progressive", "abort", "end"]
+ACTIONS: tuple[RolloutAction, ...] = ("shadow", "canary", "progressive", "abort", "end")
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,15 @@ class RolloutStep:
     sample: float
     """Share of queries (0–1) also run against the candidate in the shadow; 0 for a canary."""
     reason: str
+    merge: str | None = None
+    """Transition mode: how both models' results are merged (``rrf`` or ``calibrated``)."""
+    old_scope: str | None = None
+    """Transition mode: the old column is searched over the ``uncovered`` rows or ``all``."""
 
     @property
     def active(self) -> bool:
-        """A shadow or canary step (abort and end close a rollout)."""
-        return self.action in ("shadow", "canary")
+        """A shadow, canary or progressive step (abort and end close a rollout)."""
+        return self.action in ("shadow", "canary", "progressive")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "at": self.at.isoformat()}
@@ -66,6 +70,7 @@ class RolloutStep:
         what = {
             "shadow": f"shadow {self.candidate} on {self.sample:.0%} of queries",
             "canary": f"canary {self.candidate} at {self.percent:g}% of traffic",
+            "progressive": f"transition search: {self.candidate} over production ({self.merge} merge)",
             "abort": "rollout aborted: all traffic to production",
             "end": f"rollout ended ({self.candidate} promoted)",
         }[self.action]
@@ -96,6 +101,8 @@ def append_step(
     percent: float = 0.0,
     sample: float = 0.0,
     reason: str = "",
+    merge: str | None = None,
+    old_scope: str | None = None,
     now: datetime | None = None,
 ) -> RolloutStep:
     """Append the next step of ``table`` (one record-table version) and return it.
@@ -117,6 +124,8 @@ def append_step(
         percent=float(percent),
         sample=float(sample),
         reason=reason,
+        merge=merge,
+        old_scope=old_scope,
     )
     append_records(ws, ROLLOUTS_TABLE, pa.Table.from_pylist([asdict(step)], schema=rollouts_schema()))
     return step
@@ -167,4 +176,6 @@ def _step(row: dict[str, Any]) -> RolloutStep:
         percent=float(row["percent"] or 0.0),
         sample=float(row["sample"] or 0.0),
         reason=row["reason"] or "",
+        merge=row.get("merge"),
+        old_scope=row.get("old_scope"),
     )
