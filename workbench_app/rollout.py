@@ -15,7 +15,7 @@ import streamlit as st
 
 from workbench import abort_rollout, history, shadow_report, start_canary, start_shadow
 from workbench.production.history import MOVES
-from workbench.production.rollout import current_rollout
+from workbench.production.rollout import current_rollout, start_progressive
 from workbench.production.shadow import read_shadow_log
 from workbench.store.rollouts import rollout_steps
 from workbench_app.ui import reported, short_column, short_columns_in
@@ -73,8 +73,19 @@ def _controls(ctx: Context, production_column: str, names: dict[str, str], activ
         candidate = st.selectbox(
             "Candidate", candidates, format_func=lambda c: short_column(c, names), key="rollout.candidate"
         )
-        mode = st.radio("Mode", ["shadow", "canary"], horizontal=True, key="rollout.mode")
-        if mode == "shadow":
+        mode = st.radio("Mode", ["shadow", "canary", "progressive"], horizontal=True, key="rollout.mode")
+        merge: object = "rrf"
+        if mode == "progressive":
+            amount = 0.0
+            merge = st.radio(
+                "Merge both models' results",
+                ["rrf", "calibrated"],
+                horizontal=True,
+                key="rollout.merge",
+                help="Transition search while the candidate's column fills: reciprocal rank fusion, or each "
+                "model's scores mapped to quantiles.",
+            )
+        elif mode == "shadow":
             amount = st.slider("Share of live queries shadowed", 0.05, 1.0, 0.2, 0.05, key="rollout.sample")
         else:
             amount = st.number_input(
@@ -90,7 +101,11 @@ def _controls(ctx: Context, production_column: str, names: dict[str, str], activ
         )
         if st.button(f"Start {mode}", key="rollout.start", type="primary"):
             with reported(f"Rollout {mode}"):
-                if mode == "shadow":
+                if mode == "progressive":
+                    step = start_progressive(
+                        ctx.ws, ctx.table, candidate, merge=str(merge), reason=reason.strip()
+                    )
+                elif mode == "shadow":
                     step = start_shadow(
                         ctx.ws, ctx.table, candidate, sample=float(amount), reason=reason.strip()
                     )
