@@ -121,9 +121,10 @@ SHADOW_LOG_TABLE = "wb_shadow_log"
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     EVAL_SETS_TABLE: ("metadata_json",),
     EVAL_SET_VERSIONS_TABLE: ("metadata_json",),
+    QUERY_LOG_TABLE: ("ids",),
 }
-"""Record-table columns added after the table's first release (nullable strings): a table made
-before them gets them, null, before its next write."""
+"""Record-table columns added after the table's first release (nullable): a table made before
+them gets them, null, before its next write."""
 RECORD_TABLES = (
     EVAL_SETS_TABLE,
     EVAL_SET_VERSIONS_TABLE,

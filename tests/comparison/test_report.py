@@ -103,8 +103,9 @@ def test_document_and_query_text_is_escaped_and_never_runs(hostile: Comparison) 
     page = render_html(hostile)
     parser = ScriptCollector()
     parser.feed(page)
-    for script in parser.scripts:  # figures carry ids (escaped) and numbers, never corpus text
-        assert "doc" not in _payloads(script) and not {"query", "id"} & _payloads(script, raw=True)
+    for script in parser.scripts:  # figures carry titles and ids only as JSON strings, never as markup
+        assert not {"query", "id"} & _payloads(script, raw=True)
+        assert all(raw not in script for raw in (XSS_DOC, XSS_QUERY, XSS_ID))  # plotly escapes < > /
     assert parser.handlers == []  # no injected onerror= / onload= attribute anywhere
     for raw in (XSS_DOC, XSS_QUERY, XSS_ID):
         assert raw not in page

@@ -81,8 +81,6 @@ class QueryLog:
         self._buffer = RecordBuffer(
             ws, QUERY_LOG_TABLE, query_log_schema(), max_rows=max_rows, flush_every=flush_every
         )
-        if ws.has_table(QUERY_LOG_TABLE):  # a log written before ids were recorded
-            _add_ids_column(ws.db.open_table(QUERY_LOG_TABLE))
         self.ws = ws
         self.sample_rate = sample_rate
         self.max_rows = max_rows
@@ -186,10 +184,3 @@ def returned_counts(ws: Workspace, table: str, *, limit: int = 100_000) -> dict[
         for rank, doc in enumerate(answer or (), start=1):
             counts[doc] = counts.get(doc, 0.0) + 1.0 / rank
     return counts
-
-
-def _add_ids_column(handle: object) -> None:
-    """A log written before ids were recorded gets the (all-null) ``ids`` column first."""
-    if "ids" in handle.schema.names:  # type: ignore[attr-defined]
-        return
-    handle.add_columns(pa.schema([pa.field("ids", pa.list_(pa.string()))]))  # type: ignore[attr-defined]
