@@ -20,7 +20,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from workbench.contract import src_column_name, vector_column_name
 from workbench.errors import (
@@ -213,6 +221,11 @@ class ModelRef(BaseModel):
             return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise pin_error(exc) from None
+
+    @field_serializer("sunset")
+    def _sunset_as_text(self, value: date | None) -> str | None:
+        # text, so that every dump of a pin (JSON manifests, column metadata) can hold it
+        return value.isoformat() if value is not None else None
 
     @field_validator("revision")
     @classmethod

@@ -94,6 +94,12 @@ class WorkspaceConfig(BaseModel):
     def with_model(self, alias: str, ref: ModelRef) -> WorkspaceConfig:
         """A copy with ``alias`` pinned to ``ref`` (refuses re-pinning an alias differently)."""
         current = self.models.get(alias)
+        if current is not None and current.same_model(ref) and current.location != ref.location:
+            raise ConfigError(
+                f"alias {alias!r} is pinned at {current.location}; the same model answers at "
+                f"{ref.location}: move it with `workbench models relocate {alias} --base-url URL` "
+                "(or --host for Ollama), which verifies it there and records the move"
+            )
         if current is not None and current != ref:
             raise ConfigError(
                 f"alias {alias!r} is already pinned to {current.pin}; pins are never changed in "
