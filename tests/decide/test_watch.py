@@ -79,7 +79,7 @@ def test_a_better_candidate_raises_the_alarm_with_its_migration_cost(
 
     result = runner.invoke(app, ["watch-candidates", "--candidates", L6, "--json", "-w", ws.uri])
     assert result.exit_code == 1, result.output  # an alarm, as monitor's
-    assert json.loads(result.output)["verdict"] == "alarm"
+    assert json.loads(result.stdout)["verdict"] == "alarm"
     assert [w.seq for w in list_watches(ws)] == [1, 2]
 
 
