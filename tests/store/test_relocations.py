@@ -106,6 +106,10 @@ def test_every_entry_point_uses_the_relocated_server_without_re_embedding(
     assert {s.name: s.status for s in run.signals}["canary"] == "ok", run.alarms
     assert not any(s.status == "error" for s in run.signals), run.alarms
     assert _versions(ws) == version  # nothing was re-embedded
+    # without the alias in the config, the recorded relocation still says where the model is
+    bare = open_workspace(ws.uri, config_path=Path(ws.uri) / "elsewhere.toml")
+    (served,) = [c for c in bare.vector_columns(bare.table("mini")) if c.ref.is_served]
+    assert served.ref.location == moved_to.base_url
 
 
 def test_an_edited_workbench_toml_is_honoured_by_compare_and_serving(

@@ -35,7 +35,7 @@ from workbench.store.records import append_records, read_records
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["Relocation", "last_location", "list_relocations", "relocate_model"]
+__all__ = ["Relocation", "list_relocations", "relocate_model"]
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,6 @@ def list_relocations(ws: Workspace, *, fingerprint: str | None = None) -> list[R
     data = read_records(ws, RELOCATIONS_TABLE, equals=equals)
     rows = [] if data is None else data.to_pylist()
     return sorted((Relocation(**row) for row in rows), key=lambda r: r.at)
-
-
-def last_location(ws: Workspace, fingerprint: str) -> str | None:
-    """Where the pin with ``fingerprint`` was last relocated to, or None if it never moved."""
-    moves = list_relocations(ws, fingerprint=fingerprint)
-    return moves[-1].to_location if moves else None
 
 
 def _default_actor() -> str:

@@ -32,6 +32,7 @@ from workbench.contract import (
     META_SRC,
     META_USAGE,
     META_VERSIONS,
+    RELOCATIONS_TABLE,
     RESERVED_PREFIX,
     STATE_DIR,
 )
@@ -297,12 +298,22 @@ class Workspace:
             None,
         )
         if location is None:
-            from workbench.store.relocations import last_location
-
-            location = last_location(self, ref.fingerprint)
+            location = self._relocated_to(ref.fingerprint)
         if location is None or location == ref.location:
             return ref
         return ref.model_copy(update={"location": location})
+
+    def _relocated_to(self, fingerprint: str) -> str | None:
+        """Where ``workbench models relocate`` last moved the pin with ``fingerprint``, if ever."""
+        if not self.has_table(RELOCATIONS_TABLE):
+            return None
+        import pyarrow.compute as pc
+
+        found = self.dataset(RELOCATIONS_TABLE).to_table(
+            columns=["at", "to_location"], filter=pc.field("fingerprint") == fingerprint
+        )
+        rows = found.to_pylist()
+        return str(max(rows, key=lambda r: r["at"])["to_location"]) if rows else None
 
     def located_column(self, column: VectorColumn) -> VectorColumn:
         """``column`` with its pin at its model's current location (see :meth:`located`)."""
