@@ -70,4 +70,4 @@ def test_decide_page_re_evaluates_the_candidates_and_shows_the_watch(
     (watch,) = list_watches(demo_ws, "demo")
     shown = [str(e.value) for e in (*at.warning, *at.info)]
     assert any(f"on demo: {watch.summary}" in text for text in shown)
-    assert at.dataframe(key="decide.watch_rows").value["label"].tolist() == [NEW_MODEL]
+    assert at.dataframe[-1].value["label"].tolist() == [NEW_MODEL]
