@@ -8,7 +8,9 @@ import streamlit as st
 
 from workbench import leaderboard, list_eval_sets, matryoshka_sweep
 from workbench.decide.matryoshka import DEFAULT_DIMS, matryoshka_figure
+from workbench.decide.watch import watch_candidates
 from workbench.models.families import matryoshka_trained
+from workbench.store.candidate_watch import list_watches
 from workbench_app import resources
 from workbench_app.comparison_view import alias_or_column
 from workbench_app.context import current
@@ -151,3 +153,23 @@ if curve is not None and curve.column in by_name:
     st.plotly_chart(matryoshka_figure(curve, label=spoken(curve.column)), key="decide.curve_chart")
     frame, config = sweep_view(curve.points, curve.metrics)
     st.dataframe(frame, hide_index=True, column_config=config, key="decide.points")
+
+st.subheader("Candidate watch")
+st.caption(
+    "The scheduled re-evaluation (`workbench watch-candidates`, or `watch_every` in monitor.toml): "
+    "does a candidate now beat production by more than the margin, with a 95% interval excluding 0?"
+)
+watches = list_watches(ctx.ws, ctx.table)
+if production is not None and st.button("Re-evaluate the candidates now", key="decide.watch"):
+    with reported("The candidate watch"), st.spinner("Re-running the leaderboard against production…"):
+        watches.append(watch_candidates(ctx.ws, ctx.table, eval_set=eval_set))
+if watches:
+    latest = watches[-1]
+    (st.warning if latest.alarmed else st.info)(f"{latest.at[:10]} on {latest.eval_set}: {latest.summary}")
+    st.dataframe(
+        [{k: v for k, v in row.items() if k != "column"} for row in latest.rows],
+        hide_index=True,
+        key="decide.watch_rows",
+    )
+else:
+    st.caption("No watch yet." if production is not None else "Nothing is in production to watch against.")

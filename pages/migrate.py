@@ -233,7 +233,7 @@ with embed_tab:
         listing.assign(
             model=listing["name"].map(model_short),
             state=listing["state"].map(STATE_MARKS),
-        )[["alias", "model", "revision", "dim", "source", "location", "state"]],
+        )[["alias", "model", "revision", "dim", "source", "location", "days_left", "state"]],
         hide_index=True,
         width="stretch",
         column_config={
@@ -244,6 +244,9 @@ with embed_tab:
             "source": st.column_config.TextColumn("Source", width=70),
             "location": st.column_config.TextColumn(
                 "Package / path / URL", width="large", help="Where the weights or the server are"
+            ),
+            "days_left": st.column_config.NumberColumn(
+                "Sunset in", width="small", format="%d days", help="Days until the provider retires it"
             ),
             "state": st.column_config.TextColumn(f"In {ctx.table}", width="small"),
         },

@@ -8,6 +8,7 @@ from workbench import history, monitor
 from workbench.monitoring.config import workspace_monitor_config
 from workbench.monitoring.drift import baseline_window
 from workbench.monitoring.view import monitor_figure, promoting_comparison
+from workbench.store.candidate_watch import list_watches
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.production import production
 from workbench_app.context import current
@@ -80,3 +81,21 @@ with st.expander("Signals of the last pass", expanded=bool(last.alarms)):
         st.markdown(f"**{signal.name}** · `{signal.status}` — {signal.reason}")
     for action in last.actions:
         st.markdown(f"*maintenance:* {action}")
+
+st.subheader("Horizon")
+sunset = last.signal("sunset")
+if sunset is not None:
+    (st.error if sunset.alarmed else st.info)(f"Sunset: {sunset.reason}", icon=":material/event_busy:")
+else:
+    st.caption("Production's model has no sunset date (`workbench models sunset ALIAS DATE` records one).")
+watches = list_watches(ctx.ws, ctx.table)
+if watches:
+    latest = watches[-1]
+    every = config.watch_every or "not scheduled (watch_every in monitor.toml)"
+    shown = st.warning if latest.alarmed else st.info
+    shown(
+        f"Candidate watch {latest.at[:10]} (every {every}): {latest.summary}",
+        icon=":material/travel_explore:",
+    )
+else:
+    st.caption("No candidate watch yet: `workbench watch-candidates`, or set watch_every in monitor.toml.")

@@ -34,6 +34,7 @@ __all__ = [
     "ADDED_COLUMNS",
     "CANARIES_TABLE",
     "CANARY_CHECKS_TABLE",
+    "CANDIDATE_WATCH_TABLE",
     "COMPARISONS_TABLE",
     "COMPARISON_FRAMES",
     "DEFAULT_WORKSPACE",
@@ -54,6 +55,7 @@ __all__ = [
     "PROMOTIONS_TABLE",
     "QUERY_LOG_TABLE",
     "RECORD_TABLES",
+    "RELOCATIONS_TABLE",
     "RESERVED_PREFIX",
     "ROLLOUTS_TABLE",
     "SHADOW_LOG_TABLE",
@@ -64,6 +66,7 @@ __all__ = [
     "canaries_schema",
     "canary_checks_schema",
     "candidate_tag",
+    "candidate_watch_schema",
     "comparisons_schema",
     "content_hash",
     "corpus_schema",
@@ -78,6 +81,7 @@ __all__ = [
     "production_tag",
     "promotions_schema",
     "query_log_schema",
+    "relocations_schema",
     "retiring_tag",
     "rolled_back_tag",
     "rollouts_schema",
@@ -125,6 +129,10 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """Record-table columns added after the table's first release (nullable): a table made before
 them gets them, null, before its next write."""
+RELOCATIONS_TABLE = "wb_relocations"
+"""Record table: every verified move of a served model to a new location (:func:`relocations_schema`)."""
+CANDIDATE_WATCH_TABLE = "wb_candidate_watch"
+"""Record table: one row per re-evaluation of the candidates (:func:`candidate_watch_schema`)."""
 RECORD_TABLES = (
     EVAL_SETS_TABLE,
     EVAL_SET_VERSIONS_TABLE,
@@ -137,6 +145,8 @@ RECORD_TABLES = (
     ADAPTERS_TABLE,
     ROLLOUTS_TABLE,
     SHADOW_LOG_TABLE,
+    RELOCATIONS_TABLE,
+    CANDIDATE_WATCH_TABLE,
 )
 """Every record table the workbench writes, all named with :data:`RESERVED_PREFIX`."""
 
@@ -513,5 +523,45 @@ def shadow_log_schema() -> pa.Schema:
             pa.field("candidate_scores", pa.list_(pa.float32())),
             pa.field("production_ms", pa.float64()),
             pa.field("candidate_ms", pa.float64()),
+        ]
+    )
+
+
+def relocations_schema() -> pa.Schema:
+    """:data:`RELOCATIONS_TABLE`: one row per relocation of a served pin (who, when, from → to, canaries)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("fingerprint", pa.string(), nullable=False),
+            pa.field("alias", pa.string()),
+            pa.field("model", pa.string()),
+            pa.field("source", pa.string()),
+            pa.field("from_location", pa.string()),
+            pa.field("to_location", pa.string()),
+            pa.field("actor", pa.string()),
+            pa.field("at", pa.string()),
+            pa.field("min_cosine", pa.float64()),
+            pa.field("dim", pa.int64()),
+        ]
+    )
+
+
+def candidate_watch_schema() -> pa.Schema:
+    """:data:`CANDIDATE_WATCH_TABLE`: one row per candidate re-evaluation (verdict, rows as JSON)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("table", pa.string()),
+            pa.field("seq", pa.int64()),
+            pa.field("at", pa.string()),
+            pa.field("eval_set", pa.string()),
+            pa.field("production", pa.string()),
+            pa.field("metric", pa.string()),
+            pa.field("margin", pa.float64()),
+            pa.field("verdict", pa.string()),
+            pa.field("summary", pa.string()),
+            pa.field("rows_json", pa.string()),
         ]
     )

@@ -53,3 +53,21 @@ def test_decide_page_ranks_candidates_and_sweeps(demo_ws: Workspace, monkeypatch
     if isinstance(x, dict):  # plotly 6 sends arrays as typed base64
         x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist()
     assert list(x) == [128, 512, 1536]
+
+
+@pytest.mark.slow
+def test_decide_page_re_evaluates_the_candidates_and_shows_the_watch(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.store.candidate_watch import list_watches
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", demo_ws.uri)
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/decide.py").run()
+    assert any("No watch yet" in str(c.value) for c in at.caption)
+    at.button(key="decide.watch").click().run()
+    assert not at.exception, at.exception
+    (watch,) = list_watches(demo_ws, "demo")
+    shown = [str(e.value) for e in (*at.warning, *at.info)]
+    assert any(f"on demo: {watch.summary}" in text for text in shown)
+    assert at.dataframe[-1].value["label"].tolist() == [NEW_MODEL]

@@ -74,3 +74,18 @@ def test_close_production_moves_get_their_own_label_rows() -> None:
     frame = monitor_frame([])
     events = [move("promote", 0), move("rollback", 1), move("promote", 2), move("promote", 100)]
     assert _event_levels(events, frame) == [0, 1, 2, 0]
+
+
+@pytest.mark.slow
+def test_monitor_page_shows_the_sunset_of_production_s_model(
+    demo_ws: Workspace, old_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.demo import OLD_MODEL
+
+    now = datetime.now(UTC)
+    demo_ws.update_model(OLD_MODEL, sunset=(now + timedelta(days=30)).date())
+    monitor(demo_ws, "demo", embedder=old_embedder, now=now, maintenance=False)
+    at = start(demo_ws, monkeypatch, "monitor")
+    assert not at.exception, at.exception
+    assert any(str(e.value).startswith(f"Sunset: {OLD_MODEL} (") for e in at.error)
+    assert any("No candidate watch yet" in str(c.value) for c in at.caption)

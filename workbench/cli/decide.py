@@ -44,6 +44,7 @@ __all__ = [
     "matryoshka_sweep_cmd",
     "plan_cmd",
     "register",
+    "watch_candidates_cmd",
 ]
 
 EvalSetReq = Annotated[
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
     """Add ``leaderboard``, ``plan`` and the ``matryoshka`` and ``adapter`` groups to ``app``."""
     app.command("leaderboard")(leaderboard_cmd)
     app.command("plan")(plan_cmd)
+    app.command("watch-candidates")(watch_candidates_cmd)
     app.add_typer(matryoshka_app, name="matryoshka")
     app.add_typer(adapter_app, name="adapter")
 
@@ -371,6 +373,72 @@ def adapter_search_cmd(
     echo(f"{result.table} v{result.version} {result.column} ← {result.model}")
     for hit in result.hits:
         echo(f"  {hit.rank:>3}. {hit.score:.3f} {hit.id} {hit.title[:70]}")
+
+
+def watch_candidates_cmd(
+    eval_set: Annotated[
+        str | None,
+        typer.Option("--eval-set", "-e", help="Eval set (default: monitor.toml's, else the only one)."),
+    ] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="Candidates, comma-separated (default: monitor.toml's watch_candidates, else all)."
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Deciding metric (default: watch_metric, ndcg@10).")
+    ] = None,
+    margin: Annotated[
+        float | None, typer.Option(min=0, help="Alarm above this gain (default: watch_margin, 0).")
+    ] = None,
+    store: Annotated[bool, typer.Option(help="Record the watch in the workspace.")] = True,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    table: TableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-evaluate the candidate models against production now: exit 1 when one clearly beats it.
+
+    Re-runs the leaderboard of production and the candidates already embedded on the current eval
+    set. An alarm names each candidate that beats production by more than the margin with a 95%
+    interval excluding 0, with its migration estimate (`workbench plan`); otherwise "stay put".
+    Settings default to monitor.toml (watch_candidates, watch_metric, watch_margin); a monitoring
+    pass runs the same watch every watch_every.
+    """
+    from workbench.cli.compare import default_eval_set
+    from workbench.decide.watch import watch_candidates
+    from workbench.monitoring.config import workspace_monitor_config
+
+    with handled():
+        ws = workspace(workspace_uri, config)
+        name = table_name(ws, table)
+        settings = workspace_monitor_config(ws)
+        chosen = _split(candidates) if candidates else list(settings.watch_candidates) or None
+        watch = watch_candidates(
+            ws,
+            name,
+            eval_set=eval_set or settings.eval_set or default_eval_set(ws, name),
+            candidates=chosen,
+            metric=metric or settings.watch_metric,
+            margin=settings.watch_margin if margin is None else margin,
+            store=store,
+        )
+    if as_json:
+        emit_json(watch.to_dict())
+    else:
+        echo(f"candidate watch of {watch.table} on {watch.eval_set} (production: {watch.production})")
+        for row in watch.rows:
+            mark = "BEATS" if row["beats"] else "     "
+            echo(
+                f"  {mark} {row['label']:<16} {watch.metric} {row['delta']:+.3f} "
+                f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] Holm p={row['p_holm']:.4f}"
+            )
+            if row.get("plan"):
+                echo(f"        migration: {row['plan']}")
+        echo(("ALARM: " if watch.alarmed else "") + watch.summary)
+    if watch.alarmed:
+        raise typer.Exit(1)
 
 
 def _split(text: str) -> list[str]:

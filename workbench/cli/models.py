@@ -4,6 +4,7 @@ re-check a pin's canaries."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -20,9 +21,21 @@ from workbench.cli.common import (
     workspace,
 )
 
-__all__ = ["models", "models_add", "models_app", "models_fingerprint", "models_verify", "register"]
+__all__ = [
+    "models",
+    "models_add",
+    "models_app",
+    "models_fingerprint",
+    "models_relocate",
+    "models_sunset",
+    "models_verify",
+    "parse_day",
+    "register",
+]
 
-models_app = typer.Typer(help="Pinned models: list, fingerprint, add, verify.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="Pinned models: list, fingerprint, add, verify, relocate, sunset.", invoke_without_command=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +65,30 @@ def models(
         echo(
             f"{row['alias']:<14} {row['name']}@{row['revision']} ({row['source']}: {row['location']})"
             f"\n{'':<14} sha256:{row['fingerprint'][:16]}… dim {row['dim']} → {row['column']} [{origin}]"
+            + _sunset_line(row)
         )
+
+
+def _sunset_line(row: dict[str, object]) -> str:
+    """``sunset 2027-03-01 (87 days left; NOTE)``, on its own line, or '' without a sunset."""
+    if row.get("sunset") is None:
+        return ""
+    days = int(str(row["days_left"]))
+    left = f"{days} days left" if days >= 0 else f"PAST by {-days} days"
+    note = f"; {row['sunset_note']}" if row.get("sunset_note") else ""
+    return f"\n{'':<14} sunset {row['sunset']} ({left}{note})"
+
+
+def parse_day(text: str, *, what: str = "the sunset") -> date:
+    """A ``YYYY-MM-DD`` date, or an ``InvalidArgumentError`` naming the format."""
+    from workbench.errors import InvalidArgumentError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{what} {text!r} is not a date; write YYYY-MM-DD, e.g. 2027-03-01"
+        ) from None
 
 
 @models_app.command("fingerprint")
@@ -96,6 +132,10 @@ def models_add(
     price: Annotated[float | None, typer.Option(min=0, help="Served: price per 1M tokens.")] = None,
     canary_threshold: Annotated[float, typer.Option(min=0, max=1, help="Minimum canary cosine.")] = 0.999,
     allow_pickle: Annotated[bool, typer.Option(help="Allow *.bin pickle weights.")] = False,
+    sunset: Annotated[
+        str | None, typer.Option(help="The provider's retirement date of this model, YYYY-MM-DD.")
+    ] = None,
+    sunset_note: Annotated[str | None, typer.Option(help="The deprecation notice (a URL).")] = None,
     workspace_uri: WorkspaceOpt = DEFAULT,
     config: ConfigOpt = None,
 ) -> None:
@@ -137,7 +177,13 @@ def models_add(
             )
         except PinOptionError as exc:
             raise InvalidArgumentError(exc.describe(_flag)) from exc
-        ref, canaries = pin_model(workspace(workspace_uri, config, create=True), alias, options)
+        day = parse_day(sunset) if sunset is not None else None
+        if sunset_note is not None and day is None:
+            raise InvalidArgumentError("--sunset-note needs --sunset DATE (the note explains the date)")
+        ws = workspace(workspace_uri, config, create=True)
+        ref, canaries = pin_model(ws, alias, options)
+        if day is not None:
+            ref = ws.update_model(alias, sunset=day, sunset_note=sunset_note)
         reported = f", server reports {ref.served_model!r}" if ref.served_model else ""
         echo(
             f"pinned {alias} = {ref.pin} (dim {ref.dim}{reported}) → column {ref.column}; "
@@ -178,3 +224,53 @@ def models_verify(
         )
     if not result.passed:
         raise typer.Exit(2)
+
+
+@models_app.command("relocate")
+def models_relocate(
+    alias: Annotated[str, typer.Argument(help="The served alias whose server moved.")],
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible: the new https://…/v1.")] = None,
+    host: Annotated[str | None, typer.Option(help="Ollama: the new host (http://HOST:11434).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who moved it (default: the OS user).")] = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point a served model at its new server once its canaries verify there (no re-embedding).
+
+    Refused with nothing written when the model there behaves differently: then it is a new
+    model (pin it and migrate).
+    """
+    from workbench.errors import InvalidArgumentError
+    from workbench.store.relocations import relocate_model
+
+    with handled():
+        if (base_url is None) == (host is None):
+            raise InvalidArgumentError("give the new location with --base-url (openai) or --host (ollama)")
+        ws = workspace(workspace_uri, config)
+        source = ws.model(alias).source
+        if (base_url is not None and source == "ollama") or (host is not None and source == "openai"):
+            flag = "--host" if source == "ollama" else "--base-url"
+            raise InvalidArgumentError(f"{alias!r} is an {source} model: give its new location with {flag}")
+        record = relocate_model(ws, alias, str(base_url or host), actor=actor)
+    if as_json:
+        emit_json(asdict(record))
+    else:
+        echo(record.message)
+
+
+@models_app.command("sunset")
+def models_sunset(
+    alias: Annotated[str, typer.Argument(help="The pinned alias the provider deprecates.")],
+    day: Annotated[str, typer.Argument(metavar="DATE", help="Retirement date, YYYY-MM-DD.")],
+    note: Annotated[str | None, typer.Option(help="The deprecation notice (a URL) or its gist.")] = None,
+    workspace_uri: WorkspaceOpt = DEFAULT,
+    config: ConfigOpt = None,
+) -> None:
+    """Record the date a provider retires a model; `workbench monitor` alarms as it comes near."""
+    with handled():
+        when = parse_day(day)
+        ws = workspace(workspace_uri, config)
+        ref = ws.update_model(alias, sunset=when, sunset_note=note)
+        left = ref.days_left(date.today())
+        echo(f"{alias} ({ref.pin}) sunsets on {when.isoformat()} ({left} days from today)")

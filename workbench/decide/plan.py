@@ -176,7 +176,7 @@ def plan_embed(
     if not texts:
         raise DataError(f"table {table_name!r} has no documents: nothing to plan")
     if embedder is None:
-        embedder = load_embedder(ref)
+        embedder = load_embedder(ws.located(ref))
     require_own_model(embedder, ref, column=ref.column)
     counts = count_tokens(embedder, [ref.document_prefix + t for t in texts])
     picked = np.random.default_rng(seed).choice(len(texts), size=min(sample, len(texts)), replace=False)

@@ -33,7 +33,7 @@ from workbench.progress import ProgressFn
 from workbench.retrieval.encode import embedder_for
 from workbench.store.evalsets import EvalSet, check_eval_set_table, save_eval_set
 from workbench.store.index import update_indexes
-from workbench.store.workspace import Workspace, vector_columns
+from workbench.store.workspace import Workspace
 
 __all__ = [
     "IngestResult",
@@ -294,7 +294,7 @@ def _upsert(
         return 0, 0, (), table.version
     rows = corpus.take(pa.array(changed))
     n_updated = sum(1 for i in changed if ids[i] in known)
-    columns = vector_columns(table)
+    columns = ws.vector_columns(table)
     # Load (and verify) every model before writing anything.
     loaded = {c.name: embedder_for(c, embedders) for c in columns}
     data = rows

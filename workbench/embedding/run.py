@@ -102,6 +102,7 @@ def embed(
     """
     if engine not in ENGINES:
         raise InvalidArgumentError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
+    ref = ws.located(ref)  # a served model where it answers now (workbench.toml / relocations)
     if embedder is not None:
         require_own_model(embedder, ref, column=ref.column)
     if _is_progressive(ws.table(table_name), ref):  # a missing table is named before the run

@@ -17,9 +17,18 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from workbench.contract import src_column_name, vector_column_name
 from workbench.errors import (
@@ -32,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MOVING_REVISIONS",
+    "NOT_IDENTITY",
     "SERVED_SOURCES",
     "VECTOR_SETTINGS",
     "ModelRef",
@@ -112,6 +122,10 @@ def check_ollama_tag(name: str) -> str:
     return name
 
 
+NOT_IDENTITY = ("location", "serving", "sunset", "sunset_note")
+"""Fields of a pin that may change after it is made: where it is served, how it is called, when
+it is retired. Every other field is the model's identity (an alias is never re-pinned to another)."""
+
 VECTOR_SETTINGS = (
     "normalize",
     "query_prefix",
@@ -154,6 +168,9 @@ class ModelRef(BaseModel):
         canary_threshold: Minimum cosine of the canary re-check (see ``models.canary``).
         serving: Request options of a served model (batching, concurrency, retries, price);
             they do not change the vectors, so they are not part of the identity.
+        sunset: The date the provider retires this model (a deprecation notice), or ``None``;
+            ``workbench monitor`` alarms as it comes near. Not part of the identity.
+        sunset_note: Where the notice is (a URL) or what it says.
 
     For a served model (``openai``, ``ollama``), ``location`` is the base URL or host,
     ``truncate_dim`` the ``dimensions`` requested, and ``fingerprint`` a sha256 over what the
@@ -181,6 +198,8 @@ class ModelRef(BaseModel):
     api_key_env: str | None = None
     canary_threshold: float = 0.999
     serving: ServingOptions | None = None
+    sunset: date | None = None
+    sunset_note: str | None = None
 
     def __init__(self, **data: object) -> None:
         try:
@@ -202,6 +221,11 @@ class ModelRef(BaseModel):
             return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise pin_error(exc) from None
+
+    @field_serializer("sunset")
+    def _sunset_as_text(self, value: date | None) -> str | None:
+        # text, so that every dump of a pin (JSON manifests, column metadata) can hold it
+        return value.isoformat() if value is not None else None
 
     @field_validator("revision")
     @classmethod
@@ -310,6 +334,14 @@ class ModelRef(BaseModel):
     def src_column(self) -> str:
         """The companion column holding the ``content_hash`` each vector was computed from."""
         return src_column_name(self.slug, self.fingerprint)
+
+    def same_model(self, other: ModelRef) -> bool:
+        """True when ``other`` is this pin, perhaps moved, called differently or given a sunset."""
+        return self.model_dump(exclude=set(NOT_IDENTITY)) == other.model_dump(exclude=set(NOT_IDENTITY))
+
+    def days_left(self, today: date) -> int | None:
+        """Days from ``today`` to the sunset (negative once past), or ``None`` without one."""
+        return None if self.sunset is None else (self.sunset - today).days
 
     @property
     def pin(self) -> str:

@@ -16,6 +16,11 @@ max_stale_rows = 0           # alarm: more missing or stale rows of the producti
 min_index_recall = 0.9       # alarm: ANN recall@k against exact search below this
 retire_after = "7d"          # retire columns out of production this long; "" turns it off
 cleanup = true               # compact and prune versions no tag needs, after the grace period
+warn_days = 90               # alarm: production's model sunsets within this many days
+watch_every = ""             # re-evaluate the candidates this often, e.g. "90d" (quarterly); "" off
+watch_candidates = []        # aliases or columns to watch (default: every other embedded column)
+watch_metric = "ndcg@10"     # the deciding metric of the watch
+watch_margin = 0.0           # alarm: a candidate beats production by more than this, CI excluding 0
 ```
 """
 
@@ -65,6 +70,11 @@ class MonitorConfig(BaseModel):
     min_index_recall: float = 0.9
     retire_after: str = "7d"
     cleanup: bool = True
+    warn_days: int = 90
+    watch_every: str = ""
+    watch_candidates: tuple[str, ...] = ()
+    watch_metric: str = "ndcg@10"
+    watch_margin: float = 0.0
 
     @field_validator("metrics")
     @classmethod
@@ -89,14 +99,27 @@ class MonitorConfig(BaseModel):
             raise ValueError(f"must be in (0, 1), got {value}")
         return value
 
-    @field_validator("min_metric_drop", "score_min_effect", "min_index_recall", "max_stale_rows")
+    @field_validator("watch_metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        parse_metric(value)
+        return value
+
+    @field_validator(
+        "min_metric_drop",
+        "score_min_effect",
+        "min_index_recall",
+        "max_stale_rows",
+        "warn_days",
+        "watch_margin",
+    )
     @classmethod
     def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError(f"must not be negative, got {value}")
         return value
 
-    @field_validator("log_window", "retire_after")
+    @field_validator("log_window", "retire_after", "watch_every")
     @classmethod
     def _duration(cls, value: str) -> str:
         if value.strip():

@@ -13,7 +13,11 @@ it names) and records one row in ``wb_monitor``:
   from a sample of real production queries (the opt-in query log written by serving,
   :mod:`workbench.store.query_log`), or from the eval queries when no log exists, against the
   baseline window with KS tests;
-- **canary** — the behavioural fingerprint of served models (skipped until they exist here).
+- **canary** — the behavioural fingerprint of served models (skipped until they exist here);
+- **sunset** — days until the provider retires production's model, an alarm within
+  ``warn_days`` naming the candidates already embedded (only when the pin has a sunset);
+- **candidates** — the scheduled re-evaluation of the candidate models (every ``watch_every``,
+  off by default; :mod:`workbench.monitoring.horizon`).
 
 A pass never scans every vector: integrity counts come from scalar columns, the eval and index
 checks search a few dozen queries, and the score sample is bounded. Then, if ``retire_after``
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import WorkbenchError
 from workbench.monitoring.config import MonitorConfig, workspace_monitor_config
 from workbench.monitoring.drift import baseline_window, judge_eval, judge_scores
+from workbench.monitoring.horizon import sunset_signal, watch_due, watch_signal
 from workbench.monitoring.maintenance import maintain
 from workbench.monitoring.signals import (
     canary_signal,
@@ -115,6 +120,7 @@ def monitor(
     ]
     signals += _model_signals(ws, handle, column, embedder, eval_set, config, runs=runs, now=now)
     signals.append(_guard("canary", lambda: canary_signal(ws, column, embedder)))
+    signals += _horizon_signals(ws, latest, column, eval_set, config, now)
     window = baseline_window(runs, history(ws, name), column=column.name, size=config.baseline_passes)
     judged = [_judge(s, window, config) for s in signals]
     actions: list[str] = []
@@ -139,6 +145,29 @@ def monitor(
         duration_s=round(time.perf_counter() - started, 3),
     )
     return append_run(ws, run)
+
+
+def _horizon_signals(
+    ws: Workspace,
+    latest: Table,
+    column: VectorColumn,
+    eval_set: EvalSet | None,
+    config: MonitorConfig,
+    now: datetime,
+) -> list[Signal]:
+    """The sunset of production's model (if it has one) and a candidate watch (when due)."""
+    found: list[Signal] = []
+    sunset = sunset_signal(ws, latest, column, warn_days=config.warn_days, today=now.date())
+    if sunset is not None:
+        found.append(sunset)
+    if watch_due(ws, latest.name, config, now):
+        if eval_set is None:
+            found.append(Signal("candidates", "skipped", "not available: no eval set for this table"))
+        else:
+            found.append(
+                _guard("candidates", lambda: watch_signal(ws, latest.name, eval_set.name, config, now))
+            )
+    return found
 
 
 def _unfinished_retirements(ws: Workspace, name: str) -> list[Signal]:

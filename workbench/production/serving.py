@@ -58,7 +58,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.models.canary import CanaryPin, CanaryResult, last_result
-from workbench.models.loading import recalled_check
+from workbench.models.loading import load_embedder, recalled_check
 from workbench.production.history import MOVES, history
 from workbench.production.promote import data_unchanged_since
 from workbench.retrieval.encode import embedder_for, encode_queries
@@ -66,7 +66,7 @@ from workbench.store.canaries import record_check
 from workbench.store.index import IndexInfo, describe_indexes, served_search
 from workbench.store.production import production, unfinished
 from workbench.store.status import column_problems
-from workbench.store.workspace import VectorColumn, Workspace, read_tags, vector_columns
+from workbench.store.workspace import VectorColumn, Workspace, read_tags
 
 if TYPE_CHECKING:
     from lancedb.table import Table
@@ -227,7 +227,7 @@ class ProductionIndex:
         where = f"production v{handle.version} of {fitted.table!r}"
         require_target_column(column, fitted, where=where)
         verify_column(handle, column)
-        model = source_embedder(fitted, embedder)
+        model = source_embedder(fitted, embedder or load_embedder(ws.located(fitted.source_pin)))
         adapted_queries(fitted, model, [_PROBE])
         return cls(ws, handle, column, model, query_log=query_log, adapter=fitted)
 
@@ -474,7 +474,7 @@ def resolve_production(ws: Workspace, name: str) -> tuple[Table, VectorColumn]:
     handle = ws.table(name)
     try:
         handle.checkout(current.version)
-        columns = {c.name: c for c in vector_columns(handle)}
+        columns = {c.name: c for c in ws.vector_columns(handle)}
     except (OSError, RuntimeError, ValueError) as exc:
         raise CorruptStateError(
             f"production v{current.version} of {name!r} cannot be opened ({str(exc).splitlines()[0][:200]}); "

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from workbench.errors import ConfigError, ModelNotFoundError, UnpinnedModelError, WorkbenchError
 from workbench.models.catalog import CATALOG
-from workbench.models.ref import ModelRef, pin_error, validation_details
+from workbench.models.ref import NOT_IDENTITY, ModelRef, pin_error, validation_details
 from workbench.store.storage import StorageConfig
 
 __all__ = [
@@ -94,12 +94,37 @@ class WorkspaceConfig(BaseModel):
     def with_model(self, alias: str, ref: ModelRef) -> WorkspaceConfig:
         """A copy with ``alias`` pinned to ``ref`` (refuses re-pinning an alias differently)."""
         current = self.models.get(alias)
+        if current is not None and current.same_model(ref) and current.location != ref.location:
+            raise ConfigError(
+                f"alias {alias!r} is pinned at {current.location}; the same model answers at "
+                f"{ref.location}: move it with `workbench models relocate {alias} --base-url URL` "
+                "(or --host for Ollama), which verifies it there and records the move"
+            )
         if current is not None and current != ref:
             raise ConfigError(
                 f"alias {alias!r} is already pinned to {current.pin}; pins are never changed in "
                 "place. Choose a new alias for the new model."
             )
         return self.model_copy(update={"models": {**self.models, alias: ref}})
+
+    def with_details(self, alias: str, **update: object) -> WorkspaceConfig:
+        """A copy with ``alias``'s location or sunset changed (never its identity).
+
+        An alias of the built-in catalog is copied into the workspace's own models first.
+
+        Raises:
+            ConfigError: ``update`` names a field of the model's identity.
+            ModelNotFoundError: no such alias.
+        """
+        identity = sorted(set(update) - set(NOT_IDENTITY))
+        if identity:
+            raise ConfigError(
+                f"{', '.join(identity)} of {alias!r} cannot change: a pin's identity is fixed. Pin the "
+                "other model under a new alias and migrate to it"
+            )
+        current = self.model(alias)
+        ref = ModelRef(**{**current.model_dump(), **update})
+        return WorkspaceConfig(models={**self.models, alias: ref}, storage=self.storage, prices=self.prices)
 
 
 def load_config(path: str | Path) -> WorkspaceConfig:

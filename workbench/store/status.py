@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pyarrow as pa
@@ -321,14 +322,19 @@ def column_problems(
     return count_problems(table.to_lance(), column, read_vectors=read_vectors)
 
 
-def pinned_models(ws: Workspace, *, table: ReadableTable | None = None) -> list[dict[str, Any]]:
+def pinned_models(
+    ws: Workspace, *, table: ReadableTable | None = None, today: date | None = None
+) -> list[dict[str, Any]]:
     """Every model alias the workspace knows (catalog + ``workbench.toml``), by alias.
 
     One listing for ``workbench models`` and the app: alias, ``builtin`` (from the catalog and
-    not overridden in the config), the pin's fields, its ``column``, and — given a ``table`` —
-    ``state`` in that table: ``production``, ``embedded`` or ``not embedded``.
+    not overridden in the config), the pin's fields (``sunset`` as ``YYYY-MM-DD``), ``days_left``
+    until the sunset (None without one; ``today`` defaults to the UTC date), its ``column``, and
+    — given a ``table`` — ``state`` in that table: ``production``, ``embedded`` or ``not embedded``.
     """
     from workbench.models.catalog import CATALOG
+
+    today = today or datetime.now(UTC).date()
 
     present = set(table.schema.names) if table is not None else set()
     current = production(table) if table is not None else None
@@ -339,6 +345,8 @@ def pinned_models(ws: Workspace, *, table: ReadableTable | None = None) -> list[
             "alias": alias,
             "builtin": alias in CATALOG and alias not in ws.config.models,
             **ref.model_dump(),
+            "sunset": ref.sunset.isoformat() if ref.sunset else None,
+            "days_left": ref.days_left(today),
             "column": ref.column,
         }
         if table is not None:

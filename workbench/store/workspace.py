@@ -8,6 +8,7 @@ promotions, ...). Any LanceDB URI works; a local folder is the default.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -31,6 +32,7 @@ from workbench.contract import (
     META_SRC,
     META_USAGE,
     META_VERSIONS,
+    RELOCATIONS_TABLE,
     RESERVED_PREFIX,
     STATE_DIR,
 )
@@ -275,13 +277,65 @@ class Workspace:
         self.config = self.config.with_model(alias, ref)
         save_config(self.config, self.config_path)
 
+    def located(self, ref: ModelRef) -> ModelRef:
+        """``ref`` at the location its served model answers at now (a local pin as it is).
+
+        The one place a served pin's location is resolved: the location a pin recorded when
+        it was made (in a column's metadata, an adapter, a stored canary) is overridden by
+        ``workbench.toml`` (an alias pinned to the same fingerprint), else by the last
+        relocation recorded with ``workbench models relocate``. The location is not part of
+        the identity: the column, fingerprint and canaries stay, and every entry point
+        re-checks the canaries at the new location before it uses the model.
+        """
+        if not ref.is_served:
+            return ref
+        location = next(
+            (
+                m.location
+                for m in self.config.models.values()
+                if m.fingerprint == ref.fingerprint and m.source == ref.source
+            ),
+            None,
+        )
+        if location is None:
+            location = self._relocated_to(ref.fingerprint)
+        if location is None or location == ref.location:
+            return ref
+        return ref.model_copy(update={"location": location})
+
+    def _relocated_to(self, fingerprint: str) -> str | None:
+        """Where ``workbench models relocate`` last moved the pin with ``fingerprint``, if ever."""
+        if not self.has_table(RELOCATIONS_TABLE):
+            return None
+        import pyarrow.compute as pc
+
+        found = self.dataset(RELOCATIONS_TABLE).to_table(
+            columns=["at", "to_location"], filter=pc.field("fingerprint") == fingerprint
+        )
+        rows = found.to_pylist()
+        return str(max(rows, key=lambda r: r["at"])["to_location"]) if rows else None
+
+    def located_column(self, column: VectorColumn) -> VectorColumn:
+        """``column`` with its pin at its model's current location (see :meth:`located`)."""
+        ref = self.located(column.ref)
+        return column if ref is column.ref else dataclasses.replace(column, ref=ref)
+
+    def update_model(self, alias: str, **update: object) -> ModelRef:
+        """Change ``alias``'s location or sunset in the config file (never its identity)."""
+        if self.config_path is None:
+            raise InvalidArgumentError("this workspace has no config file path; pass config_path")
+        config = self.config.with_details(alias, **update)
+        save_config(config, self.config_path)
+        self.config = config
+        return config.models[alias]
+
     def vector_columns(self, table: ReadableTable) -> list[VectorColumn]:
-        """Every vector column of ``table`` with its pin, from the field metadata."""
-        return vector_columns(table)
+        """Every vector column of ``table`` with its pin (served models at their current location)."""
+        return [self.located_column(c) for c in vector_columns(table)]
 
     def resolve_column(self, table: ReadableTable, name: str) -> VectorColumn:
-        """A vector column by column name or by model alias."""
-        columns = {c.name: c for c in vector_columns(table)}
+        """A vector column by column name or by model alias (its model at its current location)."""
+        columns = {c.name: c for c in self.vector_columns(table)}
         if name in columns:
             return columns[name]
         known = self.config.all_models()

@@ -39,8 +39,8 @@ __all__ = [
 
 
 def require_pin(ref: ModelRef, pinned: ModelRef, *, role: str, adapter_id: str) -> None:
-    """Refuse ``ref`` unless it is exactly the pin the adapter was fitted for."""
-    if ref != pinned:
+    """Refuse ``ref`` unless it is the pin the adapter was fitted for (wherever it is served now)."""
+    if not ref.same_model(pinned):
         raise MixedIndexError(
             f"adapter {adapter_id} was fitted for {role} model {pinned.pin}, but {ref.pin} was given: "
             "an adapter is bound to both pins. Fit a new adapter for the new pair "

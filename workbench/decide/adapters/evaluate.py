@@ -94,7 +94,7 @@ def evaluate_adapter(
     require_judged(evals)
     handle = ws.table(fitted.table)
     handle.checkout(handle.version)
-    new, old = bound_columns(handle, fitted)
+    new, old = (ws.located_column(c) for c in bound_columns(handle, fitted))
     depth = max(depth_of(names), agreement_k)
     query_ids = list(evals.queries)
     texts = [evals.queries[q] for q in query_ids]
