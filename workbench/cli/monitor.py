@@ -47,10 +47,10 @@ Thresholds and the retirement schedule live in <workspace>/monitor.toml (or --mo
     min_index_recall = 0.9
     retire_after = "7d"         # "" turns scheduled retirement off
     cleanup = true
-    warn_days = 90              # alarm: production's model sunsets within 90 days
-    watch_every = "90d"         # re-evaluate candidates quarterly ("": off, default)
+    warn_days = 90              # alarm: production's model sunsets in 90 days
+    watch_every = "90d"         # re-evaluate candidates ("": off, default)
     watch_candidates = ["minilm-l6"]
-    watch_margin = 0.01         # alarm: a candidate is better by more (CI excl. 0)
+    watch_margin = 0.01         # alarm: a candidate better by more, CI > 0
 
 Scores come from the query log that serving writes when asked (ProductionIndex.open(...,
 query_log=QueryLog(ws)) or `workbench search --log-query hashed`), else from the eval queries.
