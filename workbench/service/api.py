@@ -193,7 +193,8 @@ class _NotReady(Exception):
     pass
 
 
-def _response(result: SearchResult, served_by: str, took_ms: float) -> SearchResponse:
+def _response(result: SearchResult | TransitionResult, served_by: str, took_ms: float) -> SearchResponse:
+    """The JSON answer; each result names the column and model that ranked it."""
     return SearchResponse(
         query=result.query,
         results=[
@@ -203,8 +204,8 @@ def _response(result: SearchResult, served_by: str, took_ms: float) -> SearchRes
                 score=h.score,
                 title=h.title,
                 text=h.text,
-                column=result.column,
-                model=result.model,
+                column=getattr(h, "column", result.column),
+                model=getattr(h, "model", result.model),
             )
             for h in result.hits
         ],
@@ -215,6 +216,7 @@ def _response(result: SearchResult, served_by: str, took_ms: float) -> SearchRes
         index=result.index,
         served_by=served_by,
         took_ms=took_ms,
+        coverage=getattr(result, "coverage", None),
     )
 
 
@@ -286,32 +288,6 @@ def create_app(state: ServiceState, *, follow: bool = True) -> FastAPI:
     return app
 
 
-def _transition_response(result: TransitionResult, took_ms: float) -> SearchResponse:
-    return SearchResponse(
-        query=result.query,
-        results=[
-            Result(
-                rank=h.rank,
-                id=h.id,
-                score=h.score,
-                title=h.title,
-                text=h.text,
-                column=h.column,
-                model=h.model,
-            )
-            for h in result.hits
-        ],
-        table=result.table,
-        column=result.column,
-        model=result.model,
-        version=result.version,
-        index=result.index,
-        served_by="transition",
-        took_ms=took_ms,
-        coverage=result.coverage,
-    )
-
-
 def _answer_transition(
     state: ServiceState, index: TransitionIndex, queries: list[str], k: int, where: str | None, endpoint: str
 ) -> list[SearchResponse]:
@@ -325,7 +301,7 @@ def _answer_transition(
     took = (time.perf_counter() - started) * 1000.0
     state.metrics.latency.labels(column=index.new.name, served_by="transition").observe(took / 1000.0)
     state.metrics.requests.labels(endpoint=endpoint, status="200").inc()
-    return [_transition_response(result, took / len(queries)) for result in results]
+    return [_response(result, "transition", took / len(queries)) for result in results]
 
 
 def _answer(
