@@ -126,6 +126,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     EVAL_SETS_TABLE: ("metadata_json",),
     EVAL_SET_VERSIONS_TABLE: ("metadata_json",),
     QUERY_LOG_TABLE: ("ids",),
+    ROLLOUTS_TABLE: ("merge", "old_scope"),
 }
 """Record-table columns added after the table's first release (nullable): a table made before
 them gets them, null, before its next write."""
