@@ -8,9 +8,11 @@ from workbench import history, monitor
 from workbench.monitoring.config import workspace_monitor_config
 from workbench.monitoring.drift import baseline_window
 from workbench.monitoring.view import monitor_figure, promoting_comparison
+from workbench.production.rollout import current_rollout
 from workbench.store.candidate_watch import list_watches
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.production import production
+from workbench.store.status import table_status
 from workbench_app.context import current
 from workbench_app.shell import setup_page
 from workbench_app.ui import reported, require
@@ -99,3 +101,21 @@ if watches:
     )
 else:
     st.caption("No candidate watch yet: `workbench watch-candidates`, or set watch_every in monitor.toml.")
+
+progressive = [c for c in table_status(ctx.ws.table(ctx.table)).columns if c.progressive]
+if progressive:
+    st.subheader("Progressive migration")
+    rows = table_status(ctx.ws.table(ctx.table)).rows
+    rollout = current_rollout(ctx.ws, ctx.table)
+    for column in progressive:
+        share = column.embedded_rows / rows if rows else 0.0
+        serving = (
+            "served by transition search (`workbench serve` reports the share of answers ranked by it "
+            "as `workbench_transition_new_share`)"
+            if rollout is not None and rollout.action == "progressive" and rollout.candidate == column.name
+            else "not served yet (`workbench rollout progressive`)"
+        )
+        st.progress(
+            min(share, 1.0),
+            text=f"{column.model}: {column.embedded_rows:,} of {rows:,} rows ({share:.0%}), {serving}",
+        )

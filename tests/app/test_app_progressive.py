@@ -45,3 +45,24 @@ def test_migrate_plots_quality_against_coverage(demo_ws: Workspace, monkeypatch:
     spec = json.loads(charts[0].proto.spec)
     assert len(spec["data"]) == 6 and "coverage" in spec["layout"]["xaxis"]["title"]["text"]
     assert any("First coverage beating the old column" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_monitor_shows_a_progressive_columns_coverage_and_its_serving(
+    demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_embedder, old_embedder
+) -> None:
+    from tests.progressive_helpers import small_progressive_ws
+    from workbench.demo import DEMO_TABLE, NEW_MODEL
+    from workbench.embedding.progressive import embed_progressive
+    from workbench.monitoring.monitor import monitor
+    from workbench.production.rollout import start_progressive
+
+    ws = small_progressive_ws(demo_template, tmp_path / "ws", rows=60)
+    embed_progressive(
+        ws, DEMO_TABLE, ws.model(NEW_MODEL), embedder=new_embedder, budget_rows=15, batch_size=15
+    )
+    monitor(ws, DEMO_TABLE, embedder=old_embedder, maintenance=False)
+    start_progressive(ws, DEMO_TABLE, NEW_MODEL)
+    at = _start(ws, monkeypatch, "monitor")
+    texts = [p.proto.text for p in at.get("progress")]
+    assert any("15 of 60 rows (25%)" in t and "served by transition search" in t for t in texts), texts

@@ -36,6 +36,7 @@ def test_transition_answers_equal_the_library_and_follow_the_filling_column(
             ws, DEMO_TABLE, new.column, embedders={new.column: new_embedder, old.column: old_embedder}
         ).search(QUERY, k=8)
         filtered = client.post("/search", json={"query": QUERY, "filter": "id != 'x'"})
+        metrics = client.get("/metrics").text
         embed_progressive(ws, DEMO_TABLE, new, embedder=new_embedder, budget_rows=20, batch_size=20)
         wait_for(lambda: client.get("/production").json()["rollout"]["coverage"] == 0.75, "the grown column")
         abort_rollout(ws, DEMO_TABLE)
@@ -47,3 +48,4 @@ def test_transition_answers_equal_the_library_and_follow_the_filling_column(
     assert {r["column"] for r in body["results"]} == {new.column, old.column}  # both models answer
     assert body["coverage"] == pytest.approx(0.5) and len({r["id"] for r in body["results"]}) == 8
     assert filtered.status_code == 400 and "transition mode" in filtered.json()["error"]
+    assert "workbench_transition_new_share_count" in metrics and 'served_by="transition"' in metrics

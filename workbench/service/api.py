@@ -300,6 +300,8 @@ def _answer_transition(
     results = [index.search(query, k=k) for query in queries]
     took = (time.perf_counter() - started) * 1000.0
     state.metrics.latency.labels(column=index.new.name, served_by="transition").observe(took / 1000.0)
+    for result in results:
+        state.metrics.transition_new_share.observe(result.new_share)
     state.metrics.requests.labels(endpoint=endpoint, status="200").inc()
     return [_response(result, "transition", took / len(queries)) for result in results]
 

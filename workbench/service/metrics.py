@@ -79,6 +79,13 @@ class ServiceMetrics:
             registry=own,
         )
 
+        self.transition_new_share = Histogram(
+            "workbench_transition_new_share",
+            "Share of an answer's results ranked by the new model (transition search)",
+            buckets=_SHARE,
+            registry=own,
+        )
+
     def exposition(self) -> bytes:
         """The text exposition of every metric (of every worker in multiprocess mode)."""
         if not self.multiprocess:
