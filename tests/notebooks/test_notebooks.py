@@ -187,7 +187,7 @@ def test_01_workspace_tour(run_notebook: RunNotebook) -> None:
 def test_02_compare_models(run_notebook: RunNotebook) -> None:
     nb = run_notebook("02_compare_models.ipynb")
     text = output_text(nb)
-    summary = re.search(r"nDCG@10 ([+-]\d\.\d+) \[(-?\d\.\d+), (-?\d\.\d+)\]", text)
+    summary = re.search(r"nDCG@10 ([+-]\d\.\d+) \[([+-]?\d\.\d+), ([+-]?\d\.\d+)\]", text)
     assert summary, "the comparison summary with its confidence interval is shown"
     delta, low, high = map(float, summary.groups())
     assert low <= delta <= high
