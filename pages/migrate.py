@@ -243,7 +243,7 @@ with embed_tab:
             "dim": st.column_config.NumberColumn("Dim", width=50),
             "source": st.column_config.TextColumn("Source", width=70),
             "location": st.column_config.TextColumn(
-                "Package / path / URL", width="large", help="Where the weights or the server are"
+                "Package / path / URL", width="medium", help="Where the weights or the server are"
             ),
             "days_left": st.column_config.NumberColumn(
                 "Sunset in", width="small", format="%d days", help="Days until the provider retires it"
