@@ -267,13 +267,14 @@ def test_end_to_end_compare_drilldown_promote_rollback_report(server: Server, br
     shot(page, "08-promote-gate")
     page.get_by_role("button", name="Promote all-MiniLM-L6-v2…").click()
     page.get_by_role("button", name="Confirm promotion").click()
-    expect(page.get_by_text("production of 'demo' →")).to_be_visible()
+    # the success message (the same words are also a row of the page's recent-moves table)
+    expect(page.get_by_role("paragraph").filter(has_text="production of 'demo' →")).to_be_visible()
     ws = open_workspace(server.workspace)
     assert production_column(ws.table(DEMO_TABLE)) == ws.model(NEW_MODEL).column
     shot(page, "09-promoted")
     page.get_by_role("button", name="Roll back…").click()
     page.get_by_role("button", name="Confirm rollback").click()
-    expect(page.get_by_text("rolled back 'demo'")).to_be_visible()
+    expect(page.get_by_role("paragraph").filter(has_text="rolled back 'demo'")).to_be_visible()
     assert production_column(ws.table(DEMO_TABLE)) == ws.model(OLD_MODEL).column
     assert [r.action for r in history(ws, DEMO_TABLE)][-2:] == ["promote", "rollback"]
     shot(page, "10-rolled-back")
