@@ -84,7 +84,9 @@ def test_a_query_while_nothing_is_in_production(
 ) -> None:
     ingest(demo_ws, write_corpus(tmp_path / "c.jsonl", {"a": ("A", "alpha")}), table="fresh")
     retriever = framework.make(demo_ws, "fresh")  # an application may start before the first promotion
-    with pytest.raises(LifecycleError, match=r"^table 'fresh' has no 'production' tag: .*--initial -t fresh`\.$"):
+    with pytest.raises(
+        LifecycleError, match=r"^table 'fresh' has no 'production' tag: .*--initial -t fresh`\.$"
+    ):
         framework.retrieve(retriever, "alpha")
 
 
