@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import history, monitor
+from workbench import history, monitor, table_status
 from workbench.monitoring.config import workspace_monitor_config
 from workbench.monitoring.drift import baseline_window
 from workbench.monitoring.view import monitor_figure, promoting_comparison
@@ -12,7 +12,6 @@ from workbench.production.rollout import current_rollout
 from workbench.store.candidate_watch import list_watches
 from workbench.store.monitor_runs import list_monitor_runs
 from workbench.store.production import production
-from workbench.store.status import table_status
 from workbench_app.context import current
 from workbench_app.shell import setup_page
 from workbench_app.ui import reported, require
