@@ -140,7 +140,8 @@ class Follower:
         with self._lock:
             self.checked_at = time.monotonic()
             serving = self.current
-            tag = read_tags(self.ws.table(self.table)).get(PRODUCTION_TAG)
+            handle = self.ws.table(self.table)  # one read of the latest version and its tags
+            tag = read_tags(handle).get(PRODUCTION_TAG)
             version = tag["version"] if tag is not None else None
             production = serving.production if serving is not None else None
             targets: list[tuple[str, Any]] = [("production", version)]
@@ -151,16 +152,15 @@ class Follower:
             if production is not None:
                 rollout = current_rollout(self.ws, self.table)
                 if rollout is not None and rollout.action == "progressive":
-                    latest = self.ws.table(self.table).version
-                    targets.append(("rollout", (rollout.candidate, rollout.seq, latest)))
-                elif rollout is not None:
-                    targets.append(("rollout", (rollout.candidate, rollout.version)))
-                if rollout is not None and rollout.action == "progressive":
-                    transition = self._transition(serving, production, rollout)
+                    key: tuple[str, Any] = ("rollout", (rollout.candidate, rollout.seq, handle.version))
+                    transition = self._transition(serving, production, rollout, key, handle.version)
                     new = Serving(production, rollout if transition is not None else None, None, transition)
                 else:
-                    candidate = self._candidate(serving, production, rollout)
+                    key = ("rollout", (rollout.candidate, rollout.version) if rollout is not None else None)
+                    candidate = self._candidate(serving, production, rollout, key)
                     new = Serving(production, rollout if candidate is not None else None, candidate)
+                if rollout is not None:
+                    targets.append(key)
                 if serving is None or new != serving:
                     self._publish(serving, new)
             problems = [self._failed[key] for key in targets if key in self._failed]
@@ -191,7 +191,11 @@ class Follower:
         return new
 
     def _candidate(
-        self, serving: Serving | None, production: ProductionIndex, rollout: RolloutStep | None
+        self,
+        serving: Serving | None,
+        production: ProductionIndex,
+        rollout: RolloutStep | None,
+        key: tuple[str, Any],
     ) -> ProductionIndex | None:
         if rollout is None or rollout.candidate is None or rollout.version is None:
             return None
@@ -200,7 +204,6 @@ class Follower:
         old = serving.candidate if serving is not None else None
         if old is not None and old.column.name == rollout.candidate and old.version == rollout.version:
             return old
-        key = ("rollout", (rollout.candidate, rollout.version))
         if key in self._failed:
             return None
         started = time.perf_counter()
@@ -224,10 +227,14 @@ class Follower:
         return candidate
 
     def _transition(
-        self, serving: Serving | None, production: ProductionIndex, rollout: RolloutStep
+        self,
+        serving: Serving | None,
+        production: ProductionIndex,
+        rollout: RolloutStep,
+        key: tuple[str, Any],
+        latest: int,
     ) -> TransitionIndex | None:
         """The transition index at the table's latest version: re-opened as the new column fills."""
-        latest = self.ws.table(self.table).version
         old = serving.transition if serving is not None else None
         if (
             old is not None
@@ -237,7 +244,6 @@ class Follower:
             and (old.merge, old.old_scope) == (rollout.merge, rollout.old_scope)
         ):
             return old
-        key = ("rollout", (rollout.candidate, rollout.seq, latest))
         if key in self._failed or rollout.candidate is None:
             return None
         started = time.perf_counter()
