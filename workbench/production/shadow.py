@@ -25,11 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.contract import SHADOW_LOG_TABLE, shadow_log_schema
-from workbench.errors import InvalidArgumentError
 from workbench.metrics.intervals import mean_intervals
 from workbench.metrics.shifts import kendall_tau_shared, overlap_at_k, rank_biased_overlap
 from workbench.store.buffer import RecordBuffer
-from workbench.store.query_log import TextMode
+from workbench.store.query_log import TextMode, text_mode
 
 if TYPE_CHECKING:
     from workbench.production.serving import SearchResult
@@ -43,8 +42,6 @@ __all__ = [
     "read_shadow_log",
     "shadow_report",
 ]
-
-_TEXT_MODES = ("plain", "hashed", "none")
 
 
 def agreement(production_ids: list[str], candidate_ids: list[str], k: int) -> dict[str, float]:
@@ -69,9 +66,7 @@ class ShadowLog:
     def __init__(
         self, ws: Workspace, *, text: TextMode = "hashed", max_rows: int = 100_000, flush_every: int = 64
     ) -> None:
-        if text not in _TEXT_MODES:
-            raise InvalidArgumentError(f"text must be one of {', '.join(_TEXT_MODES)}, got {text!r}")
-        self.text = text
+        self.text = text_mode(text)
         self._buffer = RecordBuffer(
             ws, SHADOW_LOG_TABLE, shadow_log_schema(), max_rows=max_rows, flush_every=flush_every
         )

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from workbench.errors import InvalidArgumentError
+from workbench.store.query_log import TEXT_MODES
 
 __all__ = ["ENV_SETTINGS", "ServiceSettings"]
 
@@ -64,7 +65,7 @@ class ServiceSettings:
             raise InvalidArgumentError(f"--interval must be positive seconds, got {self.follow_interval!r}")
         if not 0.0 <= self.query_log_rate <= 1.0:
             raise InvalidArgumentError(f"--query-log must be a share in [0, 1], got {self.query_log_rate!r}")
-        if self.shadow_text not in ("hashed", "plain", "none"):
+        if self.shadow_text not in TEXT_MODES:
             raise InvalidArgumentError(
                 f"--shadow-text must be hashed, plain or none, got {self.shadow_text!r}"
             )

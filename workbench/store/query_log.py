@@ -34,13 +34,25 @@ from workbench.store.buffer import RecordBuffer
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["QueryLog", "TextMode", "read_query_log", "returned_counts"]
+__all__ = ["TEXT_MODES", "QueryLog", "TextMode", "read_query_log", "returned_counts", "text_mode"]
 
 
 log = logging.getLogger(__name__)
 
 TextMode = Literal["plain", "hashed", "none"]
-_TEXT_MODES = ("plain", "hashed", "none")
+TEXT_MODES: tuple[TextMode, ...] = ("plain", "hashed", "none")
+"""How a served query's text is kept: as written, as a sha256, or not at all."""
+
+
+def text_mode(text: str) -> TextMode:
+    """``text`` if it is one of :data:`TEXT_MODES`.
+
+    Raises:
+        InvalidArgumentError: an unknown mode.
+    """
+    if text not in TEXT_MODES:
+        raise InvalidArgumentError(f"text must be one of {', '.join(TEXT_MODES)}, got {text!r}")
+    return text
 
 
 class QueryLog:
@@ -76,8 +88,7 @@ class QueryLog:
     ) -> None:
         if not 0.0 < sample_rate <= 1.0:
             raise InvalidArgumentError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
-        if text not in _TEXT_MODES:
-            raise InvalidArgumentError(f"text must be one of {', '.join(_TEXT_MODES)}, got {text!r}")
+        text = text_mode(text)
         self._buffer = RecordBuffer(
             ws, QUERY_LOG_TABLE, query_log_schema(), max_rows=max_rows, flush_every=flush_every
         )
