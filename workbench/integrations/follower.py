@@ -161,8 +161,8 @@ class ProductionFollower:
             )
             return
         except (OSError, RuntimeError) as exc:
-            # A concurrent promote or rollback renames tag files while they are listed (LanceDB
-            # then reports a tag file "Not found"): not a verdict on production, so retry.
+            # Tag reads already retry a tag file a concurrent move renamed (store.workspace.read_tags);
+            # a storage error that outlasts them is not a verdict on production: retry next check.
             log.warning(
                 "could not check production of %r (%s); still serving v%d, retrying at the next check",
                 self.table,
