@@ -37,17 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNNER = """
-import sys
-root = sys.argv[1]
-sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, root)
-sys.argv = ["workbench", *sys.argv[2:]]
-import workbench
-assert workbench.__file__.startswith(root), workbench.__file__
-from workbench.cli.app import main
-main()
-"""
+from bench_startup import RUNNER  # the CLI of one checkout, without the editable install
 
 
 def run(root: str, args: list[str], cache: Path) -> tuple[float, float]:
