@@ -101,10 +101,11 @@ if watches:
 else:
     st.caption("No candidate watch yet: `workbench watch-candidates`, or set watch_every in monitor.toml.")
 
-progressive = [c for c in table_status(ctx.ws.table(ctx.table)).columns if c.progressive]
+status = table_status(ctx.ws.table(ctx.table))
+progressive = [c for c in status.columns if c.progressive]
 if progressive:
     st.subheader("Progressive migration")
-    rows = table_status(ctx.ws.table(ctx.table)).rows
+    rows = status.rows
     rollout = current_rollout(ctx.ws, ctx.table)
     for column in progressive:
         share = column.embedded_rows / rows if rows else 0.0
